@@ -1,0 +1,18 @@
+// Browser entry point (and the default): the wasm is fetched relative to this module unless
+// `init({ wasm })` or `Model.load(src, { wasm })` names a URL, Response, bytes or a compiled
+// WebAssembly.Module. A string source is a URL, fetched.
+import { createApi, fetchBytes, EdgeInferError } from './core.js';
+
+const api = createApi({
+  async startWasm(wasm, { initWasm, initSync }) {
+    if (wasm instanceof WebAssembly.Module) return initSync({ module: wasm });
+    await initWasm({ module_or_path: wasm ?? new URL('../dist/edgeinfer_bg.wasm', import.meta.url) });
+  },
+  readSource(source, options) {
+    const base = globalThis.location?.href;
+    return fetchBytes(base ? new URL(source, base) : source, options);
+  },
+});
+
+export const { Model, init, __internal } = api;
+export { EdgeInferError };

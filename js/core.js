@@ -1,0 +1,141 @@
+// The public API, the same in every runtime. Each entry point (node.js, browser.js,
+// workerd.js) supplies two things this module cannot know: how to start the wasm module
+// and how to turn a model source (path, URL, Response, bytes) into bytes.
+import initWasm, { initSync, WasmModel, __testPanic } from '../dist/edgeinfer.js';
+
+/** An Error with a stable `code`, like the ones the wasm core throws. */
+export class EdgeInferError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = 'EdgeInferError';
+    this.code = code;
+  }
+}
+
+/**
+ * Builds the API for one runtime.
+ * @param {{ startWasm: (wasm: any) => Promise<void> | void, readSource: (source: any, options: object) => Promise<Uint8Array> }} platform
+ */
+export function createApi(platform) {
+  let started = null;
+
+  /** Starts the wasm module once; `wasm` overrides where it comes from. */
+  function init(options = {}) {
+    started ??= (async () => {
+      try {
+        await platform.startWasm(options.wasm, { initWasm, initSync });
+      } catch (e) {
+        started = null;
+        throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, { cause: e });
+      }
+    })();
+    return started;
+  }
+
+  class Model {
+    #wasm;
+    #inputs;
+    #outputs;
+
+    /** Use `Model.load`. */
+    constructor(wasm) {
+      this.#wasm = wasm;
+      this.#inputs = freezeInfos(wasm.inputs());
+      this.#outputs = freezeInfos(wasm.outputs());
+    }
+
+    /**
+     * Loads an ONNX model from bytes, a Response, or a URL / path.
+     * @returns {Promise<Model>}
+     */
+    static async load(source, options = {}) {
+      if (options === null || typeof options !== 'object') {
+        throw new EdgeInferError('E_INVALID_OPTION', `options must be an object, got ${describe(options)}`);
+      }
+      await init(options);
+      const bytes = await readBytes(platform, source, options);
+      return new Model(call(() => WasmModel.load(bytes, options)));
+    }
+
+    get inputs() {
+      return this.#inputs;
+    }
+
+    get outputs() {
+      return this.#outputs;
+    }
+
+    /** Runs the model on `feeds`: `{ [inputName]: { data, shape, dtype? } }`. */
+    async predict(feeds) {
+      return call(() => this.#wasm.predict(feeds));
+    }
+
+    /** Frees the model's memory now; later calls reject with E_DISPOSED. */
+    dispose() {
+      this.#wasm.dispose();
+    }
+
+    get disposed() {
+      return this.#wasm.isDisposed();
+    }
+  }
+
+  /** For the package's own tests: proves a Rust panic is caught at the boundary. */
+  const __internal = Object.freeze({ panic: () => call(() => __testPanic()) });
+
+  return { Model, init, EdgeInferError, __internal };
+}
+
+function freezeInfos(infos) {
+  return Object.freeze(infos.map((i) => Object.freeze({ ...i, shape: Object.freeze(i.shape) })));
+}
+
+/** Calls into wasm, turning a trap (which no Rust code should cause) into a coded error. */
+function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof EdgeInferError) throw e;
+    if (e instanceof Error && typeof e.code === 'string') throw new EdgeInferError(e.code, e.message);
+    throw new EdgeInferError('E_INTERNAL', `the WebAssembly core failed: ${e?.message ?? e}`, { cause: e });
+  }
+}
+
+async function readBytes(platform, source, options) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (typeof Response !== 'undefined' && source instanceof Response) return responseBytes(source, source.url || 'the Response');
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  if (typeof source === 'string' || source instanceof URL) return platform.readSource(source, options);
+  throw new EdgeInferError(
+    'E_INVALID_OPTION',
+    `cannot load a model from ${describe(source)}: expected a Uint8Array, ArrayBuffer, Response, Blob, URL or string`,
+  );
+}
+
+/** Reads a fetched model, refusing HTTP errors with the status rather than parsing an error page. */
+export async function responseBytes(response, what) {
+  if (!response.ok) {
+    throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the model from ${what}: HTTP ${response.status} ${response.statusText}`.trim());
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export async function fetchBytes(url, options) {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  let response;
+  try {
+    response = await doFetch(url, options.signal ? { signal: options.signal } : undefined);
+  } catch (e) {
+    throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the model from ${url}: ${e?.message ?? e}`, { cause: e });
+  }
+  return responseBytes(response, String(url));
+}
+
+export function describe(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an Array';
+  if (typeof v === 'object') return `a ${v.constructor?.name ?? 'object'}`;
+  return `a ${typeof v}`;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds dist/: the wasm core (release, LTO, simd128, wasm exceptions so that panics are
+# caught), its wasm-bindgen glue (target "web", which serves browsers, Node and workerd
+# alike), then wasm-opt from the npm binaryen package. Each step is skipped when its output
+# is newer than its input, so a second run with nothing changed takes seconds.
+#
+#   EDGEINFER_WASM_OPT=0 scripts/build.sh   skip wasm-opt (a quicker inner loop)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
+
+[ -f .cache/toolchain.env ] && [ -x .cache/tools/bin/wasm-bindgen ] && [ -x node_modules/.bin/wasm-opt ] ||
+  bash scripts/setup.sh toolchain
+. .cache/toolchain.env
+
+target=wasm32-unknown-unknown
+# Panics unwind (and are caught at the binding) instead of trapping and killing the instance.
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+exception-handling,+bulk-memory,+nontrapping-fptoint,+sign-ext -C panic=unwind"
+log "cargo build --release --target $target"
+RUSTC_BOOTSTRAP=1 RUSTC="$WASM_RUSTC" "$WASM_CARGO" build --quiet --release --lib \
+  --target "$target" -Zbuild-std=std,panic_unwind
+
+raw=target/$target/release/edgeinfer.wasm
+out=dist/edgeinfer_bg.wasm
+if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat dist/.wasm-opt 2>/dev/null)" ]; then
+  log "dist/ is up to date"
+  exit 0
+fi
+log "wasm-bindgen"
+mkdir -p dist
+.cache/tools/bin/wasm-bindgen --target web --out-dir dist --out-name edgeinfer --no-typescript \
+  --remove-name-section --remove-producers-section "$raw"
+if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
+  log "wasm-opt -O3"
+  node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \
+    --enable-exception-handling "$out" -o "$out.opt"
+  mv "$out.opt" "$out"
+fi
+echo "${EDGEINFER_WASM_OPT:-1}" > dist/.wasm-opt
+log "dist/edgeinfer_bg.wasm: $(stat -c %s "$out") bytes, $(gzip -9 -c "$out" | wc -c) gzipped"

@@ -1,0 +1,72 @@
+//! The wasm-bindgen surface: exported types own a core object and delegate to it. Every
+//! call is guarded so that a panic becomes an `E_INTERNAL` error and the instance lives on.
+
+use std::panic::AssertUnwindSafe;
+
+use wasm_bindgen::prelude::*;
+
+use crate::error::{Error, guard};
+use crate::interop;
+use crate::model::Model;
+
+#[wasm_bindgen]
+pub struct WasmModel {
+    /// Unwind-safe by construction: a panic inside a call drops the prediction state it
+    /// touched (see `Model::predict`), so the model is consistent after any caught panic.
+    inner: AssertUnwindSafe<Option<Model>>,
+}
+
+fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, JsValue> {
+    guard(f).map_err(interop::to_js_error)
+}
+
+#[wasm_bindgen]
+impl WasmModel {
+    /// Parses and optimises an ONNX model. `options` is the JS options object.
+    pub fn load(bytes: &[u8], options: JsValue) -> Result<WasmModel, JsValue> {
+        guarded(|| {
+            let options = interop::load_options(&options)?;
+            Ok(WasmModel { inner: AssertUnwindSafe(Some(Model::load(bytes, &options)?)) })
+        })
+    }
+
+    fn model(&mut self) -> Result<&mut Model, Error> {
+        self.inner.as_mut().ok_or(Error::Disposed)
+    }
+
+    pub fn inputs(&mut self) -> Result<JsValue, JsValue> {
+        guarded(|| Ok(interop::tensor_infos(self.model()?.inputs())))
+    }
+
+    pub fn outputs(&mut self) -> Result<JsValue, JsValue> {
+        guarded(|| Ok(interop::tensor_infos(self.model()?.outputs().iter())))
+    }
+
+    pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
+        guarded(|| {
+            let feeds = interop::feeds(&feeds)?;
+            Ok(interop::outputs(self.model()?.predict(feeds)?))
+        })
+    }
+
+    /// Frees the model now rather than when the JS object is collected.
+    pub fn dispose(&mut self) {
+        *self.inner = None;
+    }
+
+    #[wasm_bindgen(js_name = isDisposed)]
+    pub fn is_disposed(&self) -> bool {
+        self.inner.is_none()
+    }
+}
+
+/// Panics on purpose, so tests can check that a panic becomes `E_INTERNAL` and that the
+/// instance keeps serving afterwards.
+#[wasm_bindgen(js_name = __testPanic)]
+pub fn test_panic() -> Result<(), JsValue> {
+    guarded(|| {
+        let v: Vec<u8> = Vec::new();
+        let i = v.len() + 3;
+        Ok(std::hint::black_box(v)[i]).map(|_: u8| ())
+    })
+}

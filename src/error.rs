@@ -1,0 +1,102 @@
+//! The one error type of the core. Each variant carries a stable code that callers can
+//! match on (`err.code` in JS); messages name the thing that was wrong and what was expected.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// The bytes are not an ONNX model at all (empty, truncated, not protobuf).
+    #[error("cannot parse the model: {0}")]
+    ModelParse(String),
+    /// The bytes parse, but the graph is inconsistent (bad attributes, types, shapes).
+    #[error("invalid model: {0}")]
+    ModelInvalid(String),
+    /// The graph uses an operator this runtime does not implement.
+    #[error("unsupported operator {op}{}", node.as_deref().map(|n| format!(" (node '{n}')")).unwrap_or_default())]
+    UnsupportedOp { op: String, node: Option<String> },
+    #[error("missing input '{name}': the model expects inputs {expected}")]
+    InputMissing { name: String, expected: String },
+    #[error("unknown input '{name}': the model's inputs are {expected}")]
+    InputUnknown { name: String, expected: String },
+    #[error("input '{name}': {message}")]
+    InputDtype { name: String, message: String },
+    #[error("input '{name}': {message}")]
+    InputShape { name: String, message: String },
+    /// A value that cannot be represented in the input's element type (1.5 for an int64 input).
+    #[error("input '{name}': {message}")]
+    InputValue { name: String, message: String },
+    /// A caller-supplied option is malformed (an unknown input in `inputShapes`, a bad limit).
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The computation would exceed a configured resource limit.
+    #[error("resource limit exceeded: {0}")]
+    ResourceLimit(String),
+    #[error("the model has been disposed")]
+    Disposed,
+    /// The model failed while running on valid input; the model stays usable.
+    #[error("prediction failed: {0}")]
+    Runtime(String),
+    /// A bug in this library (a caught panic). The instance stays usable.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code exposed to JS as `err.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::ModelParse(_) => "E_MODEL_PARSE",
+            Error::ModelInvalid(_) => "E_MODEL_INVALID",
+            Error::UnsupportedOp { .. } => "E_UNSUPPORTED_OP",
+            Error::InputMissing { .. } => "E_INPUT_MISSING",
+            Error::InputUnknown { .. } => "E_INPUT_UNKNOWN",
+            Error::InputDtype { .. } => "E_INPUT_DTYPE",
+            Error::InputShape { .. } => "E_INPUT_SHAPE",
+            Error::InputValue { .. } => "E_INPUT_VALUE",
+            Error::InvalidOption(_) => "E_INVALID_OPTION",
+            Error::ResourceLimit(_) => "E_RESOURCE_LIMIT",
+            Error::Disposed => "E_DISPOSED",
+            Error::Runtime(_) => "E_RUNTIME",
+            Error::Internal(_) => "E_INTERNAL",
+        }
+    }
+
+    pub(crate) fn shape(name: &str, message: impl Into<String>) -> Self {
+        Error::InputShape { name: name.to_owned(), message: message.into() }
+    }
+
+    pub(crate) fn dtype(name: &str, message: impl Into<String>) -> Self {
+        Error::InputDtype { name: name.to_owned(), message: message.into() }
+    }
+
+    pub(crate) fn value(name: &str, message: impl Into<String>) -> Self {
+        Error::InputValue { name: name.to_owned(), message: message.into() }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Renders an anyhow chain from tract as one line, outermost context first, without repeats.
+pub(crate) fn chain(err: &tract_onnx::prelude::TractError) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// Runs `f`, turning a panic into `Error::Internal`: a bug must not take the caller down.
+pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::Internal(message))
+    })
+}
+

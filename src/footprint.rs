@@ -1,0 +1,106 @@
+//! Refuses a prediction whose tensors would not fit, before it runs. In WebAssembly a
+//! failed allocation aborts the instance, so a batch that would make a multi-gigabyte
+//! intermediate (scores for a million users, say) must be caught from the shapes alone.
+
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// The symbolic output shapes of every node, kept from the optimised model.
+#[derive(Debug, Clone)]
+pub(crate) struct Footprint {
+    tensors: Vec<Tracked>,
+    /// The last symbol values checked, so a stream of same-shaped predictions costs nothing.
+    last_ok: Option<Vec<(Symbol, i64)>>,
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    label: String,
+    bytes_per_element: usize,
+    dims: TVec<TDim>,
+}
+
+impl Footprint {
+    /// Tracks every node output whose size depends on symbols; fixed-size outputs are checked
+    /// once, here, against `max_tensor_bytes`.
+    pub fn of(model: &TypedModel, max_tensor_bytes: u64) -> Result<Footprint> {
+        let mut tensors = Vec::new();
+        for node in model.nodes() {
+            if node.op_is::<tract_onnx::tract_core::ops::konst::Const>() {
+                continue;
+            }
+            for (ix, out) in node.outputs.iter().enumerate() {
+                let Some(bytes_per_element) = element_bytes(out.fact.datum_type) else { continue };
+                let tracked = Tracked {
+                    label: model
+                        .outlet_label(OutletId::new(node.id, ix))
+                        .unwrap_or(&node.name)
+                        .to_string(),
+                    bytes_per_element,
+                    dims: out.fact.shape.iter().cloned().collect(),
+                };
+                if tracked.dims.iter().all(|d| d.to_i64().is_ok()) {
+                    tracked.check(&SymbolValues::default(), max_tensor_bytes).map_err(|e| {
+                        Error::ResourceLimit(format!("the model itself exceeds it: {e}"))
+                    })?;
+                } else {
+                    tensors.push(tracked);
+                }
+            }
+        }
+        Ok(Footprint { tensors, last_ok: None })
+    }
+
+    pub fn check(&mut self, bound: &[(Symbol, i64)], max_tensor_bytes: u64) -> Result<()> {
+        if self.last_ok.as_deref() == Some(bound) {
+            return Ok(());
+        }
+        let mut symbols = SymbolValues::default();
+        for (sym, value) in bound {
+            symbols.set(sym, *value);
+        }
+        for t in &self.tensors {
+            t.check(&symbols, max_tensor_bytes)?;
+        }
+        self.last_ok = Some(bound.to_vec());
+        Ok(())
+    }
+}
+
+impl Tracked {
+    fn check(&self, symbols: &SymbolValues, max_tensor_bytes: u64) -> Result<()> {
+        let mut bytes = self.bytes_per_element as u128;
+        for d in &self.dims {
+            // Sizes that depend on data (NonZero, a shape computed from values) are unknown
+            // here; tract checks those as they come.
+            let Ok(n) = d.eval(symbols).to_i64() else { return Ok(()) };
+            bytes = bytes.saturating_mul(n.max(0) as u128);
+        }
+        if bytes > max_tensor_bytes as u128 {
+            return Err(Error::ResourceLimit(format!(
+                "tensor '{}' would need {}, more than the limit of {} (option maxTensorBytes)",
+                self.label,
+                human(bytes),
+                human(max_tensor_bytes as u128)
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn element_bytes(dt: DatumType) -> Option<usize> {
+    // A blob's size is in its content, not its type.
+    (dt != DatumType::Blob).then(|| dt.size_of())
+}
+
+fn human(bytes: u128) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}

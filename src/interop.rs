@@ -1,0 +1,283 @@
+//! Every conversion between JS values and core types, in one place. JS inputs arrive as
+//! typed arrays or plain arrays; each is copied once into a core `Values`.
+
+use js_sys::{
+    Array, BigInt64Array, BigUint64Array, Float32Array, Float64Array, Int8Array, Int16Array,
+    Int32Array, Object, Reflect, Uint8Array, Uint16Array, Uint32Array,
+};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error::Error;
+use crate::feeds::Feed;
+use crate::schema::{Dim, TensorInfo};
+use crate::tensor::{HostTensor, Values};
+use crate::{DType, LoadOptions};
+
+/// The one conversion of a core error to JS: an `Error` with a stable `code`.
+pub fn to_js_error(err: Error) -> JsValue {
+    let js = js_sys::Error::new(&err.to_string());
+    js.set_name("EdgeInferError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(&js, &"code".into(), &err.code().into());
+    js.into()
+}
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn describe(v: &JsValue) -> String {
+    if v.is_null() {
+        return "null".into();
+    }
+    if let Some(ctor) = v.dyn_ref::<Object>().map(|o| o.constructor().name()) {
+        if v.is_array() {
+            return "an Array".into();
+        }
+        if !ctor.is_undefined() && String::from(ctor.clone()) != "Object" {
+            return format!("a {}", String::from(ctor));
+        }
+    }
+    v.js_typeof().as_string().unwrap_or_else(|| "a value".into())
+}
+
+/// `{ inputShapes: { name: [dims] }, maxInputElements, maxTensorBytes }`; unknown keys are
+/// refused so that a misspelt option does not silently do nothing.
+pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
+    let mut out = LoadOptions::default();
+    if options.is_undefined() || options.is_null() {
+        return Ok(out);
+    }
+    if !options.is_object() {
+        return Err(Error::InvalidOption(format!("options must be an object, got {}", describe(options))));
+    }
+    for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        let value = get(options, &key);
+        match key.as_str() {
+            "inputShapes" => {
+                if value.is_undefined() {
+                    continue;
+                }
+                if !value.is_object() {
+                    return Err(Error::InvalidOption("inputShapes must map input names to shapes".into()));
+                }
+                for name in Object::keys(value.unchecked_ref::<Object>()).iter() {
+                    let name = name.as_string().unwrap_or_default();
+                    let shape = shape(&get(&value, &name))
+                        .map_err(|why| Error::InvalidOption(format!("inputShapes.{name}: {why}")))?;
+                    out.input_shapes.push((name, shape));
+                }
+            }
+            "maxInputElements" => {
+                out.limits.max_input_elements = positive(&value, &key)? as usize;
+            }
+            "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
+            // Options of the JS layer, handled before the model reaches the core.
+            "wasm" | "fetch" | "signal" => {}
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown option '{other}', expected inputShapes, maxInputElements or maxTensorBytes"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn positive(value: &JsValue, key: &str) -> Result<u64, Error> {
+    match value.as_f64() {
+        Some(n) if n >= 1.0 && n.fract() == 0.0 && n <= 2f64.powi(53) => Ok(n as u64),
+        _ => Err(Error::InvalidOption(format!("{key} must be a positive integer, got {}", describe(value)))),
+    }
+}
+
+/// A shape: an array of non-negative integers (numbers or bigints).
+fn shape(v: &JsValue) -> Result<Vec<usize>, String> {
+    let items: Vec<JsValue> = if v.is_array() {
+        Array::from(v).iter().collect()
+    } else if let Some(a) = v.dyn_ref::<BigInt64Array>() {
+        a.to_vec().into_iter().map(JsValue::from).collect()
+    } else if let Some(a) = v.dyn_ref::<Int32Array>() {
+        a.to_vec().into_iter().map(JsValue::from).collect()
+    } else {
+        return Err(format!("shape must be an array of non-negative integers, got {}", describe(v)));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(axis, d)| {
+            let n = d.as_f64().or_else(|| i128::try_from(d.clone()).ok().map(|i| i as f64));
+            match n {
+                Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= usize::MAX as f64 => Ok(n as usize),
+                Some(n) if n >= 0.0 && n.fract() == 0.0 => Err(format!(
+                    "shape[{axis}] is {n}, more than the {} a dimension can hold in WebAssembly",
+                    usize::MAX
+                )),
+                _ => Err(format!("shape[{axis}] is {}, expected a non-negative integer", display(d))),
+            }
+        })
+        .collect()
+}
+
+fn display(v: &JsValue) -> String {
+    v.as_string().map(|s| format!("'{s}'")).or_else(|| v.as_f64().map(|n| n.to_string())).unwrap_or_else(|| describe(v))
+}
+
+/// `{ name: { data, shape, dtype? } }`; `dims` and `type` are accepted too, so that
+/// onnxruntime-web tensors can be passed as they are.
+pub fn feeds(feeds: &JsValue) -> Result<Vec<(String, Feed)>, Error> {
+    if !feeds.is_object() || feeds.is_array() {
+        return Err(Error::InvalidOption(format!(
+            "feeds must be an object mapping input names to {{ data, shape }}, got {}",
+            describe(feeds)
+        )));
+    }
+    Object::entries(feeds.unchecked_ref::<Object>())
+        .iter()
+        .map(|entry| {
+            let entry = Array::from(&entry);
+            let name = entry.get(0).as_string().unwrap_or_default();
+            let feed = feed(&name, &entry.get(1))?;
+            Ok((name, feed))
+        })
+        .collect()
+}
+
+fn feed(name: &str, v: &JsValue) -> Result<Feed, Error> {
+    if !v.is_object() {
+        return Err(Error::shape(name, format!("expected {{ data, shape }}, got {}", describe(v))));
+    }
+    let first_defined = |a: &str, b: &str| {
+        let x = get(v, a);
+        if x.is_undefined() { get(v, b) } else { x }
+    };
+    let dtype_value = first_defined("dtype", "type");
+    let dtype = if dtype_value.is_undefined() {
+        None
+    } else {
+        let s = dtype_value
+            .as_string()
+            .ok_or_else(|| Error::dtype(name, format!("dtype must be a string, got {}", describe(&dtype_value))))?;
+        Some(s.parse::<DType>().map_err(|why| Error::dtype(name, why))?)
+    };
+    let shape_value = first_defined("shape", "dims");
+    if shape_value.is_undefined() {
+        return Err(Error::shape(name, "missing shape: expected { data, shape }"));
+    }
+    let shape = shape(&shape_value).map_err(|why| Error::shape(name, why))?;
+    let data = get(v, "data");
+    let values = values(name, &data)?;
+    Ok(Feed { dtype, tensor: HostTensor::new(shape, values) })
+}
+
+fn values(name: &str, data: &JsValue) -> Result<Values, Error> {
+    macro_rules! typed {
+        ($array:ty, $variant:ident) => {
+            if let Some(a) = data.dyn_ref::<$array>() {
+                return Ok(Values::$variant(a.to_vec()));
+            }
+        };
+    }
+    typed!(Float32Array, Float32);
+    typed!(Float64Array, Float64);
+    typed!(Int8Array, Int8);
+    typed!(Int16Array, Int16);
+    typed!(Int32Array, Int32);
+    typed!(BigInt64Array, Int64);
+    typed!(Uint8Array, Uint8);
+    typed!(Uint16Array, Uint16);
+    typed!(Uint32Array, Uint32);
+    typed!(BigUint64Array, Uint64);
+    if data.is_instance_of::<js_sys::Uint8ClampedArray>() {
+        return Ok(Values::Uint8(js_sys::Uint8ClampedArray::from(data.clone()).to_vec()));
+    }
+    if !data.is_array() {
+        return Err(Error::dtype(
+            name,
+            format!("data must be a typed array or an array of numbers, bigints, booleans or strings, got {}", describe(data)),
+        ));
+    }
+    let items = Array::from(data);
+    let first = items.get(0);
+    let kind = first.js_typeof().as_string().unwrap_or_default();
+    let wrong = |i: u32, v: &JsValue| {
+        Error::dtype(name, format!("data[{i}] is {}, but data[0] is a {kind}; all elements must have one type", describe(v)))
+    };
+    let n = items.length();
+    Ok(match kind.as_str() {
+        "undefined" if n == 0 => Values::Numbers(Vec::new()),
+        "number" => Values::Numbers(
+            (0..n).map(|i| { let v = items.get(i); v.as_f64().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+        ),
+        "bigint" => Values::BigInts(
+            (0..n)
+                .map(|i| { let v = items.get(i); i128::try_from(v.clone()).map_err(|_| wrong(i, &v)) })
+                .collect::<Result<_, _>>()?,
+        ),
+        "boolean" => Values::Bool(
+            (0..n).map(|i| { let v = items.get(i); v.as_bool().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+        ),
+        "string" => Values::String(
+            (0..n).map(|i| { let v = items.get(i); v.as_string().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+        ),
+        _ => {
+            return Err(Error::dtype(
+                name,
+                format!("data[0] is {}, expected a number, bigint, boolean or string", describe(&first)),
+            ));
+        }
+    })
+}
+
+/// `{ name: { data, shape, dtype } }` with int64 as BigInt64Array, bool as Uint8Array,
+/// float16 as Uint16Array (bit patterns) and strings as string[].
+pub fn outputs(outputs: Vec<(String, HostTensor)>) -> JsValue {
+    let result = Object::new();
+    for (name, t) in outputs {
+        let dtype = t.dtype().map(DType::name).unwrap_or("float64");
+        let data: JsValue = match t.values {
+            Values::Float32(v) => Float32Array::from(&v[..]).into(),
+            Values::Float64(v) | Values::Numbers(v) => Float64Array::from(&v[..]).into(),
+            Values::Float16(v) | Values::Uint16(v) => Uint16Array::from(&v[..]).into(),
+            Values::Int8(v) => Int8Array::from(&v[..]).into(),
+            Values::Int16(v) => Int16Array::from(&v[..]).into(),
+            Values::Int32(v) => Int32Array::from(&v[..]).into(),
+            Values::Int64(v) => BigInt64Array::from(&v[..]).into(),
+            Values::Uint8(v) => Uint8Array::from(&v[..]).into(),
+            Values::Uint32(v) => Uint32Array::from(&v[..]).into(),
+            Values::Uint64(v) => BigUint64Array::from(&v[..]).into(),
+            Values::Bool(v) => Uint8Array::from(&v.iter().map(|&b| b as u8).collect::<Vec<_>>()[..]).into(),
+            Values::String(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+            Values::BigInts(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+        };
+        let tensor = Object::new();
+        let _ = Reflect::set(&tensor, &"data".into(), &data);
+        let _ = Reflect::set(&tensor, &"shape".into(), &t.shape.iter().map(|&d| JsValue::from(d as f64)).collect::<Array>());
+        let _ = Reflect::set(&tensor, &"dtype".into(), &dtype.into());
+        let _ = Reflect::set(&result, &name.into(), &tensor);
+    }
+    result.into()
+}
+
+/// `[{ name, dtype, shape }]` with symbolic dimensions as strings.
+pub fn tensor_infos<'a>(infos: impl Iterator<Item = &'a TensorInfo>) -> JsValue {
+    infos
+        .map(|info| {
+            let o = Object::new();
+            let shape: Array = info
+                .shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => JsValue::from(*n as f64),
+                    Dim::Symbolic(s) => JsValue::from(s.as_str()),
+                })
+                .collect();
+            let _ = Reflect::set(&o, &"name".into(), &info.name.as_str().into());
+            let _ = Reflect::set(&o, &"dtype".into(), &info.dtype.name().into());
+            let _ = Reflect::set(&o, &"shape".into(), &shape);
+            JsValue::from(o)
+        })
+        .collect::<Array>()
+        .into()
+}

@@ -1,0 +1,24 @@
+//! edgeinfer's core: ONNX models on tract, with typed errors and host-side tensors.
+//! Nothing here knows about JavaScript; `binding` (wasm32 only) is the one thin layer over it.
+
+pub mod dtype;
+pub mod error;
+pub mod feeds;
+mod footprint;
+mod rewrite;
+pub mod model;
+pub mod ops;
+pub mod schema;
+pub mod tensor;
+
+pub use dtype::DType;
+pub use error::{Error, Result, guard};
+pub use feeds::Feed;
+pub use model::{Limits, LoadOptions, Model};
+pub use schema::{Dim, TensorInfo};
+pub use tensor::{HostTensor, Values};
+
+#[cfg(target_arch = "wasm32")]
+mod binding;
+#[cfg(target_arch = "wasm32")]
+mod interop;

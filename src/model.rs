@@ -1,0 +1,228 @@
+//! A loaded model: ONNX bytes parsed, typed and optimised once, then run for any number of
+//! predictions. Symbolic dimensions (batch, sequence) stay symbolic, so one loaded model
+//! serves every batch size without reloading.
+
+use tract_onnx::pb;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
+
+use crate::error::{Error, Result, chain, guard};
+use crate::feeds::{self, Feed, InputSpec};
+use crate::footprint::Footprint;
+use crate::schema::TensorInfo;
+use crate::tensor::HostTensor;
+
+/// Bounds on what one prediction may ask for; both are checked before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Elements in any one input.
+    pub max_input_elements: usize,
+    /// Bytes of any one tensor the model would compute (inputs, intermediates, outputs).
+    pub max_tensor_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // wasm32 has 4 GiB of address space; one 1 GiB tensor leaves room for its neighbours.
+        Limits { max_input_elements: 1 << 27, max_tensor_bytes: 1 << 30 }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Pins the shapes of these inputs at load (name, shape): the optimiser then works with
+    /// concrete sizes, which is faster for models always called with the same shape.
+    pub input_shapes: Vec<(String, Vec<usize>)>,
+    pub limits: Limits,
+}
+
+pub struct Model {
+    plan: Arc<TypedSimplePlan>,
+    /// Reused between predictions; dropped after a failure so the next call starts clean.
+    state: Option<TypedSimpleState>,
+    inputs: Vec<InputSpec>,
+    outputs: Vec<TensorInfo>,
+    footprint: Footprint,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("inputs", &self.inputs).field("outputs", &self.outputs).finish()
+    }
+}
+
+impl Model {
+    pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
+        guard(|| Model::load_unguarded(bytes, options))
+    }
+
+    fn load_unguarded(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
+        if bytes.is_empty() {
+            return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
+        }
+        let onnx = crate::ops::framework();
+        let mut proto = onnx
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| Error::ModelParse("not an ONNX model: it has no graph".into()))?;
+        if graph.output.is_empty() {
+            return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
+        }
+        check_operators(&onnx, graph)?;
+        let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+        crate::rewrite::apply(&mut proto);
+        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let input_names = input_names(&model)?;
+        name_unknown_dims(&mut model, &input_names)?;
+        pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
+        let typed = model.into_typed().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let optimized = typed.into_optimized().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let inputs = input_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let fact = optimized.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+                let dims = fact.shape.iter().cloned().collect();
+                Ok(InputSpec { info: TensorInfo::from_fact(name, fact)?, dims })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outputs = output_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let fact = optimized.output_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+                TensorInfo::from_fact(name, fact)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
+        let plan = optimized.into_runnable().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        Ok(Model { plan, state: None, inputs, outputs, footprint, limits: options.limits })
+    }
+
+    pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
+        self.inputs.iter().map(|s| &s.info)
+    }
+
+    pub fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    /// Runs the model. Inputs are checked first; a failure of any kind leaves the model
+    /// ready for the next call.
+    pub fn predict(&mut self, feeds: Vec<(String, Feed)>) -> Result<Vec<(String, HostTensor)>> {
+        let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
+        self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
+        let plan = &self.plan;
+        let state = match self.state.take() {
+            Some(state) => state,
+            None => plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
+        };
+        let mut state = state;
+        let outputs = guard(|| state.run(bound.tensors).map_err(|e| Error::Runtime(chain(&e))))?;
+        self.state = Some(state);
+        self.outputs
+            .iter()
+            .zip(outputs.iter())
+            .map(|(info, t)| Ok((info.name.clone(), HostTensor::from_tract(&info.name, t)?)))
+            .collect()
+    }
+}
+
+/// Names every operator the runtime lacks before parsing, so the error is about the model
+/// and not about whichever node the parser happened to reach.
+fn check_operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
+    let mut missing: Vec<(String, String)> = Vec::new();
+    visit_nodes(graph, &mut |node| {
+        let op = if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
+        if !onnx.op_register.0.contains_key(&node.op_type) && !missing.iter().any(|(seen, _)| seen == &op) {
+            missing.push((op, node.name.clone()));
+        }
+    });
+    match missing.first() {
+        None => Ok(()),
+        Some((op, node)) => {
+            let mut op = op.clone();
+            if missing.len() > 1 {
+                let others: Vec<&str> = missing[1..].iter().map(|(o, _)| o.as_str()).collect();
+                op = format!("{op} (also unsupported: {})", others.join(", "));
+            }
+            Err(Error::UnsupportedOp { op, node: (!node.is_empty()).then(|| node.clone()) })
+        }
+    }
+}
+
+fn visit_nodes(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {
+    for node in &graph.node {
+        f(node);
+        for attr in &node.attribute {
+            if let Some(g) = &attr.g {
+                visit_nodes(g, f);
+            }
+            for g in &attr.graphs {
+                visit_nodes(g, f);
+            }
+        }
+    }
+}
+
+fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
+    model
+        .input_outlets()
+        .map_err(|e| Error::ModelInvalid(chain(&e)))?
+        .iter()
+        .map(|o| Ok(model.node(o.node).name.clone()))
+        .collect()
+}
+
+/// Exporters often leave a dimension unnamed (skl2onnx's `None`); tract needs every input
+/// dimension known or symbolic, so each unnamed one becomes its own symbol.
+fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        let mut fact = model.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?.clone();
+        let unknown: Vec<usize> =
+            fact.shape.dims().enumerate().filter(|(_, d)| d.concretize().is_none()).map(|(axis, _)| axis).collect();
+        if unknown.is_empty() {
+            continue;
+        }
+        for axis in unknown {
+            let sym = model.symbols.sym(&format!("{name}_dim{axis}"));
+            fact.shape.set_dim(axis, sym.into());
+        }
+        model.set_input_fact(i, fact).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+    }
+    Ok(())
+}
+
+fn pin_input_shapes(model: &mut InferenceModel, names: &[String], pins: &[(String, Vec<usize>)]) -> Result<()> {
+    for (name, shape) in pins {
+        let i = names.iter().position(|n| n == name).ok_or_else(|| {
+            Error::InvalidOption(format!("inputShapes names '{name}', but the model's inputs are {}", names.join(", ")))
+        })?;
+        let fact = model.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?.clone();
+        let declared: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
+        if declared.len() != shape.len() {
+            return Err(Error::InvalidOption(format!(
+                "inputShapes gives '{name}' rank {}, but the model declares rank {}",
+                shape.len(),
+                declared.len()
+            )));
+        }
+        for (axis, (d, &size)) in declared.iter().zip(shape).enumerate() {
+            if let Some(Ok(fixed)) = d.as_ref().map(|d| d.to_i64())
+                && fixed != size as i64
+            {
+                return Err(Error::InvalidOption(format!(
+                    "inputShapes gives '{name}' dimension {axis} = {size}, but the model fixes it to {fixed}"
+                )));
+            }
+        }
+        let dims: TVec<TDim> = shape.iter().map(|&s| s.to_dim()).collect();
+        let pinned = fact.with_shape(ShapeFactoid::closed(dims.into_iter().map(DimFact::from).collect()));
+        model.set_input_fact(i, pinned).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+// The shared suite inside headless Chromium (Debian's, driven by playwright-core), against
+// the installed package served over HTTP on 127.0.0.1 with an import map, as a page would.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize } from 'node:path';
+import { chromium } from 'playwright-core';
+import { corpusDir, packedFixtures, packageDir, root } from './harness.mjs';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream' };
+const artifacts = join(root, 'test-results');
+
+export function chromiumPath() {
+  const path = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+  if (!path) throw new Error('Chromium is not installed: run scripts/setup.sh');
+  return path;
+}
+
+/** Serves `routes` ({ prefix: directory }) and `/fixtures.json`. */
+function serve(routes, fixtures) {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path === '/fixtures.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(fixtures);
+    }
+    for (const [prefix, dir] of Object.entries(routes)) {
+      if (!path.startsWith(prefix)) continue;
+      const file = normalize(join(dir, path.slice(prefix.length) || 'index.html'));
+      if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) break;
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      return createReadStream(file).pipe(res);
+    }
+    res.writeHead(404).end('not found');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+let server, browser;
+before(async () => {
+  server = await serve(
+    { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/': join(root, 'tests/browser') },
+    JSON.stringify(packedFixtures()),
+  );
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test('the shared suite passes inside headless Chromium', async (t) => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.waitForFunction(() => window.__results, null, { timeout: 300000 });
+  const results = await page.evaluate(() => window.__results);
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, 'browser-suite.png') });
+  assert.ok(results.length > 20, `only ${results.length} results`);
+  for (const r of results) {
+    await t.test(r.name, () => assert.ok(r.ok, r.error));
+  }
+  // The missing-model test makes Chromium log the 404; nothing else may reach the console.
+  assert.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+});

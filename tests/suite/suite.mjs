@@ -1,0 +1,333 @@
+// The package's behaviour, written once and run in Node (node:test), in workerd (a test
+// Worker) and in headless Chromium (a test page), against the same packed tarball.
+//
+// suite(api, fixtures) returns [{ name, fn }]; `api` is what `import * from 'edgeinfer'`
+// gives, `fixtures` is decodeFixtures() of the shared corpus.
+import { ok, equal, deepEqual, rejects, close, show } from './assert.mjs';
+
+/** Same dtype, shape and values (within the case's tolerance) as the reference. */
+export function assertMatches(actual, expected, tol, label) {
+  ok(actual, `${label}: output missing`);
+  equal(actual.dtype, expected.dtype, `${label} dtype`);
+  deepEqual(Array.from(actual.shape), expected.shape, `${label} shape`);
+  if (expected.dtype === 'string' || expected.dtype === 'int64' || expected.dtype === 'uint64') {
+    deepEqual(Array.from(actual.data), Array.from(expected.data), `${label} values`);
+  } else if (expected.dtype === 'float16') {
+    close(Array.from(actual.data, half), Array.from(expected.data, half), tol, label);
+  } else {
+    equal(actual.data.constructor, expected.data.constructor, `${label} array type`);
+    close(actual.data, expected.data, tol, label);
+  }
+}
+
+function half(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** A deterministic stream of floats in [-1, 1), so failures reproduce. */
+function rand(seed) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return (x / 2 ** 31) - 1;
+  };
+}
+
+function floats(n, seed = 7) {
+  const r = rand(seed);
+  return Float32Array.from({ length: n }, r);
+}
+
+/** Replaces the first occurrence of `from` by `to` (same length) in the model's bytes. */
+function patch(bytes, from, to, occurrence = 0) {
+  const enc = new TextEncoder();
+  const f = enc.encode(from), t = enc.encode(to);
+  const out = bytes.slice();
+  let seen = 0;
+  for (let i = 0; i + f.length <= out.length; i++) {
+    if (f.every((b, j) => out[i + j] === b) && seen++ === occurrence) {
+      out.set(t, i);
+      return out;
+    }
+  }
+  throw new Error(`${from} not found in the model`);
+}
+
+export function suite(api, fixtures) {
+  const { Model } = api;
+  const tests = [];
+  const test = (name, fn) => tests.push({ name, fn });
+  const model = (name) => fixtures.models[`${name}.onnx`];
+  const mlpInput = (batch, seed) => ({ x: { data: floats(batch * 32, seed), shape: [batch, 32] } });
+
+  // The cases that need ai.onnx.ml operators tract lacks: the classical-ML issue's to pass.
+  const needsClassicalMl = (name) => (name.startsWith('sk_') && !name.startsWith('sk_ridge')) || name.startsWith('lgbm_');
+  for (const c of fixtures.cases.filter((c) => !needsClassicalMl(c.name))) {
+    test(`corpus ${c.name} matches onnxruntime`, async () => {
+      const m = await Model.load(c.model);
+      try {
+        const out = await m.predict(c.inputs);
+        for (const [name, expected] of Object.entries(c.outputs)) {
+          assertMatches(out[name], expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
+        }
+      } finally {
+        m.dispose();
+      }
+    });
+  }
+
+  test('load reports inputs and outputs with symbolic dimensions as strings', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    deepEqual(m.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 32] }]);
+    deepEqual(m.outputs, [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }]);
+    const r = await Model.load(model('recommender_topk'));
+    deepEqual(r.inputs, [{ name: 'liked', dtype: 'int64', shape: ['batch', 'n_liked'] }]);
+    deepEqual(r.outputs.map((o) => [o.name, o.dtype]), [['top_scores', 'float32'], ['top_items', 'int64']]);
+  });
+
+  test('one loaded model serves any batch size, row by row the same as batch 1', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const big = mlpInput(50, 11);
+    const all = await m.predict(big);
+    deepEqual(all.y.shape, [50, 1]);
+    for (const row of [0, 17, 49]) {
+      const one = await m.predict({ x: { data: big.x.data.slice(row * 32, row * 32 + 32), shape: [1, 32] } });
+      deepEqual(one.y.shape, [1, 1]);
+      close(one.y.data, [all.y.data[row]], { rtol: 1e-5, atol: 1e-6 }, `row ${row}`);
+    }
+    const seven = await m.predict(mlpInput(7, 3));
+    deepEqual(seven.y.shape, [7, 1]);
+  });
+
+  test('plain arrays of numbers and bigints work like typed arrays', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const input = mlpInput(2, 5);
+    const typed = await m.predict(input);
+    const plain = await m.predict({ x: { data: Array.from(input.x.data), shape: [2, 32] } });
+    close(plain.y.data, typed.y.data, { rtol: 0, atol: 0 }, 'plain numbers');
+    const r = await Model.load(model('recommender_topk'));
+    const a = await r.predict({ liked: { data: new BigInt64Array([3n, 17n, 42n]), shape: [1, 3] } });
+    const b = await r.predict({ liked: { data: [3, 17, 42], shape: [1, 3] } });
+    const c = await r.predict({ liked: { data: [3n, 17n, 42n], shape: [1n, 3n], dtype: 'int64' } });
+    equal(a.top_items.data.constructor, BigInt64Array);
+    deepEqual(b.top_items.data, a.top_items.data, 'numbers for int64');
+    deepEqual(c.top_items.data, a.top_items.data, 'bigints for int64');
+  });
+
+  test("onnxruntime-web's tensor fields (dims, type) are accepted", async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const input = mlpInput(3, 9);
+    const a = await m.predict(input);
+    const b = await m.predict({ x: { data: input.x.data, dims: [3, 32], type: 'float32' } });
+    close(b.y.data, a.y.data, { rtol: 0, atol: 0 });
+  });
+
+  test('inputShapes pins a shape at load', async () => {
+    const m = await Model.load(model('mlp_tabular'), { inputShapes: { x: [4, 32] } });
+    deepEqual(m.inputs[0].shape, [4, 32]);
+    const free = await Model.load(model('mlp_tabular'));
+    const input = mlpInput(4, 2);
+    close((await m.predict(input)).y.data, (await free.predict(input)).y.data, { rtol: 1e-5, atol: 1e-6 });
+    await rejects(m.predict(mlpInput(2, 2)), 'E_INPUT_SHAPE', /'x'.*dimension 0 is 2, expected 4/);
+    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { nope: [1, 32] } }), 'E_INVALID_OPTION', /'nope'.*x/);
+    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [1, 31] } }), 'E_INVALID_OPTION', /dimension 1 = 31.*32/);
+    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [1] } }), 'E_INVALID_OPTION', /rank 1.*rank 2/);
+    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [-1, 32] } }), 'E_INVALID_OPTION', /non-negative integer/);
+  });
+
+  test('bad model bytes are refused with a code, never a crash', async () => {
+    const good = model('mlp_tabular');
+    await rejects(Model.load(new Uint8Array(0)), 'E_MODEL_PARSE', /empty/);
+    for (const cut of [1, 10, good.length >> 1, good.length - 1]) {
+      const e = await rejects(async () => {
+        try {
+          await Model.load(good.slice(0, cut));
+        } catch (err) {
+          if (err.code === 'E_MODEL_INVALID') err.code = 'E_MODEL_PARSE';
+          throw err;
+        }
+      }, 'E_MODEL_PARSE');
+      ok(e.message.length > 10, `a message for a ${cut}-byte model`);
+    }
+    const r = rand(99);
+    for (let i = 0; i < 20; i++) {
+      const junk = Uint8Array.from({ length: 64 + i * 97 }, () => (r() * 128 + 128) & 255);
+      let err;
+      try {
+        await Model.load(junk);
+      } catch (e) {
+        err = e;
+      }
+      ok(err, `random bytes #${i} were accepted as a model`);
+      ok(['E_MODEL_PARSE', 'E_MODEL_INVALID'].includes(err.code), `random bytes #${i}: ${err.code} ${err.message}`);
+    }
+    await rejects(Model.load(new TextEncoder().encode('<html>404 Not Found</html>')), 'E_MODEL_PARSE');
+  });
+
+  test('an unsupported operator is named with its node', async () => {
+    const bytes = patch(model('mlp_tabular'), 'Sigmoid', 'Sigmaid');
+    await rejects(Model.load(bytes), 'E_UNSUPPORTED_OP', /Sigmaid/);
+  });
+
+  test('an inconsistent graph is E_MODEL_INVALID', async () => {
+    // The second "W1" is the initializer's name; renaming it leaves the MatMul's input dangling.
+    const bytes = patch(model('mlp_tabular'), 'W1', 'Q1', 1);
+    await rejects(Model.load(bytes), 'E_MODEL_INVALID', /W1/);
+  });
+
+  test('bad sources and options are refused', async () => {
+    await rejects(Model.load(42), 'E_INVALID_OPTION', /number.*Uint8Array/);
+    await rejects(Model.load(null), 'E_INVALID_OPTION', /null/);
+    await rejects(Model.load(model('mlp_tabular'), { maxInputElemnts: 5 }), 'E_INVALID_OPTION', /maxInputElemnts/);
+    await rejects(Model.load(model('mlp_tabular'), { maxTensorBytes: -3 }), 'E_INVALID_OPTION', /maxTensorBytes/);
+    await rejects(Model.load(model('mlp_tabular'), 'fast'), 'E_INVALID_OPTION', /options/);
+  });
+
+  test('bad inputs get coded errors naming the input, and the model keeps working', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const input = mlpInput(2, 21);
+    const reference = await m.predict(input);
+    const data = input.x.data;
+    const cases = [
+      [{}, 'E_INPUT_MISSING', /missing input 'x'.*float32\[batch,32\]/],
+      [{ ...input, z: input.x }, 'E_INPUT_UNKNOWN', /unknown input 'z'.*'x'/],
+      [{ x: { data: Float64Array.from(data), shape: [2, 32] } }, 'E_INPUT_DTYPE', /'x'.*expected float32 data, got float64/],
+      [{ x: { data, shape: [2, 32], dtype: 'int32' } }, 'E_INPUT_DTYPE', /'x'.*expected float32, got dtype 'int32'/],
+      [{ x: { data, shape: [2, 32], dtype: 'float' } }, 'E_INPUT_DTYPE', /unknown dtype 'float'/],
+      [{ x: { data, shape: [3, 32] } }, 'E_INPUT_SHAPE', /'x'.*needs 96 values, got 64/],
+      [{ x: { data, shape: [64] } }, 'E_INPUT_SHAPE', /'x'.*rank 1, expected rank 2/],
+      [{ x: { data, shape: [4, 16] } }, 'E_INPUT_SHAPE', /'x'.*dimension 1 is 16, expected 32/],
+      [{ x: { data, shape: [2.5, 32] } }, 'E_INPUT_SHAPE', /shape\[0\] is 2.5/],
+      [{ x: { data, shape: [-2, 32] } }, 'E_INPUT_SHAPE', /shape\[0\] is -2/],
+      [{ x: { data, shape: '2,32' } }, 'E_INPUT_SHAPE', /shape must be an array/],
+      [{ x: { data } }, 'E_INPUT_SHAPE', /missing shape/],
+      [{ x: { data: 'abc', shape: [2, 32] } }, 'E_INPUT_DTYPE', /data must be a typed array/],
+      [{ x: { data: [1, 'a'], shape: [1, 2] } }, 'E_INPUT_DTYPE', /data\[1\] is .*string/],
+      [{ x: { data: Array(64).fill('a'), shape: [2, 32] } }, 'E_INPUT_DTYPE', /expected float32 data, got string data/],
+      [{ x: data }, 'E_INPUT_SHAPE', /'x'.*shape/],
+      [{ x: null }, 'E_INPUT_SHAPE', /'x'.*expected \{ data, shape \}, got null/],
+      // Would need gigabytes: refused from the numbers, before anything is allocated.
+      [{ x: { data, shape: [31250000, 32] } }, 'E_INPUT_SHAPE', /needs 1000000000 values, got 64/],
+      [{ x: { data, shape: [65536, 65536, 32] } }, 'E_INPUT_SHAPE', /rank 3, expected rank 2/],
+      [{ x: { data, shape: [2 ** 31, 2 ** 31] } }, 'E_INPUT_SHAPE', /dimension 1 is 2147483648, expected 32/],
+      [{ x: { data, shape: [31250000000, 32] } }, 'E_INPUT_SHAPE', /shape\[0\] is 31250000000, more than/],
+    ];
+    for (const [feeds, code, pattern] of cases) {
+      await rejects(m.predict(feeds), code, pattern);
+      const again = await m.predict(input);
+      close(again.y.data, reference.y.data, { rtol: 0, atol: 0 }, `after ${code}`);
+    }
+    await rejects(m.predict(undefined), 'E_INVALID_OPTION', /feeds must be an object/);
+    await rejects(m.predict([input.x]), 'E_INVALID_OPTION', /feeds must be an object/);
+  });
+
+  test('values an input type cannot hold are refused by element', async () => {
+    const r = await Model.load(model('recommender_topk'));
+    await rejects(r.predict({ liked: { data: [3, 1.5, 42], shape: [1, 3] } }), 'E_INPUT_VALUE', /'liked'.*element 1 is 1.5/);
+    await rejects(r.predict({ liked: { data: [3, NaN], shape: [1, 2] } }), 'E_INPUT_VALUE', /element 1 is NaN/);
+    await rejects(r.predict({ liked: { data: new Float32Array([3, 4]), shape: [1, 2] } }), 'E_INPUT_DTYPE', /expected int64 data.*BigInt64Array/);
+    await rejects(r.predict({ liked: { data: [true], shape: [1, 1] } }), 'E_INPUT_DTYPE', /int64/);
+    const out = await r.predict({ liked: { data: [3, 17, 42], shape: [1, 3] } });
+    deepEqual(out.top_items.shape, [1, 10]);
+  });
+
+  test('a batch whose intermediate tensors need gigabytes is refused before it runs', async () => {
+    const r = await Model.load(model('recommender_topk'));
+    // 600,000 users x 500 items of float32 scores is 1.1 GiB, over the default 1 GiB limit.
+    const users = 600000;
+    const liked = { liked: { data: new BigInt64Array(users), shape: [users, 1] } };
+    await rejects(r.predict(liked), 'E_RESOURCE_LIMIT', /GiB.*maxTensorBytes/);
+    const small = await Model.load(model('recommender_topk'), { maxTensorBytes: 100000 });
+    await rejects(small.predict({ liked: { data: new BigInt64Array(100), shape: [100, 1] } }), 'E_RESOURCE_LIMIT', /KiB/);
+    const fine = await small.predict({ liked: { data: new BigInt64Array(2), shape: [2, 1] } });
+    deepEqual(fine.top_items.shape, [2, 10]);
+    const few = await Model.load(model('mlp_tabular'), { maxInputElements: 64 });
+    await rejects(few.predict(mlpInput(3, 1)), 'E_RESOURCE_LIMIT', /96 elements.*64.*maxInputElements/);
+    deepEqual((await few.predict(mlpInput(2, 1))).y.shape, [2, 1]);
+  });
+
+  test('an out-of-range index fails the call, not the model', async () => {
+    const r = await Model.load(model('recommender_topk'));
+    const err = await rejects(async () => {
+      try {
+        await r.predict({ liked: { data: [3, 9999], shape: [1, 2] } });
+      } catch (e) {
+        if (e.code === 'E_INTERNAL') e.code = 'E_RUNTIME';
+        throw e;
+      }
+    }, 'E_RUNTIME');
+    ok(err.message.length > 0);
+    const out = await r.predict({ liked: { data: [3, 17, 42], shape: [1, 3] } });
+    deepEqual(out.top_items.shape, [1, 10]);
+  });
+
+  test('NaN and Infinity pass through, as onnxruntime does', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const data = floats(64, 4);
+    data[0] = NaN;
+    const out = await m.predict({ x: { data, shape: [2, 32] } });
+    ok(Number.isNaN(out.y.data[0]), `NaN in, ${out.y.data[0]} out`);
+    ok(Number.isFinite(out.y.data[1]), 'the other row is untouched');
+    const mixed = await Model.load(model('mixed_types'));
+    const r = await mixed.predict({
+      amount: { data: new Float32Array([Infinity, NaN, -Infinity, 5]), shape: [1, 4] },
+      count: { data: [2, 2, 2, 2], shape: [1, 4] },
+      flag: { data: [true, true, true, true], shape: [1, 4] },
+    });
+    deepEqual(Array.from(r.masked_d.data), [Infinity, NaN, -Infinity, 10].map(Number));
+    ok(Number.isNaN(r.masked_d.data[1]));
+    deepEqual(Array.from(r.over.data), [1, 0, 0, 0]);
+    equal(r.over.data.constructor, Uint8Array);
+    equal(r.masked_d.data.constructor, Float64Array);
+  });
+
+  test('dispose frees the model; later calls reject with E_DISPOSED', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const other = await Model.load(model('mlp_tabular'));
+    equal(m.disposed, false);
+    m.dispose();
+    equal(m.disposed, true);
+    m.dispose();
+    await rejects(m.predict(mlpInput(1, 1)), 'E_DISPOSED', /disposed/);
+    deepEqual((await other.predict(mlpInput(1, 1))).y.shape, [1, 1]);
+  });
+
+  test('every error is an EdgeInferError', async () => {
+    const e1 = await rejects(Model.load(new Uint8Array(0)), 'E_MODEL_PARSE');
+    ok(e1 instanceof api.EdgeInferError, 'wasm errors are EdgeInferError');
+    const e2 = await rejects(Model.load(7), 'E_INVALID_OPTION');
+    ok(e2 instanceof api.EdgeInferError, 'JS errors are EdgeInferError');
+  });
+
+  test('a panic in the core becomes E_INTERNAL and the instance keeps serving', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const before = await m.predict(mlpInput(2, 8));
+    for (let i = 0; i < 3; i++) {
+      await rejects(async () => api.__internal.panic(), 'E_INTERNAL', /index out of bounds/);
+    }
+    const after = await m.predict(mlpInput(2, 8));
+    close(after.y.data, before.y.data, { rtol: 0, atol: 0 });
+    const fresh = await Model.load(model('mlp_tabular'));
+    deepEqual((await fresh.predict(mlpInput(1, 8))).y.shape, [1, 1]);
+  });
+
+  return tests;
+}
+
+/** Runs every test, returning [{ name, ok, error? }] (for runtimes without a test runner). */
+export async function runSuite(api, fixtures, filter) {
+  const results = [];
+  for (const t of suite(api, fixtures)) {
+    if (filter && !filter.test(t.name)) continue;
+    try {
+      await t.fn();
+      results.push({ name: t.name, ok: true });
+    } catch (e) {
+      results.push({ name: t.name, ok: false, error: `${e?.code ?? ''} ${e?.message ?? show(e)}`.trim() });
+    }
+  }
+  return results;
+}
