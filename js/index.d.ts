@@ -73,6 +73,12 @@ export interface LoadOptions {
   maxInputElements?: number;
   /** Refuse predictions that would make a tensor larger than this many bytes (default 1 GiB). */
   maxTensorBytes?: number;
+  /**
+   * Input shapes seen twice get an execution plan optimised for them, kept in a
+   * most-recently-used cache of this many plans (default 4). 0 turns it off and saves the
+   * memory of the decluttered model it starts from.
+   */
+  maxSpecializedPlans?: number;
   /** Where to get the wasm; see `init`. */
   wasm?: WasmSource;
   /** The fetch used for URL sources (default: globalThis.fetch). */

@@ -16,19 +16,19 @@ log() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 
 target=wasm32-unknown-unknown
 # Panics unwind (and are caught at the binding) instead of trapping and killing the instance.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+exception-handling,+bulk-memory,+nontrapping-fptoint,+sign-ext -C panic=unwind"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+exception-handling,+bulk-memory,+nontrapping-fptoint,+sign-ext -C panic=unwind -Zlocation-detail=none"
 log "cargo build --release --target $target"
 RUSTC_BOOTSTRAP=1 RUSTC="$WASM_RUSTC" "$WASM_CARGO" build --quiet --release --lib \
-  --target "$target" -Zbuild-std=std,panic_unwind
+  --target "$target" -Zbuild-std=std,panic_unwind -Zbuild-std-features=optimize_for_size
 
 raw=target/$target/release/edgeinfer.wasm
 out=dist/edgeinfer_bg.wasm
-if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat dist/.wasm-opt 2>/dev/null)" ]; then
+if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat .cache/wasm-opt.flag 2>/dev/null)" ]; then
   log "dist/ is up to date"
   exit 0
 fi
 log "wasm-bindgen"
-mkdir -p dist
+rm -rf dist && mkdir -p dist
 .cache/tools/bin/wasm-bindgen --target web --out-dir dist --out-name edgeinfer --no-typescript \
   --remove-name-section --remove-producers-section "$raw"
 if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
@@ -38,5 +38,5 @@ if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
     --enable-exception-handling "$out" -o "$out.opt"
   mv "$out.opt" "$out"
 fi
-echo "${EDGEINFER_WASM_OPT:-1}" > dist/.wasm-opt
+echo "${EDGEINFER_WASM_OPT:-1}" > .cache/wasm-opt.flag
 log "dist/edgeinfer_bg.wasm: $(stat -c %s "$out") bytes, $(gzip -9 -c "$out" | wc -c) gzipped"

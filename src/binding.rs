@@ -14,6 +14,23 @@ pub struct WasmModel {
     /// Unwind-safe by construction: a panic inside a call drops the prediction state it
     /// touched (see `Model::predict`), so the model is consistent after any caught panic.
     inner: AssertUnwindSafe<Option<Model>>,
+    /// The output names as JS strings, made once.
+    output_names: Vec<JsValue>,
+}
+
+unsafe extern "C" {
+    /// Synthesised by wasm-ld: runs the static constructors (tract registers its kernels and
+    /// optimiser passes through `inventory`).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the constructors once, at instantiation. Calling `__wasm_call_ctors` explicitly also
+/// stops wasm-ld from wrapping every export in a call to it, which re-ran all constructors on
+/// every call (a sixfold slowdown of small predictions).
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: called once, before any other export, as wasm-bindgen runs `start` at instantiation.
+    unsafe { __wasm_call_ctors() }
 }
 
 fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, JsValue> {
@@ -26,7 +43,9 @@ impl WasmModel {
     pub fn load(bytes: &[u8], options: JsValue) -> Result<WasmModel, JsValue> {
         guarded(|| {
             let options = interop::load_options(&options)?;
-            Ok(WasmModel { inner: AssertUnwindSafe(Some(Model::load(bytes, &options)?)) })
+            let model = Model::load(bytes, &options)?;
+            let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
+            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names })
         })
     }
 
@@ -45,7 +64,8 @@ impl WasmModel {
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
         guarded(|| {
             let feeds = interop::feeds(&feeds)?;
-            Ok(interop::outputs(self.model()?.predict(feeds)?))
+            let outputs = self.model()?.predict(feeds)?;
+            Ok(interop::outputs(outputs, &self.output_names))
         })
     }
 

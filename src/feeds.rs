@@ -42,10 +42,10 @@ pub(crate) fn bind(
     mut feeds: Vec<(String, Feed)>,
     max_input_elements: usize,
 ) -> Result<Bound> {
-    let infos: Vec<TensorInfo> = specs.iter().map(|s| s.info.clone()).collect();
+    let expected = || describe_all(specs.iter().map(|s| &s.info));
     for (name, _) in &feeds {
         if !specs.iter().any(|s| &s.info.name == name) {
-            return Err(Error::InputUnknown { name: name.clone(), expected: describe_all(&infos) });
+            return Err(Error::InputUnknown { name: name.clone(), expected: expected() });
         }
     }
     // Which input bound each symbol first, to name both sides of a disagreement.
@@ -54,7 +54,7 @@ pub(crate) fn bind(
     for spec in specs {
         let name = &spec.info.name;
         let position = feeds.iter().position(|(n, _)| n == name).ok_or_else(|| {
-            Error::InputMissing { name: name.clone(), expected: describe_all(&infos) }
+            Error::InputMissing { name: name.clone(), expected: expected() }
         })?;
         let (_, feed) = feeds.swap_remove(position);
         let declared = spec.info.dtype;
@@ -88,11 +88,11 @@ pub(crate) fn bind(
 
 fn check_shape(spec: &InputSpec, t: &HostTensor, max_input_elements: usize) -> Result<()> {
     let name = &spec.info.name;
-    let expected = spec.info.signature();
+    let expected = || spec.info.signature();
     if t.shape.len() != spec.dims.len() {
         return Err(Error::shape(
             name,
-            format!("shape [{}] has rank {}, expected rank {} ({expected})", join(&t.shape), t.shape.len(), spec.dims.len()),
+            format!("shape [{}] has rank {}, expected rank {} ({})", join(&t.shape), t.shape.len(), spec.dims.len(), expected()),
         ));
     }
     for (axis, (dim, &size)) in spec.dims.iter().zip(&t.shape).enumerate() {
@@ -101,7 +101,7 @@ fn check_shape(spec: &InputSpec, t: &HostTensor, max_input_elements: usize) -> R
         {
             return Err(Error::shape(
                 name,
-                format!("dimension {axis} is {size}, expected {fixed} ({expected})"),
+                format!("dimension {axis} is {size}, expected {fixed} ({})", expected()),
             ));
         }
     }

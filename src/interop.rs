@@ -5,6 +5,7 @@ use js_sys::{
     Array, BigInt64Array, BigUint64Array, Float32Array, Float64Array, Int8Array, Int16Array,
     Int32Array, Object, Reflect, Uint8Array, Uint16Array, Uint32Array,
 };
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::Error;
@@ -24,6 +25,41 @@ pub fn to_js_error(err: Error) -> JsValue {
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A feed object, read through plain property accesses: `Reflect.get` goes through a
+    /// try/catch wrapper per call, which small models feel.
+    type FeedLike;
+    #[wasm_bindgen(method, getter, structural)]
+    fn data(this: &FeedLike) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn shape(this: &FeedLike) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn dims(this: &FeedLike) -> JsValue;
+    #[wasm_bindgen(method, getter, structural)]
+    fn dtype(this: &FeedLike) -> JsValue;
+    #[wasm_bindgen(method, getter = type, structural)]
+    fn type_(this: &FeedLike) -> JsValue;
+}
+
+#[wasm_bindgen(inline_js = "export function tensor(data, shape, dtype) { return { data, shape: Array.from(shape), dtype }; }
+export function put(target, key, value) { target[key] = value; }")]
+extern "C" {
+    /// `{ data, shape, dtype }` in one call.
+    fn tensor(data: JsValue, shape: &[f64], dtype: &JsValue) -> JsValue;
+    fn put(target: &Object, key: &JsValue, value: JsValue);
+}
+
+// The dtype names as JS strings, made once: decoding them from UTF-8 on every prediction
+// costs more than running a small model.
+thread_local! {
+    static DTYPE_NAMES: Vec<JsValue> = DType::ALL.iter().map(|d| JsValue::from(d.name())).collect();
+}
+
+fn dtype_js(d: DType) -> JsValue {
+    DTYPE_NAMES.with(|names| names[DType::ALL.iter().position(|x| *x == d).unwrap_or(0)].clone())
 }
 
 fn describe(v: &JsValue) -> String {
@@ -73,11 +109,14 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
                 out.limits.max_input_elements = positive(&value, &key)? as usize;
             }
             "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
+            "maxSpecializedPlans" => {
+                out.max_specialized_plans = if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
+            }
             // Options of the JS layer, handled before the model reaches the core.
             "wasm" | "fetch" | "signal" => {}
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option '{other}', expected inputShapes, maxInputElements or maxTensorBytes"
+                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes or maxSpecializedPlans"
                 )));
             }
         }
@@ -148,11 +187,9 @@ fn feed(name: &str, v: &JsValue) -> Result<Feed, Error> {
     if !v.is_object() {
         return Err(Error::shape(name, format!("expected {{ data, shape }}, got {}", describe(v))));
     }
-    let first_defined = |a: &str, b: &str| {
-        let x = get(v, a);
-        if x.is_undefined() { get(v, b) } else { x }
-    };
-    let dtype_value = first_defined("dtype", "type");
+    let f: &FeedLike = v.unchecked_ref();
+    let or = |x: JsValue, y: fn(&FeedLike) -> JsValue| if x.is_undefined() { y(f) } else { x };
+    let (dtype_value, shape_value, data) = (or(f.dtype(), FeedLike::type_), or(f.shape(), FeedLike::dims), f.data());
     let dtype = if dtype_value.is_undefined() {
         None
     } else {
@@ -161,12 +198,10 @@ fn feed(name: &str, v: &JsValue) -> Result<Feed, Error> {
             .ok_or_else(|| Error::dtype(name, format!("dtype must be a string, got {}", describe(&dtype_value))))?;
         Some(s.parse::<DType>().map_err(|why| Error::dtype(name, why))?)
     };
-    let shape_value = first_defined("shape", "dims");
     if shape_value.is_undefined() {
         return Err(Error::shape(name, "missing shape: expected { data, shape }"));
     }
     let shape = shape(&shape_value).map_err(|why| Error::shape(name, why))?;
-    let data = get(v, "data");
     let values = values(name, &data)?;
     Ok(Feed { dtype, tensor: HostTensor::new(shape, values) })
 }
@@ -231,33 +266,35 @@ fn values(name: &str, data: &JsValue) -> Result<Values, Error> {
 }
 
 /// `{ name: { data, shape, dtype } }` with int64 as BigInt64Array, bool as Uint8Array,
-/// float16 as Uint16Array (bit patterns) and strings as string[].
-pub fn outputs(outputs: Vec<(String, HostTensor)>) -> JsValue {
+/// float16 as Uint16Array (bit patterns) and strings as string[]. `names` are the output
+/// names as JS strings, in the order of `outputs`.
+pub fn outputs(outputs: Vec<(String, HostTensor)>, names: &[JsValue]) -> JsValue {
     let result = Object::new();
-    for (name, t) in outputs {
-        let dtype = t.dtype().map(DType::name).unwrap_or("float64");
-        let data: JsValue = match t.values {
-            Values::Float32(v) => Float32Array::from(&v[..]).into(),
-            Values::Float64(v) | Values::Numbers(v) => Float64Array::from(&v[..]).into(),
-            Values::Float16(v) | Values::Uint16(v) => Uint16Array::from(&v[..]).into(),
-            Values::Int8(v) => Int8Array::from(&v[..]).into(),
-            Values::Int16(v) => Int16Array::from(&v[..]).into(),
-            Values::Int32(v) => Int32Array::from(&v[..]).into(),
-            Values::Int64(v) => BigInt64Array::from(&v[..]).into(),
-            Values::Uint8(v) => Uint8Array::from(&v[..]).into(),
-            Values::Uint32(v) => Uint32Array::from(&v[..]).into(),
-            Values::Uint64(v) => BigUint64Array::from(&v[..]).into(),
-            Values::Bool(v) => Uint8Array::from(&v.iter().map(|&b| b as u8).collect::<Vec<_>>()[..]).into(),
-            Values::String(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
-            Values::BigInts(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
-        };
-        let tensor = Object::new();
-        let _ = Reflect::set(&tensor, &"data".into(), &data);
-        let _ = Reflect::set(&tensor, &"shape".into(), &t.shape.iter().map(|&d| JsValue::from(d as f64)).collect::<Array>());
-        let _ = Reflect::set(&tensor, &"dtype".into(), &dtype.into());
-        let _ = Reflect::set(&result, &name.into(), &tensor);
+    for ((name, t), key) in outputs.into_iter().zip(names.iter().map(Some).chain(std::iter::repeat(None))) {
+        let dtype = dtype_js(t.dtype().unwrap_or(DType::Float64));
+        let shape: Vec<f64> = t.shape.iter().map(|&d| d as f64).collect();
+        let value = tensor(output_data(t.values), &shape, &dtype);
+        put(&result, &key.cloned().unwrap_or_else(|| JsValue::from(name)), value);
     }
     result.into()
+}
+
+fn output_data(values: Values) -> JsValue {
+    match values {
+        Values::Float32(v) => Float32Array::from(&v[..]).into(),
+        Values::Float64(v) | Values::Numbers(v) => Float64Array::from(&v[..]).into(),
+        Values::Float16(v) | Values::Uint16(v) => Uint16Array::from(&v[..]).into(),
+        Values::Int8(v) => Int8Array::from(&v[..]).into(),
+        Values::Int16(v) => Int16Array::from(&v[..]).into(),
+        Values::Int32(v) => Int32Array::from(&v[..]).into(),
+        Values::Int64(v) => BigInt64Array::from(&v[..]).into(),
+        Values::Uint8(v) => Uint8Array::from(&v[..]).into(),
+        Values::Uint32(v) => Uint32Array::from(&v[..]).into(),
+        Values::Uint64(v) => BigUint64Array::from(&v[..]).into(),
+        Values::Bool(v) => Uint8Array::from(&v.iter().map(|&b| b as u8).collect::<Vec<_>>()[..]).into(),
+        Values::String(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+        Values::BigInts(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+    }
 }
 
 /// `[{ name, dtype, shape }]` with symbolic dimensions as strings.

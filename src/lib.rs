@@ -8,6 +8,7 @@ mod footprint;
 mod rewrite;
 pub mod model;
 pub mod ops;
+mod plans;
 pub mod schema;
 pub mod tensor;
 

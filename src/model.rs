@@ -9,6 +9,7 @@ use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
 use crate::error::{Error, Result, chain, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
+use crate::plans::Plans;
 use crate::schema::TensorInfo;
 use crate::tensor::HostTensor;
 
@@ -28,18 +29,25 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Pins the shapes of these inputs at load (name, shape): the optimiser then works with
     /// concrete sizes, which is faster for models always called with the same shape.
     pub input_shapes: Vec<(String, Vec<usize>)>,
     pub limits: Limits,
+    /// Shapes that get a plan of their own once seen twice (0: always the symbolic plan,
+    /// and the decluttered model is not kept, which saves its memory).
+    pub max_specialized_plans: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { input_shapes: Vec::new(), limits: Limits::default(), max_specialized_plans: 4 }
+    }
 }
 
 pub struct Model {
-    plan: Arc<TypedSimplePlan>,
-    /// Reused between predictions; dropped after a failure so the next call starts clean.
-    state: Option<TypedSimpleState>,
+    plans: Plans,
     inputs: Vec<InputSpec>,
     outputs: Vec<TensorInfo>,
     footprint: Footprint,
@@ -80,7 +88,8 @@ impl Model {
         name_unknown_dims(&mut model, &input_names)?;
         pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
         let typed = model.into_typed().map_err(|e| Error::ModelInvalid(chain(&e)))?;
-        let optimized = typed.into_optimized().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let decluttered = typed.into_decluttered().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let optimized = decluttered.clone().into_optimized().map_err(|e| Error::ModelInvalid(chain(&e)))?;
         let inputs = input_names
             .into_iter()
             .enumerate()
@@ -99,8 +108,9 @@ impl Model {
             })
             .collect::<Result<Vec<_>>>()?;
         let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
-        let plan = optimized.into_runnable().map_err(|e| Error::ModelInvalid(chain(&e)))?;
-        Ok(Model { plan, state: None, inputs, outputs, footprint, limits: options.limits })
+        let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
+            .map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        Ok(Model { plans, inputs, outputs, footprint, limits: options.limits })
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
@@ -116,14 +126,7 @@ impl Model {
     pub fn predict(&mut self, feeds: Vec<(String, Feed)>) -> Result<Vec<(String, HostTensor)>> {
         let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
         self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
-        let plan = &self.plan;
-        let state = match self.state.take() {
-            Some(state) => state,
-            None => plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
-        };
-        let mut state = state;
-        let outputs = guard(|| state.run(bound.tensors).map_err(|e| Error::Runtime(chain(&e))))?;
-        self.state = Some(state);
+        let outputs = self.plans.for_symbols(&bound.symbols).run(bound.tensors)?;
         self.outputs
             .iter()
             .zip(outputs.iter())

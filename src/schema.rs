@@ -60,8 +60,7 @@ impl TensorInfo {
 }
 
 /// `'a' (float32[batch,4]), 'b' (int64[batch])`: the list an error shows when a name is wrong.
-pub(crate) fn describe_all(infos: &[TensorInfo]) -> String {
-    let parts: Vec<String> =
-        infos.iter().map(|i| format!("'{}' ({})", i.name, i.signature())).collect();
+pub(crate) fn describe_all<'a>(infos: impl Iterator<Item = &'a TensorInfo>) -> String {
+    let parts: Vec<String> = infos.map(|i| format!("'{}' ({})", i.name, i.signature())).collect();
     parts.join(", ")
 }

@@ -153,3 +153,23 @@ fn pinned_shapes_are_validated() {
     let unknown = LoadOptions { input_shapes: vec![("y".into(), vec![1, 32])], ..Default::default() };
     assert_eq!(Model::load(&bytes, &unknown).unwrap_err().code(), "E_INVALID_OPTION");
 }
+
+#[test]
+fn specialised_plans_give_the_symbolic_plans_results() {
+    let bytes = corpus_model("encoder_block");
+    let mut cached = Model::load(&bytes, &LoadOptions::default()).unwrap();
+    let no_cache = LoadOptions { max_specialized_plans: 0, ..Default::default() };
+    let mut symbolic = Model::load(&bytes, &no_cache).unwrap();
+    // Six shapes cycled three times: more shapes than the cache holds, each seen repeatedly.
+    for round in 0..3 {
+        for (batch, seq) in [(1, 7), (2, 12), (1, 1), (3, 5), (1, 7), (4, 2)] {
+            let n = batch * seq * 32;
+            let values: Vec<f32> = (0..n).map(|i| ((i * 7 + round) % 13) as f32 / 13.0 - 0.5).collect();
+            let feeds = || vec![("x".to_string(), feed(&[batch, seq, 32], Values::Float32(values.clone())))];
+            let a = cached.predict(feeds()).unwrap();
+            let b = symbolic.predict(feeds()).unwrap();
+            assert_eq!(a[0].1.shape, vec![batch, seq, 32]);
+            common::compare("y", &b[0].1, &a[0].1, 1e-5, 1e-6).unwrap();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+// `npm run bench`: edgeinfer against onnxruntime-web 1.30 (wasm backend, one thread), side by
+// side in one run, in Node. Prints a markdown table for the README.
+//   node bench/bench.mjs [--rounds N] [--seconds S] [--cold N]
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { corpusDir, root } from './paths.mjs';
+import { RUNTIMES } from './runtimes.mjs';
+import { FEEDS } from './feeds.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const ROUNDS = arg('rounds', 3), SECONDS = arg('seconds', 1), COLD = arg('cold', 5);
+const NAMES = Object.keys(RUNTIMES);
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const model = (name) => join(corpusDir(), `${name}.onnx`);
+
+function wasmSizes() {
+  const require = createRequire(join(root, 'package.json'));
+  const ortWasm = join(require.resolve('onnxruntime-web').replace(/[^/]+$/, ''), 'ort-wasm-simd-threaded.wasm');
+  const size = (f) => {
+    const b = readFileSync(f);
+    return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
+  };
+  return { edgeinfer: size(join(root, 'dist/edgeinfer_bg.wasm')), 'onnxruntime-web': size(ortWasm) };
+}
+
+function coldStarts(modelName, feedsKey) {
+  const out = {};
+  for (const name of NAMES) out[name] = [];
+  for (let i = 0; i < COLD; i++) {
+    for (const name of NAMES) {
+      const json = execFileSync(process.execPath, [join(root, 'bench/cold.mjs'), name, model(modelName), feedsKey], { encoding: 'utf8' });
+      out[name].push(JSON.parse(json).totalMs);
+    }
+  }
+  return Object.fromEntries(NAMES.map((n) => [n, median(out[n])]));
+}
+
+async function throughput(workloads) {
+  const rts = {};
+  for (const name of NAMES) rts[name] = await RUNTIMES[name]();
+  const sessions = {};
+  for (const [key, w] of Object.entries(workloads)) {
+    const bytes = new Uint8Array(readFileSync(model(w.model)));
+    for (const name of NAMES) {
+      const s = await rts[name].load(bytes);
+      const feeds = FEEDS[w.feeds]();
+      for (let i = 0; i < 20; i++) await rts[name].predict(s, feeds); // warm up
+      sessions[`${key}/${name}`] = { s, feeds };
+    }
+  }
+  const rates = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const key of Object.keys(workloads)) {
+      for (const name of NAMES) {
+        const { s, feeds } = sessions[`${key}/${name}`];
+        let n = 0;
+        const t0 = performance.now();
+        let t = t0;
+        while (t - t0 < SECONDS * 1000 || n < 10) {
+          await rts[name].predict(s, feeds);
+          n++;
+          t = performance.now();
+        }
+        (rates[`${key}/${name}`] ??= []).push((n * 1000) / (t - t0));
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
+}
+
+const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (b) => `${fmt(b / 1e6, 2)} MB`;
+
+const sizes = wasmSizes();
+const coldMlp = coldStarts('mlp_tabular', 'mlp_b1');
+const coldEnc = coldStarts('encoder_block', 'encoder_s16');
+const workloads = {
+  'mlp_tabular, batch 1': { model: 'mlp_tabular', feeds: 'mlp_b1' },
+  'mlp_tabular, batch 256': { model: 'mlp_tabular', feeds: 'mlp_b256' },
+  'encoder_block, 1 x 16 x 32': { model: 'encoder_block', feeds: 'encoder_s16' },
+};
+const rates = await throughput(workloads);
+
+const rows = [
+  ['wasm size, raw', ...NAMES.map((n) => mb(sizes[n].raw))],
+  ['wasm size, gzip -9', ...NAMES.map((n) => mb(sizes[n].gzip))],
+  ['import to first prediction, mlp_tabular (median of ' + COLD + ' cold processes)', ...NAMES.map((n) => `${fmt(coldMlp[n], 1)} ms`)],
+  ['import to first prediction, encoder_block', ...NAMES.map((n) => `${fmt(coldEnc[n], 1)} ms`)],
+  ...Object.keys(workloads).map((key) => [
+    `${key}: predictions/s`,
+    ...NAMES.map((n) => {
+      const r = rates[`${key}/${n}`];
+      const batch = key.includes('256') ? 256 : 1;
+      return batch > 1 ? `${fmt(r)} (${fmt(r * batch)} rows/s)` : `${fmt(r)} (${fmt(1000 / r, 3)} ms each)`;
+    }),
+  ]),
+];
+console.log(`| | ${NAMES.join(' | ')} |`);
+console.log(`|---|${NAMES.map(() => '---').join('|')}|`);
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+console.log(`\nNode ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread).`);

@@ -1,0 +1,27 @@
+// The two runtimes the benchmarks compare, behind one small interface:
+// load(bytes) -> session, predict(session, feeds) -> outputs.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { root } from './paths.mjs';
+
+export const RUNTIMES = {
+  async edgeinfer() {
+    const { Model } = await import(pathToFileURL(join(root, 'js/node.js')).href);
+    return { load: (bytes) => Model.load(bytes), predict: (m, feeds) => m.predict(feeds) };
+  },
+  async 'onnxruntime-web'() {
+    const require = createRequire(join(root, 'package.json'));
+    const ort = await import(pathToFileURL(require.resolve('onnxruntime-web')).href);
+    ort.env.wasm.numThreads = 1;
+    ort.env.logLevel = 'fatal';
+    return {
+      load: (bytes) => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: 4 }),
+      predict: (s, feeds) => {
+        const f = {};
+        for (const [k, t] of Object.entries(feeds)) f[k] = new ort.Tensor(t.dtype ?? 'float32', t.data, t.shape);
+        return s.run(f);
+      },
+    };
+  },
+};

@@ -1,0 +1,104 @@
+//! Execution plans for one model. A plan optimised for concrete shapes runs faster than the
+//! symbolic one (no per-call shape resolution, kernels picked for the sizes), so a shape
+//! seen more than once gets its own plan, kept in a small most-recently-used cache. One-off
+//! shapes (a batch job's last partial batch) keep using the symbolic plan.
+
+use std::collections::HashMap;
+
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result, chain};
+
+/// Calls with the same shape before it gets a plan of its own.
+const SPECIALIZE_AFTER: u32 = 2;
+
+pub(crate) struct Plan {
+    plan: Arc<TypedSimplePlan>,
+    /// Reused between predictions; dropped after a failure so the next call starts clean.
+    state: Option<TypedSimpleState>,
+}
+
+impl Plan {
+    fn new(model: TypedModel) -> TractResult<Plan> {
+        Ok(Plan { plan: model.into_runnable()?, state: None })
+    }
+
+    pub fn run(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>> {
+        let mut state = match self.state.take() {
+            Some(state) => state,
+            None => self.plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
+        };
+        let outputs = crate::error::guard(|| state.run(inputs).map_err(|e| Error::Runtime(chain(&e))))?;
+        self.state = Some(state);
+        Ok(outputs)
+    }
+}
+
+struct Specialized {
+    symbols: Vec<(Symbol, i64)>,
+    calls: u32,
+    /// `None` until specialised, and for good if specialising failed.
+    plan: Option<Plan>,
+    failed: bool,
+}
+
+pub(crate) struct Plans {
+    /// The decluttered model with symbolic dimensions, that specialised plans start from;
+    /// `None` when specialising is off (or pointless: a model without symbols).
+    source: Option<TypedModel>,
+    generic: Plan,
+    /// Most recently used last.
+    specialized: Vec<Specialized>,
+    capacity: usize,
+}
+
+impl Plans {
+    pub fn new(decluttered: TypedModel, optimized: TypedModel, capacity: usize) -> TractResult<Plans> {
+        let has_symbols = optimized.input_outlets()?.iter().any(|o| {
+            optimized.outlet_fact(*o).map(|f| f.shape.iter().any(|d| d.to_i64().is_err())).unwrap_or(false)
+        });
+        let source = (capacity > 0 && has_symbols).then_some(decluttered);
+        Ok(Plans { source, generic: Plan::new(optimized)?, specialized: Vec::new(), capacity })
+    }
+
+    /// The plan to run for inputs that bind `symbols`.
+    pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> &mut Plan {
+        let Some(source) = &self.source else { return &mut self.generic };
+        let index = match self.specialized.iter().position(|s| s.symbols == symbols) {
+            Some(i) => {
+                let entry = self.specialized.remove(i);
+                self.specialized.push(entry);
+                self.specialized.len() - 1
+            }
+            None => {
+                if self.specialized.len() >= self.capacity {
+                    self.specialized.remove(0);
+                }
+                self.specialized.push(Specialized { symbols: symbols.to_vec(), calls: 0, plan: None, failed: false });
+                self.specialized.len() - 1
+            }
+        };
+        let entry = &mut self.specialized[index];
+        entry.calls += 1;
+        if entry.plan.is_none() && !entry.failed && entry.calls >= SPECIALIZE_AFTER {
+            match specialize(source, symbols) {
+                Ok(plan) => entry.plan = Some(plan),
+                Err(_) => entry.failed = true,
+            }
+        }
+        match &mut self.specialized[index].plan {
+            Some(plan) => plan,
+            None => &mut self.generic,
+        }
+    }
+}
+
+fn specialize(source: &TypedModel, symbols: &[(Symbol, i64)]) -> TractResult<Plan> {
+    let values: HashMap<Symbol, TDim> = symbols.iter().map(|(s, v)| (s.clone(), v.to_dim())).collect();
+    // A panic here is a tract bug on an unusual graph: the symbolic plan still works.
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        source.set_symbols(&values).and_then(|m| m.into_optimized())
+    }))
+    .map_err(|_| tract_onnx::prelude::TractError::msg("panic while specialising"))??;
+    Plan::new(model)
+}
