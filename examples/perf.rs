@@ -8,7 +8,7 @@ fn main() {
         let x = HostTensor::new(vec![1, 32], Values::Float32(vec![0.1; 32]));
         for _ in 0..1000 { m.predict(vec![("x".into(), Feed::new(x.clone()))]).unwrap(); }
         let t = Instant::now();
-        let n = 20000;
+        let n: usize = std::env::var("N").ok().and_then(|s| s.parse().ok()).unwrap_or(20000);
         for _ in 0..n { m.predict(vec![("x".into(), Feed::new(x.clone()))]).unwrap(); }
         println!("pin={pin}: {:.2} us", t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }

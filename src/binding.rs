@@ -18,6 +18,9 @@ pub struct WasmModel {
     output_names: Vec<JsValue>,
 }
 
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 unsafe extern "C" {
     /// Synthesised by wasm-ld: runs the static constructors (tract registers its kernels and
     /// optimiser passes through `inventory`).
