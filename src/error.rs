@@ -76,6 +76,13 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Classifies a tract failure. An `Error` raised inside one of this crate's operators (a
+/// wrong feature count, an unseen category) keeps its own kind; anything else becomes
+/// `fallback` with tract's message.
+pub(crate) fn from_tract(err: &tract_onnx::prelude::TractError, fallback: fn(String) -> Error) -> Error {
+    err.chain().find_map(|cause| cause.downcast_ref::<Error>()).cloned().unwrap_or_else(|| fallback(chain(err)))
+}
+
 /// Renders an anyhow chain from tract as one line, outermost context first, without repeats.
 pub(crate) fn chain(err: &tract_onnx::prelude::TractError) -> String {
     let mut parts: Vec<String> = Vec::new();

@@ -6,7 +6,7 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
 
-use crate::error::{Error, Result, chain, guard};
+use crate::error::{Error, Result, chain, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
 use crate::plans::Plans;
@@ -83,18 +83,18 @@ impl Model {
         check_operators(&onnx, graph)?;
         let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
         crate::rewrite::apply(&mut proto);
-        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let input_names = input_names(&model)?;
         name_unknown_dims(&mut model, &input_names)?;
         pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
-        let typed = model.into_typed().map_err(|e| Error::ModelInvalid(chain(&e)))?;
-        let decluttered = typed.into_decluttered().map_err(|e| Error::ModelInvalid(chain(&e)))?;
-        let optimized = decluttered.clone().into_optimized().map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let optimized = decluttered.clone().into_optimized().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let fact = optimized.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+                let fact = optimized.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
                 let dims = fact.shape.iter().cloned().collect();
                 Ok(InputSpec { info: TensorInfo::from_fact(name, fact)?, dims })
             })
@@ -103,13 +103,13 @@ impl Model {
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let fact = optimized.output_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+                let fact = optimized.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
                 TensorInfo::from_fact(name, fact)
             })
             .collect::<Result<Vec<_>>>()?;
         let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
         let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
-            .map_err(|e| Error::ModelInvalid(chain(&e)))?;
+            .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         Ok(Model { plans, inputs, outputs, footprint, limits: options.limits })
     }
 
@@ -175,7 +175,7 @@ fn visit_nodes(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {
 fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
     model
         .input_outlets()
-        .map_err(|e| Error::ModelInvalid(chain(&e)))?
+        .map_err(|e| from_tract(&e, Error::ModelInvalid))?
         .iter()
         .map(|o| Ok(model.node(o.node).name.clone()))
         .collect()
@@ -185,7 +185,7 @@ fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
 /// dimension known or symbolic, so each unnamed one becomes its own symbol.
 fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()> {
     for (i, name) in names.iter().enumerate() {
-        let mut fact = model.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?.clone();
+        let mut fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
         let unknown: Vec<usize> =
             fact.shape.dims().enumerate().filter(|(_, d)| d.concretize().is_none()).map(|(axis, _)| axis).collect();
         if unknown.is_empty() {
@@ -195,7 +195,7 @@ fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()>
             let sym = model.symbols.sym(&format!("{name}_dim{axis}"));
             fact.shape.set_dim(axis, sym.into());
         }
-        model.set_input_fact(i, fact).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        model.set_input_fact(i, fact).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     }
     Ok(())
 }
@@ -205,7 +205,7 @@ fn pin_input_shapes(model: &mut InferenceModel, names: &[String], pins: &[(Strin
         let i = names.iter().position(|n| n == name).ok_or_else(|| {
             Error::InvalidOption(format!("inputShapes names '{name}', but the model's inputs are {}", names.join(", ")))
         })?;
-        let fact = model.input_fact(i).map_err(|e| Error::ModelInvalid(chain(&e)))?.clone();
+        let fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
         let declared: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
         if declared.len() != shape.len() {
             return Err(Error::InvalidOption(format!(
@@ -225,7 +225,7 @@ fn pin_input_shapes(model: &mut InferenceModel, names: &[String], pins: &[(Strin
         }
         let dims: TVec<TDim> = shape.iter().map(|&s| s.to_dim()).collect();
         let pinned = fact.with_shape(ShapeFactoid::closed(dims.into_iter().map(DimFact::from).collect()));
-        model.set_input_fact(i, pinned).map_err(|e| Error::ModelInvalid(chain(&e)))?;
+        model.set_input_fact(i, pinned).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     }
     Ok(())
 }

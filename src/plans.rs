@@ -28,7 +28,7 @@ impl Plan {
             Some(state) => state,
             None => self.plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
         };
-        let outputs = crate::error::guard(|| state.run(inputs).map_err(|e| Error::Runtime(chain(&e))))?;
+        let outputs = crate::error::guard(|| state.run(inputs).map_err(|e| crate::error::from_tract(&e, Error::Runtime)))?;
         self.state = Some(state);
         Ok(outputs)
     }
