@@ -2,6 +2,8 @@
 // The edgeinfer command line, on the same wasm core as the library.
 import { readFile } from 'node:fs/promises';
 import { Model } from './node.js';
+import { scaffoldWorker } from './scaffold.js';
+import { nest, shapeOf } from './nested.js';
 
 const HELP = `edgeinfer: run ONNX models as WebAssembly
 
@@ -12,6 +14,10 @@ Usage:
       Run one prediction and print the outputs as JSON. JSON maps input names to nested
       arrays ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]};
       --input @file.json reads it from a file.
+  edgeinfer worker MODEL.onnx [MODEL.onnx ...] [-o DIR] [--force]
+      Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
+      into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
+      Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
 
 Options:
   -h, --help     this help
@@ -26,6 +32,8 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') flags.help = true;
+    else if (a === '--force') flags.force = true;
+    else if (a === '-o') flags.out = argv[++i];
     else if (a.startsWith('--')) {
       const [key, inline] = a.slice(2).split(/=(.*)/s);
       const value = inline ?? argv[++i];
@@ -39,14 +47,9 @@ function parseArgs(argv) {
 /** Nested arrays to { data, shape }; the rows must be rectangular. */
 export function toFeed(name, value) {
   if (value && typeof value === 'object' && !Array.isArray(value)) return value;
-  const shape = [];
-  for (let v = value; Array.isArray(v); v = v[0]) shape.push(v.length);
-  const data = shape.length ? value.flat(shape.length - 1) : [value];
-  const expected = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== expected || data.some(Array.isArray)) {
-    throw new UsageError(`input '${name}': the nested arrays are not rectangular (shape [${shape}] from the first elements)`);
-  }
-  return { data, shape };
+  const shape = shapeOf(value);
+  if (!shape) throw new UsageError(`input '${name}': the nested arrays are not rectangular`);
+  return { data: shape.length ? value.flat(Infinity) : [value], shape };
 }
 
 function toJson(outputs) {
@@ -56,12 +59,6 @@ function toJson(outputs) {
     result[name] = { dtype: t.dtype, shape: t.shape, data: nest(flat, t.shape) };
   }
   return result;
-}
-
-function nest(flat, shape) {
-  if (shape.length <= 1) return flat;
-  const step = flat.length / shape[0];
-  return Array.from({ length: shape[0] }, (_, i) => nest(flat.slice(i * step, (i + 1) * step), shape.slice(1)));
 }
 
 async function loadModel(path) {
@@ -84,6 +81,11 @@ async function main(argv) {
     for (const i of model.inputs) console.log(`  ${i.name}: ${i.dtype} ${dims(i.shape)}`);
     console.log('outputs:');
     for (const o of model.outputs) console.log(`  ${o.name}: ${o.dtype} ${dims(o.shape)}`);
+    const meta = Object.entries(model.metadata);
+    if (meta.length) {
+      console.log('metadata:');
+      for (const [k, v] of meta) console.log(`  ${k}: ${v}`);
+    }
     return 0;
   }
   if (command === 'predict') {
@@ -103,6 +105,22 @@ async function main(argv) {
     const lines = Object.entries(toJson(outputs)).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
     console.log(`{\n${lines.join(',\n')}\n}`);
     console.error(`predicted in ${ms.toFixed(2)} ms`);
+    return 0;
+  }
+  if (command === 'worker') {
+    if (!rest.length) throw new UsageError('worker needs at least one MODEL.onnx');
+    const out = flags.out ?? 'edgeinfer-worker';
+    let made;
+    try {
+      made = await scaffoldWorker({ models: rest, out, force: flags.force });
+    } catch (e) {
+      console.error(`edgeinfer: ${e.message}`);
+      return 1;
+    }
+    console.log(`wrote ${out}: a Worker serving ${made.models.join(', ')}`);
+    console.log(`  cd ${out} && npm install && npx wrangler dev`);
+    console.log(`  local API key (in ${out}/.dev.vars): ${made.devKey}`);
+    console.log(`  curl -H "Authorization: Bearer ${made.devKey}" http://localhost:8787/v2/models/${made.models[0]}`);
     return 0;
   }
   throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);

@@ -36,12 +36,14 @@ export function createApi(platform) {
     #wasm;
     #inputs;
     #outputs;
+    #metadata;
 
     /** Use `Model.load`. */
     constructor(wasm) {
       this.#wasm = wasm;
       this.#inputs = freezeInfos(wasm.inputs());
       this.#outputs = freezeInfos(wasm.outputs());
+      this.#metadata = Object.freeze(wasm.metadata());
     }
 
     /**
@@ -63,6 +65,11 @@ export function createApi(platform) {
 
     get outputs() {
       return this.#outputs;
+    }
+
+    /** The ONNX file's metadata_props and producer, e.g. `{ producer_name: 'skl2onnx' }`. */
+    get metadata() {
+      return this.#metadata;
     }
 
     /** Runs the model on `feeds`: `{ [inputName]: { data, shape, dtype? } }`. */

@@ -95,6 +95,8 @@ export declare class Model {
   static load(source: ModelSource, options?: LoadOptions): Promise<Model>;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
+  /** The ONNX file's `metadata_props` and producer (`producer_name`, `producer_version`). */
+  readonly metadata: Readonly<Record<string, string>>;
   readonly disposed: boolean;
   predict(feeds: Feeds): Promise<Outputs>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */

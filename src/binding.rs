@@ -64,6 +64,10 @@ impl WasmModel {
         guarded(|| Ok(interop::tensor_infos(self.model()?.outputs().iter())))
     }
 
+    pub fn metadata(&mut self) -> Result<JsValue, JsValue> {
+        guarded(|| Ok(interop::string_map(self.model()?.metadata())))
+    }
+
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
         guarded(|| {
             let feeds = interop::feeds(&feeds)?;

@@ -318,3 +318,12 @@ pub fn tensor_infos<'a>(infos: impl Iterator<Item = &'a TensorInfo>) -> JsValue 
         .collect::<Array>()
         .into()
 }
+
+/// `{ key: value }` from ordered pairs (a later duplicate key wins).
+pub fn string_map(pairs: &[(String, String)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        let _ = Reflect::set(&o, &k.as_str().into(), &v.as_str().into());
+    }
+    o.into()
+}

@@ -48,6 +48,8 @@ impl Default for LoadOptions {
 
 pub struct Model {
     plans: Plans,
+    /// The model's `metadata_props` and producer, in file order (feature names, labels, ...).
+    metadata: Vec<(String, String)>,
     inputs: Vec<InputSpec>,
     outputs: Vec<TensorInfo>,
     footprint: Footprint,
@@ -82,6 +84,7 @@ impl Model {
         }
         check_operators(&onnx, graph)?;
         let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+        let metadata = metadata(&proto);
         crate::rewrite::apply(&mut proto);
         let mut model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let input_names = input_names(&model)?;
@@ -110,7 +113,7 @@ impl Model {
         let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
         let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
             .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        Ok(Model { plans, inputs, outputs, footprint, limits: options.limits })
+        Ok(Model { plans, metadata, inputs, outputs, footprint, limits: options.limits })
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
@@ -119,6 +122,10 @@ impl Model {
 
     pub fn outputs(&self) -> &[TensorInfo] {
         &self.outputs
+    }
+
+    pub fn metadata(&self) -> &[(String, String)] {
+        &self.metadata
     }
 
     /// Runs the model. Inputs are checked first; a failure of any kind leaves the model
@@ -133,6 +140,16 @@ impl Model {
             .map(|(info, t)| Ok((info.name.clone(), HostTensor::from_tract(&info.name, t)?)))
             .collect()
     }
+}
+
+fn metadata(proto: &pb::ModelProto) -> Vec<(String, String)> {
+    let producer = [("producer_name", &proto.producer_name), ("producer_version", &proto.producer_version)];
+    producer
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain(proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())))
+        .collect()
 }
 
 /// Names every operator the runtime lacks before parsing, so the error is about the model

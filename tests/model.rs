@@ -173,3 +173,13 @@ fn specialised_plans_give_the_symbolic_plans_results() {
         }
     }
 }
+
+#[test]
+fn metadata_props_and_producer_are_kept() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/iris.onnx")).unwrap();
+    let m = Model::load(&bytes, &LoadOptions::default()).unwrap();
+    let get = |k: &str| m.metadata().iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("producer_name"), Some("edgeinfer-example"));
+    assert_eq!(get("class_labels"), Some("setosa,versicolor,virginica"));
+    assert_eq!(get("feature_names").map(|f| f.split(',').count()), Some(4));
+}

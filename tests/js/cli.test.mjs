@@ -31,6 +31,7 @@ test('inspect lists inputs and outputs', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /features: float32 \[batch, 4\]/);
   assert.match(r.stdout, /label: int64 \[batch\]/);
+  assert.match(r.stdout, /class_labels: setosa,versicolor,virginica/);
 });
 
 test('refusals exit 1 with the code and what was wrong; usage errors exit 2', async () => {

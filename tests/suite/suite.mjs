@@ -83,6 +83,9 @@ export function suite(api, fixtures) {
     const m = await Model.load(model('mlp_tabular'));
     deepEqual(m.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 32] }]);
     deepEqual(m.outputs, [{ name: 'y', dtype: 'float32', shape: ['batch', 1] }]);
+    deepEqual(m.metadata, {});
+    const sk = await Model.load(fixtures.models['sk_ridge_diabetes.onnx']);
+    equal(sk.metadata.producer_name, 'skl2onnx');
     const r = await Model.load(model('recommender_topk'));
     deepEqual(r.inputs, [{ name: 'liked', dtype: 'int64', shape: ['batch', 'n_liked'] }]);
     deepEqual(r.outputs.map((o) => [o.name, o.dtype]), [['top_scores', 'float32'], ['top_items', 'int64']]);

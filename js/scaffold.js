@@ -1,0 +1,59 @@
+// `edgeinfer worker`: writes a Cloudflare Workers project that serves the given models, from
+// the template in the package's worker/ directory.
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Model } from './node.js';
+
+const TEMPLATE = new URL('../worker/', import.meta.url);
+
+/** A model file's name as a route segment and JS identifier: letters, digits and _. */
+export function modelName(path) {
+  const name = basename(path).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[A-Za-z_]/.test(name) ? name : `m_${name}`;
+}
+
+/**
+ * Writes the project into `out` (which must be empty unless `force`). Each model is loaded
+ * first, so a file that would fail in the Worker fails here, with its name.
+ * @returns {Promise<{ out: string, models: string[], devKey: string }>}
+ */
+export async function scaffoldWorker({ models, out, force = false, packageSpec }) {
+  if (!models.length) throw new Error('name at least one model file');
+  const existing = await readdir(out).catch(() => []);
+  if (existing.length && !force) throw new Error(`${out} is not empty (use --force to write into it)`);
+  const entries = [];
+  for (const path of models) {
+    const model = await Model.load(path).catch((e) => {
+      throw new Error(`${path}: ${e.code ?? ''} ${e.message}`.trim());
+    });
+    model.dispose();
+    const name = modelName(path);
+    if (entries.some((e) => e.name === name)) throw new Error(`two models would be named '${name}'`);
+    entries.push({ name, path });
+  }
+  await mkdir(join(out, 'src'), { recursive: true });
+  await mkdir(join(out, 'models'), { recursive: true });
+  for (const e of entries) await copyFile(e.path, join(out, 'models', `${e.name}.onnx`));
+  const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(/^name = .*$/m, `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`);
+  await writeFile(join(out, 'wrangler.toml'), toml);
+  await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
+  const imports = entries.map((e) => `import ${e.name} from '../models/${e.name}.onnx';`).join('\n');
+  const list = entries.map((e) => `  { name: '${e.name}', version: '1', bytes: ${e.name} },`).join('\n');
+  await writeFile(join(out, 'src/models.js'), `// The models this Worker serves. \`edgeinfer worker MODEL.onnx ...\` writes this file.\n${imports}\n\nexport const MODELS = [\n${list}\n];\n`);
+  const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
+  const pkg = {
+    name: `edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}`,
+    private: true,
+    type: 'module',
+    scripts: { dev: 'wrangler dev', deploy: 'wrangler deploy' },
+    dependencies: { edgeinfer: packageSpec ?? `^${own.version}` },
+    devDependencies: { wrangler: own.devDependencies?.wrangler ?? '^4' },
+  };
+  await writeFile(join(out, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  const devKey = randomBytes(24).toString('base64url');
+  // Single quotes: dotenv takes the JSON inside literally.
+  await writeFile(join(out, '.dev.vars'), `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics'] }])}'\n`);
+  await writeFile(join(out, '.gitignore'), 'node_modules/\n.wrangler/\n.dev.vars\n');
+  return { out, models: entries.map((e) => e.name), devKey };
+}

@@ -1,0 +1,98 @@
+// Who is calling and what they may do. Credentials come as `Authorization: Bearer <token>`,
+// where the token is an API key (held as a Worker secret, with a name and scopes) or a JWT
+// (HS256 or EdDSA, verified with jose; exp, nbf and aud checked). Secrets never appear in
+// responses or logs: errors say what kind of credential failed, never its value.
+import { decodeProtectedHeader, importJWK, importSPKI, jwtVerify } from 'jose';
+import { HttpError } from './http.js';
+
+const CHALLENGE = { 'www-authenticate': 'Bearer' };
+
+/** Parses API_KEYS: `[{ "name": "ci", "key": "...", "scopes": ["predict"] }]`. */
+export async function parseApiKeys(text) {
+  if (!text) return [];
+  let keys;
+  try {
+    keys = JSON.parse(text);
+  } catch {
+    throw new Error('API_KEYS is not JSON: expected [{ "name", "key", "scopes" }]');
+  }
+  if (!Array.isArray(keys)) throw new Error('API_KEYS must be a JSON array of { "name", "key", "scopes" }');
+  return Promise.all(keys.map(async (k, i) => {
+    if (typeof k?.name !== 'string' || typeof k?.key !== 'string' || k.key.length < 16 || !Array.isArray(k.scopes)) {
+      throw new Error(`API_KEYS[${i}] needs a name, a key of at least 16 characters and a scopes array`);
+    }
+    return { name: k.name, scopes: new Set(k.scopes), digest: await sha256(k.key) };
+  }));
+}
+
+/** The JWT verifiers configured (HS256 secret, EdDSA public key as JWK JSON or SPKI PEM). */
+export async function jwtKeys(settings) {
+  const keys = {};
+  if (settings.jwtHs256Secret) keys.HS256 = new TextEncoder().encode(settings.jwtHs256Secret);
+  if (settings.jwtEddsaPublicKey) {
+    const text = settings.jwtEddsaPublicKey.trim();
+    keys.EdDSA = text.startsWith('{') ? await importJWK(JSON.parse(text), 'EdDSA') : await importSPKI(text, 'EdDSA');
+  }
+  return keys;
+}
+
+async function sha256(text) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+/** Compares digests without an early exit, so timing does not tell how much matched. */
+function sameDigest(a, b) {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length && i < b.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+const looksLikeJwt = (t) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(t);
+
+/** Returns `{ name, scopes }` for the request's credentials, or throws 401. */
+export async function authenticate(request, auth) {
+  const header = request.headers.get('authorization');
+  if (!header) throw new HttpError(401, 'missing credentials: send Authorization: Bearer <API key or JWT>', CHALLENGE);
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new HttpError(401, 'malformed Authorization header: expected Bearer <token>', CHALLENGE);
+  const token = match[1];
+  if (looksLikeJwt(token) && Object.keys(auth.jwt).length) return verifyJwt(token, auth);
+  const digest = await sha256(token);
+  let found = null;
+  for (const key of auth.apiKeys) {
+    if (sameDigest(digest, key.digest)) found = key;
+  }
+  if (!found) throw new HttpError(401, 'invalid API key', CHALLENGE);
+  return { name: found.name, scopes: found.scopes };
+}
+
+async function verifyJwt(token, auth) {
+  let alg;
+  try {
+    alg = decodeProtectedHeader(token).alg;
+  } catch {
+    throw new HttpError(401, 'invalid token: unreadable JWT header', CHALLENGE);
+  }
+  const key = auth.jwt[alg];
+  if (!key) throw new HttpError(401, `invalid token: algorithm ${alg} is not accepted (accepted: ${Object.keys(auth.jwt).join(', ')})`, CHALLENGE);
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [alg],
+      ...(auth.jwtAudience ? { audience: auth.jwtAudience } : {}),
+      ...(auth.jwtIssuer ? { issuer: auth.jwtIssuer } : {}),
+      clockTolerance: 5,
+    });
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(/\s+/) : Array.isArray(payload.scopes) ? payload.scopes : [];
+    return { name: `jwt:${payload.sub ?? 'unknown'}`, scopes: new Set(scopes) };
+  } catch (e) {
+    const why = { ERR_JWT_EXPIRED: 'expired', ERR_JWT_CLAIM_VALIDATION_FAILED: e.message, ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'bad signature' }[e.code];
+    throw new HttpError(401, `invalid token: ${why ?? 'cannot be verified'}`, CHALLENGE);
+  }
+}
+
+/** Throws 403 unless `who` holds `scope` (or admin). */
+export function authorize(who, scope) {
+  if (!who.scopes.has(scope) && !who.scopes.has('admin')) {
+    throw new HttpError(403, `the credentials of '${who.name}' lack the '${scope}' scope`);
+  }
+}

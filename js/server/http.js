@@ -1,0 +1,90 @@
+// HTTP plumbing shared by the routes: errors with a status, JSON responses, bounded bodies.
+
+/** An error that becomes `{ "error": message }` with `status`. */
+export class HttpError extends Error {
+  constructor(status, message, headers = {}) {
+    super(message);
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
+export function json(body, status = 200, headers = {}) {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+export function errorResponse(err) {
+  return json({ error: err.message }, err.status, err.headers);
+}
+
+/** How the core's error codes map to HTTP: the request was well-formed, the model refused it. */
+const STATUS_BY_CODE = {
+  E_INPUT_MISSING: 422,
+  E_INPUT_UNKNOWN: 422,
+  E_INPUT_DTYPE: 422,
+  E_INPUT_SHAPE: 422,
+  E_INPUT_VALUE: 422,
+  E_INVALID_OPTION: 400,
+  E_RESOURCE_LIMIT: 413,
+};
+
+/** An error from the model (an EdgeInferError) as an HttpError; 500 only for our own failures. */
+export function fromModelError(e) {
+  if (e instanceof HttpError) return e;
+  const status = STATUS_BY_CODE[e?.code];
+  if (status) return new HttpError(status, `${e.code}: ${e.message}`);
+  // A failure inside the model on valid input, or a bug: never a stack trace.
+  return new HttpError(500, `${e?.code ?? 'E_INTERNAL'}: prediction failed`);
+}
+
+/** The request's body as bytes, refusing more than `limit` before reading it all. */
+export async function readBody(request, limit) {
+  const declared = Number(request.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new HttpError(413, `request body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Parses a JSON body. The content type must be JSON (415 otherwise); a missing one is taken
+ * as JSON, as some v2 clients send none.
+ */
+export function parseJson(request, bytes) {
+  const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  if (type && type !== 'application/json') {
+    throw new HttpError(415, `content-type must be application/json, got '${type}'`);
+  }
+  return parseJsonBytes(bytes);
+}
+
+export function parseJsonBytes(bytes) {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new HttpError(400, `malformed JSON: ${e.message}`);
+  }
+}

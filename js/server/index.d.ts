@@ -1,0 +1,35 @@
+// Types of edgeinfer/server.
+import type { Model } from '../index.js';
+
+export interface ServedModel {
+  /** The name in routes: /v2/models/{name}. */
+  name: string;
+  /** The version in routes: /v2/models/{name}/versions/{version} (default "1"). */
+  version?: string;
+  /** Loads the model; called once per isolate when the handler is created. */
+  load: () => Promise<Model>;
+  /** Feature names for /predict instances, overriding the model's `feature_names` metadata. */
+  features?: string[];
+}
+
+/** Settings, as Worker vars and secrets name them; values from `env` take precedence. */
+export interface ServerSettings {
+  /** JSON: [{ "name": "web", "key": "...", "scopes": ["predict", "metrics", "admin"] }] */
+  API_KEYS?: string;
+  JWT_HS256_SECRET?: string;
+  /** An Ed25519 public key as JWK JSON or SPKI PEM. */
+  JWT_EDDSA_PUBLIC_KEY?: string;
+  JWT_AUDIENCE?: string;
+  JWT_ISSUER?: string;
+  /** Comma-separated route groups callable without credentials: health, metadata, infer, metrics. */
+  PUBLIC_ROUTES?: string;
+  /** Comma-separated origins allowed for browser callers, or "*". */
+  CORS_ORIGINS?: string;
+  MAX_BODY_BYTES?: string | number;
+  MAX_BATCH_ROWS?: string | number;
+  MAX_TENSOR_ELEMENTS?: string | number;
+}
+
+export declare function createHandler(config: { models: ServedModel[]; settings?: ServerSettings }): {
+  fetch(request: Request, env?: ServerSettings & Record<string, unknown>, ctx?: unknown): Promise<Response>;
+};

@@ -1,0 +1,68 @@
+// edgeinfer/server: serve models over HTTP from a Cloudflare Worker (or any fetch-style
+// runtime): the Open Inference Protocol (KServe v2), a plain JSON /predict route and
+// Prometheus /metrics, with API keys or JWTs, CORS and limits on what a request may ask.
+import { HttpError, errorResponse } from './http.js';
+import { authenticate, authorize } from './auth.js';
+import { GROUPS, resolveSettings } from './settings.js';
+import { HttpMetrics } from './metrics.js';
+import { ModelSet } from './models.js';
+import { match } from './routes.js';
+
+const CORS_HEADERS = 'authorization, content-type';
+
+/**
+ * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, settings?: object }} config
+ * @returns {{ fetch(request: Request, env?: object, ctx?: object): Promise<Response> }}
+ */
+export function createHandler(config) {
+  const metrics = new HttpMetrics();
+  const models = new ModelSet(config?.models, metrics);
+  return {
+    async fetch(request, env = {}) {
+      const started = performance.now();
+      let routeName = 'unmatched';
+      let settings = null;
+      let response;
+      try {
+        try {
+          settings = await resolveSettings(env, config.settings);
+        } catch (e) {
+          // A deployment mistake, reported without the values involved.
+          throw new HttpError(500, `server misconfigured: ${e.message}`);
+        }
+        const url = new URL(request.url);
+        if (request.method === 'OPTIONS') {
+          routeName = 'preflight';
+          response = new Response(null, { status: 204 });
+        } else {
+          const { route, params } = match(request.method, url.pathname);
+          routeName = route.name;
+          if (!settings.publicRoutes.has(route.group)) {
+            const who = await authenticate(request, settings.auth);
+            authorize(who, GROUPS[route.group]);
+          }
+          response = await route.handle({ request, params, models, settings, metrics });
+        }
+      } catch (e) {
+        response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));
+      }
+      response = withCors(request, response, settings?.corsOrigins ?? []);
+      metrics.observe(routeName, response.status, (performance.now() - started) / 1000);
+      return response;
+    },
+  };
+}
+
+function withCors(request, response, origins) {
+  const origin = request.headers.get('origin');
+  if (!origin || !(origins.includes('*') || origins.includes(origin))) return response;
+  const headers = new Headers(response.headers);
+  headers.set('access-control-allow-origin', origins.includes('*') ? '*' : origin);
+  headers.append('vary', 'Origin');
+  if (request.method === 'OPTIONS') {
+    headers.set('access-control-allow-methods', 'GET, POST, OPTIONS');
+    headers.set('access-control-allow-headers', CORS_HEADERS);
+    headers.set('access-control-max-age', '600');
+  }
+  return new Response(response.body, { status: response.status, headers });
+}

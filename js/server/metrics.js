@@ -1,0 +1,53 @@
+// Prometheus text exposition of this isolate's counters. Each Workers isolate keeps its own;
+// a scrape sees the isolate that answers it.
+
+const BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+const label = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const labels = (o) => `{${Object.entries(o).map(([k, v]) => `${k}="${label(v)}"`).join(',')}}`;
+
+export class HttpMetrics {
+  #requests = new Map();
+  #durations = new Map();
+  #loads = new Map();
+
+  observe(route, status, seconds) {
+    const key = `${route}\u0000${status}`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    let h = this.#durations.get(route);
+    if (!h) this.#durations.set(route, (h = { buckets: new Array(BUCKETS_S.length).fill(0), sum: 0, count: 0 }));
+    BUCKETS_S.forEach((b, i) => { if (seconds <= b) h.buckets[i]++; });
+    h.sum += seconds;
+    h.count++;
+  }
+
+  modelLoaded(name, version, seconds) {
+    this.#loads.set(`${name}\u0000${version}`, seconds);
+  }
+
+  /** The exposition text; `extra` is appended (other sections, such as model statistics). */
+  render(extra = '') {
+    const out = [];
+    out.push('# HELP edgeinfer_http_requests_total HTTP requests answered, by route and status.');
+    out.push('# TYPE edgeinfer_http_requests_total counter');
+    for (const [key, n] of this.#requests) {
+      const [route, status] = key.split('\u0000');
+      out.push(`edgeinfer_http_requests_total${labels({ route, status })} ${n}`);
+    }
+    out.push('# HELP edgeinfer_http_request_duration_seconds Time to answer an HTTP request, by route.');
+    out.push('# TYPE edgeinfer_http_request_duration_seconds histogram');
+    for (const [route, h] of this.#durations) {
+      BUCKETS_S.forEach((b, i) => out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: b })} ${h.buckets[i]}`));
+      out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: '+Inf' })} ${h.count}`);
+      out.push(`edgeinfer_http_request_duration_seconds_sum${labels({ route })} ${h.sum}`);
+      out.push(`edgeinfer_http_request_duration_seconds_count${labels({ route })} ${h.count}`);
+    }
+    out.push('# HELP edgeinfer_model_load_seconds Time this isolate took to load each model.');
+    out.push('# TYPE edgeinfer_model_load_seconds gauge');
+    for (const [key, s] of this.#loads) {
+      const [model, version] = key.split('\u0000');
+      out.push(`edgeinfer_model_load_seconds${labels({ model, version })} ${s}`);
+    }
+    return `${out.join('\n')}\n${extra}`;
+  }
+}

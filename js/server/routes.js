@@ -1,0 +1,101 @@
+// The route table: each route has a method, a path pattern, the group that decides who may
+// call it, and its handler.
+import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } from './http.js';
+import { modelMetadata, parseInferRequest, inferResponse } from './v2.js';
+import { splitBody } from './binary.js';
+import { parsePredictRequest, predictResponse } from './instances.js';
+
+const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: [] };
+
+async function predict(entry, feeds) {
+  try {
+    return await entry.model.predict(feeds);
+  } catch (e) {
+    throw fromModelError(e);
+  }
+}
+
+async function jsonBody(ctx) {
+  return parseJson(ctx.request, await readBody(ctx.request, ctx.settings.limits.maxBodyBytes));
+}
+
+const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version);
+
+export const ROUTES = [
+  { name: 'health_live', group: 'health', method: 'GET', path: /^\/v2\/health\/live$/, handle: () => json({ live: true }) },
+  {
+    name: 'health_ready', group: 'health', method: 'GET', path: /^\/v2\/health\/ready$/,
+    handle: async (ctx) => {
+      const ready = await ctx.models.allReady();
+      return json({ ready }, ready ? 200 : 503);
+    },
+  },
+  { name: 'server_metadata', group: 'health', method: 'GET', path: /^\/v2\/?$/, handle: () => json(SERVER) },
+  {
+    name: 'model_ready', group: 'health', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/ready$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      return json({ name: entry.name, ready: true });
+    },
+  },
+  {
+    name: 'model_metadata', group: 'metadata', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      return json(modelMetadata(entry, entry.model));
+    },
+  },
+  {
+    name: 'infer', group: 'infer', method: 'POST', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/infer$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      const bytes = await readBody(ctx.request, ctx.settings.limits.maxBodyBytes);
+      const headerLength = ctx.request.headers.get('inference-header-content-length');
+      let body, tail;
+      if (headerLength === null) {
+        body = parseJson(ctx.request, bytes);
+      } else {
+        const parts = splitBody(bytes, headerLength);
+        body = parseJsonBytes(parts.header);
+        tail = parts.tail;
+      }
+      const { id, feeds, selected, binary } = parseInferRequest(body, entry.model, ctx.settings.limits, tail);
+      const outputs = await predict(entry, feeds);
+      const response = inferResponse(entry, id, outputs, selected, binary);
+      if (!response.chunks.length) return json(response.json);
+      const header = new TextEncoder().encode(JSON.stringify(response.json));
+      return new Response(new Blob([header, ...response.chunks]), {
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+      });
+    },
+  },
+  {
+    name: 'predict', group: 'infer', method: 'POST', path: /^\/predict$/,
+    handle: async (ctx) => {
+      const body = await jsonBody(ctx);
+      const name = body?.model ?? ctx.models.entries[0].name;
+      if (typeof name !== 'string') throw new HttpError(400, "'model' must be a string");
+      const entry = await ctx.models.get(name, body?.version === undefined ? undefined : String(body.version));
+      const { kind, feeds } = parsePredictRequest(body, entry.layout, ctx.settings.limits);
+      return json(predictResponse(kind, await predict(entry, feeds)));
+    },
+  },
+  {
+    name: 'metrics', group: 'metrics', method: 'GET', path: /^\/metrics$/,
+    handle: (ctx) => new Response(ctx.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
+  },
+];
+
+/** The route for a request, or a 404 / 405 naming what exists. */
+export function match(method, pathname) {
+  const candidates = ROUTES.map((r) => ({ r, m: r.path.exec(pathname) })).filter((x) => x.m);
+  if (!candidates.length) throw new HttpError(404, `no route for ${pathname}`);
+  const hit = candidates.find((x) => x.r.method === method || (method === 'HEAD' && x.r.method === 'GET'));
+  if (!hit) {
+    const allow = [...new Set(candidates.map((x) => x.r.method)), 'OPTIONS'].join(', ');
+    throw new HttpError(405, `${method} is not allowed on ${pathname}; allowed: ${allow}`, { allow });
+  }
+  const params = {};
+  for (const [k, v] of Object.entries(hit.m.groups ?? {})) if (v !== undefined) params[k] = decodeURIComponent(v);
+  return { route: hit.r, params };
+}

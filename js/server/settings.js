@@ -1,0 +1,57 @@
+// Deployment settings, read from the Worker's environment (vars and secrets) with defaults.
+import { parseApiKeys, jwtKeys } from './auth.js';
+
+const DEFAULTS = {
+  PUBLIC_ROUTES: 'health',
+  CORS_ORIGINS: '',
+  MAX_BODY_BYTES: 1 << 20,
+  MAX_BATCH_ROWS: 1024,
+  MAX_TENSOR_ELEMENTS: 1 << 20,
+};
+
+/** Route groups, and the scope a caller needs for each unless the group is public. */
+export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', metrics: 'metrics' };
+
+function list(text) {
+  return String(text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function positive(name, value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+const cache = new Map();
+
+/** Settings from `env` (string values, as Workers vars and secrets are) over `overrides`. */
+export async function resolveSettings(env, overrides) {
+  const get = (k) => env?.[k] ?? overrides?.[k] ?? DEFAULTS[k];
+  const keys = ['API_KEYS', 'JWT_HS256_SECRET', 'JWT_EDDSA_PUBLIC_KEY', 'JWT_AUDIENCE', 'JWT_ISSUER', ...Object.keys(DEFAULTS)];
+  const id = JSON.stringify(keys.map(get));
+  let settings = cache.get(id);
+  if (!settings) {
+    const publicRoutes = new Set(list(get('PUBLIC_ROUTES')));
+    for (const g of publicRoutes) {
+      if (!(g in GROUPS)) throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
+    }
+    settings = {
+      publicRoutes,
+      corsOrigins: list(get('CORS_ORIGINS')),
+      limits: {
+        maxBodyBytes: positive('MAX_BODY_BYTES', get('MAX_BODY_BYTES')),
+        maxBatchRows: positive('MAX_BATCH_ROWS', get('MAX_BATCH_ROWS')),
+        maxTensorElements: positive('MAX_TENSOR_ELEMENTS', get('MAX_TENSOR_ELEMENTS')),
+      },
+      auth: {
+        apiKeys: await parseApiKeys(get('API_KEYS')),
+        jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),
+        jwtAudience: get('JWT_AUDIENCE'),
+        jwtIssuer: get('JWT_ISSUER'),
+      },
+    };
+    cache.clear();
+    cache.set(id, settings);
+  }
+  return settings;
+}

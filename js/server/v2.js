@@ -1,0 +1,141 @@
+// The Open Inference Protocol (KServe v2) over JSON: request bodies to model feeds, model
+// outputs to response bodies. https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
+import { HttpError } from './http.js';
+import { readTensor, encodeTensor } from './binary.js';
+import { flatten } from '../nested.js';
+
+/** v2 datatypes and the package's dtypes. */
+export const DATATYPES = {
+  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
+  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
+  FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+};
+const V2_OF = Object.fromEntries(Object.entries(DATATYPES).map(([k, v]) => [v, k]));
+/** ZipMap outputs (one map per row) have no v2 type: each row goes out as JSON text in BYTES. */
+V2_OF.map = 'BYTES';
+
+const tensorMetadata = (info) => ({
+  name: info.name,
+  datatype: V2_OF[info.dtype],
+  shape: info.shape.map((d) => (typeof d === 'number' ? d : -1)),
+});
+
+export function modelMetadata(entry, model) {
+  return {
+    name: entry.name,
+    versions: [entry.version],
+    platform: 'edgeinfer_onnx',
+    inputs: model.inputs.map(tensorMetadata),
+    outputs: model.outputs.map(tensorMetadata),
+  };
+}
+
+/**
+ * Checks an infer request's structure and turns it into feeds; the model checks the rest.
+ * `tail` holds the binary tensor data that follows the JSON header, if any.
+ */
+export function parseInferRequest(body, model, limits, tail = new Uint8Array(0)) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
+  if (body.id !== undefined && typeof body.id !== 'string') throw new HttpError(400, "'id' must be a string");
+  if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
+    throw new HttpError(400, "'inputs' must be a non-empty array of { name, shape, datatype, data }");
+  }
+  const feeds = {};
+  let offset = 0;
+  for (const [i, input] of body.inputs.entries()) {
+    const where = `inputs[${i}]`;
+    if (!input || typeof input !== 'object') throw new HttpError(400, `${where} must be an object`);
+    const { name, shape, datatype, data } = input;
+    if (typeof name !== 'string') throw new HttpError(400, `${where}.name must be a string`);
+    if (feeds[name]) throw new HttpError(400, `input '${name}' is given twice`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new HttpError(400, `input '${name}': shape must be an array of non-negative integers`);
+    }
+    const dtype = DATATYPES[datatype];
+    if (!dtype) throw new HttpError(400, `input '${name}': datatype ${JSON.stringify(datatype)} is not one of ${Object.keys(DATATYPES).join(', ')}`);
+    const count = shape.reduce((a, b) => a * b, 1);
+    const binarySize = input.parameters?.binary_data_size;
+    if (binarySize === undefined && !Array.isArray(data)) throw new HttpError(400, `input '${name}': data must be an array (flat or nested, row-major)`);
+    if (count > limits.maxTensorElements) {
+      throw new HttpError(413, `input '${name}' has ${count} elements, over the limit of ${limits.maxTensorElements}`);
+    }
+    if (shape.length > 0 && shape[0] > limits.maxBatchRows) {
+      throw new HttpError(413, `input '${name}' has ${shape[0]} rows, over the limit of ${limits.maxBatchRows}`);
+    }
+    let values;
+    if (binarySize !== undefined) {
+      values = readTensor(name, datatype, count, tail, offset, binarySize);
+      offset += binarySize;
+    } else {
+      values = flatten(data);
+    }
+    if (values.length !== count) {
+      throw new HttpError(400, `input '${name}': shape [${shape}] needs ${count} values, got ${values.length}`);
+    }
+    feeds[name] = { data: values, shape, dtype };
+  }
+  if (offset !== tail.length) throw new HttpError(400, `the body has ${tail.length - offset} bytes of binary data that no input claims`);
+  let selected = null;
+  const binary = new Set();
+  const allBinary = body.parameters?.binary_data_output === true;
+  if (body.outputs !== undefined) {
+    if (!Array.isArray(body.outputs)) throw new HttpError(400, "'outputs' must be an array of { name }");
+    const known = model.outputs.map((o) => o.name);
+    selected = body.outputs.map((o, i) => {
+      if (!o || typeof o.name !== 'string') throw new HttpError(400, `outputs[${i}].name must be a string`);
+      if (!known.includes(o.name)) throw new HttpError(400, `unknown output '${o.name}': the model's outputs are ${known.join(', ')}`);
+      if (o.parameters?.binary_data === true || (allBinary && o.parameters?.binary_data !== false)) binary.add(o.name);
+      return o.name;
+    });
+  } else if (allBinary) {
+    for (const o of model.outputs) binary.add(o.name);
+  }
+  return { id: body.id, feeds, selected, binary };
+}
+
+/** The response: `{ json }`, or `{ json, chunks }` when some outputs go out as binary data. */
+export function inferResponse(entry, id, outputs, selected, binary = new Set()) {
+  const names = selected ?? Object.keys(outputs);
+  const chunks = [];
+  const json = {
+    model_name: entry.name,
+    model_version: entry.version,
+    ...(id !== undefined ? { id } : {}),
+    outputs: names.map((name) => {
+      const t = outputs[name];
+      const head = { name, datatype: V2_OF[t.dtype], shape: t.dtype === 'map' ? [t.data.length] : t.shape };
+      if (!binary.has(name)) return { ...head, data: jsonValues(t) };
+      const bytes = encodeTensor(t);
+      chunks.push(bytes);
+      return { ...head, parameters: { binary_data_size: bytes.length } };
+    }),
+  };
+  return { json, chunks };
+}
+
+/** Output data as JSON values: bigints as numbers, half floats decoded, bools as true/false. */
+export function jsonValues(t) {
+  switch (t.dtype) {
+    case 'int64':
+    case 'uint64':
+      return Array.from(t.data, Number);
+    case 'float16':
+      return Array.from(t.data, halfToNumber);
+    case 'bool':
+      return Array.from(t.data, (b) => b !== 0);
+    case 'map':
+      return t.data.map((row) => JSON.stringify(row));
+    case 'string':
+      return t.data;
+    default:
+      return Array.from(t.data, (x) => (Number.isFinite(x) ? x : null));
+  }
+}
+
+function halfToNumber(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return null;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+

@@ -1,0 +1,333 @@
+// The HTTP server in real workerd: a project scaffolded by `edgeinfer worker` from the
+// installed package, run with `wrangler dev` on 127.0.0.1, driven by a real HTTP client.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT, generateKeyPair, exportJWK } from 'jose';
+import { corpusDir, fixtures, importPackage, packageDir, root } from './harness.mjs';
+import { freePort, start, waitFor } from './processes.mjs';
+import { assertMatches } from '../suite/suite.mjs';
+
+const dir = join(root, '.cache/worker-e2e');
+const KEYS = {
+  predict: 'pk-predict-0123456789abcdef',
+  metrics: 'pk-metrics-0123456789abcdef',
+  admin: 'pk-admin-0123456789abcdefgh',
+};
+const HS_SECRET = 'hs256-secret-for-tests-0123456789abcdef';
+const AUDIENCE = 'edgeinfer-test';
+const ORIGIN = 'https://app.example';
+const LIMITS = { MAX_BODY_BYTES: 200000, MAX_BATCH_ROWS: 64, MAX_TENSOR_ELEMENTS: 4096 };
+const MODELS = ['mlp_tabular', 'recommender_topk', 'mixed_types', 'half_precision', 'image_uint8'];
+const V2 = { float32: 'FP32', float64: 'FP64', float16: 'FP16', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', string: 'BYTES' };
+
+let server, base, edKeys;
+const seen = []; // every response body and header, to check that no secret leaks
+
+async function call(path, { method = 'GET', key, token, body, headers = {}, raw } = {}) {
+  const h = { ...headers };
+  if (key) h.authorization = `Bearer ${key}`;
+  if (token) h.authorization = `Bearer ${token}`;
+  if (body !== undefined && !raw) h['content-type'] ??= 'application/json';
+  const response = await fetch(`${base}${path}`, { method, headers: h, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const text = await response.text();
+  seen.push(text, JSON.stringify([...response.headers]));
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/** A corpus case's inputs as a v2 infer request. */
+function v2Request(c, extra = {}) {
+  return {
+    ...extra,
+    inputs: Object.entries(c.inputs).map(([name, t]) => ({
+      name, shape: t.shape, datatype: V2[t.dtype],
+      data: t.dtype === 'float16' ? Array.from(t.data, half) : t.dtype === 'bool' ? Array.from(t.data, (b) => b !== 0) : Array.from(t.data, (x) => (typeof x === 'bigint' ? Number(x) : x)),
+    })),
+  };
+}
+
+function half(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** A v2 response output back in the package's { data, shape, dtype } form, to compare. */
+function fromV2(o, dtype) {
+  const arrays = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, bool: Uint8Array, float16: Uint16Array };
+  if (dtype === 'int64') return { dtype, shape: o.shape, data: BigInt64Array.from(o.data, BigInt) };
+  if (dtype === 'bool') return { dtype, shape: o.shape, data: Uint8Array.from(o.data, Number) };
+  if (dtype === 'float16') return { dtype: 'float16-as-number', shape: o.shape, data: o.data };
+  return { dtype, shape: o.shape, data: arrays[dtype].from(o.data) };
+}
+
+async function jwt(claims, { alg = 'HS256', expires = '5m', notBefore, audience = AUDIENCE } = {}) {
+  const key = alg === 'HS256' ? new TextEncoder().encode(HS_SECRET) : edKeys.privateKey;
+  let j = new SignJWT(claims).setProtectedHeader({ alg }).setIssuedAt().setSubject('tester').setAudience(audience);
+  if (expires) j = j.setExpirationTime(expires);
+  if (notBefore) j = j.setNotBefore(notBefore);
+  return j.sign(key);
+}
+
+before(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  const models = [...MODELS.map((m) => join(corpusDir(), `${m}.onnx`)), join(root, 'examples/iris.onnx')];
+  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'worker', ...models, '-o', dir], { stdio: 'pipe' });
+  mkdirSync(join(dir, 'node_modules'), { recursive: true });
+  symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
+  edKeys = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const vars = {
+    API_KEYS: JSON.stringify([
+      { name: 'web', key: KEYS.predict, scopes: ['predict'] },
+      { name: 'prometheus', key: KEYS.metrics, scopes: ['metrics'] },
+      { name: 'ops', key: KEYS.admin, scopes: ['admin'] },
+    ]),
+    JWT_HS256_SECRET: HS_SECRET,
+    JWT_EDDSA_PUBLIC_KEY: JSON.stringify(await exportJWK(edKeys.publicKey)),
+    JWT_AUDIENCE: AUDIENCE,
+    CORS_ORIGINS: ORIGIN,
+    ...LIMITS,
+  };
+  writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+  });
+  await waitFor(`${base}/v2/health/live`, server);
+});
+
+after(() => server?.stop());
+
+describe('Open Inference Protocol (v2)', () => {
+  test('health, server and model metadata', async () => {
+    assert.deepEqual((await call('/v2/health/live')).json, { live: true });
+    assert.deepEqual((await call('/v2/health/ready')).json, { ready: true });
+    const server = (await call('/v2')).json;
+    assert.equal(server.name, 'edgeinfer');
+    const meta = await call('/v2/models/mlp_tabular', { key: KEYS.predict });
+    assert.equal(meta.status, 200);
+    assert.deepEqual(meta.json.inputs, [{ name: 'x', datatype: 'FP32', shape: [-1, 32] }]);
+    assert.deepEqual(meta.json.versions, ['1']);
+    assert.equal((await call('/v2/models/mlp_tabular/versions/1', { key: KEYS.predict })).status, 200);
+    assert.deepEqual((await call('/v2/models/mlp_tabular/ready')).json, { name: 'mlp_tabular', ready: true });
+    assert.equal((await call('/v2/models/mlp_tabular/versions/1/ready')).status, 200);
+  });
+
+  test('every corpus case served answers as onnxruntime does', async () => {
+    const cases = fixtures().cases.filter((c) => MODELS.includes(c.modelName));
+    assert.ok(cases.length >= 7, `${cases.length} cases`);
+    for (const c of cases) {
+      const r = await call(`/v2/models/${c.modelName}/infer`, { method: 'POST', key: KEYS.predict, body: v2Request(c) });
+      assert.equal(r.status, 200, `${c.name}: ${r.text}`);
+      for (const [name, expected] of Object.entries(c.outputs)) {
+        const o = r.json.outputs.find((x) => x.name === name);
+        assert.ok(o, `${c.name}: output ${name}`);
+        assert.equal(o.datatype, V2[expected.dtype]);
+        if (expected.dtype === 'float16') {
+          assert.deepEqual(o.shape, expected.shape);
+          o.data.forEach((v, i) => assert.ok(Math.abs(v - half(expected.data[i])) <= c.atol + c.rtol * Math.abs(half(expected.data[i])), `${c.name}[${i}]`));
+        } else {
+          assertMatches(fromV2(o, expected.dtype), expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
+        }
+      }
+    }
+  });
+
+  test('output selection, id echo and versions', async () => {
+    const c = fixtures().cases.find((x) => x.name === 'recommender_topk#0');
+    const r = await call('/v2/models/recommender_topk/versions/1/infer', {
+      method: 'POST', key: KEYS.predict, body: v2Request(c, { id: 'req-42', outputs: [{ name: 'top_items' }] }),
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.id, 'req-42');
+    assert.equal(r.json.model_name, 'recommender_topk');
+    assert.equal(r.json.model_version, '1');
+    assert.deepEqual(r.json.outputs.map((o) => o.name), ['top_items']);
+    assert.deepEqual(r.json.outputs[0].data, Array.from(c.outputs.top_items.data, Number));
+  });
+
+  test('50 concurrent requests get their own correct answers', async () => {
+    const { Model } = await importPackage();
+    const local = await Model.load(readFileSync(join(corpusDir(), 'mlp_tabular.onnx')));
+    const bodies = Array.from({ length: 50 }, (_, i) => {
+      const data = Array.from({ length: 32 * ((i % 4) + 1) }, (_, j) => Math.sin(i * 31 + j));
+      return { inputs: [{ name: 'x', shape: [(i % 4) + 1, 32], datatype: 'FP32', data }] };
+    });
+    const answers = await Promise.all(bodies.map((b) => call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEYS.predict, body: b })));
+    for (const [i, r] of answers.entries()) {
+      assert.equal(r.status, 200, r.text);
+      const x = bodies[i].inputs[0];
+      const expected = await local.predict({ x: { data: Float32Array.from(x.data), shape: x.shape } });
+      assert.deepEqual(r.json.outputs[0].shape, expected.y.shape);
+      r.json.outputs[0].data.forEach((v, j) => assert.ok(Math.abs(v - expected.y.data[j]) < 1e-6, `request ${i}[${j}]`));
+    }
+  });
+});
+
+describe('/predict with records', () => {
+  test('instances by feature name and as rows, and columnar inputs', async () => {
+    const iris = [
+      { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
+      { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 },
+    ];
+    const byName = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: iris } });
+    assert.equal(byName.status, 200, byName.text);
+    assert.deepEqual(byName.json.predictions.map((p) => p.label), [0, 2]);
+    assert.equal(byName.json.predictions[0].probabilities.length, 3);
+    const rows = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: iris.map(Object.values) } });
+    assert.deepEqual(rows.json, byName.json);
+    const columns = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', inputs: { features: iris.map(Object.values) } } });
+    assert.equal(columns.status, 200, columns.text);
+    assert.deepEqual(columns.json.outputs.label, [0, 2]);
+  });
+
+  test('records that do not fit the model are 422 naming the feature', async () => {
+    const missing = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [{ sepal_length: 1 }] } });
+    assert.equal(missing.status, 422);
+    assert.match(missing.json.error, /lacks feature 'sepal_width'/);
+    const unknown = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [{ sepal_length: 1, sepal_width: 1, petal_length: 1, petal_width: 1, colour: 2 }] } });
+    assert.equal(unknown.status, 422);
+    assert.match(unknown.json.error, /unknown feature 'colour'/);
+    const short = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [[1, 2, 3]] } });
+    assert.equal(short.status, 422);
+    assert.match(short.json.error, /3 values, expected 4/);
+    const neither = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris' } });
+    assert.equal(neither.status, 400);
+  });
+});
+
+describe('access control', () => {
+  const infer = (auth) => call('/v2/models/mlp_tabular/infer', {
+    method: 'POST', ...auth, body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] },
+  });
+
+  test('API keys: none, wrong, each scope, admin', async () => {
+    const none = await infer({});
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await infer({ key: 'not-a-valid-key-at-all-0000' })).status, 401);
+    assert.equal((await infer({ key: KEYS.predict })).status, 200);
+    assert.equal((await infer({ key: KEYS.metrics })).status, 403);
+    assert.equal((await infer({ key: KEYS.admin })).status, 200);
+    assert.equal((await call('/metrics', { key: KEYS.metrics })).status, 200);
+    const denied = await call('/metrics', { key: KEYS.predict });
+    assert.equal(denied.status, 403);
+    assert.match(denied.json.error, /'web' lack the 'metrics' scope/);
+    assert.equal((await call('/metrics', { key: KEYS.admin })).status, 200);
+    assert.equal((await call('/v2/models/mlp_tabular')).status, 401, 'metadata is not public by default');
+    assert.equal((await call('/v2/health/live')).status, 200, 'health is public');
+    const malformed = await call('/metrics', { headers: { authorization: 'Basic abc' } });
+    assert.equal(malformed.status, 401);
+  });
+
+  test('JWTs: HS256 and EdDSA, expired, not yet valid, wrong audience, tampered, unsigned', async () => {
+    assert.equal((await infer({ token: await jwt({ scope: 'predict' }) })).status, 200);
+    assert.equal((await infer({ token: await jwt({ scope: 'predict' }, { alg: 'EdDSA' }) })).status, 200);
+    assert.equal((await infer({ token: await jwt({ scope: 'metrics' }) })).status, 403);
+    const expired = await infer({ token: await jwt({ scope: 'predict' }, { expires: Math.floor(Date.now() / 1000) - 60 }) });
+    assert.equal(expired.status, 401);
+    assert.match(expired.json.error, /expired/);
+    const early = await infer({ token: await jwt({ scope: 'predict' }, { notBefore: Math.floor(Date.now() / 1000) + 3600 }) });
+    assert.equal(early.status, 401);
+    const aud = await infer({ token: await jwt({ scope: 'predict' }, { audience: 'someone-else' }) });
+    assert.equal(aud.status, 401);
+    assert.match(aud.json.error, /aud/);
+    const good = await jwt({ scope: 'predict' });
+    const [h, p, s] = good.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url')), scope: 'admin' })).toString('base64url');
+    const tampered = await infer({ token: `${h}.${forged}.${s}` });
+    assert.equal(tampered.status, 401);
+    assert.match(tampered.json.error, /bad signature|cannot be verified/);
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.`;
+    assert.equal((await infer({ token: none })).status, 401);
+  });
+
+  test('CORS: the allowed origin only', async () => {
+    const pre = await call('/v2/models/mlp_tabular/infer', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), ORIGIN);
+    assert.match(pre.headers.get('access-control-allow-headers'), /authorization/);
+    const other = await call('/v2/models/mlp_tabular/infer', { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    const real = await call('/v2/health/live', { headers: { origin: ORIGIN } });
+    assert.equal(real.headers.get('access-control-allow-origin'), ORIGIN);
+  });
+});
+
+describe('bad requests', () => {
+  const post = (path, body, extra = {}) => call(path, { method: 'POST', key: KEYS.predict, body, ...extra });
+  const x = (over = {}) => ({ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.1), ...over }] });
+
+  test('each gets its status and a JSON error naming the problem', async () => {
+    const cases = [
+      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: '{"inputs": [', headers: { 'content-type': 'application/json' } }), 400, /malformed JSON/],
+      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /content-type must be application\/json/],
+      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: JSON.stringify(x()), headers: { 'content-type': 'text/plain' } }), 415, /got 'text\/plain'/],
+      [() => post('/v2/models/mlp_tabular/infer', { inputs: 'x' }), 400, /'inputs' must be a non-empty array/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ datatype: 'FLOAT' })), 400, /datatype "FLOAT" is not one of/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ datatype: 'INT64', data: new Array(32).fill(1) })), 422, /E_INPUT_DTYPE.*'x'.*float32/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [2, 32] })), 400, /needs 64 values, got 32/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [1, 16], data: new Array(16).fill(0) })), 422, /E_INPUT_SHAPE.*dimension 1 is 16, expected 32/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [-1, 32] })), 400, /non-negative integers/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ data: [...new Array(31).fill(0.1), 'a'] })), 422, /E_INPUT_DTYPE/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ name: 'y' })), 422, /E_INPUT_UNKNOWN.*'y'/],
+      [() => post('/v2/models/mlp_tabular/infer', { inputs: [x().inputs[0], x().inputs[0]] }), 400, /given twice/],
+      [() => post('/v2/models/mlp_tabular/infer', { ...x(), outputs: [{ name: 'nope' }] }), 400, /unknown output 'nope'/],
+      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [100, 32], data: new Array(3200).fill(0) })), 413, /100 rows, over the limit of 64/],
+      [() => post('/v2/models/image_uint8/infer', { inputs: [{ name: 'pixels', shape: [6, 28, 28], datatype: 'UINT8', data: new Array(4704).fill(1) }] }), 413, /4704 elements, over the limit of 4096/],
+      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: JSON.stringify({ pad: 'x'.repeat(250000) }), headers: { 'content-type': 'application/json' } }), 413, /over the limit of 200000 bytes/],
+      [() => post('/v2/models/recommender_topk/infer', { inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 2.5] }] }), 422, /E_INPUT_VALUE.*element 1 is 2.5/],
+      [() => post('/v2/models/nope/infer', x()), 404, /unknown model 'nope'/],
+      [() => post('/v2/models/mlp_tabular/versions/7/infer', x()), 404, /no version '7'/],
+      [() => call('/v3/anything', { key: KEYS.predict }), 404, /no route/],
+      [() => call('/v2/models/mlp_tabular/infer', { key: KEYS.predict }), 405, /GET is not allowed.*POST/],
+      [() => call('/v2/health/live', { method: 'DELETE' }), 405, /DELETE is not allowed/],
+    ];
+    for (const [run, status, pattern] of cases) {
+      const r = await run();
+      assert.equal(r.status, status, `${pattern}: ${r.status} ${r.text.slice(0, 300)}`);
+      assert.equal(typeof r.json?.error, 'string', r.text.slice(0, 200));
+      assert.match(r.json.error, pattern);
+      assert.doesNotMatch(r.text, /at \S+ \(|\.js:\d+/, 'no stack trace');
+    }
+    const wrongMethod = await call('/v2/models/mlp_tabular/infer', { key: KEYS.predict });
+    assert.match(wrongMethod.headers.get('allow'), /POST/);
+    const still = await post('/v2/models/mlp_tabular/infer', x());
+    assert.equal(still.status, 200, 'still serving');
+  });
+});
+
+describe('metrics', () => {
+  test('Prometheus text with requests by route and status, latency and load time', async () => {
+    const r = await call('/metrics', { key: KEYS.metrics });
+    assert.match(r.headers.get('content-type'), /text\/plain/);
+    assert.match(r.text, /# TYPE edgeinfer_http_requests_total counter/);
+    const infer200 = /edgeinfer_http_requests_total\{route="infer",status="200"\} (\d+)/.exec(r.text);
+    assert.ok(infer200 && Number(infer200[1]) >= 50, 'the concurrent requests were counted');
+    assert.match(r.text, /edgeinfer_http_requests_total\{route="infer",status="401"\} \d+/);
+    assert.match(r.text, /edgeinfer_http_request_duration_seconds_bucket\{route="infer",le="\+Inf"\} \d+/);
+    assert.match(r.text, /edgeinfer_model_load_seconds\{model="mlp_tabular",version="1"\} [\d.e-]+/);
+  });
+});
+
+test('no secret ever appears in a response', () => {
+  const all = seen.join('\n');
+  for (const secret of [...Object.values(KEYS), HS_SECRET]) assert.ok(!all.includes(secret), 'a secret leaked');
+});
+
+test("a standard v2 client (Triton's tritonclient.http) works unchanged, JSON and binary", () => {
+  const python = join(root, '.cache/venv/bin/python');
+  const out = execFileSync(python, ['tests/python/test_v2_client.py', '-v'], {
+    cwd: root,
+    env: { ...process.env, EDGEINFER_V2_URL: base.replace('http://', ''), EDGEINFER_V2_KEY: KEYS.predict, EDGEINFER_CORPUS: corpusDir() },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  void out;
+});
