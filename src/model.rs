@@ -182,8 +182,17 @@ fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
 }
 
 /// Exporters often leave a dimension unnamed (skl2onnx's `None`); tract needs every input
-/// dimension known or symbolic, so each unnamed one becomes its own symbol.
+/// dimension known or symbolic, so each unnamed one becomes its own symbol. The first axis
+/// is the exception when several inputs leave it unnamed: exporters mean one batch size
+/// (skl2onnx's per-column inputs are concatenated), so those share the symbol `dim0`.
 fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()> {
+    let mut unnamed_batches = 0;
+    for i in 0..names.len() {
+        let fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        if fact.shape.dims().next().is_some_and(|d| d.concretize().is_none()) {
+            unnamed_batches += 1;
+        }
+    }
     for (i, name) in names.iter().enumerate() {
         let mut fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
         let unknown: Vec<usize> =
@@ -192,7 +201,11 @@ fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()>
             continue;
         }
         for axis in unknown {
-            let sym = model.symbols.sym(&format!("{name}_dim{axis}"));
+            let sym = if axis == 0 && unnamed_batches > 1 {
+                model.symbols.sym("dim0")
+            } else {
+                model.symbols.sym(&format!("{name}_dim{axis}"))
+            };
             fact.shape.set_dim(axis, sym.into());
         }
         model.set_input_fact(i, fact).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
