@@ -10,8 +10,10 @@ use crate::error::{Error, Result, chain, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
 use crate::plans::Plans;
+use crate::dtype::DType;
+use crate::ops::ml::ZipMap;
 use crate::schema::TensorInfo;
-use crate::tensor::HostTensor;
+use crate::tensor::{HostTensor, MapKeys};
 
 /// Bounds on what one prediction may ask for; both are checked before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +52,8 @@ pub struct Model {
     plans: Plans,
     inputs: Vec<InputSpec>,
     outputs: Vec<TensorInfo>,
+    /// Per output: the keys of the map it becomes, for outputs made by a ZipMap.
+    map_keys: Vec<Option<MapKeys>>,
     footprint: Footprint,
     limits: Limits,
 }
@@ -99,18 +103,23 @@ impl Model {
                 Ok(InputSpec { info: TensorInfo::from_fact(name, fact)?, dims })
             })
             .collect::<Result<Vec<_>>>()?;
+        let map_keys = map_keys(&optimized)?;
         let outputs = output_names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
                 let fact = optimized.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-                TensorInfo::from_fact(name, fact)
+                let info = TensorInfo::from_fact(name, fact)?;
+                Ok(match map_keys.get(i) {
+                    Some(Some(_)) => TensorInfo { dtype: DType::Map, shape: info.shape.into_iter().take(1).collect(), ..info },
+                    _ => info,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
         let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
             .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        Ok(Model { plans, inputs, outputs, footprint, limits: options.limits })
+        Ok(Model { plans, inputs, outputs, map_keys, footprint, limits: options.limits })
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
@@ -130,9 +139,24 @@ impl Model {
         self.outputs
             .iter()
             .zip(outputs.iter())
-            .map(|(info, t)| Ok((info.name.clone(), HostTensor::from_tract(&info.name, t)?)))
+            .zip(&self.map_keys)
+            .map(|((info, t), keys)| {
+                let host = HostTensor::from_tract(&info.name, t)?;
+                let host = match keys {
+                    Some(keys) => host.into_map(&info.name, keys.clone())?,
+                    None => host,
+                };
+                Ok((info.name.clone(), host))
+            })
             .collect()
     }
+}
+
+/// The map keys of each graph output a ZipMap makes: a sequence of maps has no tensor form,
+/// so the ZipMap passes its probabilities through and the output is rebuilt as maps here.
+fn map_keys(model: &TypedModel) -> Result<Vec<Option<MapKeys>>> {
+    let outlets = model.output_outlets().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok(outlets.iter().map(|o| model.node(o.node).op_as::<ZipMap>().map(|z| z.keys().clone())).collect())
 }
 
 /// Names every operator the runtime lacks before parsing, so the error is about the model

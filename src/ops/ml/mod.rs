@@ -4,15 +4,25 @@
 //! once at load into a typed struct, which is a tract `TypedOp` evaluated natively.
 //! onnxruntime's CPU kernels are the reference for every numeric detail.
 
+mod array_feature_extractor;
 mod binarizer;
 mod category_mapper;
 mod class_labels;
+mod feature_vectorizer;
 mod imputer;
+mod label_encoder;
+mod linear_classifier;
+mod linear_regressor;
 mod normalizer;
 mod one_hot_encoder;
 mod post_transform;
 mod scaler;
+mod svm_classifier;
+mod svm_kernel;
+mod svm_regressor;
+mod zip_map;
 
+pub(crate) use zip_map::ZipMap;
 
 use tract_onnx::model::OnnxOpRegister;
 use tract_onnx::pb::NodeProto;
@@ -22,12 +32,20 @@ use crate::error::Error;
 
 /// Adds this crate's ai.onnx.ml operators to `reg`, replacing tract's where it has one.
 pub fn register(reg: &mut OnnxOpRegister) {
+    reg.insert("ArrayFeatureExtractor", array_feature_extractor::build);
     reg.insert("Binarizer", binarizer::build);
     reg.insert("CategoryMapper", category_mapper::build);
+    reg.insert("FeatureVectorizer", feature_vectorizer::build);
     reg.insert("Imputer", imputer::build);
+    reg.insert("LabelEncoder", label_encoder::build);
+    reg.insert("LinearClassifier", linear_classifier::build);
+    reg.insert("LinearRegressor", linear_regressor::build);
     reg.insert("Normalizer", normalizer::build);
     reg.insert("OneHotEncoder", one_hot_encoder::build);
     reg.insert("Scaler", scaler::build);
+    reg.insert("SVMClassifier", svm_classifier::build);
+    reg.insert("SVMRegressor", svm_regressor::build);
+    reg.insert("ZipMap", zip_map::build);
 }
 
 type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
