@@ -87,11 +87,15 @@ impl Model {
         check_operators(&onnx, graph)?;
         let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
         crate::rewrite::apply(&mut proto);
-        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        let input_names = input_names(&model)?;
-        name_unknown_dims(&mut model, &input_names)?;
-        pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
-        let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let (input_names, typed) = match typed_model(&onnx, &proto, options, false) {
+            Ok(parsed) => parsed,
+            // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
+            // column, concatenated) only type with one batch symbol for all of them.
+            Err(first) if unnamed_batch_inputs(&proto) > 1 => {
+                typed_model(&onnx, &proto, options, true).map_err(|_| first)?
+            }
+            Err(first) => return Err(first),
+        };
         let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let optimized = decluttered.clone().into_optimized().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
@@ -159,6 +163,42 @@ fn map_keys(model: &TypedModel) -> Result<Vec<Option<MapKeys>>> {
     Ok(outlets.iter().map(|o| model.node(o.node).op_as::<ZipMap>().map(|z| z.keys().clone())).collect())
 }
 
+/// Parses and types the model, each unnamed input dimension its own symbol, except that
+/// with `share_batch` every unnamed first axis is the one symbol `dim0`.
+fn typed_model(
+    onnx: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    options: &LoadOptions,
+    share_batch: bool,
+) -> Result<(Vec<String>, TypedModel)> {
+    let mut model = onnx.model_for_proto_model(proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    let input_names = input_names(&model)?;
+    name_unknown_dims(&mut model, &input_names, share_batch)?;
+    pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
+    let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok((input_names, typed))
+}
+
+/// Graph inputs (initializers aside) whose first dimension has neither a size nor a name.
+fn unnamed_batch_inputs(proto: &pb::ModelProto) -> usize {
+    let Some(graph) = proto.graph.as_ref() else { return 0 };
+    graph
+        .input
+        .iter()
+        .filter(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .filter(|i| {
+            let Some(pb::type_proto::Value::TensorType(t)) = i.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+                return false;
+            };
+            t.shape.as_ref().and_then(|s| s.dim.first()).is_some_and(|d| match &d.value {
+                None => true,
+                Some(pb::tensor_shape_proto::dimension::Value::DimParam(name)) => name.is_empty(),
+                Some(_) => false,
+            })
+        })
+        .count()
+}
+
 /// Names every operator the runtime lacks before parsing, so the error is about the model
 /// and not about whichever node the parser happened to reach.
 fn check_operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
@@ -206,17 +246,10 @@ fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
 }
 
 /// Exporters often leave a dimension unnamed (skl2onnx's `None`); tract needs every input
-/// dimension known or symbolic, so each unnamed one becomes its own symbol. The first axis
-/// is the exception when several inputs leave it unnamed: exporters mean one batch size
-/// (skl2onnx's per-column inputs are concatenated), so those share the symbol `dim0`.
-fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()> {
-    let mut unnamed_batches = 0;
-    for i in 0..names.len() {
-        let fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        if fact.shape.dims().next().is_some_and(|d| d.concretize().is_none()) {
-            unnamed_batches += 1;
-        }
-    }
+/// dimension known or symbolic, so each unnamed one becomes its own symbol, or, with
+/// `share_batch`, every unnamed first axis the one symbol `dim0` (exporters then mean one
+/// batch size).
+fn name_unknown_dims(model: &mut InferenceModel, names: &[String], share_batch: bool) -> Result<()> {
     for (i, name) in names.iter().enumerate() {
         let mut fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
         let unknown: Vec<usize> =
@@ -225,7 +258,7 @@ fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()>
             continue;
         }
         for axis in unknown {
-            let sym = if axis == 0 && unnamed_batches > 1 {
+            let sym = if axis == 0 && share_batch {
                 model.symbols.sym("dim0")
             } else {
                 model.symbols.sym(&format!("{name}_dim{axis}"))

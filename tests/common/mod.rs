@@ -35,11 +35,17 @@ pub struct Case {
 }
 
 pub fn cases() -> Vec<Case> {
-    let dir = corpus_dir();
+    cases_in(&corpus_dir())
+}
+
+/// The cases of any directory in the corpus format (`bad_*.json` lists are not cases).
+pub fn cases_in(dir: &std::path::Path) -> Vec<Case> {
+    let dir = dir.to_path_buf();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("bad_"))
         .collect();
     files.sort();
     files
@@ -61,7 +67,7 @@ pub fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn decode(t: &Value) -> HostTensor {
+pub fn decode(t: &Value) -> HostTensor {
     let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
     let dtype: DType = t["dtype"].as_str().unwrap().parse().unwrap();
     if dtype == DType::String {
