@@ -421,6 +421,18 @@ mod tests {
     }
 
     #[test]
+    fn probabilities_become_one_map_per_row() {
+        let t = HostTensor::new(vec![2, 2], Values::Float32(vec![0.1, 0.9, 0.6, 0.4]));
+        let keys = MapKeys::Int64(vec![3, 7]);
+        let m = t.clone().into_map("p", keys.clone()).unwrap();
+        assert_eq!(m.shape, vec![2]);
+        assert_eq!((m.dtype(), m.values.len()), (Some(DType::Map), 2));
+        assert_eq!(t.into_map("p", MapKeys::Int64(vec![1])).unwrap_err().code(), "E_INTERNAL");
+        let e = m.into_tract("x", DType::Map).unwrap_err();
+        assert_eq!(e.code(), "E_INPUT_DTYPE");
+    }
+
+    #[test]
     fn wrong_typed_data_names_what_was_expected() {
         let e = HostTensor::new(vec![1], Values::Float64(vec![1.0])).into_tract("x", DType::Float32).unwrap_err();
         assert_eq!(e.code(), "E_INPUT_DTYPE");

@@ -97,3 +97,23 @@ impl TypedOp for ArrayFeatureExtractor {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_last_axis_positions_and_refuses_out_of_range() {
+        let op = ArrayFeatureExtractor { label: "ArrayFeatureExtractor node 'a'".into() };
+        let ctx = EvalContext::out_of_plan();
+        let x = tensor2(&[["a".to_string(), "b".to_string()], ["c".to_string(), "d".to_string()]]).into_tvalue();
+        let y = op.eval(&ctx, tvec!(x.clone(), tensor1(&[1i64, 1]).into_tvalue())).unwrap();
+        assert_eq!(*y[0], tensor2(&[["b".to_string(), "b".to_string()], ["d".to_string(), "d".to_string()]]));
+        for bad in [2i64, -1] {
+            let e = op.eval(&ctx, tvec!(x.clone(), tensor1(&[bad]).into_tvalue())).unwrap_err();
+            assert_eq!(crate::error::from_tract(&e, crate::Error::Runtime).code(), "E_INPUT_VALUE");
+        }
+        let y = op.eval(&ctx, tvec!(tensor1(&[1f32, 2.0, 3.0]).into_tvalue(), tensor1(&[2i64]).into_tvalue())).unwrap();
+        assert_eq!(*y[0], tensor2(&[[3f32]]));
+    }
+}

@@ -81,3 +81,24 @@ impl TypedOp for CategoryMapper {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_both_ways_with_defaults() {
+        let op = CategoryMapper {
+            label: "c".into(),
+            to_int: [("a".to_string(), 1i64)].into_iter().collect(),
+            to_string: [(1i64, "a".to_string())].into_iter().collect(),
+            default_int64: -1,
+            default_string: "_Unused".into(),
+        };
+        let ctx = EvalContext::out_of_plan();
+        let y = op.eval(&ctx, tvec!(tensor1(&["a".to_string(), "z".to_string()]).into_tvalue())).unwrap();
+        assert_eq!(*y[0], tensor1(&[1i64, -1]));
+        let y = op.eval(&ctx, tvec!(tensor1(&[2i64, 1]).into_tvalue())).unwrap();
+        assert_eq!(*y[0], tensor1(&["_Unused".to_string(), "a".to_string()]));
+    }
+}

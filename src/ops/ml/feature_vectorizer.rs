@@ -84,3 +84,20 @@ impl TypedOp for FeatureVectorizer {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_pads_and_refuses_rows_that_differ() {
+        let op = FeatureVectorizer { label: "FeatureVectorizer node 'f'".into(), widths: vec![1, 3] };
+        let ctx = EvalContext::out_of_plan();
+        let a = tensor2(&[[1f32, 2.0], [3.0, 4.0]]).into_tvalue();
+        let b = tensor2(&[[5i64], [6]]).into_tvalue();
+        let y = op.eval(&ctx, tvec!(a.clone(), b)).unwrap();
+        assert_eq!(*y[0], tensor2(&[[1f32, 5.0, 0.0, 0.0], [3.0, 6.0, 0.0, 0.0]]));
+        let e = op.eval(&ctx, tvec!(a, tensor2(&[[5i64]]).into_tvalue())).unwrap_err();
+        assert_eq!(crate::error::from_tract(&e, crate::Error::Runtime).code(), "E_INPUT_SHAPE");
+    }
+}

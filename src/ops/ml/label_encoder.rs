@@ -72,7 +72,7 @@ fn list_or_tensor(ctx: &ParsingContext, node: &NodeProto, prefix: &str) -> Tract
         ),
         _ => {
             let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
-            node.bail_attr(&names[0].to_string(), &format!("only one of {} may be set", names.join(", ")))
+            node.bail_attr(names[0], &format!("only one of {} may be set", names.join(", ")))
         }
     }
 }

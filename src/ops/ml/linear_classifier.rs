@@ -24,7 +24,7 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         return node.bail_attr("intercepts", "expected one intercept per class (onnxruntime counts classes by them)");
     }
     let targets = intercepts.len();
-    if coefficients.len() % targets != 0 {
+    if !coefficients.len().is_multiple_of(targets) {
         return node.bail_attr(
             "coefficients",
             &format!("has {} values, not a multiple of the {targets} intercepts", coefficients.len()),
@@ -149,4 +149,30 @@ impl TypedOp for LinearClassifier {
     }
 
     as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(labels: ClassLabels, coefficients: Vec<f32>, intercepts: Vec<f32>, post_transform: PostTransform) -> LinearClassifier {
+        let features = coefficients.len() / intercepts.len();
+        LinearClassifier { label: "l".into(), labels, coefficients, intercepts, features, post_transform }
+    }
+
+    #[test]
+    fn one_score_and_two_labels_gives_one_minus_score_untransformed() {
+        let c = op(ClassLabels::Int64(vec![3, 9]), vec![1.0, -1.0], vec![0.5], PostTransform::Logistic);
+        let (labels, scores) = c.classify(&[2.0, 0.0, 0.0, 1.0], 2).unwrap();
+        assert_eq!(labels, tensor1(&[9i64, 3]));
+        assert_eq!(scores, tensor2(&[[-1.5f32, 2.5], [1.5, -0.5]]));
+    }
+
+    #[test]
+    fn several_scores_take_the_first_largest_and_the_transform() {
+        let c = op(ClassLabels::String(vec!["a".into(), "b".into()]), vec![1.0, 1.0], vec![0.0, 0.0], PostTransform::Softmax);
+        let (labels, scores) = c.classify(&[3.0], 1).unwrap();
+        assert_eq!(labels, tensor1(&["a".to_string()]));
+        assert_eq!(scores, tensor2(&[[0.5f32, 0.5]]));
+    }
 }

@@ -17,7 +17,7 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         return node.bail_attr("targets", &format!("expected a positive count, got {targets}"));
     }
     let targets = targets as usize;
-    if coefficients.is_empty() || coefficients.len() % targets != 0 {
+    if coefficients.is_empty() || !coefficients.len().is_multiple_of(targets) {
         return node.bail_attr(
             "coefficients",
             &format!("has {} values, expected a non-zero multiple of targets ({targets})", coefficients.len()),
@@ -93,4 +93,23 @@ impl TypedOp for LinearRegressor {
     }
 
     as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_target_ignores_logistic_and_several_take_it() {
+        let one = LinearRegressor {
+            label: "r".into(),
+            coefficients: vec![2.0],
+            intercepts: vec![1.0],
+            features: 1,
+            post_transform: PostTransform::Logistic,
+        };
+        assert_eq!(one.predict(&[1.0, 2.0], 2), vec![3.0, 5.0]);
+        let two = LinearRegressor { coefficients: vec![1.0, 0.0], intercepts: vec![0.0, 0.0], ..one };
+        assert_eq!(two.predict(&[0.0], 1), vec![0.5, 0.5]);
+    }
 }

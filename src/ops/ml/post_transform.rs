@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn softmax_rows_sum_to_one_and_softmax_zero_skips_zeros() {
-        let mut s = vec![1.0, 2.0, 3.0, 0.0, 0.0, 5.0];
+        let mut s = [1.0, 2.0, 3.0, 0.0, 0.0, 5.0];
         PostTransform::Softmax.apply_rows(&mut s[..3], 3);
         assert!((s[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         PostTransform::SoftmaxZero.apply_rows(&mut s[3..], 3);

@@ -153,7 +153,7 @@ impl SvmClassifier {
                 let mut scores: Vec<f32> = self
                     .coefficients
                     .chunks((*features).max(1))
-                    .map(|w| x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + self.rho[0])
+                    .map(|w| x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + self.rho.first().copied().unwrap_or(0.0))
                     .collect();
                 let best = argmax(&scores);
                 let top = scores.get(best).copied().unwrap_or(0.0);
@@ -168,22 +168,25 @@ impl SvmClassifier {
             Mode::Svc { kernel, blocks, support_vectors, features, vectors } => {
                 let kernels: Vec<f32> =
                     support_vectors.chunks((*features).max(1)).map(|v| kernel.apply(x, v)).collect();
-                let coef = |row: usize, col: usize| self.coefficients.get(row * vectors + col).copied().unwrap_or(0.0);
+                // Products in f32 summed in f64, as onnxruntime does.
+                let block = |(start, count): (usize, usize), row: usize| -> f64 {
+                    (start..start + count)
+                        .map(|m| {
+                            let c = self.coefficients.get(row * vectors + m).copied().unwrap_or(0.0);
+                            (c * kernels.get(m).copied().unwrap_or(0.0)) as f64
+                        })
+                        .sum()
+                };
                 let mut votes = vec![0usize; k];
                 let mut decisions = Vec::with_capacity(k * (k - 1) / 2);
                 for i in 0..k {
                     for j in i + 1..k {
-                        let (si, ni) = blocks[i];
-                        let (sj, nj) = blocks[j];
-                        let mut sum = 0f64;
-                        for m in si..si + ni {
-                            sum += (coef(j - 1, m) * kernels[m]) as f64;
+                        let (bi, bj) = (blocks.get(i).copied().unwrap_or((0, 0)), blocks.get(j).copied().unwrap_or((0, 0)));
+                        let rho = self.rho.get(decisions.len()).copied().unwrap_or(0.0) as f64;
+                        let sum = block(bi, j - 1) + block(bj, i) + rho;
+                        if let Some(v) = votes.get_mut(if sum > 0.0 { i } else { j }) {
+                            *v += 1;
                         }
-                        for m in sj..sj + nj {
-                            sum += (coef(i, m) * kernels[m]) as f64;
-                        }
-                        sum += self.rho[decisions.len()] as f64;
-                        votes[if sum > 0.0 { i } else { j }] += 1;
                         decisions.push(sum as f32);
                     }
                 }
@@ -191,7 +194,7 @@ impl SvmClassifier {
                 let mut scores = if !self.prob_a.is_empty() {
                     self.couple(&decisions)
                 } else if k == 2 {
-                    let s = decisions[0];
+                    let s = decisions.first().copied().unwrap_or(0.0);
                     if self.post_transform == PostTransform::None { vec![-s, s] } else { vec![1.0 - s, s] }
                 } else {
                     decisions
@@ -209,14 +212,13 @@ impl SvmClassifier {
     fn couple(&self, decisions: &[f32]) -> Vec<f32> {
         let k = self.classes();
         let mut r = vec![0f32; k * k];
-        let mut index = 0;
+        let mut pairs = decisions.iter().zip(&self.prob_a).zip(&self.prob_b);
         for i in 0..k {
             for j in i + 1..k {
-                let p = 1.0 - logistic(decisions[index] * self.prob_a[index] + self.prob_b[index]);
-                let p = p.clamp(1e-7, 1.0 - 1e-7);
+                let Some(((&d, &a), &b)) = pairs.next() else { break };
+                let p = (1.0 - logistic(d * a + b)).clamp(1e-7, 1.0 - 1e-7);
                 r[i * k + j] = p;
                 r[j * k + i] = 1.0 - p;
-                index += 1;
             }
         }
         multiclass_probability(k, &r)

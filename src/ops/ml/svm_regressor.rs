@@ -118,3 +118,27 @@ impl TypedOp for SvmRegressor {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn support_vectors_liblinear_and_one_class() {
+        let svr = SvmRegressor {
+            label: "s".into(),
+            kernel: Kernel::Linear,
+            coefficients: vec![2.0, -1.0],
+            support_vectors: vec![1.0, 0.0, 0.0, 1.0],
+            rho: 0.5,
+            features: 2,
+            one_class: false,
+        };
+        assert_eq!(svr.row(&[1.0, 3.0]), 2.0 - 3.0 + 0.5);
+        let linear = SvmRegressor { support_vectors: vec![], ..svr.clone() };
+        assert_eq!(linear.row(&[1.0, 3.0]), 2.0 - 3.0 + 0.5);
+        let one_class = SvmRegressor { one_class: true, ..svr };
+        assert_eq!(one_class.row(&[1.0, 3.0]), -1.0);
+        assert_eq!(one_class.row(&[3.0, 1.0]), 1.0);
+    }
+}

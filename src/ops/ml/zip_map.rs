@@ -74,3 +74,18 @@ impl TypedOp for ZipMap {
 
     as_op!();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_probabilities_through_and_checks_their_width() {
+        let op = ZipMap { label: "ZipMap node 'z'".into(), keys: MapKeys::Int64(vec![0, 1]) };
+        let ctx = EvalContext::out_of_plan();
+        let y = op.eval(&ctx, tvec!(tensor1(&[0.25f32, 0.75]).into_tvalue())).unwrap();
+        assert_eq!(*y[0], tensor2(&[[0.25f32, 0.75]]));
+        let e = op.eval(&ctx, tvec!(tensor2(&[[1f32, 0.0, 0.0]]).into_tvalue())).unwrap_err();
+        assert_eq!(crate::error::from_tract(&e, crate::Error::Runtime).code(), "E_INPUT_SHAPE");
+    }
+}
