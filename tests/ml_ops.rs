@@ -151,6 +151,11 @@ fn a_zipmap_output_is_a_map_of_batch_shape_and_refused_as_an_input_dtype() {
     let rows = vec![0.1f32; 2 * 13];
     let out = model.predict(vec![(x.clone(), Feed::new(HostTensor::new(vec![2, 13], Values::Float32(rows))))]).unwrap();
     let map = out.iter().find(|(n, _)| n == &probs.name).map(|(_, t)| t).unwrap();
+    // A shape seen again runs on a plan specialised for it: the output is still the same map.
+    for _ in 0..2 {
+        let again = model.predict(vec![(x.clone(), Feed::new(HostTensor::new(vec![2, 13], Values::Float32(vec![0.1; 26]))))]);
+        assert_eq!(again.unwrap().iter().find(|(n, _)| n == &probs.name).map(|(_, t)| t), Some(map));
+    }
     assert_eq!(map.shape, vec![2]);
     match &map.values {
         Values::Map { keys: MapKeys::String(keys), probabilities } => {
