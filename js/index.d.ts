@@ -7,7 +7,14 @@ export type DType =
   | 'uint8' | 'uint16' | 'uint32' | 'uint64'
   | 'bool' | 'string';
 
-/** The JS container each element type comes back in. */
+/**
+ * What an output can be: an element type, or `'map'` for the output of a ZipMap node
+ * (scikit-learn classifiers' probabilities, one `{ label: probability }` per row). A list of
+ * maps has no tensor form; `'map'` is never an input type.
+ */
+export type OutputDType = DType | 'map';
+
+/** The JS container each output type comes back in. */
 export interface DataOf {
   float32: Float32Array;
   float64: Float64Array;
@@ -24,6 +31,11 @@ export interface DataOf {
   /** 0 or 1 per element. */
   bool: Uint8Array;
   string: string[];
+  /**
+   * One plain object per row mapping each class label to its probability. JS object keys are
+   * always strings, so int64 labels arrive as their decimal strings (`{ '0': 0.9, '1': 0.1 }`).
+   */
+  map: Array<Record<string, number>>;
 }
 
 /** A dimension: a size, or the name of a symbolic one ("batch", "seq") resolved per call. */
@@ -31,7 +43,8 @@ export type Dim = number | string;
 
 export interface TensorInfo {
   readonly name: string;
-  readonly dtype: DType;
+  /** An element type; only outputs can be `'map'` (with shape [batch]). */
+  readonly dtype: OutputDType;
   readonly shape: readonly Dim[];
 }
 
@@ -58,8 +71,8 @@ export interface OrtLikeFeed {
 export type Feeds = Record<string, Feed | OrtLikeFeed>;
 
 export type Tensor = {
-  [D in DType]: { readonly dtype: D; readonly shape: number[]; readonly data: DataOf[D] };
-}[DType];
+  [D in OutputDType]: { readonly dtype: D; readonly shape: number[]; readonly data: DataOf[D] };
+}[OutputDType];
 
 export type Outputs = Record<string, Tensor>;
 

@@ -21,10 +21,13 @@ pub enum DType {
     Uint64,
     Bool,
     String,
+    /// A row of `{ label: probability }` per batch item: what a ZipMap graph output becomes.
+    /// Only outputs have it; it has no tract element type.
+    Map,
 }
 
 impl DType {
-    pub const ALL: [DType; 13] = [
+    pub const ALL: [DType; 14] = [
         DType::Float32,
         DType::Float64,
         DType::Float16,
@@ -38,6 +41,7 @@ impl DType {
         DType::Uint64,
         DType::Bool,
         DType::String,
+        DType::Map,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl DType {
             DType::Uint64 => "uint64",
             DType::Bool => "bool",
             DType::String => "string",
+            DType::Map => "map",
         }
     }
 
@@ -65,7 +70,7 @@ impl DType {
             DType::Int16 | DType::Uint16 | DType::Float16 => 2,
             DType::Int32 | DType::Uint32 | DType::Float32 => 4,
             DType::Int64 | DType::Uint64 | DType::Float64 => 8,
-            DType::String => return None,
+            DType::String | DType::Map => return None,
         })
     }
 
@@ -87,8 +92,9 @@ impl DType {
         )
     }
 
-    pub fn to_datum(self) -> DatumType {
-        match self {
+    /// tract's element type; `None` for `Map`, which exists only at the output boundary.
+    pub fn to_datum(self) -> Option<DatumType> {
+        Some(match self {
             DType::Float32 => DatumType::F32,
             DType::Float64 => DatumType::F64,
             DType::Float16 => DatumType::F16,
@@ -102,7 +108,8 @@ impl DType {
             DType::Uint64 => DatumType::U64,
             DType::Bool => DatumType::Bool,
             DType::String => DatumType::String,
-        }
+            DType::Map => return None,
+        })
     }
 
     /// The user-facing type of a tract datum type, if it has one (TDim counts as int64,
@@ -152,7 +159,10 @@ mod tests {
     fn names_round_trip() {
         for d in DType::ALL {
             assert_eq!(d.name().parse::<DType>(), Ok(d));
-            assert_eq!(DType::from_datum(d.to_datum()), Some(d));
+            match d.to_datum() {
+                Some(dt) => assert_eq!(DType::from_datum(dt), Some(d)),
+                None => assert_eq!(d, DType::Map),
+            }
         }
     }
 

@@ -58,6 +58,9 @@ pub(crate) fn bind(
         })?;
         let (_, feed) = feeds.swap_remove(position);
         let declared = spec.info.dtype;
+        if feed.dtype == Some(DType::Map) || feed.tensor.dtype() == Some(DType::Map) {
+            return Err(Error::dtype(name, format!("'map' is an output-only dtype (ZipMap); expected {declared} data")));
+        }
         if let Some(given) = feed.dtype
             && given != declared
         {

@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::error::Error;
 use crate::feeds::Feed;
 use crate::schema::{Dim, TensorInfo};
-use crate::tensor::{HostTensor, Values};
+use crate::tensor::{HostTensor, MapKeys, Values};
 use crate::{DType, LoadOptions};
 
 /// The one conversion of a core error to JS: an `Error` with a stable `code`.
@@ -294,7 +294,29 @@ fn output_data(values: Values) -> JsValue {
         Values::Bool(v) => Uint8Array::from(&v.iter().map(|&b| b as u8).collect::<Vec<_>>()[..]).into(),
         Values::String(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
         Values::BigInts(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+        Values::Map { keys, probabilities } => map_rows(&keys, &probabilities).into(),
     }
+}
+
+/// A ZipMap output: one plain object `{ label: probability }` per row. JS object keys are
+/// strings, so int64 labels become their decimal strings (`{ "0": 0.9, "1": 0.1 }`).
+fn map_rows(keys: &MapKeys, probabilities: &[f32]) -> Array {
+    let names: Vec<JsValue> = match keys {
+        MapKeys::String(v) => v.iter().map(|s| JsValue::from(s.as_str())).collect(),
+        MapKeys::Int64(v) => v.iter().map(|i| JsValue::from(i.to_string())).collect(),
+    };
+    let rows = Array::new();
+    if names.is_empty() {
+        return rows;
+    }
+    for row in probabilities.chunks(names.len()) {
+        let object = Object::new();
+        for (key, &p) in names.iter().zip(row) {
+            put(&object, key, JsValue::from(p as f64));
+        }
+        rows.push(&object);
+    }
+    rows
 }
 
 /// `[{ name, dtype, shape }]` with symbolic dimensions as strings.

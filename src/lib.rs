@@ -17,7 +17,7 @@ pub use error::{Error, Result, guard};
 pub use feeds::Feed;
 pub use model::{Limits, LoadOptions, Model};
 pub use schema::{Dim, TensorInfo};
-pub use tensor::{HostTensor, Values};
+pub use tensor::{HostTensor, MapKeys, Values};
 
 #[cfg(target_arch = "wasm32")]
 mod binding;

@@ -10,8 +10,10 @@ use crate::error::{Error, Result, chain, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
 use crate::plans::Plans;
+use crate::dtype::DType;
+use crate::ops::ml::ZipMap;
 use crate::schema::TensorInfo;
-use crate::tensor::HostTensor;
+use crate::tensor::{HostTensor, MapKeys};
 
 /// Bounds on what one prediction may ask for; both are checked before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +54,8 @@ pub struct Model {
     metadata: Vec<(String, String)>,
     inputs: Vec<InputSpec>,
     outputs: Vec<TensorInfo>,
+    /// Per output: the keys of the map it becomes, for outputs made by a ZipMap.
+    map_keys: Vec<Option<MapKeys>>,
     footprint: Footprint,
     limits: Limits,
 }
@@ -86,11 +90,15 @@ impl Model {
         let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
         let metadata = metadata(&proto);
         crate::rewrite::apply(&mut proto);
-        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        let input_names = input_names(&model)?;
-        name_unknown_dims(&mut model, &input_names)?;
-        pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
-        let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let (input_names, typed) = match typed_model(&onnx, &proto, options, false) {
+            Ok(parsed) => parsed,
+            // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
+            // column, concatenated) only type with one batch symbol for all of them.
+            Err(first) if unnamed_batch_inputs(&proto) > 1 => {
+                typed_model(&onnx, &proto, options, true).map_err(|_| first)?
+            }
+            Err(first) => return Err(first),
+        };
         let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let optimized = decluttered.clone().into_optimized().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
@@ -102,18 +110,23 @@ impl Model {
                 Ok(InputSpec { info: TensorInfo::from_fact(name, fact)?, dims })
             })
             .collect::<Result<Vec<_>>>()?;
+        let map_keys = map_keys(&optimized)?;
         let outputs = output_names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
                 let fact = optimized.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-                TensorInfo::from_fact(name, fact)
+                let info = TensorInfo::from_fact(name, fact)?;
+                Ok(match map_keys.get(i) {
+                    Some(Some(_)) => TensorInfo { dtype: DType::Map, shape: info.shape.into_iter().take(1).collect(), ..info },
+                    _ => info,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
         let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
             .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        Ok(Model { plans, metadata, inputs, outputs, footprint, limits: options.limits })
+        Ok(Model { plans, metadata, inputs, outputs, map_keys, footprint, limits: options.limits })
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
@@ -137,7 +150,15 @@ impl Model {
         self.outputs
             .iter()
             .zip(outputs.iter())
-            .map(|(info, t)| Ok((info.name.clone(), HostTensor::from_tract(&info.name, t)?)))
+            .zip(&self.map_keys)
+            .map(|((info, t), keys)| {
+                let host = HostTensor::from_tract(&info.name, t)?;
+                let host = match keys {
+                    Some(keys) => host.into_map(&info.name, keys.clone())?,
+                    None => host,
+                };
+                Ok((info.name.clone(), host))
+            })
             .collect()
     }
 }
@@ -150,6 +171,49 @@ fn metadata(proto: &pb::ModelProto) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.clone()))
         .chain(proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())))
         .collect()
+}
+
+/// The map keys of each graph output a ZipMap makes: a sequence of maps has no tensor form,
+/// so the ZipMap passes its probabilities through and the output is rebuilt as maps here.
+fn map_keys(model: &TypedModel) -> Result<Vec<Option<MapKeys>>> {
+    let outlets = model.output_outlets().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok(outlets.iter().map(|o| model.node(o.node).op_as::<ZipMap>().map(|z| z.keys().clone())).collect())
+}
+
+/// Parses and types the model, each unnamed input dimension its own symbol, except that
+/// with `share_batch` every unnamed first axis is the one symbol `dim0`.
+fn typed_model(
+    onnx: &tract_onnx::Onnx,
+    proto: &pb::ModelProto,
+    options: &LoadOptions,
+    share_batch: bool,
+) -> Result<(Vec<String>, TypedModel)> {
+    let mut model = onnx.model_for_proto_model(proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    let input_names = input_names(&model)?;
+    name_unknown_dims(&mut model, &input_names, share_batch)?;
+    pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
+    let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok((input_names, typed))
+}
+
+/// Graph inputs (initializers aside) whose first dimension has neither a size nor a name.
+fn unnamed_batch_inputs(proto: &pb::ModelProto) -> usize {
+    let Some(graph) = proto.graph.as_ref() else { return 0 };
+    graph
+        .input
+        .iter()
+        .filter(|i| !graph.initializer.iter().any(|t| t.name == i.name))
+        .filter(|i| {
+            let Some(pb::type_proto::Value::TensorType(t)) = i.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+                return false;
+            };
+            t.shape.as_ref().and_then(|s| s.dim.first()).is_some_and(|d| match &d.value {
+                None => true,
+                Some(pb::tensor_shape_proto::dimension::Value::DimParam(name)) => name.is_empty(),
+                Some(_) => false,
+            })
+        })
+        .count()
 }
 
 /// Names every operator the runtime lacks before parsing, so the error is about the model
@@ -199,8 +263,10 @@ fn input_names(model: &InferenceModel) -> Result<Vec<String>> {
 }
 
 /// Exporters often leave a dimension unnamed (skl2onnx's `None`); tract needs every input
-/// dimension known or symbolic, so each unnamed one becomes its own symbol.
-fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()> {
+/// dimension known or symbolic, so each unnamed one becomes its own symbol, or, with
+/// `share_batch`, every unnamed first axis the one symbol `dim0` (exporters then mean one
+/// batch size).
+fn name_unknown_dims(model: &mut InferenceModel, names: &[String], share_batch: bool) -> Result<()> {
     for (i, name) in names.iter().enumerate() {
         let mut fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
         let unknown: Vec<usize> =
@@ -209,7 +275,11 @@ fn name_unknown_dims(model: &mut InferenceModel, names: &[String]) -> Result<()>
             continue;
         }
         for axis in unknown {
-            let sym = model.symbols.sym(&format!("{name}_dim{axis}"));
+            let sym = if axis == 0 && share_batch {
+                model.symbols.sym("dim0")
+            } else {
+                model.symbols.sym(&format!("{name}_dim{axis}"))
+            };
             fact.shape.set_dim(axis, sym.into());
         }
         model.set_input_fact(i, fact).map_err(|e| from_tract(&e, Error::ModelInvalid))?;

@@ -30,6 +30,29 @@ pub enum Values {
     Numbers(Vec<f64>),
     /// Plain big integers (JS BigInt) whose element type is decided by the model's input.
     BigInts(Vec<i128>),
+    /// One map per row, all with the same keys: `probabilities` is [rows, keys] row-major.
+    /// Only a ZipMap output has this form; the tensor's shape is [rows].
+    Map { keys: MapKeys, probabilities: Vec<f32> },
+}
+
+/// The keys of a map output, in the order of its probabilities' columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapKeys {
+    String(Vec<String>),
+    Int64(Vec<i64>),
+}
+
+impl MapKeys {
+    pub fn len(&self) -> usize {
+        match self {
+            MapKeys::String(v) => v.len(),
+            MapKeys::Int64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Calls `$m!(Variant, rust_type, DType)` for every variant stored natively by tract.
@@ -67,6 +90,7 @@ impl Values {
             Values::String(v) => v.len(),
             Values::Numbers(v) => v.len(),
             Values::BigInts(v) => v.len(),
+            Values::Map { keys, probabilities } => probabilities.len().checked_div(keys.len()).unwrap_or(0),
         }
     }
 
@@ -90,6 +114,7 @@ impl Values {
             Values::Uint64(_) => DType::Uint64,
             Values::Bool(_) => DType::Bool,
             Values::String(_) => DType::String,
+            Values::Map { .. } => DType::Map,
             Values::Numbers(_) | Values::BigInts(_) => return None,
         })
     }
@@ -163,6 +188,20 @@ impl HostTensor {
         }
     }
 
+    /// The map form of a [rows, keys] float32 tensor (a ZipMap's probabilities): shape [rows].
+    pub fn into_map(self, name: &str, keys: MapKeys) -> Result<HostTensor> {
+        match (self.values, self.shape.as_slice()) {
+            (Values::Float32(probabilities), &[rows, width]) if width == keys.len() => {
+                Ok(HostTensor::new(vec![rows], Values::Map { keys, probabilities }))
+            }
+            (values, shape) => Err(Error::Internal(format!(
+                "output '{name}': expected [rows, {}] float32 probabilities for its map, got {} of shape {shape:?}",
+                keys.len(),
+                values.describe()
+            ))),
+        }
+    }
+
     /// Reads a tract tensor back into host form.
     pub fn from_tract(name: &str, t: &Tensor) -> Result<HostTensor> {
         let shape = t.shape().to_vec();
@@ -222,6 +261,7 @@ fn hint(dtype: DType) -> &'static str {
         DType::Uint64 => " (BigUint64Array or an array of numbers or bigints)",
         DType::Bool => " (Uint8Array or an array of booleans)",
         DType::String => " (an array of strings)",
+        DType::Map => " (map is an output-only type)",
     }
 }
 
@@ -277,6 +317,7 @@ fn numbers_to_tensor(name: &str, shape: &[usize], v: &[f64], dtype: DType) -> Re
             build(shape, out)
         }
         DType::String => Err(Error::dtype(name, "expected string data (an array of strings), got plain numbers")),
+        DType::Map => Err(Error::dtype(name, "map is an output-only type")),
     }
 }
 
@@ -377,6 +418,18 @@ mod tests {
         assert_eq!(e.code(), "E_INPUT_VALUE");
         let e = HostTensor::new(vec![1], Values::Numbers(vec![f64::NAN])).into_tract("p", DType::Int32).unwrap_err();
         assert_eq!(e.code(), "E_INPUT_VALUE");
+    }
+
+    #[test]
+    fn probabilities_become_one_map_per_row() {
+        let t = HostTensor::new(vec![2, 2], Values::Float32(vec![0.1, 0.9, 0.6, 0.4]));
+        let keys = MapKeys::Int64(vec![3, 7]);
+        let m = t.clone().into_map("p", keys.clone()).unwrap();
+        assert_eq!(m.shape, vec![2]);
+        assert_eq!((m.dtype(), m.values.len()), (Some(DType::Map), 2));
+        assert_eq!(t.into_map("p", MapKeys::Int64(vec![1])).unwrap_err().code(), "E_INTERNAL");
+        let e = m.into_tract("x", DType::Map).unwrap_err();
+        assert_eq!(e.code(), "E_INPUT_DTYPE");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! The operator registry: tract-onnx's operators plus the ones this crate adds.
 
+pub(crate) mod ml;
+
 /// The ONNX framework every model is parsed with.
 pub fn framework() -> tract_onnx::Onnx {
-    tract_onnx::onnx()
+    let mut onnx = tract_onnx::onnx();
+    ml::register(&mut onnx.op_register);
+    onnx
 }

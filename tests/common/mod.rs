@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use base64::Engine;
-use edgeinfer::{DType, HostTensor, Values};
+use edgeinfer::{DType, HostTensor, MapKeys, Values};
 use serde_json::Value;
 
 /// `../shared` beside the checkout (or `$EDGEINFER_SHARED`): the team's read-only corpus.
@@ -35,11 +35,17 @@ pub struct Case {
 }
 
 pub fn cases() -> Vec<Case> {
-    let dir = corpus_dir();
+    cases_in(&corpus_dir())
+}
+
+/// The cases of any directory in the corpus format (`bad_*.json` lists are not cases).
+pub fn cases_in(dir: &std::path::Path) -> Vec<Case> {
+    let dir = dir.to_path_buf();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("bad_"))
         .collect();
     files.sort();
     files
@@ -61,7 +67,7 @@ pub fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn decode(t: &Value) -> HostTensor {
+pub fn decode(t: &Value) -> HostTensor {
     let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
     let dtype: DType = t["dtype"].as_str().unwrap().parse().unwrap();
     if dtype == DType::String {
@@ -69,6 +75,16 @@ fn decode(t: &Value) -> HostTensor {
         return HostTensor::new(shape, Values::String(s));
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(t["b64"].as_str().unwrap()).unwrap();
+    if dtype == DType::Map {
+        // A list of maps: "keys" (strings or int64s) and the row-major float32 probabilities.
+        let keys = t["keys"].as_array().unwrap();
+        let keys = match keys.first().map(|k| k.is_string()) {
+            Some(true) => MapKeys::String(keys.iter().map(|k| k.as_str().unwrap().to_string()).collect()),
+            _ => MapKeys::Int64(keys.iter().map(|k| k.as_i64().unwrap()).collect()),
+        };
+        let probabilities = bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        return HostTensor::new(shape, Values::Map { keys, probabilities });
+    }
     macro_rules! le {
         ($t:ty, $n:expr) => {
             bytes.chunks_exact($n).map(|c| <$t>::from_le_bytes(c.try_into().unwrap())).collect::<Vec<$t>>()
@@ -87,7 +103,7 @@ fn decode(t: &Value) -> HostTensor {
         DType::Uint32 => Values::Uint32(le!(u32, 4)),
         DType::Uint64 => Values::Uint64(le!(u64, 8)),
         DType::Bool => Values::Bool(bytes.iter().map(|&b| b != 0).collect()),
-        DType::String => unreachable!(),
+        DType::String | DType::Map => unreachable!(),
     };
     HostTensor::new(shape, values)
 }
@@ -106,6 +122,7 @@ fn as_f64(v: &Values) -> Vec<f64> {
         Values::Uint32(v) => v.iter().map(|&x| x as f64).collect(),
         Values::Uint64(v) => v.iter().map(|&x| x as f64).collect(),
         Values::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+        Values::Map { probabilities, .. } => probabilities.iter().map(|&x| x as f64).collect(),
         other => panic!("not numeric: {other:?}"),
     }
 }
@@ -131,6 +148,11 @@ pub fn compare(name: &str, expected: &HostTensor, actual: &HostTensor, rtol: f64
     }
     if let (Values::String(a), Values::String(e)) = (&actual.values, &expected.values) {
         return if a == e { Ok(()) } else { Err(format!("{name}: {a:?}, expected {e:?}")) };
+    }
+    if let (Values::Map { keys: a, .. }, Values::Map { keys: e, .. }) = (&actual.values, &expected.values)
+        && a != e
+    {
+        return Err(format!("{name}: map keys {a:?}, expected {e:?}"));
     }
     if let (Values::Int64(a), Values::Int64(e)) = (&actual.values, &expected.values) {
         return if a == e { Ok(()) } else { Err(format!("{name}: {a:?}, expected {e:?}")) };

@@ -19,6 +19,10 @@ async function main(): Promise<void> {
     const strings: string[] = y.data;
     void strings;
   }
+  if (y?.dtype === 'map') {
+    const rows: Array<Record<string, number>> = y.data;
+    void rows;
+  }
   try {
     await Model.load(new Uint8Array(0));
   } catch (e) {
@@ -33,6 +37,8 @@ async function main(): Promise<void> {
   void disposed;
   // @ts-expect-error an unknown dtype
   await model.predict({ x: { data: [1], shape: [1], dtype: 'float' } });
+  // @ts-expect-error 'map' is an output-only type
+  await model.predict({ x: { data: [1], shape: [1], dtype: 'map' } });
   // @ts-expect-error options are typed
   await Model.load('m.onnx', { inputShape: {} });
   // @ts-expect-error a number is not a model source
