@@ -11,6 +11,7 @@ bash scripts/setup.sh all
 
 log "cargo test (the core, natively)"
 cargo test --quiet
+.cache/venv/bin/python -m unittest discover -s tests/python
 
 bash scripts/build.sh
 

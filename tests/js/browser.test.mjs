@@ -5,17 +5,11 @@ import assert from 'node:assert/strict';
 import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { corpusDir, packedFixtures, packageDir, root } from './harness.mjs';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream' };
 const artifacts = join(root, 'test-results');
-
-export function chromiumPath() {
-  const path = process.env.CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
-  if (!path) throw new Error('Chromium is not installed: run scripts/setup.sh');
-  return path;
-}
 
 /** Serves `routes` ({ prefix: directory }) and `/fixtures.json`. */
 function serve(routes, fixtures) {
@@ -43,10 +37,7 @@ before(async () => {
     { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/': join(root, 'tests/browser') },
     JSON.stringify(packedFixtures()),
   );
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
