@@ -21,7 +21,7 @@ log "cargo build --release --target $target"
 RUSTC_BOOTSTRAP=1 RUSTC="$WASM_RUSTC" "$WASM_CARGO" build --quiet --release --lib \
   --target "$target" -Zbuild-std=std,panic_unwind -Zbuild-std-features=optimize_for_size
 
-raw=target/$target/release/edgeinfer.wasm
+raw=${CARGO_TARGET_DIR:-target}/$target/release/edgeinfer.wasm
 out=dist/edgeinfer_bg.wasm
 if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat .cache/wasm-opt.flag 2>/dev/null)" ]; then
   log "dist/ is up to date"
