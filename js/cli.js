@@ -1,19 +1,35 @@
 #!/usr/bin/env node
 // The edgeinfer command line, on the same wasm core as the library.
-import { readFile } from 'node:fs/promises';
-import { Model } from './node.js';
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Model, bundleTools } from './node.js';
+import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
+import { instanceLayout, parsePredictRequest } from './server/instances.js';
 
-const HELP = `edgeinfer: run ONNX models as WebAssembly
+const HELP = `edgeinfer: run ONNX models as WebAssembly, and ship them as signed bundles
 
 Usage:
-  edgeinfer inspect MODEL.onnx
-      Print the model's inputs and outputs (names, element types, shapes).
-  edgeinfer predict MODEL.onnx --input JSON
-      Run one prediction and print the outputs as JSON. JSON maps input names to nested
-      arrays ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]};
-      --input @file.json reads it from a file.
+  edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
+                  [--reference reference.json] [-o DIR]
+      Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
+      embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
+      NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
+      defaults to ./dist.
+  edgeinfer keygen -o NAME
+      Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.
+  edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
+      Check the bundle (runtime code and model digests; the signature with a key) and
+      print its manifest.
+  edgeinfer inspect MODEL.onnx|BUNDLE.wasm
+      Print inputs and outputs, operators' metadata, size, and a bundle's manifest.
+  edgeinfer predict MODEL.onnx|BUNDLE.wasm (--input JSON | --csv FILE) [--public-key NAME.pub]
+      Predict once and print the outputs as JSON. JSON maps input names to nested arrays
+      ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]}; --input @file.json
+      reads it from a file. A CSV's header names the model's features or inputs; each
+      row is one instance.
   edgeinfer worker MODEL.onnx [MODEL.onnx ...] [-o DIR] [--force]
       Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
       into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
@@ -22,9 +38,16 @@ Usage:
 Options:
   -h, --help     this help
 
-Exit codes: 0 success, 1 the model or the input was refused, 2 bad usage.`;
+Exit codes: 0 success, 1 the model, bundle or input was refused, 2 bad usage.`;
 
 class UsageError extends Error {}
+
+/** A refusal about a named file: exit 1 with the file and the problem. */
+class FileError extends Error {
+  constructor(file, e) {
+    super(`${file}: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  }
+}
 
 function parseArgs(argv) {
   const positional = [];
@@ -41,6 +64,7 @@ function parseArgs(argv) {
       flags[key] = value;
     } else positional.push(a);
   }
+  if (flags.out === undefined && argv.includes('-o')) throw new UsageError('-o needs a directory or name');
   return { positional, flags };
 }
 
@@ -55,28 +79,85 @@ export function toFeed(name, value) {
 function toJson(outputs) {
   const result = {};
   for (const [name, t] of Object.entries(outputs)) {
+    if (t.dtype === 'map') {
+      result[name] = { dtype: t.dtype, shape: t.shape, data: t.data };
+      continue;
+    }
     const flat = Array.from(t.data, (v) => (typeof v === 'bigint' ? Number(v) : v));
     result[name] = { dtype: t.dtype, shape: t.shape, data: nest(flat, t.shape) };
   }
   return result;
 }
 
-async function loadModel(path) {
+async function readKey(path) {
+  if (!path) return undefined;
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new FileError(path, e);
+  }
+}
+
+async function loadModel(path, publicKey) {
   if (!path) throw new UsageError('name the model file');
-  return Model.load(path);
+  try {
+    return await Model.load(path, { publicKey: await readKey(publicKey) });
+  } catch (e) {
+    throw new FileError(path, e);
+  }
+}
+
+/** Splits CSV text into rows of fields (quoted fields may hold commas, quotes and newlines). */
+export function parseCsv(text) {
+  const rows = [];
+  let row = [], field = '', quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"' && field === '') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      if (row.some((f) => f !== '')) rows.push(row);
+      row = [];
+      field = '';
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) rows.push(row);
+  return rows;
+}
+
+/** A CSV's rows as feeds: the header names features or inputs, as /predict instances do. */
+async function csvFeeds(model, file) {
+  const [header, ...rows] = parseCsv(await readFile(file, 'utf8'));
+  if (!header || !rows.length) throw new UsageError(`${file}: expected a header row and at least one data row`);
+  rows.forEach((r, i) => {
+    if (r.length !== header.length) throw new UsageError(`${file}: row ${i + 2} has ${r.length} fields, the header ${header.length}`);
+  });
+  const entry = { features: model.metadata.feature_names ? null : header, name: basename(file) };
+  const instances = rows.map((r) => Object.fromEntries(header.map((h, j) => [h.trim(), r[j]])));
+  let feeds;
+  try {
+    feeds = parsePredictRequest({ instances }, instanceLayout(entry, model), { maxBatchRows: Infinity, maxTensorElements: Infinity }).feeds;
+  } catch (e) {
+    throw new UsageError(`${file}: ${e.message}`);
+  }
+  for (const [name, feed] of Object.entries(feeds)) {
+    const dtype = model.inputs.find((i) => i.name === name)?.dtype;
+    feed.data = feed.data.map((v) => (dtype === 'string' ? String(v) : v === '' ? NaN : Number(v)));
+  }
+  return feeds;
 }
 
 const dims = (shape) => `[${shape.join(', ')}]`;
 
-async function main(argv) {
-  const { positional, flags } = parseArgs(argv);
-  const [command, ...rest] = positional;
-  if (flags.help || !command) {
-    console.log(HELP);
-    return command || flags.help ? 0 : 2;
-  }
-  if (command === 'inspect') {
-    const model = await loadModel(rest[0]);
+const COMMANDS = {
+  async inspect([path], flags) {
+    const model = await loadModel(path, flags['public-key']);
+    const size = (await stat(path)).size;
+    console.log(`${path}: ${(size / 1e6).toFixed(2)} MB${model.manifest ? `, bundle ${model.manifest.name} ${model.manifest.version}` : ''}`);
     console.log('inputs:');
     for (const i of model.inputs) console.log(`  ${i.name}: ${i.dtype} ${dims(i.shape)}`);
     console.log('outputs:');
@@ -86,19 +167,35 @@ async function main(argv) {
       console.log('metadata:');
       for (const [k, v] of meta) console.log(`  ${k}: ${v}`);
     }
-    return 0;
-  }
-  if (command === 'predict') {
-    const model = await loadModel(rest[0]);
-    if (!flags.input) throw new UsageError('predict needs --input JSON (or --input @file.json)');
-    const text = flags.input.startsWith('@') ? await readFile(flags.input.slice(1), 'utf8') : flags.input;
-    let parsed;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      throw new UsageError(`--input is not JSON: ${e.message}`);
+    if (model.manifest) {
+      const { model: payload, runtime, signer, created, features, labels } = model.manifest;
+      console.log('manifest:');
+      console.log(`  created: ${created}`);
+      console.log(`  model: ${payload.encoding}, ${payload.size} bytes, sha256 ${payload.sha256}`);
+      console.log(`  runtime: edgeinfer ${runtime.version}`);
+      console.log(`  signed: ${signer ? `${signer.algorithm}, key ${signer.key_id}` : 'no'}`);
+      if (features) console.log(`  features: ${features.join(', ')}`);
+      if (labels) console.log(`  labels: ${labels.join(', ')}`);
     }
-    const feeds = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, toFeed(k, v)]));
+    return 0;
+  },
+
+  async predict([path], flags) {
+    const model = await loadModel(path, flags['public-key']);
+    let feeds;
+    if (flags.csv) {
+      feeds = await csvFeeds(model, flags.csv);
+    } else {
+      if (!flags.input) throw new UsageError('predict needs --input JSON (or --input @file.json) or --csv FILE');
+      const text = flags.input.startsWith('@') ? await readFile(flags.input.slice(1), 'utf8') : flags.input;
+      let parsed;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        throw new UsageError(`--input is not JSON: ${e.message}`);
+      }
+      feeds = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, toFeed(k, v)]));
+    }
     const started = performance.now();
     const outputs = await model.predict(feeds);
     const ms = performance.now() - started;
@@ -106,13 +203,64 @@ async function main(argv) {
     console.log(`{\n${lines.join(',\n')}\n}`);
     console.error(`predicted in ${ms.toFixed(2)} ms`);
     return 0;
-  }
-  if (command === 'worker') {
-    if (!rest.length) throw new UsageError('worker needs at least one MODEL.onnx');
+  },
+
+  async build([path], flags) {
+    if (!path) throw new UsageError('build needs MODEL.onnx');
+    if (!flags.name || !flags.version) throw new UsageError('build needs --name NAME and --version V');
+    const out = flags.out ?? 'dist';
+    let made;
+    try {
+      made = await buildBundle({
+        model: path,
+        name: flags.name,
+        version: flags.version,
+        out,
+        signingKey: flags.sign,
+        features: flags.features?.split(',').map((f) => f.trim()),
+        reference: flags.reference,
+      });
+    } catch (e) {
+      throw new FileError(path, e);
+    }
+    const { manifest } = made;
+    console.log(`wrote ${out}/: ${made.files.join(', ')}`);
+    console.log(`  ${manifest.name} ${manifest.version}: model as ${manifest.model.encoding}, sha256 ${manifest.model.sha256.slice(0, 16)}…, ${manifest.signer ? `signed by key ${manifest.signer.key_id}` : 'unsigned'}`);
+    return 0;
+  },
+
+  async keygen(_, flags) {
+    if (!flags.out) throw new UsageError('keygen needs -o NAME (writes NAME.key and NAME.pub)');
+    const [privatePem, publicPem] = await bundleTools.keyPair(randomBytes(32));
+    // The private key is readable by its owner only.
+    await writeFile(`${flags.out}.key`, privatePem, { mode: 0o600, flag: flags.force ? 'w' : 'wx' }).catch((e) => {
+      throw new FileError(`${flags.out}.key`, e.code === 'EEXIST' ? new Error('exists (use --force to replace it)') : e);
+    });
+    await writeFile(`${flags.out}.pub`, publicPem, { flag: flags.force ? 'w' : 'wx' });
+    console.log(`wrote ${flags.out}.key (private: keep it secret) and ${flags.out}.pub`);
+    return 0;
+  },
+
+  async verify([path], flags) {
+    if (!path) throw new UsageError('verify needs BUNDLE.wasm');
+    let manifest;
+    try {
+      manifest = await bundleTools.verify(await readFile(path), { publicKey: await readKey(flags['public-key']) });
+    } catch (e) {
+      throw new FileError(path, e);
+    }
+    const how = flags['public-key'] ? `signature by ${flags['public-key']} (key ${manifest.signer?.key_id})` : 'digests only (no --public-key: the signature was not checked)';
+    console.log(`${path}: OK, ${manifest.name} ${manifest.version}, ${how}`);
+    console.log(JSON.stringify(manifest, null, 2));
+    return 0;
+  },
+
+  async worker(models, flags) {
+    if (!models.length) throw new UsageError('worker needs at least one MODEL.onnx');
     const out = flags.out ?? 'edgeinfer-worker';
     let made;
     try {
-      made = await scaffoldWorker({ models: rest, out, force: flags.force });
+      made = await scaffoldWorker({ models, out, force: flags.force });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);
       return 1;
@@ -122,19 +270,25 @@ async function main(argv) {
     console.log(`  local API key (in ${out}/.dev.vars): ${made.devKey}`);
     console.log(`  curl -H "Authorization: Bearer ${made.devKey}" http://localhost:8787/v2/models/${made.models[0]}`);
     return 0;
+  },
+};
+
+async function main(argv) {
+  const { positional, flags } = parseArgs(argv);
+  const [command, ...rest] = positional;
+  if (flags.help || !command) {
+    console.log(HELP);
+    return command || flags.help ? 0 : 2;
   }
-  throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
+  const run = COMMANDS[command];
+  if (!run) throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
+  return run(rest, flags);
 }
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e) => {
-    if (e instanceof UsageError) {
-      console.error(`edgeinfer: ${e.message}`);
-      process.exitCode = 2;
-    } else {
-      console.error(`edgeinfer: ${e.code ? `${e.code}: ` : ''}${e.message}`);
-      process.exitCode = 1;
-    }
+    console.error(`edgeinfer: ${e instanceof UsageError || e instanceof FileError ? '' : e.code ? `${e.code}: ` : ''}${e.message}`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
   },
 );

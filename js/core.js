@@ -1,7 +1,7 @@
 // The public API, the same in every runtime. Each entry point (node.js, browser.js,
 // workerd.js) supplies two things this module cannot know: how to start the wasm module
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
-import initWasm, { initSync, WasmModel, __testPanic } from '../dist/edgeinfer.js';
+import initWasm, { initSync, WasmModel, __testPanic, buildBundle, verifyBundle, keyPair } from '../dist/edgeinfer.js';
 
 /** An Error with a stable `code`, like the ones the wasm core throws. */
 export class EdgeInferError extends Error {
@@ -37,6 +37,7 @@ export function createApi(platform) {
     #inputs;
     #outputs;
     #metadata;
+    #manifest;
 
     /** Use `Model.load`. */
     constructor(wasm) {
@@ -44,6 +45,8 @@ export function createApi(platform) {
       this.#inputs = freezeInfos(wasm.inputs());
       this.#outputs = freezeInfos(wasm.outputs());
       this.#metadata = Object.freeze(wasm.metadata());
+      const manifest = wasm.manifest();
+      this.#manifest = manifest === undefined ? null : deepFreeze(JSON.parse(manifest));
     }
 
     /**
@@ -59,8 +62,28 @@ export function createApi(platform) {
       return new Model(call(() => WasmModel.load(bytes, options)));
     }
 
+    /**
+     * Loads a bundle from the custom sections of its compiled module, where the file's bytes
+     * are not at hand (workerd imports the wasm as a module).
+     */
+    static async fromBundleModule(module, options = {}) {
+      await init(options);
+      const section = (name) => {
+        const found = WebAssembly.Module.customSections(module, name);
+        return found.length === 1 ? new Uint8Array(found[0]) : undefined;
+      };
+      const manifest = section('edgeinfer.manifest'), model = section('edgeinfer.model');
+      if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
+      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), options)));
+    }
+
     get inputs() {
       return this.#inputs;
+    }
+
+    /** A bundle's manifest (name, version, schema, digests, signer), or null for plain ONNX. */
+    get manifest() {
+      return this.#manifest;
     }
 
     get outputs() {
@@ -90,7 +113,31 @@ export function createApi(platform) {
   /** For the package's own tests: proves a Rust panic is caught at the boundary. */
   const __internal = Object.freeze({ panic: () => call(() => __testPanic()) });
 
-  return { Model, init, EdgeInferError, __internal };
+  /** Building and checking bundles, for the CLI (Node). */
+  const bundleTools = Object.freeze({
+    async build(runtime, onnx, options) {
+      await init();
+      return call(() => buildBundle(runtime, onnx, options));
+    },
+    async verify(bytes, options = {}) {
+      await init();
+      return JSON.parse(call(() => verifyBundle(bytes, options)));
+    },
+    async keyPair(seed) {
+      await init();
+      return call(() => keyPair(seed));
+    },
+  });
+
+  return { Model, init, EdgeInferError, __internal, bundleTools };
+}
+
+function deepFreeze(o) {
+  if (o && typeof o === 'object') {
+    Object.values(o).forEach(deepFreeze);
+    Object.freeze(o);
+  }
+  return o;
 }
 
 function freezeInfos(infos) {

@@ -92,6 +92,12 @@ export interface LoadOptions {
    * memory of the decluttered model it starts from.
    */
   maxSpecializedPlans?: number;
+  /**
+   * For bundles (`edgeinfer build`): the Ed25519 public key, SPKI PEM or 32 raw bytes, whose
+   * signature the bundle must carry; a bundle unsigned or signed by another key is refused
+   * with E_INTEGRITY. Without it only the bundle's digests are checked.
+   */
+  publicKey?: string | Uint8Array;
   /** Where to get the wasm; see `init`. */
   wasm?: WasmSource;
   /** The fetch used for URL sources (default: globalThis.fetch). */
@@ -110,10 +116,28 @@ export declare class Model {
   readonly outputs: readonly TensorInfo[];
   /** The ONNX file's `metadata_props` and producer (`producer_name`, `producer_version`). */
   readonly metadata: Readonly<Record<string, string>>;
+  /** A bundle's manifest (name, version, schema, digests, signer); null for plain ONNX. */
+  readonly manifest: BundleManifest | null;
   readonly disposed: boolean;
   predict(feeds: Feeds): Promise<Outputs>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
   dispose(): void;
+}
+
+export interface BundleManifest {
+  readonly format: string;
+  readonly name: string;
+  readonly version: string;
+  readonly created: string;
+  readonly runtime: { readonly name: string; readonly version: string; readonly sha256?: string };
+  readonly model: { readonly encoding: 'nnef' | 'onnx'; readonly sha256: string; readonly size: number; readonly source_sha256: string };
+  readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
+  readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
+  readonly features?: readonly string[];
+  readonly labels?: readonly string[];
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly signer?: { readonly algorithm: 'Ed25519'; readonly key_id: string };
+  readonly reference?: unknown;
 }
 
 /** Starts the wasm module ahead of the first load, optionally from a given source. */
@@ -122,7 +146,8 @@ export declare function init(options?: { wasm?: WasmSource }): Promise<void>;
 export type ErrorCode =
   | 'E_MODEL_PARSE' | 'E_MODEL_INVALID' | 'E_UNSUPPORTED_OP' | 'E_MODEL_FETCH'
   | 'E_INPUT_MISSING' | 'E_INPUT_UNKNOWN' | 'E_INPUT_DTYPE' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE'
-  | 'E_INVALID_OPTION' | 'E_RESOURCE_LIMIT' | 'E_DISPOSED' | 'E_RUNTIME' | 'E_INTERNAL' | 'E_WASM_LOAD';
+  | 'E_INVALID_OPTION' | 'E_RESOURCE_LIMIT' | 'E_DISPOSED' | 'E_RUNTIME' | 'E_INTERNAL' | 'E_WASM_LOAD'
+  | 'E_INTEGRITY' | 'E_BUNDLE_VERSION';
 
 /** Every rejection from this package is one of these, with a stable `code`. */
 export declare class EdgeInferError extends Error {

@@ -5,6 +5,7 @@ use std::panic::AssertUnwindSafe;
 
 use wasm_bindgen::prelude::*;
 
+use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
 use crate::interop;
 use crate::model::Model;
@@ -16,6 +17,16 @@ pub struct WasmModel {
     inner: AssertUnwindSafe<Option<Model>>,
     /// The output names as JS strings, made once.
     output_names: Vec<JsValue>,
+    /// A bundle's checked manifest, as JSON.
+    manifest: Option<String>,
+}
+
+impl WasmModel {
+    fn new(model: Model, manifest: Option<bundle::manifest::Manifest>) -> Result<WasmModel, Error> {
+        let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
+        let manifest = manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, manifest })
+    }
 }
 
 #[global_allocator]
@@ -42,14 +53,39 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, JsValue> {
 
 #[wasm_bindgen]
 impl WasmModel {
-    /// Parses and optimises an ONNX model. `options` is the JS options object.
+    /// Parses and optimises an ONNX model, or checks and loads a bundle file. `options` is
+    /// the JS options object.
     pub fn load(bytes: &[u8], options: JsValue) -> Result<WasmModel, JsValue> {
         guarded(|| {
             let options = interop::load_options(&options)?;
-            let model = Model::load(bytes, &options)?;
-            let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
-            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names })
+            if bundle::is_bundle(bytes) {
+                let (model, manifest) = Model::load_bundle(&bundle::parts(bytes)?, &options)?;
+                return WasmModel::new(model, Some(manifest));
+            }
+            WasmModel::new(Model::load(bytes, &options)?, None)
         })
+    }
+
+    /// Loads a bundle from its sections, as JS reads them from a compiled module
+    /// (`WebAssembly.Module.customSections`) where the file's bytes are not at hand.
+    #[wasm_bindgen(js_name = loadBundleSections)]
+    pub fn load_bundle_sections(
+        manifest: &[u8],
+        model: &[u8],
+        signature: Option<Vec<u8>>,
+        options: JsValue,
+    ) -> Result<WasmModel, JsValue> {
+        guarded(|| {
+            let options = interop::load_options(&options)?;
+            let parts = Parts { manifest, model, signature: signature.as_deref(), runtime: None };
+            let (model, manifest) = Model::load_bundle(&parts, &options)?;
+            WasmModel::new(model, Some(manifest))
+        })
+    }
+
+    /// The bundle's manifest as JSON, or undefined for a plain ONNX model.
+    pub fn manifest(&self) -> Option<String> {
+        self.manifest.clone()
     }
 
     fn model(&mut self) -> Result<&mut Model, Error> {
@@ -95,5 +131,32 @@ pub fn test_panic() -> Result<(), JsValue> {
         let v: Vec<u8> = Vec::new();
         let i = v.len() + 3;
         Ok(std::hint::black_box(v)[i]).map(|_: u8| ())
+    })
+}
+
+/// Builds a bundle: `runtime` (this runtime's wasm file) with `onnx` appended; returns the
+/// bundle's bytes. `options`: { name, version, created, features?, signingKey?, reference? }.
+#[wasm_bindgen(js_name = buildBundle)]
+pub fn build_bundle(runtime: &[u8], onnx: &[u8], options: JsValue) -> Result<Vec<u8>, JsValue> {
+    guarded(|| Ok(bundle::build(runtime, onnx, &interop::build_options(&options)?)?.0))
+}
+
+/// Checks a bundle file (runtime code, signature when `publicKey` is given, model digest)
+/// without loading its model; returns the manifest as JSON.
+#[wasm_bindgen(js_name = verifyBundle)]
+pub fn verify_bundle(bytes: &[u8], options: JsValue) -> Result<String, JsValue> {
+    guarded(|| {
+        let options = interop::load_options(&options)?;
+        let manifest = bundle::check(&bundle::parts(bytes)?, &options)?;
+        serde_json::to_string(&manifest).map_err(|e| Error::Internal(e.to_string()))
+    })
+}
+
+/// A new Ed25519 key pair, [privatePem, publicPem], from 32 bytes of the caller's randomness.
+#[wasm_bindgen(js_name = keyPair)]
+pub fn key_pair(seed: &[u8]) -> Result<Vec<String>, JsValue> {
+    guarded(|| {
+        let (private, public) = bundle::keys::keypair_from_seed(seed)?;
+        Ok(vec![private, public])
     })
 }

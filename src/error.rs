@@ -31,6 +31,13 @@ pub enum Error {
     /// The computation would exceed a configured resource limit.
     #[error("resource limit exceeded: {0}")]
     ResourceLimit(String),
+    /// A bundle whose bytes, manifest or signature do not check out, or lack a signature
+    /// the caller requires. Nothing of it has run.
+    #[error("bundle integrity check failed: {0}")]
+    Integrity(String),
+    /// A bundle made by a runtime this one cannot promise to run faithfully.
+    #[error("the bundle was built by edgeinfer {bundle}, this runtime is {runtime}: rebuild it with this version")]
+    BundleVersion { bundle: String, runtime: String },
     #[error("the model has been disposed")]
     Disposed,
     /// The model failed while running on valid input; the model stays usable.
@@ -55,6 +62,8 @@ impl Error {
             Error::InputValue { .. } => "E_INPUT_VALUE",
             Error::InvalidOption(_) => "E_INVALID_OPTION",
             Error::ResourceLimit(_) => "E_RESOURCE_LIMIT",
+            Error::Integrity(_) => "E_INTEGRITY",
+            Error::BundleVersion { .. } => "E_BUNDLE_VERSION",
             Error::Disposed => "E_DISPOSED",
             Error::Runtime(_) => "E_RUNTIME",
             Error::Internal(_) => "E_INTERNAL",

@@ -109,6 +109,21 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
                 out.limits.max_input_elements = positive(&value, &key)? as usize;
             }
             "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
+            "publicKey" => {
+                if value.is_undefined() || value.is_null() {
+                    continue;
+                }
+                out.public_key = Some(if let Some(text) = value.as_string() {
+                    text.into_bytes()
+                } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+                    bytes.to_vec()
+                } else {
+                    return Err(Error::InvalidOption(format!(
+                        "publicKey must be an SPKI PEM string or 32 bytes, got {}",
+                        describe(&value)
+                    )));
+                });
+            }
             "maxSpecializedPlans" => {
                 out.max_specialized_plans = if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
             }
@@ -116,7 +131,7 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
             "wasm" | "fetch" | "signal" => {}
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes or maxSpecializedPlans"
+                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxSpecializedPlans or publicKey"
                 )));
             }
         }
@@ -348,4 +363,41 @@ pub fn string_map(pairs: &[(String, String)]) -> JsValue {
         let _ = Reflect::set(&o, &k.as_str().into(), &v.as_str().into());
     }
     o.into()
+}
+
+/// `{ name, version, created, features?, signingKey?, reference? }` for
+/// `buildBundle`; `reference` is JSON text.
+pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, Error> {
+    let text = |key: &str| -> Result<Option<String>, Error> {
+        let v = get(options, key);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| Error::InvalidOption(format!("{key} must be a string, got {}", describe(&v))))
+    };
+    let required = |key: &str| text(key)?.ok_or_else(|| Error::InvalidOption(format!("{key} is required")));
+    let features = get(options, "features");
+    let features = if features.is_undefined() || features.is_null() {
+        None
+    } else if features.is_array() {
+        Some(
+            Array::from(&features)
+                .iter()
+                .map(|f| f.as_string().ok_or_else(|| Error::InvalidOption("features must be strings".into())))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    } else {
+        return Err(Error::InvalidOption("features must be an array of strings".into()));
+    };
+    let reference = text("reference")?
+        .map(|r| serde_json::from_str(&r).map_err(|e| Error::InvalidOption(format!("reference is not JSON: {e}"))))
+        .transpose()?;
+    Ok(crate::bundle::BuildOptions {
+        name: required("name")?,
+        version: required("version")?,
+        created: required("created")?,
+        features,
+        signing_key_pem: text("signingKey")?,
+        reference,
+    })
 }

@@ -1,6 +1,7 @@
 //! edgeinfer's core: ONNX models on tract, with typed errors and host-side tensors.
 //! Nothing here knows about JavaScript; `binding` (wasm32 only) is the one thin layer over it.
 
+pub mod bundle;
 pub mod dtype;
 pub mod error;
 pub mod feeds;

@@ -40,12 +40,25 @@ pub struct LoadOptions {
     /// Shapes that get a plan of their own once seen twice (0: always the symbolic plan,
     /// and the decluttered model is not kept, which saves its memory).
     pub max_specialized_plans: usize,
+    /// For bundles: the Ed25519 public key (SPKI PEM or 32 raw bytes) whose signature the
+    /// bundle must carry. Without it, only the model's digest is checked.
+    pub public_key: Option<Vec<u8>>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { input_shapes: Vec::new(), limits: Limits::default(), max_specialized_plans: 4 }
+        LoadOptions { input_shapes: Vec::new(), limits: Limits::default(), max_specialized_plans: 4, public_key: None }
     }
+}
+
+/// A model on its way to being loaded: decluttered, with what its ONNX file (or a bundle's
+/// manifest) says about it.
+#[derive(Clone)]
+pub(crate) struct Graph {
+    pub decluttered: TypedModel,
+    pub input_names: Vec<String>,
+    pub output_names: Vec<String>,
+    pub metadata: Vec<(String, String)>,
 }
 
 pub struct Model {
@@ -67,39 +80,30 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
+    /// Loads an ONNX model, or a bundle made by `edgeinfer build` (checked before anything
+    /// of it runs).
     pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
-        guard(|| Model::load_unguarded(bytes, options))
+        guard(|| {
+            let graph = match crate::bundle::is_bundle(bytes) {
+                true => crate::bundle::open(bytes, options)?.graph,
+                false => parse_onnx(bytes, options)?,
+            };
+            Model::from_graph(graph, options)
+        })
     }
 
-    fn load_unguarded(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
-        if bytes.is_empty() {
-            return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
-        }
-        let onnx = crate::ops::framework();
-        let mut proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))?;
-        let graph = proto
-            .graph
-            .as_ref()
-            .ok_or_else(|| Error::ModelParse("not an ONNX model: it has no graph".into()))?;
-        if graph.output.is_empty() {
-            return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
-        }
-        check_operators(&onnx, graph)?;
-        let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
-        let metadata = metadata(&proto);
-        crate::rewrite::apply(&mut proto);
-        let (input_names, typed) = match typed_model(&onnx, &proto, options, false) {
-            Ok(parsed) => parsed,
-            // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
-            // column, concatenated) only type with one batch symbol for all of them.
-            Err(first) if unnamed_batch_inputs(&proto) > 1 => {
-                typed_model(&onnx, &proto, options, true).map_err(|_| first)?
-            }
-            Err(first) => return Err(first),
-        };
-        let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    /// Loads a bundle from its sections (as JS reads them from a compiled module), returning
+    /// its checked manifest too.
+    pub fn load_bundle(parts: &crate::bundle::Parts, options: &LoadOptions) -> Result<(Model, crate::bundle::manifest::Manifest)> {
+        guard(|| {
+            let opened = crate::bundle::open_parts(parts, options)?;
+            Ok((Model::from_graph(opened.graph, options)?, opened.manifest))
+        })
+    }
+
+    /// Optimises a decluttered graph into a runnable model.
+    pub(crate) fn from_graph(graph: Graph, options: &LoadOptions) -> Result<Model> {
+        let Graph { decluttered, input_names, output_names, metadata } = graph;
         let optimized = decluttered.clone().into_optimized().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
             .into_iter()
@@ -161,6 +165,34 @@ impl Model {
             })
             .collect()
     }
+}
+
+/// Parses ONNX bytes as far as a decluttered graph.
+pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
+    if bytes.is_empty() {
+        return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
+    }
+    let onnx = crate::ops::framework();
+    let mut proto = onnx
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))?;
+    let graph = proto.graph.as_ref().ok_or_else(|| Error::ModelParse("not an ONNX model: it has no graph".into()))?;
+    if graph.output.is_empty() {
+        return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
+    }
+    check_operators(&onnx, graph)?;
+    let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    let metadata = metadata(&proto);
+    crate::rewrite::apply(&mut proto);
+    let (input_names, typed) = match typed_model(&onnx, &proto, options, false) {
+        Ok(parsed) => parsed,
+        // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
+        // column, concatenated) only type with one batch symbol for all of them.
+        Err(first) if unnamed_batch_inputs(&proto) > 1 => typed_model(&onnx, &proto, options, true).map_err(|_| first)?,
+        Err(first) => return Err(first),
+    };
+    let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok(Graph { decluttered, input_names, output_names, metadata })
 }
 
 fn metadata(proto: &pb::ModelProto) -> Vec<(String, String)> {
@@ -287,29 +319,36 @@ fn name_unknown_dims(model: &mut InferenceModel, names: &[String], share_batch: 
     Ok(())
 }
 
+/// Checks a pinned shape against the declared one (`None` for a symbolic dimension).
+fn check_pin(name: &str, declared: &[Option<i64>], shape: &[usize]) -> Result<()> {
+    if declared.len() != shape.len() {
+        return Err(Error::InvalidOption(format!(
+            "inputShapes gives '{name}' rank {}, but the model declares rank {}",
+            shape.len(),
+            declared.len()
+        )));
+    }
+    for (axis, (d, &size)) in declared.iter().zip(shape).enumerate() {
+        if let Some(fixed) = d
+            && *fixed != size as i64
+        {
+            return Err(Error::InvalidOption(format!(
+                "inputShapes gives '{name}' dimension {axis} = {size}, but the model fixes it to {fixed}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn pin_input_shapes(model: &mut InferenceModel, names: &[String], pins: &[(String, Vec<usize>)]) -> Result<()> {
     for (name, shape) in pins {
         let i = names.iter().position(|n| n == name).ok_or_else(|| {
             Error::InvalidOption(format!("inputShapes names '{name}', but the model's inputs are {}", names.join(", ")))
         })?;
         let fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?.clone();
-        let declared: Vec<Option<TDim>> = fact.shape.dims().map(|d| d.concretize()).collect();
-        if declared.len() != shape.len() {
-            return Err(Error::InvalidOption(format!(
-                "inputShapes gives '{name}' rank {}, but the model declares rank {}",
-                shape.len(),
-                declared.len()
-            )));
-        }
-        for (axis, (d, &size)) in declared.iter().zip(shape).enumerate() {
-            if let Some(Ok(fixed)) = d.as_ref().map(|d| d.to_i64())
-                && fixed != size as i64
-            {
-                return Err(Error::InvalidOption(format!(
-                    "inputShapes gives '{name}' dimension {axis} = {size}, but the model fixes it to {fixed}"
-                )));
-            }
-        }
+        let declared: Vec<Option<i64>> =
+            fact.shape.dims().map(|d| d.concretize().and_then(|d| d.to_i64().ok())).collect();
+        check_pin(name, &declared, shape)?;
         let dims: TVec<TDim> = shape.iter().map(|&s| s.to_dim()).collect();
         let pinned = fact.with_shape(ShapeFactoid::closed(dims.into_iter().map(DimFact::from).collect()));
         model.set_input_fact(i, pinned).map_err(|e| from_tract(&e, Error::ModelInvalid))?;

@@ -2,7 +2,8 @@
 // the installed package served over HTTP on 127.0.0.1 with an import map, as a page would.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize } from 'node:path';
 import { launchChromium } from './chromium.mjs';
@@ -31,10 +32,18 @@ function serve(routes, fixtures) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+const bundles = join(root, '.cache/browser-bundles');
+
 let server, browser;
 before(async () => {
+  // A signed bundle made by the package's CLI, for the page to import as a user's page would.
+  rmSync(bundles, { recursive: true, force: true });
+  mkdirSync(bundles, { recursive: true });
+  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: bundles, stdio: 'pipe' });
+  cli('keygen', '-o', 'team');
+  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(bundles, 'dist'));
   server = await serve(
-    { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/': join(root, 'tests/browser') },
+    { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/bundles/': bundles, '/': join(root, 'tests/browser') },
     JSON.stringify(packedFixtures()),
   );
   browser = await launchChromium();

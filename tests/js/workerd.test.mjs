@@ -3,7 +3,8 @@
 // picks the package's "workerd" export, which imports the wasm as a module.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { packedFixtures, packageDir, root } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
@@ -17,6 +18,9 @@ before(async () => {
   cpSync(join(root, 'tests/workerd'), dir, { recursive: true });
   cpSync(join(root, 'tests/suite'), join(dir, 'suite'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
+  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir, stdio: 'pipe' });
+  cli('keygen', '-o', 'team');
+  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(dir, 'bundles'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], {
@@ -36,4 +40,14 @@ test('the shared suite passes inside workerd', async (t) => {
   for (const r of results) {
     await t.test(r.name, () => assert.ok(r.ok, r.error));
   }
+});
+
+test('a generated bundle module predicts in workerd, checked with the signer\'s key', async () => {
+  const key = encodeURIComponent(readFileSync(join(dir, 'team.pub'), 'utf8'));
+  const r = await fetch(`${base}/bundle?publicKey=${key}`);
+  const body = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(body));
+  assert.deepEqual(body.label, [0, 2]);
+  assert.deepEqual(body.labels, ['setosa', 'versicolor', 'virginica']);
+  assert.equal(body.signer.algorithm, 'Ed25519');
 });

@@ -3,6 +3,8 @@
 import * as api from 'edgeinfer';
 import { runSuite } from './suite/suite.mjs';
 import { decodeFixtures } from './suite/corpus.mjs';
+// A bundle made by `edgeinfer build` (by the test harness), through its generated workerd module.
+import * as iris from './bundles/iris.worker.js';
 
 export default {
   async fetch(request) {
@@ -12,6 +14,16 @@ export default {
       const filter = url.searchParams.get('filter');
       const results = await runSuite(api, decodeFixtures(packed), filter ? new RegExp(filter) : undefined);
       return Response.json(results);
+    }
+    if (url.pathname === '/bundle') {
+      const publicKey = url.searchParams.get('publicKey') ?? undefined;
+      try {
+        const model = await iris.load({ publicKey });
+        const out = await model.predict({ features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]), shape: [2, 4] } });
+        return Response.json({ name: iris.manifest.name, labels: iris.labels, label: Array.from(out.label.data, Number), signer: model.manifest.signer });
+      } catch (e) {
+        return Response.json({ code: e.code, message: e.message }, { status: 400 });
+      }
     }
     if (url.pathname === '/health') return new Response('ok');
     return new Response('not found', { status: 404 });

@@ -1,0 +1,35 @@
+// `npm run bench:bundle`: cold start of a bundle (`edgeinfer build`) against loading the
+// raw ONNX with the runtime, from import to first prediction, each in
+// fresh Node processes; for encoder_block and a CNN of a few MB.
+//   node bench/bundle.mjs [--cold N]
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { corpusDir, root } from './paths.mjs';
+
+const i = process.argv.indexOf('--cold');
+const COLD = i > 0 ? Number(process.argv[i + 1]) : 7;
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const out = join(root, '.cache/bench/bundles');
+const cnn = join(root, '.cache/bench/cnn.onnx');
+if (!existsSync(cnn)) execFileSync(join(root, '.cache/venv/bin/python'), [join(root, 'scripts/make_bench_models.py')], { stdio: 'inherit' });
+
+const models = [
+  { name: 'encoder_block', path: join(corpusDir(), 'encoder_block.onnx'), feeds: 'encoder_s16' },
+  { name: 'cnn', path: cnn, feeds: 'cnn_b1' },
+];
+rmSync(out, { recursive: true, force: true });
+const run = (args) => JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })).totalMs;
+console.log('| model | raw ONNX: import to first prediction | bundle: import to first prediction | speed-up |');
+console.log('|---|---|---|---|');
+for (const m of models) {
+  execFileSync(process.execPath, [join(root, 'js/cli.js'), 'build', m.path, '--name', m.name, '--version', '1', '-o', out], { stdio: 'pipe' });
+  const raw = [], bundled = [];
+  for (let k = 0; k < COLD; k++) {
+    raw.push(run([join(root, 'bench/cold.mjs'), 'edgeinfer', m.path, m.feeds]));
+    bundled.push(run([join(root, 'bench/cold-bundle.mjs'), join(out, `${m.name}.js`), m.feeds]));
+  }
+  const [r, b] = [median(raw), median(bundled)];
+  console.log(`| ${m.name} | ${r.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(r / b).toFixed(2)}x |`);
+}
+console.log(`\nMedian of ${COLD} fresh Node ${process.version} processes each.`);

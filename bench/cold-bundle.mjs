@@ -1,0 +1,12 @@
+// One cold start of a generated bundle module, in a fresh process: time from importing it to
+// the first prediction's result. Prints { totalMs } as JSON.
+//   node bench/cold-bundle.mjs BUNDLE.js FEEDS_KEY
+import { pathToFileURL } from 'node:url';
+import { FEEDS } from './feeds.mjs';
+
+const [modulePath, feedsKey] = process.argv.slice(2);
+const feeds = FEEDS[feedsKey]();
+const t0 = performance.now();
+const bundle = await import(pathToFileURL(modulePath).href);
+await bundle.predict(feeds);
+console.log(JSON.stringify({ totalMs: performance.now() - t0 }));

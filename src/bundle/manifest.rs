@@ -1,0 +1,91 @@
+//! What a bundle says about itself: identity, the model's digest, its schema, and room for
+//! monitoring's reference statistics. The manifest is signed, so everything here is as
+//! trustworthy as the signature checked at load.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{Dim, TensorInfo};
+
+pub const FORMAT: &str = "edgeinfer-bundle/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub name: String,
+    pub version: String,
+    /// RFC 3339, as the builder's clock gave it.
+    pub created: String,
+    pub runtime: Runtime,
+    pub model: Payload,
+    pub inputs: Vec<TensorSchema>,
+    pub outputs: Vec<TensorSchema>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
+    /// Reference statistics of the training data, for drift monitoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Runtime {
+    pub name: String,
+    pub version: String,
+    /// Hex SHA-256 of the runtime's wasm (the bundle file before its sections), checked
+    /// wherever the loader has the file's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// The ONNX file as given. (The field leaves room for other forms.)
+    Onnx,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub encoding: Encoding,
+    /// Hex SHA-256 of the payload bytes in the bundle, checked at every load.
+    pub sha256: String,
+    pub size: u64,
+    /// Hex SHA-256 of the ONNX file the bundle was built from.
+    pub source_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signer {
+    pub algorithm: String,
+    /// The first 16 hex digits of the SHA-256 of the raw public key.
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorSchema {
+    pub name: String,
+    pub dtype: String,
+    /// Sizes, or names of symbolic dimensions.
+    pub shape: Vec<serde_json::Value>,
+}
+
+impl From<&TensorInfo> for TensorSchema {
+    fn from(info: &TensorInfo) -> Self {
+        let shape = info
+            .shape
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => serde_json::Value::from(*n as u64),
+                Dim::Symbolic(s) => serde_json::Value::from(s.as_str()),
+            })
+            .collect();
+        TensorSchema { name: info.name.clone(), dtype: info.dtype.name().to_string(), shape }
+    }
+}

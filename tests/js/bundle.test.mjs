@@ -1,0 +1,230 @@
+// Bundles end to end in Node, as users make and use them: `edgeinfer keygen`, `build`,
+// `verify`, `inspect` and `predict` from the installed package's CLI, and the generated
+// modules imported as they are.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { sign } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { corpusDir, fixtures, importPackage, packageDir, root } from './harness.mjs';
+import { assertMatches } from '../suite/suite.mjs';
+
+const dir = join(root, '.cache/bundle-test');
+const out = join(dir, 'dist');
+
+async function cli(...args) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The bundle's module split into sections, and a way to put it back together. */
+function sections(bytes) {
+  const list = [];
+  let at = 8, runtimeEnd = null;
+  const leb = () => {
+    let v = 0, shift = 0, b;
+    do { b = bytes[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
+    return v >>> 0;
+  };
+  while (at < bytes.length) {
+    const start = at, id = bytes[at++], size = leb(), bodyStart = at;
+    if (id === 0) {
+      const len = leb();
+      const name = new TextDecoder().decode(bytes.subarray(at, at + len));
+      if (name.startsWith('edgeinfer.')) {
+        runtimeEnd ??= start;
+        list.push({ name, payload: bytes.slice(at + len, bodyStart + size) });
+      }
+    }
+    at = bodyStart + size;
+  }
+  return { runtime: bytes.slice(0, runtimeEnd), list };
+}
+
+function assemble(runtime, list) {
+  const parts = [runtime];
+  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
+  for (const { name, payload } of list) {
+    const n = new TextEncoder().encode(name);
+    const body = [...leb(n.length), ...n];
+    parts.push(Uint8Array.from([0, ...leb(body.length + payload.length), ...body]), payload);
+  }
+  return Buffer.concat(parts);
+}
+
+// Tree ensembles are the trees branch's, not merged yet.
+const TREES = /^(sk_gbdt|sk_random_forest|lgbm)/;
+const CASES = fixtures().cases.filter((c) => !TREES.test(c.name));
+const CORPUS_MODELS = [...new Set(CASES.map((c) => c.modelName))];
+
+before(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const keygen = await cli('keygen', '-o', 'team');
+  assert.equal(keygen.code, 0, keygen.stderr);
+  await cli('keygen', '-o', 'other');
+  for (const m of CORPUS_MODELS) {
+    const r = await cli('build', join(corpusDir(), `${m}.onnx`), '--name', m, '--version', '3', '--sign', 'team.key', '-o', out);
+    assert.equal(r.code, 0, `${m}: ${r.stderr}`);
+  }
+  const iris = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', out);
+  assert.equal(iris.code, 0, iris.stderr);
+});
+
+describe('keys', () => {
+  test('keygen writes a PEM pair, the private key readable by its owner only, and refuses to overwrite', async () => {
+    assert.match(readFileSync(join(dir, 'team.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
+    assert.match(readFileSync(join(dir, 'team.pub'), 'utf8'), /^-----BEGIN PUBLIC KEY-----/);
+    assert.equal(statSync(join(dir, 'team.key')).mode & 0o777, 0o600);
+    const again = await cli('keygen', '-o', 'team');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /team\.key: exists/);
+  });
+});
+
+describe('generated modules', () => {
+  test('every corpus case predicts through its bundle as onnxruntime does', async () => {
+    const pub = readFileSync(join(dir, 'team.pub'), 'utf8');
+    for (const c of CASES) {
+      const bundle = await import(pathToFileURL(join(out, `${c.modelName}.js`)).href);
+      const model = await bundle.load({ publicKey: pub });
+      assert.equal(model.manifest.name, c.modelName);
+      const outputs = await bundle.predict(c.inputs);
+      for (const [name, expected] of Object.entries(c.outputs)) {
+        assertMatches(outputs[name], expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
+      }
+    }
+  });
+
+  test('the module exports the manifest, features and labels, and the files are all there', async () => {
+    const iris = await import(pathToFileURL(join(out, 'iris.js')).href);
+    assert.equal(iris.manifest.name, 'iris');
+    assert.equal(iris.manifest.version, '1');
+    assert.deepEqual(iris.labels, ['setosa', 'versicolor', 'virginica']);
+    assert.deepEqual(iris.features, ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    assert.match(iris.manifest.model.sha256, /^[0-9a-f]{64}$/);
+    for (const f of ['iris.wasm', 'iris.js', 'iris.worker.js', 'iris.d.ts', 'iris.runtime/js/bundle.js', 'iris.runtime/dist/edgeinfer.js']) {
+      assert.ok(existsSync(join(out, f)), f);
+    }
+    const enc = await import(pathToFileURL(join(out, 'encoder_block.js')).href);
+    assert.equal(enc.manifest.model.encoding, 'onnx');
+    assert.equal(enc.manifest.model.sha256, enc.manifest.model.source_sha256);
+  });
+
+  test('the generic API loads a bundle file too, and checks its signature', async () => {
+    const { Model } = await importPackage();
+    const bytes = readFileSync(join(out, 'mlp_tabular.wasm'));
+    const m = await Model.load(bytes, { publicKey: readFileSync(join(dir, 'team.pub'), 'utf8') });
+    assert.equal(m.manifest.signer.algorithm, 'Ed25519');
+    await assert.rejects(Model.load(bytes, { publicKey: readFileSync(join(dir, 'other.pub'), 'utf8') }), { code: 'E_INTEGRITY' });
+  });
+});
+
+describe('tampering', () => {
+  const pub = () => readFileSync(join(dir, 'team.pub'), 'utf8');
+
+  test('a flipped byte in each section is refused by verify and by the generated module', async () => {
+    const { Model } = await importPackage();
+    const good = readFileSync(join(out, 'mlp_tabular.wasm'));
+    const { runtime, list } = sections(good);
+    assert.deepEqual(list.map((s) => s.name), ['edgeinfer.manifest', 'edgeinfer.model', 'edgeinfer.signature']);
+    for (const [k, s] of list.entries()) {
+      for (const at of [0, s.payload.length >> 1, s.payload.length - 1]) {
+        const edited = list.map((x, j) => (j === k ? { ...x, payload: Uint8Array.from(x.payload, (b, i) => (i === at ? b ^ 1 : b)) } : x));
+        const file = join(dir, 'tampered.wasm');
+        writeFileSync(file, assemble(runtime, edited));
+        const v = await cli('verify', file, '--public-key', 'team.pub');
+        assert.equal(v.code, 1, `${s.name}[${at}] passed verify`);
+        assert.match(v.stderr, /tampered\.wasm: E_INTEGRITY/);
+        await assert.rejects(Model.load(readFileSync(file), { publicKey: pub() }), { code: 'E_INTEGRITY' }, `${s.name}[${at}]`);
+        const module = await WebAssembly.compile(readFileSync(file));
+        const bundle = await import(`${pathToFileURL(join(out, 'mlp_tabular.js')).href}?${s.name}${at}`);
+        await assert.rejects(bundle.load({ wasm: module, publicKey: pub() }), { code: 'E_INTEGRITY' }, `module ${s.name}[${at}]`);
+      }
+    }
+    const code = Buffer.from(good);
+    code[20] ^= 1;
+    writeFileSync(join(dir, 'code.wasm'), code);
+    const v = await cli('verify', 'code.wasm');
+    assert.equal(v.code, 1);
+  });
+
+  test('a wrong key, a missing signature or section, another runtime version', async () => {
+    const wrong = await cli('verify', join(out, 'mlp_tabular.wasm'), '--public-key', 'other.pub');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /E_INTEGRITY: bundle integrity check failed: the signature does not match/);
+    const ok = await cli('verify', join(out, 'mlp_tabular.wasm'), '--public-key', 'team.pub');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /OK, mlp_tabular 3, signature by team\.pub/);
+    const { runtime, list } = sections(readFileSync(join(out, 'mlp_tabular.wasm')));
+    writeFileSync(join(dir, 'unsigned.wasm'), assemble(runtime, list.slice(0, 2)));
+    const unsigned = await cli('verify', 'unsigned.wasm', '--public-key', 'team.pub');
+    assert.match(unsigned.stderr, /not signed/);
+    writeFileSync(join(dir, 'nomodel.wasm'), assemble(runtime, [list[0], list[2]]));
+    assert.match((await cli('verify', 'nomodel.wasm')).stderr, /no 'edgeinfer\.model' section/);
+    const manifest = JSON.parse(new TextDecoder().decode(list[0].payload));
+    manifest.runtime.version = '0.0.1';
+    const m = new TextEncoder().encode(JSON.stringify(manifest));
+    const signature = sign(null, Buffer.concat([Buffer.from('edgeinfer-bundle/1\n'), m]), readFileSync(join(dir, 'team.key'), 'utf8'));
+    writeFileSync(join(dir, 'old.wasm'), assemble(runtime, [{ name: 'edgeinfer.manifest', payload: m }, list[1], { name: 'edgeinfer.signature', payload: signature }]));
+    const old = await cli('verify', 'old.wasm', '--public-key', 'team.pub');
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /E_BUNDLE_VERSION: the bundle was built by edgeinfer 0\.0\.1/);
+  });
+});
+
+describe('command line', () => {
+  test('inspect shows a bundle\'s manifest; predict takes JSON or CSV; errors name the file', async () => {
+    const inspect = await cli('inspect', join(out, 'iris.wasm'));
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.match(inspect.stdout, /bundle iris 1/);
+    assert.match(inspect.stdout, /signed: Ed25519, key [0-9a-f]{16}/);
+    assert.match(inspect.stdout, /labels: setosa, versicolor, virginica/);
+    writeFileSync(join(dir, 'flowers.csv'), 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n');
+    const csv = await cli('predict', join(out, 'iris.wasm'), '--csv', 'flowers.csv', '--public-key', 'team.pub');
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.deepEqual(JSON.parse(csv.stdout).label.data, [0, 2]);
+    writeFileSync(join(dir, 'bad.csv'), 'sepal_length,colour\n1,2\n');
+    const bad = await cli('predict', join(out, 'iris.wasm'), '--csv', 'bad.csv');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /bad\.csv: .*unknown feature 'colour'/);
+    const missing = await cli('build', 'nope.onnx', '--name', 'x', '--version', '1');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope\.onnx: .*ENOENT/);
+    const usage = await cli('build', join(root, 'examples/iris.onnx'));
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--name NAME and --version V/);
+    const badName = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'a b', '--version', '1', '-o', out);
+    assert.equal(badName.code, 1);
+    assert.match(badName.stderr, /E_INVALID_OPTION/);
+  });
+
+  test('the generated types accept the model\'s inputs and refuse others (tsc)', async () => {
+    writeFileSync(join(out, 'use.ts'), `import { predict, load, labels } from './iris.js';
+async function main(): Promise<void> {
+  const out = await predict({ features: { data: new Float32Array(4), shape: [1, 4] } });
+  const probs: Float32Array = out.probabilities.data;
+  const label: BigInt64Array = out.label.data;
+  const first: 'setosa' = labels[0];
+  await load({ publicKey: '...' });
+  // @ts-expect-error an input the model does not have
+  await predict({ petals: { data: [1], shape: [1, 4] } });
+  // @ts-expect-error the second dimension is 4
+  await predict({ features: { data: [1], shape: [1, 4, 1] } });
+  void probs; void label; void first;
+}
+void main;
+`);
+    writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], types: [] }, files: ['use.ts'] }));
+    writeFileSync(join(out, 'package.json'), '{"type": "module"}');
+    const { stderr, stdout } = await promisify(execFile)(join(root, 'node_modules/.bin/tsc'), ['-p', out]).catch((e) => e);
+    assert.equal(stdout + stderr, '', 'tsc reported errors');
+  });
+});
