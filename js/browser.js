@@ -4,8 +4,9 @@
 import { createApi, fetchBytes, EdgeInferError } from './core.js';
 
 const api = createApi({
-  async startWasm(wasm, { initWasm, initSync }) {
-    if (wasm instanceof WebAssembly.Module) return initSync({ module: wasm });
+  async startWasm(wasm, { initWasm }) {
+    // A compiled Module is instantiated asynchronously too: browsers refuse synchronous
+    // instances of modules over 8 MB on the main thread.
     await initWasm({ module_or_path: wasm ?? new URL('../dist/edgeinfer_bg.wasm', import.meta.url) });
   },
   readSource(source, options) {

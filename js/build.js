@@ -92,7 +92,8 @@ let loading = null;
 /** Loads (once) and checks the bundle; give \`publicKey\` to require its signature. */
 export function load(options = {}) {
   if (!loading) {
-    loading = openBundle(new URL('./${name}.wasm', import.meta.url), options);
+    // workerd gives the compiled module in options.wasm, and no file URL to resolve against.
+    loading = openBundle(options.wasm ?? new URL('./${name}.wasm', import.meta.url), options);
     loading.catch(() => { loading = null; });
   }
   return loading;

@@ -40,7 +40,9 @@ export async function openBundle(defaultUrl, options = {}) {
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
   }
   api ??= createApi({
-    startWasm: (given, { initSync }) => initSync({ module: given }),
+    // Asynchronous instantiation: browsers refuse synchronous instances of modules over 8 MB
+    // on the main thread.
+    startWasm: (given, { initWasm }) => initWasm({ module_or_path: given }),
     readSource: () => {
       throw new EdgeInferError('E_INVALID_OPTION', "a bundle's runtime loads only its own model");
     },
