@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The edgeinfer command line, on the same wasm core as the library.
-import { readFile } from 'node:fs/promises';
-import { Model } from './node.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { Model, buildReference } from './node.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
 
@@ -18,6 +18,12 @@ Usage:
       Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
       into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
       Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
+      A MODEL.reference.json beside a model is bundled as its drift reference.
+  edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
+      Reference statistics of a training sample (CSV with a header row) for drift
+      detection: per-feature quantiles, histograms and category frequencies; with
+      --model, named as the model names its features, and with its predictions.
+      Load it with Model.load(model, { reference }).
 
 Options:
   -h, --help     this help
@@ -121,6 +127,18 @@ async function main(argv) {
     console.log(`  cd ${out} && npm install && npx wrangler dev`);
     console.log(`  local API key (in ${out}/.dev.vars): ${made.devKey}`);
     console.log(`  curl -H "Authorization: Bearer ${made.devKey}" http://localhost:8787/v2/models/${made.models[0]}`);
+    return 0;
+  }
+  if (command === 'reference') {
+    if (!rest[0]) throw new UsageError('reference needs a SAMPLE.csv');
+    const csv = await readFile(rest[0], 'utf8');
+    const options = flags.categorical ? { categorical: flags.categorical.split(',').map((s) => s.trim()) } : {};
+    const reference = flags.model ? await (await loadModel(flags.model)).buildReference(csv, options) : await buildReference(csv, options);
+    const text = `${JSON.stringify(reference, null, 2)}\n`;
+    if (flags.out) await writeFile(flags.out, text);
+    else process.stdout.write(text);
+    const kinds = reference.features.map((f) => f.type);
+    console.error(`reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`);
     return 0;
   }
   throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);

@@ -23,5 +23,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, __internal } = api;
+export const { Model, init, buildReference, __internal } = api;
 export { EdgeInferError };
