@@ -108,4 +108,4 @@ console.log(`|---|${NAMES.map(() => '---').join('|')}|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 console.log(`\nNode ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread).`);
 
-console.log(`\n${monitoringTable(await monitoringOverhead({ rounds: Math.max(ROUNDS, 5), seconds: SECONDS }))}`);
+console.log(`\n${monitoringTable(await monitoringOverhead())}`);

@@ -20,6 +20,9 @@ pub struct WasmModel {
     /// Where the prediction id goes on the outputs: `id`, or `predictionId` for a model with
     /// an output named `id`.
     id_key: JsValue,
+    /// The ids' `<instance>-` prefix as a JS string, made once: JS appends each sequence
+    /// number, which is cheaper than decoding a new string from wasm on every call.
+    id_prefix: Option<(u32, JsValue)>,
 }
 
 #[global_allocator]
@@ -55,7 +58,7 @@ impl WasmModel {
             let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
             let id_key = JsValue::from(if model.outputs().iter().any(|o| o.name == "id") { "predictionId" } else { "id" });
             let model = MonitoredModel::new(model, monitoring)?;
-            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_key })
+            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_key, id_prefix: None })
         })
     }
 
@@ -87,7 +90,12 @@ impl WasmModel {
             let prediction = served.predict(&mut JsHost, || interop::feeds(&feeds))?;
             let outputs = interop::outputs(prediction.outputs, &self.output_names);
             if let Some(id) = prediction.id {
-                interop::attach_id(&outputs, &self.id_key, id);
+                if self.id_prefix.as_ref().map(|(instance, _)| *instance) != Some(id.instance) {
+                    self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
+                }
+                if let Some((_, prefix)) = &self.id_prefix {
+                    interop::attach_id(&outputs, &self.id_key, prefix, id.sequence);
+                }
             }
             Ok(outputs)
         })

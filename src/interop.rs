@@ -359,11 +359,12 @@ use crate::monitor::logs::LogOptions;
 use crate::monitor::target::Task;
 use crate::monitor::{Column, Host, Label, MonitorOptions};
 
-#[wasm_bindgen(inline_js = "export function hide(target, key, value) { Object.defineProperty(target, key, { value }); }")]
+#[wasm_bindgen(inline_js = "export function hide(target, key, prefix, sequence) { Object.defineProperty(target, key, { value: prefix + sequence }); }")]
 extern "C" {
-    /// A non-enumerable, read-only property: invisible to `Object.keys`, `for...in`, spread
-    /// and `JSON.stringify`, so code that iterates the outputs sees only outputs.
-    fn hide(target: &JsValue, key: &JsValue, value: JsValue);
+    /// `prefix + sequence` as a non-enumerable, read-only property: invisible to
+    /// `Object.keys`, `for...in`, spread and `JSON.stringify`, so code that iterates the
+    /// outputs sees only outputs.
+    fn hide(target: &JsValue, key: &JsValue, prefix: &JsValue, sequence: f64);
 }
 
 #[wasm_bindgen]
@@ -391,9 +392,10 @@ impl Host for JsHost {
     }
 }
 
-/// Puts the prediction id on the outputs object under `key`.
-pub fn attach_id(outputs: &JsValue, key: &JsValue, id: String) {
-    hide(outputs, key, JsValue::from(id));
+/// Puts the prediction id (`prefix` and the sequence number) on the outputs under `key`.
+pub fn attach_id(outputs: &JsValue, key: &JsValue, prefix: &JsValue, sequence: u64) {
+    // Sequence numbers stay below 2^53 for any realistic lifetime (285 years at a million a second).
+    hide(outputs, key, prefix, sequence as f64);
 }
 
 fn keys_of(v: &JsValue) -> Vec<String> {

@@ -38,7 +38,7 @@ fn predict(m: &mut Monitor, host: &mut ManualHost, rows: usize, outputs: &[(Stri
     let feeds = x_feed(rows);
     let started = host.now_ms;
     let call = m.start(&feeds, started, host);
-    m.succeed(call, outputs, host)
+    m.succeed(call, outputs, host).render()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -229,7 +229,7 @@ fn memory_stays_bounded_over_a_million_predictions() {
             ("probabilities".to_string(), HostTensor::new(vec![1, 3], Values::Float32(vec![0.2, 0.3, 0.5]))),
         ];
         let call = m.start(&feeds[(i % 4) as usize], host.now_ms, &mut host);
-        let id = m.succeed(call, &outputs, &mut host);
+        let id = m.succeed(call, &outputs, &mut host).render();
         if i % 10 == 0 {
             // Ground truth for a tenth, some of it naming new classes (bounded by maxClasses).
             let label = if i % 1000 == 0 { Label::Text(format!("new-{i}")) } else { Label::Number((i % 2) as f64) };
@@ -403,7 +403,7 @@ fn scikit_learn_classifiers_are_detected_from_their_outputs() {
         other => panic!("{other:?}"),
     };
     assert_eq!(labels.len(), rows);
-    assert_eq!(m.feedback(p.id.as_deref().unwrap(), &labels).unwrap(), rows);
+    assert_eq!(m.feedback(&p.id.unwrap().render(), &labels).unwrap(), rows);
     let q = m.stats(&mut host).unwrap().quality.unwrap();
     assert_eq!(q.task, "classification");
     assert_eq!(q.accuracy, Some(1.0), "its own predictions as truth");

@@ -43,6 +43,11 @@ pub struct FeatureValues<'a> {
 }
 
 impl<'a> FeatureValues<'a> {
+    /// Another column of the same input.
+    pub fn with_column(self, column: usize) -> Self {
+        FeatureValues { column, ..self }
+    }
+
     pub fn get(&self, row: usize) -> Element<'a> {
         if row >= self.rows {
             return Element::Missing;

@@ -11,7 +11,13 @@ pub struct PredictionId {
 
 impl PredictionId {
     pub fn render(self) -> String {
-        format!("{:08x}-{}", self.instance, self.sequence)
+        format!("{}{}", self.prefix(), self.sequence)
+    }
+
+    /// `<instance>-`, the same for every id of one loaded model: a binding can keep it and
+    /// append the sequence number itself.
+    pub fn prefix(self) -> String {
+        format!("{:08x}-", self.instance)
     }
 
     pub fn parse(text: &str) -> Option<PredictionId> {

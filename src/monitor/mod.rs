@@ -42,7 +42,7 @@ use features::FeatureLayout;
 pub use host::{Host, ManualHost};
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::SystemHost;
-use ids::PredictionId;
+pub use ids::PredictionId;
 use logs::{Entry, LogOptions, PredictionLog};
 pub use monitored::{MonitoredModel, Prediction};
 use pending::{Lookup, Pending, Truth};
@@ -262,12 +262,12 @@ impl Monitor {
 
     /// The model answered: counts it, keeps it for feedback and drift, logs it. Returns the
     /// prediction's id.
-    pub fn succeed(&mut self, call: Call, outputs: &[(String, HostTensor)], host: &mut dyn Host) -> String {
+    pub fn succeed(&mut self, call: Call, outputs: &[(String, HostTensor)], host: &mut dyn Host) -> PredictionId {
         let now = host.monotonic_ms();
         let latency_ms = now - call.started_ms;
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let id = PredictionId { instance: self.instance, sequence }.render();
+        let id = PredictionId { instance: self.instance, sequence };
         self.drift.commit();
         let mut rows = call.rows;
         if let Some(target) = &mut self.target {
@@ -293,6 +293,7 @@ impl Monitor {
         }
         self.performance.record_success(rows as u64, latency_ms * 1000.0, now);
         if let Some(inputs) = call.log {
+            let id = id.render();
             let entry = Entry {
                 id: Some(&id),
                 unix_ms: host.unix_ms(),

@@ -10,7 +10,7 @@ use crate::tensor::HostTensor;
 use super::drift::DriftReport;
 use super::logs::LogOptions;
 use super::reference::{Column, Reference};
-use super::{Footprint, Host, Label, Monitor, MonitorOptions, Stats};
+use super::{Footprint, Host, Label, Monitor, MonitorOptions, PredictionId, Stats};
 
 pub struct MonitoredModel {
     model: Model,
@@ -18,11 +18,11 @@ pub struct MonitoredModel {
     monitor: Option<Monitor>,
 }
 
-/// A prediction's outputs and, when monitored, its id (for feedback).
+/// A prediction's outputs and, when monitored, its id (for feedback; `render()` spells it).
 #[derive(Debug)]
 pub struct Prediction {
     pub outputs: Vec<(String, HostTensor)>,
-    pub id: Option<String>,
+    pub id: Option<PredictionId>,
 }
 
 impl std::fmt::Debug for MonitoredModel {
