@@ -3,6 +3,18 @@
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
 import initWasm, { initSync, WasmModel, __testPanic, buildReference as wasmBuildReference } from '../dist/edgeinfer.js';
 
+/** Where the core puts a prediction's id on its outputs (see `predictionId`). */
+const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
+
+/**
+ * The id of the prediction that made `outputs`, for `model.feedback`; undefined when the
+ * model is not monitored. The id sits under a symbol, so iterating the outputs, `Object.keys`
+ * and `JSON.stringify` see only the outputs.
+ */
+export function predictionId(outputs) {
+  return outputs?.[PREDICTION_ID];
+}
+
 /** An Error with a stable `code`, like the ones the wasm core throws. */
 export class EdgeInferError extends Error {
   constructor(code, message, options) {

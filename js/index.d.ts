@@ -77,12 +77,12 @@ export type Tensor = {
 export type Outputs = Record<string, Tensor>;
 
 /**
- * What `predict` resolves to: the outputs, plus the prediction's id for `feedback` as a
- * non-enumerable property (absent when monitoring is off). Iterating the object, spreading it
- * or `JSON.stringify` see only the outputs. For a model with an output named `id`, the
- * prediction id is `predictionId` instead.
+ * The id of the prediction that made `outputs` (what `predict` resolved to), for
+ * `model.feedback`; undefined when monitoring is off. It sits under the registered symbol
+ * `Symbol.for('edgeinfer.predictionId')`, so `Object.keys`, `Object.entries`, `for...in` and
+ * `JSON.stringify` see only the outputs (spreading copies it along).
  */
-export type Prediction = Outputs & { readonly id?: string; readonly predictionId?: string };
+export declare function predictionId(outputs: Outputs): string | undefined;
 
 /** Where the wasm comes from, to override the default. */
 export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
@@ -123,7 +123,7 @@ export declare class Model {
   /** The ONNX file's `metadata_props` and producer (`producer_name`, `producer_version`). */
   readonly metadata: Readonly<Record<string, string>>;
   readonly disposed: boolean;
-  predict(feeds: Feeds): Promise<Prediction>;
+  predict(feeds: Feeds): Promise<Outputs>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
   dispose(): void;
   /** Performance, quality and feedback counters since load. */

@@ -17,9 +17,6 @@ pub struct WasmModel {
     inner: AssertUnwindSafe<Option<MonitoredModel>>,
     /// The output names as JS strings, made once.
     output_names: Vec<JsValue>,
-    /// Where the prediction id goes on the outputs: `id`, or `predictionId` for a model with
-    /// an output named `id`.
-    id_key: JsValue,
     /// The ids' `<instance>-` prefix as a JS string, made once: JS appends each sequence
     /// number, which is cheaper than decoding a new string from wasm on every call.
     id_prefix: Option<(u32, JsValue)>,
@@ -56,9 +53,8 @@ impl WasmModel {
             let options = interop::load_options(&options)?;
             let model = Model::load(bytes, &options)?;
             let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
-            let id_key = JsValue::from(if model.outputs().iter().any(|o| o.name == "id") { "predictionId" } else { "id" });
             let model = MonitoredModel::new(model, monitoring)?;
-            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_key, id_prefix: None })
+            Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_prefix: None })
         })
     }
 
@@ -82,8 +78,8 @@ impl WasmModel {
         guarded(|| Ok(interop::string_map(self.model()?.metadata())))
     }
 
-    /// Runs the model; when monitored, the outputs object carries the prediction's id as a
-    /// non-enumerable property.
+    /// Runs the model; when monitored, the outputs object carries the prediction's id under
+    /// the symbol `edgeinfer.predictionId` (see `predictionId` in js/core.js).
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
         guarded(|| {
             let served = self.inner.as_mut().ok_or(Error::Disposed)?;
@@ -94,7 +90,7 @@ impl WasmModel {
                     self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
                 }
                 if let Some((_, prefix)) = &self.id_prefix {
-                    interop::attach_id(&outputs, &self.id_key, prefix, id.sequence);
+                    interop::attach_id(&outputs, prefix, id.sequence);
                 }
             }
             Ok(outputs)

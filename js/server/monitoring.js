@@ -3,14 +3,9 @@
 // families on /metrics, and prediction logs shipped to Workers Logs (console) or a Queue.
 import { HttpError } from './http.js';
 
-/**
- * A prediction's id: the outputs' non-enumerable `id` (`predictionId` for a model with an
- * output named `id`); undefined when the model is not monitored.
- */
+/** A prediction's id, as the package's `predictionId` reads it; undefined when not monitored. */
 export function predictionId(outputs) {
-  const own = Object.getOwnPropertyDescriptor(outputs, 'id');
-  if (own && !own.enumerable) return own.value;
-  return Object.getOwnPropertyDescriptor(outputs, 'predictionId')?.value;
+  return outputs[Symbol.for('edgeinfer.predictionId')];
 }
 
 /** `{ "id": "...", "label": v }` or `{ "id": "...", "labels": [v, null, ...] }`. */

@@ -66,8 +66,8 @@ impl Pending {
         }
         let header = Header { sequence, first_row: self.written, rows: predicted.len() as u32 };
         let slot = (sequence % self.capacity as u64) as usize;
-        if self.headers.len() < self.capacity {
-            self.headers.resize(self.capacity.min(slot + 1).max(self.headers.len()), None);
+        if slot >= self.headers.len() {
+            self.headers.resize(slot + 1, None);
         }
         if let Some(h) = self.headers.get_mut(slot) {
             *h = Some(header);

@@ -20,8 +20,9 @@ pub struct BatchSizes {
 
 impl BatchSizes {
     fn record(&mut self, rows: u64) {
-        let i = BATCH_LE.partition_point(|&le| le < rows);
-        self.counts[i] += 1;
+        // The smallest k with rows ≤ 2^k, from the bit length of rows − 1.
+        let k = (u64::BITS - rows.saturating_sub(1).leading_zeros()) as usize;
+        self.counts[k.min(BATCH_LE.len())] += 1;
         self.sum = self.sum.saturating_add(rows);
         self.max = self.max.max(rows);
     }

@@ -320,15 +320,21 @@ export function suite(api, fixtures) {
   // Monitoring: the core watches every prediction; these check it through the public API.
 
   test('monitoring: predictions carry a hidden id, and stats count calls, rows, errors and latency', async () => {
+    const { predictionId } = api;
     const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp', version: '7' } });
     const ids = new Set();
     for (const batch of [1, 2, 5]) {
       const out = await m.predict(mlpInput(batch, batch));
       deepEqual(Object.keys(out), ['y'], 'the id is not an output');
-      deepEqual(Object.keys({ ...out }), ['y']);
-      ok(!JSON.stringify(out).includes('"id"'), 'JSON.stringify leaves the id out');
-      ok(/^[0-9a-f]{8}-\d+$/.test(out.id), `id ${out.id}`);
-      ids.add(out.id);
+      deepEqual(Object.entries(out).map(([k]) => k), ['y']);
+      const seen = [];
+      for (const k in out) seen.push(k);
+      deepEqual(seen, ['y']);
+      const id = predictionId(out);
+      ok(/^[0-9a-f]{8}-\d+$/.test(id), `id ${id}`);
+      ok(!JSON.stringify(out).includes(id), 'JSON.stringify leaves the id out');
+      equal(predictionId({ ...out }), id, 'a copy keeps it');
+      ids.add(id);
     }
     equal(ids.size, 3, 'ids are distinct');
     await rejects(m.predict({ x: { data: new Float32Array(31), shape: [1, 31] } }), 'E_INPUT_SHAPE');
@@ -345,19 +351,20 @@ export function suite(api, fixtures) {
     equal(s.batchSize.histogram.at(-1).le, null);
     equal(s.quality.task, 'regression', 'one number per row: a regressor');
     const off = await Model.load(model('mlp_tabular'), { monitoring: false });
-    equal((await off.predict(mlpInput(1, 1))).id, undefined);
+    equal(predictionId(await off.predict(mlpInput(1, 1))), undefined);
     await rejects(async () => off.stats(), 'E_INVALID_OPTION', /monitoring is off/);
     await rejects(Model.load(model('mlp_tabular'), { monitoring: { windw: 5 } }), 'E_INVALID_OPTION', /monitoring\.windw/);
     await rejects(Model.load(model('mlp_tabular'), { monitoring: { log: { sink: 'stdout' } } }), 'E_INVALID_OPTION', /sink/);
   });
 
   test('monitoring: feedback joins ground truth to predictions for quality metrics', async () => {
+    const id = api.predictionId;
     const c = fixtures.cases.find((x) => x.name === 'sk_logreg_breast_cancer#1');
     const m = await Model.load(c.model, { monitoring: { qualityWindow: 100 } });
     const out = await m.predict(c.inputs);
     const labels = out.label.data;
-    equal(m.feedback(out.id, labels), 32, 'BigInt64Array labels, one per row');
-    equal(m.feedback(out.id, Array.from(labels, Number)), 0, 'the same labels again change nothing');
+    equal(m.feedback(id(out), labels), 32, 'BigInt64Array labels, one per row');
+    equal(m.feedback(id(out), Array.from(labels, Number)), 0, 'the same labels again change nothing');
     let q = m.stats().quality;
     deepEqual([q.task, q.rows, q.accuracy], ['classification', 32, 1]);
     deepEqual(q.classes, ['0', '1']);
@@ -367,23 +374,23 @@ export function suite(api, fixtures) {
     // One more prediction, labelled wrong: 32 right of 33.
     const one = await m.predict({ X: { data: c.inputs.X.data.slice(0, 30), shape: [1, 30] } });
     const wrong = one.label.data[0] === 0n ? 1 : 0;
-    equal(m.feedback(one.id, wrong), 1);
+    equal(m.feedback(id(one), wrong), 1);
     q = m.stats().quality;
     close([q.accuracy], [32 / 33], { rtol: 1e-12, atol: 0 });
     equal(m.stats().feedback.rows, 33);
     await rejects(async () => m.feedback('nope', 1), 'E_PREDICTION_UNKNOWN', /not a prediction id/);
-    await rejects(async () => m.feedback(`${out.id.split('-')[0]}-999`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
-    await rejects(async () => m.feedback(out.id, [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
-    await rejects(async () => m.feedback(one.id, 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
-    await rejects(async () => m.feedback(one.id, { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
+    await rejects(async () => m.feedback(`${id(out).split('-')[0]}-999`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
+    await rejects(async () => m.feedback(id(out), [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
+    await rejects(async () => m.feedback(id(one), 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
+    await rejects(async () => m.feedback(id(one), { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
     const other = await Model.load(c.model);
     await other.predict(c.inputs);
-    await rejects(async () => other.feedback(out.id, labels), 'E_PREDICTION_UNKNOWN', /another instance/);
+    await rejects(async () => other.feedback(id(out), labels), 'E_PREDICTION_UNKNOWN', /another instance/);
     // A regressor: MAE and RMSE.
     const r = await Model.load(model('mlp_tabular'));
     for (const [i, offset] of [0.25, -0.25, 0.5].entries()) {
       const p = await r.predict(mlpInput(1, 40 + i));
-      r.feedback(p.id, p.y.data[0] + offset);
+      r.feedback(id(p), p.y.data[0] + offset);
     }
     const rq = r.stats().quality;
     close([rq.mae, rq.rmse], [1 / 3, Math.sqrt(0.375 / 3)], { rtol: 1e-9, atol: 1e-12 });
@@ -438,7 +445,7 @@ export function suite(api, fixtures) {
     await rejects(m.predict({ x: { data: input.x.data, shape: [1, 32] } }), 'E_INPUT_SHAPE');
     equal(lines.length, 2);
     const first = JSON.parse(lines[0]);
-    deepEqual([first.id, first.model, first.version, first.rows], [out.id, 'mlp', '1', 2]);
+    deepEqual([first.id, first.model, first.version, first.rows], [api.predictionId(out), 'mlp', '1', 2]);
     ok(typeof first.latency_ms === 'number' && /^\d{4}-\d\d-\d\dT/.test(first.time), lines[0]);
     close(first.outputs.y.data, out.y.data, { rtol: 1e-6, atol: 0 });
     deepEqual(first.outputs.y.shape, [2, 1]);

@@ -1,6 +1,6 @@
 // Compiled with `tsc --noEmit`: the public types accept what the README shows and refuse
 // what they must (each @ts-expect-error fails the build if the line ever type-checks).
-import { Model, init, buildReference, EdgeInferError, type Outputs, type Prediction, type TensorInfo, type ErrorCode, type Reference, type ModelStats, type DriftReport, type PredictionLogLine } from 'edgeinfer';
+import { Model, init, buildReference, predictionId, EdgeInferError, type Outputs, type TensorInfo, type ErrorCode, type Reference, type ModelStats, type DriftReport, type PredictionLogLine } from 'edgeinfer';
 import { createHandler } from 'edgeinfer/server';
 
 async function main(): Promise<void> {
@@ -38,9 +38,8 @@ async function main(): Promise<void> {
     reference,
     monitoring: { name: 'm', version: '2', task: 'classification', window: 500, log: { sink: (line: string) => { const l = JSON.parse(line) as PredictionLogLine; void l.latency_ms; }, sampleRate: 0.1, redact: ['ssn'] } },
   });
-  const prediction: Prediction = await watched.predict({ x: { data: new Float32Array(32), shape: [1, 32] } });
-  const asOutputs: Outputs = prediction;
-  const id: string | undefined = prediction.id;
+  const prediction: Outputs = await watched.predict({ x: { data: new Float32Array(32), shape: [1, 32] } });
+  const id: string | undefined = predictionId(prediction);
   if (id) watched.feedback(id, 1);
   watched.feedback('x-1', [1n, null, 'cat', true]);
   const stats: ModelStats = watched.stats();
@@ -54,7 +53,7 @@ async function main(): Promise<void> {
   watched.configureLogs(false);
   const own: Reference = await watched.buildReference([{ a: 1 }]);
   await Model.load('model.onnx', { monitoring: false });
-  void [asOutputs, p99, accuracy, drifting, text, lines, own];
+  void [p99, accuracy, drifting, text, lines, own];
   createHandler({ models: [{ name: 'm', load: (options) => Model.load('m.onnx', { ...options, reference }) }], settings: { LOG_PREDICTIONS: 'queue', LOG_REDACT: 'ssn' } });
   // @ts-expect-error a task is classification or regression
   await Model.load('m.onnx', { monitoring: { task: 'ranking' } });
