@@ -1,5 +1,6 @@
 // `npm run bench`: edgeinfer against onnxruntime-web 1.30 (wasm backend, one thread), side by
-// side in one run, in Node. Prints a markdown table for the README.
+// side in one run, in Node, then what edgeinfer's monitoring costs. Prints markdown tables for
+// the README.
 //   node bench/bench.mjs [--rounds N] [--seconds S] [--cold N]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { corpusDir, root } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { FEEDS } from './feeds.mjs';
+import { monitoringOverhead, monitoringTable } from './monitoring.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -105,3 +107,5 @@ console.log(`| | ${NAMES.join(' | ')} |`);
 console.log(`|---|${NAMES.map(() => '---').join('|')}|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 console.log(`\nNode ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread).`);
+
+console.log(`\n${monitoringTable(await monitoringOverhead())}`);

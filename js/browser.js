@@ -1,7 +1,7 @@
 // Browser entry point (and the default): the wasm is fetched relative to this module unless
 // `init({ wasm })` or `Model.load(src, { wasm })` names a URL, Response, bytes or a compiled
 // WebAssembly.Module. A string source is a URL, fetched.
-import { createApi, fetchBytes, EdgeInferError } from './core.js';
+import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
   async startWasm(wasm, { initWasm }) {
@@ -15,5 +15,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, __internal, bundleTools } = api;
-export { EdgeInferError };
+export const { Model, init, buildReference, __internal, bundleTools } = api;
+export { EdgeInferError, predictionId };

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Model, bundleTools } from './node.js';
+import { Model, bundleTools, buildReference } from './node.js';
 import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
@@ -34,6 +34,13 @@ Usage:
       Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
       into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
       Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
+      A MODEL.reference.json beside a model is bundled as its drift reference.
+  edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
+      Reference statistics of a training sample (CSV with a header row) for drift
+      detection: per-feature quantiles, histograms and category frequencies; with
+      --model, named as the model names its features, and with its predictions.
+      Load it with Model.load(model, { reference }), or embed it in a bundle with
+      edgeinfer build --reference reference.json.
 
 Options:
   -h, --help     this help
@@ -252,6 +259,19 @@ const COMMANDS = {
     const how = flags['public-key'] ? `signature by ${flags['public-key']} (key ${manifest.signer?.key_id})` : 'digests only (no --public-key: the signature was not checked)';
     console.log(`${path}: OK, ${manifest.name} ${manifest.version}, ${how}`);
     console.log(JSON.stringify(manifest, null, 2));
+    return 0;
+  },
+
+  async reference([sample], flags) {
+    if (!sample) throw new UsageError('reference needs a SAMPLE.csv');
+    const csv = await readFile(sample, 'utf8');
+    const options = flags.categorical ? { categorical: flags.categorical.split(',').map((s) => s.trim()) } : {};
+    const reference = flags.model ? await (await loadModel(flags.model)).buildReference(csv, options) : await buildReference(csv, options);
+    const text = `${JSON.stringify(reference, null, 2)}\n`;
+    if (flags.out) await writeFile(flags.out, text);
+    else process.stdout.write(text);
+    const kinds = reference.features.map((f) => f.type);
+    console.error(`reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`);
     return 0;
   },
 

@@ -1,7 +1,21 @@
 // The public API, the same in every runtime. Each entry point (node.js, browser.js,
 // workerd.js) supplies two things this module cannot know: how to start the wasm module
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
-import initWasm, { initSync, WasmModel, __testPanic, buildBundle, verifyBundle, keyPair } from '../dist/edgeinfer.js';
+import initWasm, {
+  initSync, WasmModel, __testPanic, buildReference as wasmBuildReference, buildBundle, verifyBundle, keyPair,
+} from '../dist/edgeinfer.js';
+
+/** Where the core puts a prediction's id on its outputs (see `predictionId`). */
+const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
+
+/**
+ * The id of the prediction that made `outputs`, for `model.feedback`; undefined when the
+ * model is not monitored. The id sits under a symbol, so iterating the outputs, `Object.keys`
+ * and `JSON.stringify` see only the outputs.
+ */
+export function predictionId(outputs) {
+  return outputs?.[PREDICTION_ID];
+}
 
 /** An Error with a stable `code`, like the ones the wasm core throws. */
 export class EdgeInferError extends Error {
@@ -38,10 +52,13 @@ export function createApi(platform) {
     #outputs;
     #metadata;
     #manifest;
+    /** Where prediction log lines go as they are made (monitoring.log.sink), if anywhere. */
+    #sink;
 
     /** Use `Model.load`. */
-    constructor(wasm) {
+    constructor(wasm, sink) {
       this.#wasm = wasm;
+      this.#sink = sink;
       this.#inputs = freezeInfos(wasm.inputs());
       this.#outputs = freezeInfos(wasm.outputs());
       this.#metadata = Object.freeze(wasm.metadata());
@@ -59,7 +76,7 @@ export function createApi(platform) {
       }
       await init(options);
       const bytes = await readBytes(platform, source, options);
-      return new Model(call(() => WasmModel.load(bytes, options)));
+      return new Model(call(() => WasmModel.load(bytes, options)), logSink(options.monitoring?.log));
     }
 
     /**
@@ -74,7 +91,7 @@ export function createApi(platform) {
       };
       const manifest = section('edgeinfer.manifest'), model = section('edgeinfer.model');
       if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
-      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), options)));
+      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), options)), logSink(options.monitoring?.log));
     }
 
     get inputs() {
@@ -97,7 +114,59 @@ export function createApi(platform) {
 
     /** Runs the model on `feeds`: `{ [inputName]: { data, shape, dtype? } }`. */
     async predict(feeds) {
-      return call(() => this.#wasm.predict(feeds));
+      try {
+        return call(() => this.#wasm.predict(feeds));
+      } finally {
+        if (this.#sink) this.#drainLogs();
+      }
+    }
+
+    // Monitoring (see the README): the core does the work, these only carry it across.
+
+    /** Performance, quality and feedback counters. */
+    stats() {
+      return JSON.parse(call(() => this.#wasm.stats()));
+    }
+
+    /** The inputs' and predictions' drift against the reference. */
+    drift() {
+      return JSON.parse(call(() => this.#wasm.drift()));
+    }
+
+    /** Ground truth for a prediction: one label, or one per row (null skips a row). */
+    feedback(id, labels) {
+      return call(() => this.#wasm.feedback(id, labels));
+    }
+
+    /** The monitoring counters in the Prometheus text format. */
+    prometheus(labels) {
+      return call(() => this.#wasm.prometheus(labels));
+    }
+
+    /** Prediction log lines not yet handed to a sink (JSON text, oldest first). */
+    takeLogs() {
+      return call(() => this.#wasm.takeLogs());
+    }
+
+    /** Changes what is logged and where (`monitoring.log` options). */
+    configureLogs(options) {
+      call(() => this.#wasm.configureLogs(options));
+      this.#sink = logSink(options);
+    }
+
+    /** Reference statistics of a training sample as this model sees it, with its predictions. */
+    async buildReference(sample, options) {
+      return JSON.parse(call(() => this.#wasm.buildReference(sample, options)));
+    }
+
+    #drainLogs() {
+      for (const line of this.#wasm.takeLogs()) {
+        try {
+          this.#sink(line);
+        } catch {
+          // A failing sink loses its line; it must not fail the prediction.
+        }
+      }
     }
 
     /** Frees the model's memory now; later calls reject with E_DISPOSED. */
@@ -129,7 +198,13 @@ export function createApi(platform) {
     },
   });
 
-  return { Model, init, EdgeInferError, __internal, bundleTools };
+  /** Reference statistics of a training sample (CSV text or records), for drift detection. */
+  async function buildReference(sample, options = {}) {
+    await init(options);
+    return JSON.parse(call(() => wasmBuildReference(sample, options)));
+  }
+
+  return { Model, init, buildReference, EdgeInferError, __internal, bundleTools };
 }
 
 function deepFreeze(o) {
@@ -138,6 +213,12 @@ function deepFreeze(o) {
     Object.freeze(o);
   }
   return o;
+}
+
+/** The sink of `monitoring.log` (checked by the core): console.log, a function, or none. */
+function logSink(log) {
+  if (log?.sink === 'console') return (line) => console.log(line);
+  return typeof log?.sink === 'function' ? log.sink : undefined;
 }
 
 function freezeInfos(infos) {

@@ -76,6 +76,14 @@ export type Tensor = {
 
 export type Outputs = Record<string, Tensor>;
 
+/**
+ * The id of the prediction that made `outputs` (what `predict` resolved to), for
+ * `model.feedback`; undefined when monitoring is off. It sits under the registered symbol
+ * `Symbol.for('edgeinfer.predictionId')`, so `Object.keys`, `Object.entries`, `for...in` and
+ * `JSON.stringify` see only the outputs (spreading copies it along).
+ */
+export declare function predictionId(outputs: Outputs): string | undefined;
+
 /** Where the wasm comes from, to override the default. */
 export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
 
@@ -98,6 +106,10 @@ export interface LoadOptions {
    * with E_INTEGRITY. Without it only the bundle's digests are checked.
    */
   publicKey?: string | Uint8Array;
+  /** Monitoring (on by default): `false` turns it off, an object configures it. */
+  monitoring?: MonitoringOptions | boolean;
+  /** Reference statistics for drift detection: the JSON `edgeinfer reference` writes (text or parsed). */
+  reference?: Reference | string;
   /** Where to get the wasm; see `init`. */
   wasm?: WasmSource;
   /** The fetch used for URL sources (default: globalThis.fetch). */
@@ -122,6 +134,26 @@ export declare class Model {
   predict(feeds: Feeds): Promise<Outputs>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
   dispose(): void;
+  /** Performance, quality and feedback counters since load. */
+  stats(): ModelStats;
+  /** Drift of the inputs and predictions against the reference. */
+  drift(): DriftReport;
+  /**
+   * Joins ground truth to prediction `id`: one label for a one-row prediction, else one per
+   * row (`null` skips a row). Returns the rows newly labelled; the same label again is a
+   * no-op. Throws `E_PREDICTION_UNKNOWN` for an id this model does not hold (another
+   * instance's, or older than `feedbackCapacity` rows) and `E_FEEDBACK_INVALID` for labels
+   * that do not fit.
+   */
+  feedback(id: string, labels: Label | readonly Label[] | ArrayLike<number | bigint>): number;
+  /** The monitoring counters in the Prometheus text format, each sample with `labels` (default: monitoring.name and version). */
+  prometheus(labels?: Record<string, string>): string;
+  /** Prediction log lines (JSON text) not yet handed to a sink, oldest first. */
+  takeLogs(): string[];
+  /** Changes what is logged and where; `false` stops logging. */
+  configureLogs(options: LogOptions | false): void;
+  /** Reference statistics of a training sample (CSV text, records, or feeds) as this model sees it, with its predictions. */
+  buildReference(sample: string | readonly Record<string, unknown>[] | Feeds, options?: { categorical?: string[] }): Promise<Reference>;
 }
 
 export interface BundleManifest {
@@ -130,7 +162,7 @@ export interface BundleManifest {
   readonly version: string;
   readonly created: string;
   readonly runtime: { readonly name: string; readonly version: string; readonly sha256?: string };
-  readonly model: { readonly encoding: 'nnef' | 'onnx'; readonly sha256: string; readonly size: number; readonly source_sha256: string };
+  readonly model: { readonly encoding: 'onnx'; readonly sha256: string; readonly size: number; readonly source_sha256: string };
   readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
   readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
   readonly features?: readonly string[];
@@ -140,6 +172,186 @@ export interface BundleManifest {
   readonly reference?: unknown;
 }
 
+/** A class (number, bigint, string, boolean) or, for a regressor, a number; `null` for none. */
+export type Label = number | bigint | string | boolean | null | undefined;
+
+export interface MonitoringOptions {
+  /** false: no monitoring at all. */
+  enabled?: boolean;
+  /** The model's name and version in logs and Prometheus labels. */
+  name?: string;
+  version?: string;
+  /** Found from the outputs unless given: a label per row (or a [batch, K] score matrix) is classification, one number per row regression. */
+  task?: 'classification' | 'regression';
+  /** The output holding the predicted class per row. */
+  labelOutput?: string;
+  /** The output holding per-class scores ([batch, K] or a map), or a regressor's value, or a binary classifier's score ([batch, 1]). */
+  scoreOutput?: string;
+  /** A binary classifier with one score column predicts 1 at and above this (default 0.5). */
+  threshold?: number;
+  /** Names for the columns of the model's [batch, F] input (default: its `feature_names` metadata, else `x[0]`, ...). */
+  features?: string[];
+  /** Rows in each drift window (default 1000). */
+  window?: number;
+  /** Rows a window needs before any drift verdict (default 100). */
+  minRows?: number;
+  /** False-alarm rate of one drift check, shared between the features (default 0.01). */
+  alpha?: number;
+  /** Labelled rows the quality metrics are computed over (default 1000). */
+  qualityWindow?: number;
+  /** Recent predicted rows kept for feedback to join (default 10000). */
+  feedbackCapacity?: number;
+  /** Distinct classes remembered (default 1000). */
+  maxClasses?: number;
+  /** Prediction logs: off unless given. */
+  log?: LogOptions | false;
+}
+
+export interface LogOptions {
+  /** Where each line goes as it is made; without one, lines wait for `takeLogs()`. */
+  sink?: 'console' | ((line: string) => void);
+  /** Share of predictions logged (default 1). */
+  sampleRate?: number;
+  /** Log the inputs too (default false). */
+  includeInputs?: boolean;
+  /** Input, feature and output names never logged, whatever else is. */
+  redact?: string[];
+  /** Lines and bytes held for the sink or `takeLogs()` before the oldest are dropped (1000, 1 MiB). */
+  maxLines?: number;
+  maxBytes?: number;
+  /** Values logged per tensor or feature (1000). */
+  maxValues?: number;
+}
+
+/** One line of a prediction log, as JSON. */
+export interface PredictionLogLine {
+  id?: string;
+  /** ISO 8601. */
+  time: string;
+  model: string;
+  version: string;
+  latency_ms: number;
+  rows: number;
+  /** A failed call's error code (and no outputs). */
+  error?: ErrorCode;
+  outputs?: Record<string, { shape: number[]; data: unknown[]; truncated?: true }>;
+  /** Features by name (a value per row); inputs without features as { shape, data }. */
+  inputs?: Record<string, unknown>;
+}
+
+export interface NumericReference {
+  type: 'numeric';
+  name: string;
+  count: number;
+  missing: number;
+  mean: number | null;
+  std: number | null;
+  /** At 0%, 5%, ..., 100%. */
+  quantiles: number[];
+  /** Bin i holds values in (edges[i-1], edges[i]]. */
+  edges: number[];
+  counts: number[];
+}
+
+export interface CategoricalReference {
+  type: 'categorical';
+  name: string;
+  count: number;
+  missing: number;
+  categories: Array<[string, number]>;
+  other: number;
+}
+
+export type FeatureReference = NumericReference | CategoricalReference;
+
+/** What `edgeinfer reference` writes and the `reference` option takes. */
+export interface Reference {
+  format: 'edgeinfer-reference';
+  version: 1;
+  rows: number;
+  features: FeatureReference[];
+  prediction?: FeatureReference;
+}
+
+export interface ModelStats {
+  model: string;
+  version: string;
+  /** Successful predict calls, and the rows they predicted. */
+  predictions: number;
+  rows: number;
+  errors: { total: number; byCode: Partial<Record<ErrorCode, number>> };
+  /** Within 0.5% of the exact quantiles. `null` before the first prediction. */
+  latencyMs: { count: number; mean: number | null; min: number | null; p50: number | null; p90: number | null; p99: number | null; max: number | null };
+  /** Cumulative buckets; the last (`le: null`) holds every call. */
+  batchSize: { mean: number | null; max: number; histogram: Array<{ le: number | null; count: number }> };
+  /** Over the last minute (less until a minute has passed). */
+  throughput: { windowSeconds: number; predictionsPerSecond: number; rowsPerSecond: number };
+  /** `null` for a model with no class or value per row to compare with. */
+  quality: QualityReport | null;
+  feedback: { rows: number; unknown: number; pending: number; capacity: number };
+  logs: { enabled: boolean; written: number; dropped: number; sampledOut: number; queued: number };
+}
+
+/** Over the last `window` labelled rows. Per-class arrays follow `classes`. */
+export interface QualityReport {
+  task: 'classification' | 'regression';
+  window: number;
+  rows: number;
+  labelledTotal: number;
+  classes?: string[];
+  accuracy?: number;
+  precision?: number[];
+  recall?: number[];
+  f1?: number[];
+  support?: number[];
+  macro?: { precision: number; recall: number; f1: number };
+  weighted?: { precision: number; recall: number; f1: number };
+  /** True classes as rows, predicted as columns. */
+  confusion?: number[][];
+  /** Binary: of the positive class's score; multiclass: one-vs-rest, macro. */
+  rocAuc?: number;
+  mae?: number;
+  rmse?: number;
+  meanError?: number;
+}
+
+export type DriftStatus = 'ok' | 'drift' | 'insufficient_data' | 'collecting_baseline' | 'no_reference';
+
+export interface FeatureDrift {
+  name: string;
+  type: 'numeric' | 'categorical';
+  rows: number;
+  /** Share of the window's values missing. */
+  missing: number;
+  psi: number | null;
+  /** max(0.1, the PSI sampling noise exceeds 1% of the time at this window size). */
+  psiThreshold: number | null;
+  jensenShannon: number | null;
+  test: 'ks' | 'chi2';
+  statistic: number | null;
+  pValue: number | null;
+  status: DriftStatus;
+  baselineRows?: number;
+  baselineNeeded?: number;
+}
+
+export interface DriftReport {
+  status: DriftStatus;
+  window: number;
+  rows: number;
+  minRows: number;
+  alpha: number;
+  /** alpha divided among the tests (Bonferroni): a feature drifts when its p-value is below this and its PSI above its threshold. */
+  alphaPerTest: number;
+  features: FeatureDrift[];
+  prediction: FeatureDrift | null;
+  /** The model's features the reference does not describe. */
+  unmonitored: string[];
+}
+
+/** Reference statistics of a training sample (CSV text with a header row, or records) without a model. */
+export declare function buildReference(sample: string | readonly Record<string, unknown>[], options?: { categorical?: string[] }): Promise<Reference>;
+
 /** Starts the wasm module ahead of the first load, optionally from a given source. */
 export declare function init(options?: { wasm?: WasmSource }): Promise<void>;
 
@@ -147,7 +359,7 @@ export type ErrorCode =
   | 'E_MODEL_PARSE' | 'E_MODEL_INVALID' | 'E_UNSUPPORTED_OP' | 'E_MODEL_FETCH'
   | 'E_INPUT_MISSING' | 'E_INPUT_UNKNOWN' | 'E_INPUT_DTYPE' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE'
   | 'E_INVALID_OPTION' | 'E_RESOURCE_LIMIT' | 'E_DISPOSED' | 'E_RUNTIME' | 'E_INTERNAL' | 'E_WASM_LOAD'
-  | 'E_INTEGRITY' | 'E_BUNDLE_VERSION';
+  | 'E_INTEGRITY' | 'E_BUNDLE_VERSION' | 'E_PREDICTION_UNKNOWN' | 'E_FEEDBACK_INVALID';
 
 /** Every rejection from this package is one of these, with a stable `code`. */
 export declare class EdgeInferError extends Error {

@@ -1,7 +1,7 @@
 // Node entry point: the wasm is read from the package directory; a string source is a file
 // path (or an http(s) URL, fetched).
 import { readFile } from 'node:fs/promises';
-import { createApi, fetchBytes, EdgeInferError } from './core.js';
+import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
   async startWasm(wasm, { initWasm, initSync }) {
@@ -23,5 +23,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, __internal, bundleTools } = api;
-export { EdgeInferError };
+export const { Model, init, buildReference, __internal, bundleTools } = api;
+export { EdgeInferError, predictionId };

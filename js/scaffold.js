@@ -1,7 +1,7 @@
 // `edgeinfer worker`: writes a Cloudflare Workers project that serves the given models, from
 // the template in the package's worker/ directory.
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Model } from './node.js';
 
@@ -15,7 +15,9 @@ export function modelName(path) {
 
 /**
  * Writes the project into `out` (which must be empty unless `force`). Each model is loaded
- * first, so a file that would fail in the Worker fails here, with its name.
+ * first, so a file that would fail in the Worker fails here, with its name. A
+ * `MODEL.reference.json` beside a model (from `edgeinfer reference`) is bundled with it and
+ * loaded as its drift reference, after the same check.
  * @returns {Promise<{ out: string, models: string[], devKey: string }>}
  */
 export async function scaffoldWorker({ models, out, force = false, packageSpec }) {
@@ -24,22 +26,30 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec }
   if (existing.length && !force) throw new Error(`${out} is not empty (use --force to write into it)`);
   const entries = [];
   for (const path of models) {
-    const model = await Model.load(path).catch((e) => {
-      throw new Error(`${path}: ${e.code ?? ''} ${e.message}`.trim());
+    const referencePath = path.replace(/\.onnx$/i, '') + '.reference.json';
+    const reference = await access(referencePath).then(() => readFile(referencePath, 'utf8'), () => null);
+    const model = await Model.load(path, reference ? { reference } : {}).catch((e) => {
+      throw new Error(`${path}${reference ? ` with ${referencePath}` : ''}: ${e.code ?? ''} ${e.message}`.trim());
     });
     model.dispose();
     const name = modelName(path);
     if (entries.some((e) => e.name === name)) throw new Error(`two models would be named '${name}'`);
-    entries.push({ name, path });
+    entries.push({ name, path, referencePath: reference ? referencePath : null });
   }
   await mkdir(join(out, 'src'), { recursive: true });
   await mkdir(join(out, 'models'), { recursive: true });
-  for (const e of entries) await copyFile(e.path, join(out, 'models', `${e.name}.onnx`));
+  for (const e of entries) {
+    await copyFile(e.path, join(out, 'models', `${e.name}.onnx`));
+    if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.name}.reference.json`));
+  }
   const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(/^name = .*$/m, `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`);
   await writeFile(join(out, 'wrangler.toml'), toml);
   await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
-  const imports = entries.map((e) => `import ${e.name} from '../models/${e.name}.onnx';`).join('\n');
-  const list = entries.map((e) => `  { name: '${e.name}', version: '1', bytes: ${e.name} },`).join('\n');
+  const imports = entries.map((e) => [
+    `import ${e.name} from '../models/${e.name}.onnx';`,
+    ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
+  ].join('\n')).join('\n');
+  const list = entries.map((e) => `  { name: '${e.name}', version: '1', bytes: ${e.name}${e.referencePath ? `, reference: ${e.name}_reference` : ''} },`).join('\n');
   await writeFile(join(out, 'src/models.js'), `// The models this Worker serves. \`edgeinfer worker MODEL.onnx ...\` writes this file.\n${imports}\n\nexport const MODELS = [\n${list}\n];\n`);
   const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   const pkg = {

@@ -2,7 +2,7 @@
 // at run time, so the wasm is imported as a module, which the bundler (wrangler) compiles at
 // deploy time. A string source is a URL, fetched.
 import wasmModule from '../dist/edgeinfer_bg.wasm';
-import { createApi, fetchBytes, EdgeInferError } from './core.js';
+import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
   startWasm(wasm, { initSync }) {
@@ -13,5 +13,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, __internal, bundleTools } = api;
-export { EdgeInferError };
+export const { Model, init, buildReference, __internal, bundleTools } = api;
+export { EdgeInferError, predictionId };

@@ -7,25 +7,43 @@ use wasm_bindgen::prelude::*;
 
 use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
-use crate::interop;
+use crate::interop::{self, JsHost};
 use crate::model::Model;
+use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
 
 #[wasm_bindgen]
 pub struct WasmModel {
     /// Unwind-safe by construction: a panic inside a call drops the prediction state it
     /// touched (see `Model::predict`), so the model is consistent after any caught panic.
-    inner: AssertUnwindSafe<Option<Model>>,
+    inner: AssertUnwindSafe<Option<MonitoredModel>>,
     /// The output names as JS strings, made once.
     output_names: Vec<JsValue>,
+    /// The ids' `<instance>-` prefix as a JS string, made once: JS appends each sequence
+    /// number, which is cheaper than decoding a new string from wasm on every call.
+    id_prefix: Option<(u32, JsValue)>,
     /// A bundle's checked manifest, as JSON.
     manifest: Option<String>,
 }
 
 impl WasmModel {
-    fn new(model: Model, manifest: Option<bundle::manifest::Manifest>) -> Result<WasmModel, Error> {
+    /// Wraps a loaded model in its monitoring. A bundle's name and version name it in logs and
+    /// metrics, and its reference statistics are the drift reference unless the caller gives one.
+    fn new(model: Model, mut monitoring: MonitorOptions, manifest: Option<bundle::manifest::Manifest>) -> Result<WasmModel, Error> {
+        if let Some(m) = &manifest {
+            if monitoring.name.is_empty() {
+                monitoring.name = m.name.clone();
+                monitoring.version = m.version.clone();
+            }
+            if monitoring.reference.is_none()
+                && let Some(reference) = &m.reference
+            {
+                monitoring.reference = Some(Reference::from_value(reference.clone())?);
+            }
+        }
         let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
         let manifest = manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, manifest })
+        let model = MonitoredModel::new(model, monitoring)?;
+        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_prefix: None, manifest })
     }
 }
 
@@ -57,12 +75,13 @@ impl WasmModel {
     /// the JS options object.
     pub fn load(bytes: &[u8], options: JsValue) -> Result<WasmModel, JsValue> {
         guarded(|| {
+            let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
             if bundle::is_bundle(bytes) {
                 let (model, manifest) = Model::load_bundle(&bundle::parts(bytes)?, &options)?;
-                return WasmModel::new(model, Some(manifest));
+                return WasmModel::new(model, monitoring, Some(manifest));
             }
-            WasmModel::new(Model::load(bytes, &options)?, None)
+            WasmModel::new(Model::load(bytes, &options)?, monitoring, None)
         })
     }
 
@@ -76,10 +95,11 @@ impl WasmModel {
         options: JsValue,
     ) -> Result<WasmModel, JsValue> {
         guarded(|| {
+            let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
             let parts = Parts { manifest, model, signature: signature.as_deref(), runtime: None };
             let (model, manifest) = Model::load_bundle(&parts, &options)?;
-            WasmModel::new(model, Some(manifest))
+            WasmModel::new(model, monitoring, Some(manifest))
         })
     }
 
@@ -88,8 +108,12 @@ impl WasmModel {
         self.manifest.clone()
     }
 
-    fn model(&mut self) -> Result<&mut Model, Error> {
+    fn served(&mut self) -> Result<&mut MonitoredModel, Error> {
         self.inner.as_mut().ok_or(Error::Disposed)
+    }
+
+    fn model(&mut self) -> Result<&Model, Error> {
+        Ok(self.served()?.model())
     }
 
     pub fn inputs(&mut self) -> Result<JsValue, JsValue> {
@@ -104,11 +128,78 @@ impl WasmModel {
         guarded(|| Ok(interop::string_map(self.model()?.metadata())))
     }
 
+    /// Runs the model; when monitored, the outputs object carries the prediction's id under
+    /// the symbol `edgeinfer.predictionId` (see `predictionId` in js/core.js).
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
         guarded(|| {
-            let feeds = interop::feeds(&feeds)?;
-            let outputs = self.model()?.predict(feeds)?;
-            Ok(interop::outputs(outputs, &self.output_names))
+            let served = self.inner.as_mut().ok_or(Error::Disposed)?;
+            let prediction = served.predict(&mut JsHost, || interop::feeds(&feeds))?;
+            let outputs = interop::outputs(prediction.outputs, &self.output_names);
+            if let Some(id) = prediction.id {
+                if self.id_prefix.as_ref().map(|(instance, _)| *instance) != Some(id.instance) {
+                    self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
+                }
+                if let Some((_, prefix)) = &self.id_prefix {
+                    interop::attach_id(&outputs, prefix, id.sequence);
+                }
+            }
+            Ok(outputs)
+        })
+    }
+
+    /// Performance, quality and feedback counters, as JSON.
+    pub fn stats(&mut self) -> Result<String, JsValue> {
+        guarded(|| json(&self.served()?.stats(&mut JsHost)?))
+    }
+
+    /// The drift report, as JSON.
+    pub fn drift(&mut self) -> Result<String, JsValue> {
+        guarded(|| json(&self.served()?.drift()?))
+    }
+
+    /// The Prometheus text exposition, labelled with `labels` (`{ model, version }` by default).
+    pub fn prometheus(&mut self, labels: JsValue) -> Result<String, JsValue> {
+        guarded(|| {
+            let labels = interop::metric_labels(&labels)?;
+            self.served()?.prometheus(labels.as_deref(), &mut JsHost)
+        })
+    }
+
+    /// Joins ground truth to a prediction; returns the rows newly labelled.
+    pub fn feedback(&mut self, id: JsValue, labels: JsValue) -> Result<u32, JsValue> {
+        guarded(|| {
+            let id = interop::prediction_id(&id)?;
+            let labels = interop::labels(&labels)?;
+            Ok(self.served()?.feedback(&id, &labels)? as u32)
+        })
+    }
+
+    /// The prediction log lines queued since the last call.
+    #[wasm_bindgen(js_name = takeLogs)]
+    pub fn take_logs(&mut self) -> Result<Vec<String>, JsValue> {
+        guarded(|| Ok(self.served()?.take_logs()))
+    }
+
+    #[wasm_bindgen(js_name = configureLogs)]
+    pub fn configure_logs(&mut self, options: JsValue) -> Result<(), JsValue> {
+        guarded(|| {
+            let options = interop::log_options(&options)?;
+            self.served()?.configure_logs(options)
+        })
+    }
+
+    /// Reference statistics of a training sample (CSV text, records, or feeds) as this model
+    /// sees it, with its predictions; as JSON.
+    #[wasm_bindgen(js_name = buildReference)]
+    pub fn build_reference(&mut self, source: JsValue, options: JsValue) -> Result<String, JsValue> {
+        guarded(|| {
+            let categorical = interop::categorical(&options)?;
+            let served = self.served()?;
+            let reference = match interop::sample_columns(&source, &categorical)? {
+                Some(columns) => served.build_reference_from_columns(&columns)?,
+                None => served.build_reference(interop::feeds(&source)?)?,
+            };
+            Ok(reference.to_json())
         })
     }
 
@@ -121,6 +212,22 @@ impl WasmModel {
     pub fn is_disposed(&self) -> bool {
         self.inner.is_none()
     }
+}
+
+/// Reference statistics of a training sample (CSV text or records) without a model, as JSON.
+#[wasm_bindgen(js_name = buildReference)]
+pub fn build_reference(source: JsValue, options: JsValue) -> Result<String, JsValue> {
+    guarded(|| {
+        let categorical = interop::categorical(&options)?;
+        let columns = interop::sample_columns(&source, &categorical)?.ok_or_else(|| {
+            Error::InvalidOption("a training sample is CSV text or an array of records ({ feature: value })".into())
+        })?;
+        Ok(Reference::from_columns(&columns)?.to_json())
+    })
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("cannot write JSON: {e}")))
 }
 
 /// Panics on purpose, so tests can check that a panic becomes `E_INTERNAL` and that the

@@ -46,6 +46,13 @@ pub enum Error {
     /// A bug in this library (a caught panic). The instance stays usable.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Feedback names a prediction this model does not hold: not an id, another instance's,
+    /// or too old to be remembered.
+    #[error("unknown prediction: {0}")]
+    PredictionUnknown(String),
+    /// Feedback that cannot be joined: the wrong number of labels, a label of the wrong kind.
+    #[error("invalid feedback: {0}")]
+    FeedbackInvalid(String),
 }
 
 impl Error {
@@ -67,6 +74,8 @@ impl Error {
             Error::Disposed => "E_DISPOSED",
             Error::Runtime(_) => "E_RUNTIME",
             Error::Internal(_) => "E_INTERNAL",
+            Error::PredictionUnknown(_) => "E_PREDICTION_UNKNOWN",
+            Error::FeedbackInvalid(_) => "E_FEEDBACK_INVALID",
         }
     }
 

@@ -129,9 +129,11 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
             }
             // Options of the JS layer, handled before the model reaches the core.
             "wasm" | "fetch" | "signal" => {}
+            // Read by `monitor_options`.
+            "monitoring" | "reference" => {}
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxSpecializedPlans or publicKey"
+                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxSpecializedPlans, publicKey, monitoring or reference"
                 )));
             }
         }
@@ -400,4 +402,309 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
         signing_key_pem: text("signingKey")?,
         reference,
     })
+}
+
+// Monitoring: its options, feedback labels, training samples for references, the host's
+// clocks, and the prediction id put on the outputs object.
+
+use crate::monitor::logs::LogOptions;
+use crate::monitor::target::Task;
+use crate::monitor::{Column, Host, Label, MonitorOptions};
+
+#[wasm_bindgen(inline_js = "const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
+export function tag(target, prefix, sequence) { target[PREDICTION_ID] = prefix + sequence; }")]
+extern "C" {
+    /// `prefix + sequence` under the registered symbol `edgeinfer.predictionId`: invisible to
+    /// `Object.keys`, `Object.entries`, `for...in` and `JSON.stringify`, so code that iterates
+    /// the outputs sees only outputs, and no output name can clash with it. (A non-enumerable
+    /// `id` would need `Object.defineProperty`, which cost about 0.5 µs a call, a few percent
+    /// of a small model's prediction.)
+    fn tag(target: &JsValue, prefix: &JsValue, sequence: f64);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// The JS host's clocks: `performance.now()` (monotonic; in deployed Workers it only moves
+/// between I/O, so latencies read 0 there) and `Date.now()`; the seed from `Math.random()`.
+pub struct JsHost;
+
+impl Host for JsHost {
+    fn monotonic_ms(&mut self) -> f64 {
+        performance_now()
+    }
+
+    fn unix_ms(&mut self) -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn seed(&mut self) -> u64 {
+        let word = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+        (word() << 32) ^ word()
+    }
+}
+
+/// Puts the prediction id (`prefix` and the sequence number) on the outputs.
+pub fn attach_id(outputs: &JsValue, prefix: &JsValue, sequence: u64) {
+    // Sequence numbers stay below 2^53 for any realistic lifetime (285 years at a million a second).
+    tag(outputs, prefix, sequence as f64);
+}
+
+fn keys_of(v: &JsValue) -> Vec<String> {
+    Object::keys(v.unchecked_ref::<Object>()).iter().filter_map(|k| k.as_string()).collect()
+}
+
+fn string_option(v: &JsValue, key: &str) -> Result<String, Error> {
+    v.as_string().ok_or_else(|| Error::InvalidOption(format!("{key} must be a string, got {}", describe(v))))
+}
+
+fn number_option(v: &JsValue, key: &str) -> Result<f64, Error> {
+    v.as_f64().ok_or_else(|| Error::InvalidOption(format!("{key} must be a number, got {}", describe(v))))
+}
+
+fn bool_option(v: &JsValue, key: &str) -> Result<bool, Error> {
+    v.as_bool().ok_or_else(|| Error::InvalidOption(format!("{key} must be true or false, got {}", describe(v))))
+}
+
+fn strings_option(v: &JsValue, key: &str) -> Result<Vec<String>, Error> {
+    if !v.is_array() {
+        return Err(Error::InvalidOption(format!("{key} must be an array of strings, got {}", describe(v))));
+    }
+    Array::from(v).iter().enumerate().map(|(i, s)| string_option(&s, &format!("{key}[{i}]"))).collect()
+}
+
+fn count_option(v: &JsValue, key: &str) -> Result<usize, Error> {
+    Ok(positive(v, key)? as usize)
+}
+
+/// The core's monitoring options from the load options' `monitoring` (an object, or `false`
+/// for none) and `reference` (the JSON of `edgeinfer reference`, as text or parsed).
+pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
+    let mut out = MonitorOptions::default();
+    if !options.is_object() {
+        return Ok(out);
+    }
+    let reference = get(options, "reference");
+    if !reference.is_undefined() && !reference.is_null() {
+        let text = match reference.as_string() {
+            Some(text) => text,
+            None if reference.is_object() => js_sys::JSON::stringify(&reference)
+                .ok()
+                .and_then(|s| s.as_string())
+                .ok_or_else(|| Error::InvalidOption("reference cannot be turned into JSON".into()))?,
+            None => return Err(Error::InvalidOption(format!("reference must be JSON text or an object, got {}", describe(&reference)))),
+        };
+        out.reference = Some(crate::monitor::Reference::from_json(&text)?);
+    }
+    let m = get(options, "monitoring");
+    if m.is_undefined() || m.is_null() || m.as_bool() == Some(true) {
+        return Ok(out);
+    }
+    if m.as_bool() == Some(false) {
+        out.enabled = false;
+        return Ok(out);
+    }
+    if !m.is_object() {
+        return Err(Error::InvalidOption(format!("monitoring must be an object or false, got {}", describe(&m))));
+    }
+    for key in keys_of(&m) {
+        let v = get(&m, &key);
+        if v.is_undefined() {
+            continue;
+        }
+        let name = format!("monitoring.{key}");
+        match key.as_str() {
+            "enabled" => out.enabled = bool_option(&v, &name)?,
+            "name" => out.name = string_option(&v, &name)?,
+            "version" => out.version = string_option(&v, &name)?,
+            "task" => {
+                out.target.task = Some(match string_option(&v, &name)?.as_str() {
+                    "classification" => Task::Classification,
+                    "regression" => Task::Regression,
+                    other => {
+                        return Err(Error::InvalidOption(format!("{name} is '{other}', expected 'classification' or 'regression'")));
+                    }
+                })
+            }
+            "labelOutput" => out.target.label_output = Some(string_option(&v, &name)?),
+            "scoreOutput" => out.target.score_output = Some(string_option(&v, &name)?),
+            "threshold" => out.target.threshold = Some(number_option(&v, &name)?),
+            "features" => out.features = Some(strings_option(&v, &name)?),
+            "window" => out.drift.window = count_option(&v, &name)?,
+            "minRows" => out.drift.min_rows = count_option(&v, &name)?,
+            "alpha" => out.drift.alpha = number_option(&v, &name)?,
+            "qualityWindow" => out.quality_window = count_option(&v, &name)?,
+            "feedbackCapacity" => out.feedback_capacity = count_option(&v, &name)?,
+            "maxClasses" => out.max_classes = count_option(&v, &name)?,
+            "log" => out.log = log_options(&v)?,
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown option monitoring.{other}, expected enabled, name, version, task, labelOutput, scoreOutput, threshold, features, window, minRows, alpha, qualityWindow, feedbackCapacity, maxClasses or log"
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `monitoring.log`: `false` for none, else an object; lines are kept for the sink (or for
+/// `takeLogs()` when there is none).
+pub fn log_options(v: &JsValue) -> Result<LogOptions, Error> {
+    let mut out = LogOptions::default();
+    if v.is_undefined() || v.is_null() || v.as_bool() == Some(false) {
+        return Ok(out);
+    }
+    if !v.is_object() || v.is_array() {
+        return Err(Error::InvalidOption(format!("monitoring.log must be an object or false, got {}", describe(v))));
+    }
+    out.enabled = true;
+    for key in keys_of(v) {
+        let value = get(v, &key);
+        if value.is_undefined() {
+            continue;
+        }
+        let name = format!("monitoring.log.{key}");
+        match key.as_str() {
+            "sink" => {
+                let console = value.as_string().as_deref() == Some("console");
+                if !console && !value.is_function() {
+                    return Err(Error::InvalidOption(format!("{name} must be 'console' or a function, got {}", describe(&value))));
+                }
+            }
+            "enabled" => out.enabled = bool_option(&value, &name)?,
+            "sampleRate" => out.sample_rate = number_option(&value, &name)?,
+            "includeInputs" => out.include_inputs = bool_option(&value, &name)?,
+            "redact" => out.redact = strings_option(&value, &name)?,
+            "maxLines" => out.max_lines = count_option(&value, &name)?,
+            "maxBytes" => out.max_bytes = count_option(&value, &name)?,
+            "maxValues" => out.max_values = count_option(&value, &name)?,
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown option monitoring.log.{other}, expected sink, sampleRate, includeInputs, redact, maxLines, maxBytes or maxValues"
+                )));
+            }
+        }
+    }
+    if !(0.0..=1.0).contains(&out.sample_rate) {
+        return Err(Error::InvalidOption(format!("monitoring.log.sampleRate must be between 0 and 1, got {}", out.sample_rate)));
+    }
+    Ok(out)
+}
+
+/// A feedback id: a string.
+pub fn prediction_id(v: &JsValue) -> Result<String, Error> {
+    v.as_string().ok_or_else(|| Error::PredictionUnknown(format!("the id must be a string, got {}", describe(v))))
+}
+
+fn label(v: &JsValue) -> Result<Label, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Label::Missing);
+    }
+    if let Some(x) = v.as_f64() {
+        return Ok(Label::Number(x));
+    }
+    if let Some(s) = v.as_string() {
+        return Ok(Label::Text(s));
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(Label::Number(if b { 1.0 } else { 0.0 }));
+    }
+    if let Ok(i) = i128::try_from(v.clone()) {
+        // Integer labels beyond 2^53 stay exact as their decimal text.
+        return Ok(if i.unsigned_abs() < 1 << 53 { Label::Number(i as f64) } else { Label::Text(i.to_string()) });
+    }
+    Err(Error::FeedbackInvalid(format!("a label must be a number, bigint, string, boolean or null, got {}", describe(v))))
+}
+
+/// Feedback labels: one value for a one-row prediction, or an array (or typed array) with
+/// one per row, `null` for rows without one.
+pub fn labels(v: &JsValue) -> Result<Vec<Label>, Error> {
+    if v.is_array() || js_sys::ArrayBuffer::is_view(v) {
+        return Array::from(v).iter().map(|x| label(&x)).collect();
+    }
+    Ok(vec![label(v)?])
+}
+
+/// `{ name: value }` labels for a Prometheus exposition; `undefined` for the defaults.
+pub fn metric_labels(v: &JsValue) -> Result<Option<Vec<(String, String)>>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || v.is_array() {
+        return Err(Error::InvalidOption(format!("labels must be an object of strings, got {}", describe(v))));
+    }
+    keys_of(v)
+        .into_iter()
+        .map(|k| {
+            let value = get(v, &k);
+            let text = value.as_string().or_else(|| value.as_f64().map(|n| n.to_string()));
+            text.map(|t| (k.clone(), t)).ok_or_else(|| Error::InvalidOption(format!("label '{k}' must be a string, got {}", describe(&value))))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// `{ categorical: [names] }`, the options of building a reference.
+pub fn categorical(options: &JsValue) -> Result<Vec<String>, Error> {
+    if !options.is_object() {
+        return Ok(Vec::new());
+    }
+    for key in keys_of(options) {
+        if key != "categorical" && key != "wasm" {
+            return Err(Error::InvalidOption(format!("unknown option '{key}', expected categorical")));
+        }
+    }
+    let v = get(options, "categorical");
+    if v.is_undefined() { Ok(Vec::new()) } else { strings_option(&v, "categorical") }
+}
+
+/// A training sample as named columns: CSV text (with a header row), or an array of records
+/// (`[{ age: 41, country: 'FR' }, ...]`). A column is numeric when all its values are numbers
+/// (or missing: `null`, `undefined`, NaN), unless named in `categorical`.
+pub fn sample_columns(source: &JsValue, categorical: &[String]) -> Result<Option<Vec<(String, Column)>>, Error> {
+    if let Some(text) = source.as_string() {
+        return crate::monitor::csv::columns(&text, categorical).map(Some);
+    }
+    if !source.is_array() {
+        return Ok(None);
+    }
+    let records = Array::from(source);
+    let mut names: Vec<String> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if !r.is_object() || r.is_array() {
+            return Err(Error::InvalidOption(format!("record {i} must be an object of feature values, got {}", describe(&r))));
+        }
+        for k in keys_of(&r) {
+            if !names.contains(&k) {
+                names.push(k);
+            }
+        }
+    }
+    let columns = names
+        .into_iter()
+        .map(|name| {
+            let values: Vec<JsValue> = records.iter().map(|r| get(&r, &name)).collect();
+            let numeric = !categorical.contains(&name)
+                && values.iter().all(|v| v.is_undefined() || v.is_null() || v.as_f64().is_some());
+            let column = if numeric {
+                Column::Numeric(values.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect())
+            } else {
+                Column::Categorical(
+                    values
+                        .iter()
+                        .map(|v| {
+                            v.as_string()
+                                .or_else(|| v.as_f64().filter(|x| !x.is_nan()).map(crate::monitor::features::format_number))
+                                .or_else(|| v.as_bool().map(|b| b.to_string()))
+                        })
+                        .collect(),
+                )
+            };
+            (name, column)
+        })
+        .collect();
+    Ok(Some(columns))
 }

@@ -8,6 +8,7 @@ pub mod feeds;
 mod footprint;
 mod rewrite;
 pub mod model;
+pub mod monitor;
 pub mod ops;
 mod plans;
 pub mod schema;

@@ -29,6 +29,8 @@ const STATUS_BY_CODE = {
   E_INPUT_VALUE: 422,
   E_INVALID_OPTION: 400,
   E_RESOURCE_LIMIT: 413,
+  E_PREDICTION_UNKNOWN: 404,
+  E_FEEDBACK_INVALID: 422,
 };
 
 /** An error from the model (an EdgeInferError) as an HttpError; 500 only for our own failures. */

@@ -1,13 +1,16 @@
 // Types of edgeinfer/server.
-import type { Model } from '../index.js';
+import type { LoadOptions, Model } from '../index.js';
 
 export interface ServedModel {
   /** The name in routes: /v2/models/{name}. */
   name: string;
   /** The version in routes: /v2/models/{name}/versions/{version} (default "1"). */
   version?: string;
-  /** Loads the model; called once per isolate when the handler is created. */
-  load: () => Promise<Model>;
+  /**
+   * Loads the model; called once per isolate when the handler is created, with the
+   * monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`.
+   */
+  load: (options: LoadOptions) => Promise<Model>;
   /** Feature names for /predict instances, overriding the model's `feature_names` metadata. */
   features?: string[];
 }
@@ -21,15 +24,25 @@ export interface ServerSettings {
   JWT_EDDSA_PUBLIC_KEY?: string;
   JWT_AUDIENCE?: string;
   JWT_ISSUER?: string;
-  /** Comma-separated route groups callable without credentials: health, metadata, infer, metrics. */
+  /** Comma-separated route groups callable without credentials: health, metadata, infer, feedback, metrics. */
   PUBLIC_ROUTES?: string;
   /** Comma-separated origins allowed for browser callers, or "*". */
   CORS_ORIGINS?: string;
   MAX_BODY_BYTES?: string | number;
   MAX_BATCH_ROWS?: string | number;
   MAX_TENSOR_ELEMENTS?: string | number;
+  /** Prediction logs: "off" (default), "console" (Workers Logs) or "queue" (the Queue binding LOG_QUEUE names). */
+  LOG_PREDICTIONS?: 'off' | 'console' | 'queue';
+  /** The Queue binding's name (default PREDICTION_LOGS). */
+  LOG_QUEUE?: string;
+  /** Share of predictions logged, 0 to 1 (default 1). */
+  LOG_SAMPLE_RATE?: string | number;
+  /** "true" to log inputs (default "false"). */
+  LOG_INPUTS?: string;
+  /** Comma-separated input, feature and output names never logged. */
+  LOG_REDACT?: string;
 }
 
 export declare function createHandler(config: { models: ServedModel[]; settings?: ServerSettings }): {
-  fetch(request: Request, env?: ServerSettings & Record<string, unknown>, ctx?: unknown): Promise<Response>;
+  fetch(request: Request, env?: ServerSettings & Record<string, unknown>, ctx?: { waitUntil(promise: Promise<unknown>): void }): Promise<Response>;
 };

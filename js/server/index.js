@@ -1,6 +1,7 @@
 // edgeinfer/server: serve models over HTTP from a Cloudflare Worker (or any fetch-style
-// runtime): the Open Inference Protocol (KServe v2), a plain JSON /predict route and
-// Prometheus /metrics, with API keys or JWTs, CORS and limits on what a request may ask.
+// runtime): the Open Inference Protocol (KServe v2), a plain JSON /predict route,
+// Prometheus /metrics and the models' monitoring (feedback, drift, statistics, prediction
+// logs), with API keys or JWTs, CORS and limits on what a request may ask.
 import { HttpError, errorResponse } from './http.js';
 import { authenticate, authorize } from './auth.js';
 import { GROUPS, resolveSettings } from './settings.js';
@@ -18,7 +19,7 @@ export function createHandler(config) {
   const metrics = new HttpMetrics();
   const models = new ModelSet(config?.models, metrics);
   return {
-    async fetch(request, env = {}) {
+    async fetch(request, env = {}, context = undefined) {
       const started = performance.now();
       let routeName = 'unmatched';
       let settings = null;
@@ -41,7 +42,8 @@ export function createHandler(config) {
             const who = await authenticate(request, settings.auth);
             authorize(who, GROUPS[route.group]);
           }
-          response = await route.handle({ request, params, models, settings, metrics });
+          const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
+          response = await route.handle({ request, params, models, settings, metrics, env, waitUntil });
         }
       } catch (e) {
         response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));

@@ -6,7 +6,8 @@ import { instanceLayout } from './instances.js';
 export class ModelSet {
   #entries;
 
-  /** `list`: [{ name, version?, load: () => Promise<Model>, features? }] */
+  /** `list`: [{ name, version?, load: (options) => Promise<Model>, features? }]; `load` gets the
+   * monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`. */
   constructor(list, metrics) {
     if (!Array.isArray(list) || list.length === 0) throw new Error('createHandler needs models: [{ name, load }]');
     this.#entries = list.map((m) => {
@@ -14,7 +15,7 @@ export class ModelSet {
       const entry = { name: m.name, version: String(m.version ?? '1'), features: m.features ?? null, model: null, error: null };
       const started = performance.now();
       entry.ready = Promise.resolve()
-        .then(() => m.load())
+        .then(() => m.load({ monitoring: { name: entry.name, version: entry.version } }))
         .then((model) => {
           entry.model = model;
           entry.layout = instanceLayout(entry, model);

@@ -4,12 +4,25 @@ import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } 
 import { modelMetadata, parseInferRequest, inferResponse } from './v2.js';
 import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
+import { configureLogs, modelExposition, parseFeedback, predictionId, shipLogs } from './monitoring.js';
 
 const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: [] };
 
-async function predict(entry, feeds) {
+async function predict(ctx, entry, feeds) {
+  configureLogs(entry, ctx.settings);
   try {
     return await entry.model.predict(feeds);
+  } catch (e) {
+    throw fromModelError(e);
+  } finally {
+    shipLogs(entry, ctx);
+  }
+}
+
+/** Calls the model's monitoring, with its errors as HTTP errors. */
+function monitoring(f) {
+  try {
+    return f();
   } catch (e) {
     throw fromModelError(e);
   }
@@ -60,8 +73,8 @@ export const ROUTES = [
         tail = parts.tail;
       }
       const { id, feeds, selected, binary } = parseInferRequest(body, entry.model, ctx.settings.limits, tail);
-      const outputs = await predict(entry, feeds);
-      const response = inferResponse(entry, id, outputs, selected, binary);
+      const outputs = await predict(ctx, entry, feeds);
+      const response = inferResponse(entry, id, outputs, selected, binary, predictionId(outputs));
       if (!response.chunks.length) return json(response.json);
       const header = new TextEncoder().encode(JSON.stringify(response.json));
       return new Response(new Blob([header, ...response.chunks]), {
@@ -77,12 +90,40 @@ export const ROUTES = [
       if (typeof name !== 'string') throw new HttpError(400, "'model' must be a string");
       const entry = await ctx.models.get(name, body?.version === undefined ? undefined : String(body.version));
       const { kind, feeds } = parsePredictRequest(body, entry.layout, ctx.settings.limits);
-      return json(predictResponse(kind, await predict(entry, feeds)));
+      const outputs = await predict(ctx, entry, feeds);
+      const id = predictionId(outputs);
+      return json({ ...predictResponse(kind, outputs), ...(id !== undefined ? { id } : {}) });
+    },
+  },
+  {
+    name: 'feedback', group: 'feedback', method: 'POST', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/feedback$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      const { id, labels } = parseFeedback(await jsonBody(ctx));
+      const joined = monitoring(() => entry.model.feedback(id, labels));
+      return json({ model_name: entry.name, model_version: entry.version, id, joined });
+    },
+  },
+  {
+    name: 'drift', group: 'metrics', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/drift$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.drift()) });
+    },
+  },
+  {
+    name: 'stats', group: 'metrics', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/stats$/,
+    handle: async (ctx) => {
+      const entry = await model(ctx);
+      return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.stats()) });
     },
   },
   {
     name: 'metrics', group: 'metrics', method: 'GET', path: /^\/metrics$/,
-    handle: (ctx) => new Response(ctx.metrics.render(), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } }),
+    handle: async (ctx) => {
+      await ctx.models.allReady();
+      return new Response(ctx.metrics.render(modelExposition(ctx.models)), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+    },
   },
 ];
 

@@ -7,10 +7,15 @@ const DEFAULTS = {
   MAX_BODY_BYTES: 1 << 20,
   MAX_BATCH_ROWS: 1024,
   MAX_TENSOR_ELEMENTS: 1 << 20,
+  LOG_PREDICTIONS: 'off',
+  LOG_QUEUE: 'PREDICTION_LOGS',
+  LOG_SAMPLE_RATE: 1,
+  LOG_INPUTS: 'false',
+  LOG_REDACT: '',
 };
 
 /** Route groups, and the scope a caller needs for each unless the group is public. */
-export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', metrics: 'metrics' };
+export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', feedback: 'predict', metrics: 'metrics' };
 
 function list(text) {
   return String(text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -20,6 +25,17 @@ function positive(name, value) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${value}'`);
   return n;
+}
+
+/** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
+function predictionLogs(get) {
+  const mode = String(get('LOG_PREDICTIONS')).trim();
+  if (!['off', 'console', 'queue'].includes(mode)) throw new Error(`LOG_PREDICTIONS must be off, console or queue, got '${mode}'`);
+  const sampleRate = Number(get('LOG_SAMPLE_RATE'));
+  if (!(sampleRate >= 0 && sampleRate <= 1)) throw new Error(`LOG_SAMPLE_RATE must be between 0 and 1, got '${get('LOG_SAMPLE_RATE')}'`);
+  const inputs = String(get('LOG_INPUTS')).trim();
+  if (!['true', 'false'].includes(inputs)) throw new Error(`LOG_INPUTS must be true or false, got '${inputs}'`);
+  return { mode, queue: String(get('LOG_QUEUE')), options: { sampleRate, includeInputs: inputs === 'true', redact: list(get('LOG_REDACT')) } };
 }
 
 const cache = new Map();
@@ -43,6 +59,7 @@ export async function resolveSettings(env, overrides) {
         maxBatchRows: positive('MAX_BATCH_ROWS', get('MAX_BATCH_ROWS')),
         maxTensorElements: positive('MAX_TENSOR_ELEMENTS', get('MAX_TENSOR_ELEMENTS')),
       },
+      log: predictionLogs(get),
       auth: {
         apiKeys: await parseApiKeys(get('API_KEYS')),
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),

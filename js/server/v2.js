@@ -94,13 +94,19 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
 }
 
 /** The response: `{ json }`, or `{ json, chunks }` when some outputs go out as binary data. */
-export function inferResponse(entry, id, outputs, selected, binary = new Set()) {
+/**
+ * `predictionId` (from the model's monitoring) goes out as `parameters.prediction_id`, and as
+ * `id` when the request gave none, for the client to send back with its feedback.
+ */
+export function inferResponse(entry, id, outputs, selected, binary = new Set(), predictionId = undefined) {
   const names = selected ?? Object.keys(outputs);
   const chunks = [];
+  const responseId = id ?? predictionId;
   const json = {
     model_name: entry.name,
     model_version: entry.version,
-    ...(id !== undefined ? { id } : {}),
+    ...(responseId !== undefined ? { id: responseId } : {}),
+    ...(predictionId !== undefined ? { parameters: { prediction_id: predictionId } } : {}),
     outputs: names.map((name) => {
       const t = outputs[name];
       const head = { name, datatype: V2_OF[t.dtype], shape: t.dtype === 'map' ? [t.data.length] : t.shape };

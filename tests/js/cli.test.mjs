@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageDir, root } from './harness.mjs';
@@ -53,4 +55,34 @@ test('refusals exit 1 with the code and what was wrong; usage errors exit 2', as
   const help = await run('--help');
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage:/);
+});
+
+test('reference writes the statistics of a CSV sample, named as the model names its features', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-reference-'));
+  const rows = ['sepal_length,sepal_width,petal_length,petal_width,species'];
+  for (let i = 0; i < 60; i++) rows.push([4.5 + (i % 30) / 10, 2.5 + (i % 10) / 10, 1 + (i % 50) / 10, 0.1 + (i % 25) / 10, ['a', 'b', 'c'][i % 3]].join(','));
+  writeFileSync(join(dir, 'train.csv'), `${rows.join('\n')}\n`);
+  const plain = await run('reference', join(dir, 'train.csv'), '-o', join(dir, 'plain.json'));
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /reference of 60 rows: 4 numeric and 1 categorical features in .*plain\.json/);
+  const reference = JSON.parse(readFileSync(join(dir, 'plain.json'), 'utf8'));
+  assert.equal(reference.format, 'edgeinfer-reference');
+  assert.deepEqual(reference.features.map((f) => f.name), ['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species']);
+  assert.deepEqual(reference.features[4].categories, [['a', 20], ['b', 20], ['c', 20]]);
+  assert.equal(reference.features[0].quantiles.length, 21);
+  // With the model: its four features by name (the species column is not one), and its predictions.
+  const withModel = await run('reference', join(dir, 'train.csv'), '--model', iris);
+  assert.equal(withModel.code, 0, withModel.stderr);
+  const own = JSON.parse(withModel.stdout);
+  assert.deepEqual(own.features.map((f) => f.name), ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+  assert.equal(own.prediction.name, 'label');
+  assert.equal(own.prediction.type, 'categorical');
+  writeFileSync(join(dir, 'short.csv'), `${rows.map((r) => r.split(',').slice(0, 3).join(',')).join('\n')}\n`);
+  const bad = await run('reference', join(dir, 'short.csv'), '--model', iris);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /E_INVALID_OPTION: invalid option: no column for feature 'petal_width'/);
+  writeFileSync(join(dir, 'ragged.csv'), 'a,b\n1\n');
+  const ragged = await run('reference', join(dir, 'ragged.csv'));
+  assert.equal(ragged.code, 1);
+  assert.match(ragged.stderr, /E_INVALID_OPTION: invalid option: CSV: data row 1 has 1 fields/);
 });

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { corpusDir, fixtures, importPackage, packageDir, root } from './harness.mjs';
@@ -11,6 +11,7 @@ import { freePort, start, waitFor } from './processes.mjs';
 import { assertMatches } from '../suite/suite.mjs';
 
 const dir = join(root, '.cache/worker-e2e');
+const modelsDir = join(root, '.cache/worker-e2e-models');
 const KEYS = {
   predict: 'pk-predict-0123456789abcdef',
   metrics: 'pk-metrics-0123456789abcdef',
@@ -73,9 +74,26 @@ async function jwt(claims, { alg = 'HS256', expires = '5m', notBefore, audience 
   return j.sign(key);
 }
 
+/** A training sample for mlp_tabular as CSV (its own column names, taken by position). */
+function sampleCsv(rows) {
+  const lines = [Array.from({ length: 32 }, (_, j) => `f${j}`).join(',')];
+  for (let i = 0; i < rows; i++) lines.push(Array.from({ length: 32 }, (_, j) => Math.sin(i * 31 + j).toFixed(6)).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
 before(async () => {
   rmSync(dir, { recursive: true, force: true });
-  const models = [...MODELS.map((m) => join(corpusDir(), `${m}.onnx`)), join(root, 'examples/iris.onnx')];
+  // mlp_tabular goes with a drift reference made by the CLI from a CSV sample, beside it.
+  rmSync(modelsDir, { recursive: true, force: true });
+  mkdirSync(modelsDir, { recursive: true });
+  copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'mlp_tabular.onnx'));
+  writeFileSync(join(modelsDir, 'sample.csv'), sampleCsv(1000));
+  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'reference', join(modelsDir, 'sample.csv'), '--model', join(modelsDir, 'mlp_tabular.onnx'), '-o', join(modelsDir, 'mlp_tabular.reference.json')], { stdio: 'pipe' });
+  const models = [
+    join(modelsDir, 'mlp_tabular.onnx'),
+    ...MODELS.filter((m) => m !== 'mlp_tabular').map((m) => join(corpusDir(), `${m}.onnx`)),
+    join(root, 'examples/iris.onnx'),
+  ];
   execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'worker', ...models, '-o', dir], { stdio: 'pipe' });
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
@@ -90,12 +108,15 @@ before(async () => {
     JWT_EDDSA_PUBLIC_KEY: JSON.stringify(await exportJWK(edKeys.publicKey)),
     JWT_AUDIENCE: AUDIENCE,
     CORS_ORIGINS: ORIGIN,
+    LOG_PREDICTIONS: 'console',
+    LOG_INPUTS: 'true',
+    LOG_REDACT: 'petal_width',
     ...LIMITS,
   };
   writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], {
+  server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'log'], {
     cwd: dir,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
   });
@@ -181,7 +202,8 @@ describe('/predict with records', () => {
     assert.deepEqual(byName.json.predictions.map((p) => p.label), [0, 2]);
     assert.equal(byName.json.predictions[0].probabilities.length, 3);
     const rows = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: iris.map(Object.values) } });
-    assert.deepEqual(rows.json, byName.json);
+    assert.deepEqual(rows.json.predictions, byName.json.predictions);
+    assert.notEqual(rows.json.id, byName.json.id, 'each answer has its own prediction id');
     const columns = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', inputs: { features: iris.map(Object.values) } } });
     assert.equal(columns.status, 200, columns.text);
     assert.deepEqual(columns.json.outputs.label, [0, 2]);
@@ -303,6 +325,103 @@ describe('bad requests', () => {
   });
 });
 
+describe('monitoring', () => {
+  const iris = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 0.987654]];
+  const inferIris = (extra = {}) => call('/v2/models/iris/infer', {
+    method: 'POST', key: KEYS.predict, body: { ...extra, inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: iris.flat() }] },
+  });
+  const feedback = (body, key = KEYS.predict, path = '/v2/models/iris/feedback') => call(path, { method: 'POST', key, body });
+
+  test('infer responses carry a prediction id that feedback joins ground truth to', async () => {
+    const r = await inferIris();
+    assert.equal(r.status, 200, r.text);
+    const id = r.json.parameters.prediction_id;
+    assert.match(id, /^[0-9a-f]{8}-\d+$/);
+    assert.equal(r.json.id, id, 'no request id: the prediction id is the response id');
+    const echoed = await inferIris({ id: 'req-7' });
+    assert.equal(echoed.json.id, 'req-7');
+    assert.notEqual(echoed.json.parameters.prediction_id, id);
+    const labels = r.json.outputs.find((o) => o.name === 'label').data;
+    const joined = await feedback({ id, labels });
+    assert.equal(joined.status, 200, joined.text);
+    assert.deepEqual(joined.json, { model_name: 'iris', model_version: '1', id, joined: 2 });
+    assert.equal((await feedback({ id, labels })).json.joined, 0, 'the same labels again: nothing new');
+    const one = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [iris[0]] } });
+    assert.match(one.json.id, /^[0-9a-f]{8}-\d+$/);
+    assert.equal((await feedback({ id: one.json.id, label: 1 })).json.joined, 1);
+    const stats = await call('/v2/models/iris/stats', { key: KEYS.metrics });
+    assert.equal(stats.status, 200, stats.text);
+    assert.equal(stats.json.quality.task, 'classification');
+    assert.equal(stats.json.quality.rows, 3);
+    assert.ok(Math.abs(stats.json.quality.accuracy - 2 / 3) < 1e-12, JSON.stringify(stats.json.quality));
+    assert.ok(stats.json.predictions >= 3);
+  });
+
+  test('feedback refusals: unknown ids 404, wrong labels 422, malformed 400, scope 403', async () => {
+    const r = await inferIris();
+    const id = r.json.parameters.prediction_id;
+    const cases = [
+      [{ id: 'nope', label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*not a prediction id/],
+      [{ id: `${id.split('-')[0]}-99999`, label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction/],
+      [{ id, labels: [1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID.*2 rows, got 1 label/],
+      [{ id, labels: [{}, 1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID/],
+      [{ id }, KEYS.predict, 400, /either 'label'.*or 'labels'/],
+      [{ label: 1 }, KEYS.predict, 400, /'id' must be/],
+      [{ id, labels: [0, 1] }, KEYS.metrics, 403, /lack the 'predict' scope/],
+    ];
+    for (const [body, key, status, pattern] of cases) {
+      const f = await feedback(body, key);
+      assert.equal(f.status, status, `${JSON.stringify(body)}: ${f.text}`);
+      assert.match(f.json.error, pattern);
+    }
+    assert.equal((await feedback({ id, labels: [0, 1] }, KEYS.predict, '/v2/models/nope/feedback')).status, 404);
+    const none = await call('/v2/models/recommender_topk/feedback', { method: 'POST', key: KEYS.predict, body: { id, label: 1 } });
+    assert.equal(none.status, 404, 'another model does not hold this id');
+  });
+
+  test('drift against the reference the CLI made, per feature, with the predictions', async () => {
+    // Rows like the reference's, then rows with one feature moved.
+    const rows = (n, shift) => Array.from({ length: n }, (_, i) => Array.from({ length: 32 }, (_, j) => Math.sin((i + 5000) * 31 + j) + (j === 4 ? shift : 0)));
+    for (let i = 0; i < 10; i++) {
+      const data = rows(50, i < 5 ? 0 : 0.8).flat();
+      const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEYS.predict, body: { inputs: [{ name: 'x', shape: [50, 32], datatype: 'FP32', data }] } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const d = await call('/v2/models/mlp_tabular/drift', { key: KEYS.metrics });
+    assert.equal(d.status, 200, d.text);
+    assert.equal(d.json.model_name, 'mlp_tabular');
+    assert.equal(d.json.features.length, 32);
+    assert.equal(d.json.features[4].name, 'x[4]');
+    assert.deepEqual(d.json.unmonitored, []);
+    assert.equal(d.json.prediction.name, 'y');
+    assert.equal(d.json.features[4].status, 'drift', JSON.stringify(d.json.features[4]));
+    assert.equal(d.json.status, 'drift');
+    assert.equal((await call('/v2/models/mlp_tabular/drift', { key: KEYS.predict })).status, 403, 'drift needs the metrics scope');
+    const noRef = await call('/v2/models/iris/drift', { key: KEYS.metrics });
+    assert.equal(noRef.status, 200);
+    assert.deepEqual(noRef.json.features, []);
+    assert.ok(['collecting_baseline', 'insufficient_data', 'ok', 'drift'].includes(noRef.json.status), noRef.json.status);
+  });
+
+  test('prediction logs go to Workers Logs, without the redacted feature', async () => {
+    const r = await inferIris();
+    const id = r.json.parameters.prediction_id;
+    let line;
+    for (let i = 0; i < 50 && !line; i++) {
+      line = server.output().split('\n').map((l) => l.trim()).find((l) => l.includes(`"id":"${id}"`));
+      if (!line) await new Promise((done) => setTimeout(done, 100));
+    }
+    assert.ok(line, `no log line for ${id} in the Worker's output`);
+    const parsed = JSON.parse(line.slice(line.indexOf('{')));
+    assert.equal(parsed.model, 'iris');
+    assert.equal(parsed.version, '1');
+    assert.deepEqual(parsed.inputs.sepal_length, [5.1, 6.7], 'the inputs as sent');
+    const logged = server.output().split('\n').filter((l) => l.includes('"model":"iris"'));
+    assert.ok(logged.length >= 3, `${logged.length} iris log lines`);
+    for (const l of logged) assert.ok(!l.includes('petal_width') && !l.includes('0.98765'), `a redacted feature was logged: ${l}`);
+  });
+});
+
 describe('metrics', () => {
   test('Prometheus text with requests by route and status, latency and load time', async () => {
     const r = await call('/metrics', { key: KEYS.metrics });
@@ -313,6 +432,27 @@ describe('metrics', () => {
     assert.match(r.text, /edgeinfer_http_requests_total\{route="infer",status="401"\} \d+/);
     assert.match(r.text, /edgeinfer_http_request_duration_seconds_bucket\{route="infer",le="\+Inf"\} \d+/);
     assert.match(r.text, /edgeinfer_model_load_seconds\{model="mlp_tabular",version="1"\} [\d.e-]+/);
+  });
+
+  test("the models' monitoring families, once each, labelled by model and version", async () => {
+    const r = await call('/metrics', { key: KEYS.metrics });
+    const predictions = /edgeinfer_predictions_total\{model="mlp_tabular",version="1"\} (\d+)/.exec(r.text);
+    assert.ok(predictions && Number(predictions[1]) >= 50, 'the concurrent requests were predictions');
+    assert.match(r.text, /edgeinfer_predict_errors_total\{model="mlp_tabular",version="1",code="E_INPUT_SHAPE"\} \d+/);
+    assert.match(r.text, /edgeinfer_predict_duration_seconds_bucket\{model="iris",version="1",le="\+Inf"\} \d+/);
+    assert.match(r.text, /edgeinfer_predict_batch_size_bucket\{model="recommender_topk",version="1",le="1"\} \d+/);
+    assert.match(r.text, /edgeinfer_quality_accuracy\{model="iris",version="1"\} [\d.]+/);
+    assert.match(r.text, /edgeinfer_drift_feature_detected\{model="mlp_tabular",version="1",feature="x\[4\]",kind="feature"\} 1/);
+    for (const family of ['edgeinfer_predictions_total', 'edgeinfer_predict_duration_seconds', 'edgeinfer_drift_detected']) {
+      assert.equal(r.text.split('\n').filter((l) => l === `# TYPE ${family} ${family === 'edgeinfer_predict_duration_seconds' ? 'histogram' : family.endsWith('_total') ? 'counter' : 'gauge'}`).length, 1, family);
+    }
+    // Every sample line belongs to the family whose TYPE came last.
+    let family = null;
+    for (const line of r.text.split('\n').filter(Boolean)) {
+      const type = /^# TYPE (\S+)/.exec(line);
+      if (type) family = type[1];
+      else if (!line.startsWith('#')) assert.ok(line.startsWith(family), `${line} outside its family ${family}`);
+    }
   });
 });
 

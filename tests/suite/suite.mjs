@@ -317,6 +317,190 @@ export function suite(api, fixtures) {
     deepEqual((await fresh.predict(mlpInput(1, 8))).y.shape, [1, 1]);
   });
 
+  // Monitoring: the core watches every prediction; these check it through the public API.
+
+  test('monitoring: predictions carry a hidden id, and stats count calls, rows, errors and latency', async () => {
+    const { predictionId } = api;
+    const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp', version: '7' } });
+    const ids = new Set();
+    for (const batch of [1, 2, 5]) {
+      const out = await m.predict(mlpInput(batch, batch));
+      deepEqual(Object.keys(out), ['y'], 'the id is not an output');
+      deepEqual(Object.entries(out).map(([k]) => k), ['y']);
+      const seen = [];
+      for (const k in out) seen.push(k);
+      deepEqual(seen, ['y']);
+      const id = predictionId(out);
+      ok(/^[0-9a-f]{8}-\d+$/.test(id), `id ${id}`);
+      ok(!JSON.stringify(out).includes(id), 'JSON.stringify leaves the id out');
+      equal(predictionId({ ...out }), id, 'a copy keeps it');
+      ids.add(id);
+    }
+    equal(ids.size, 3, 'ids are distinct');
+    await rejects(m.predict({ x: { data: new Float32Array(31), shape: [1, 31] } }), 'E_INPUT_SHAPE');
+    await rejects(m.predict(null), 'E_INVALID_OPTION');
+    const s = m.stats();
+    equal(s.model, 'mlp');
+    equal(s.version, '7');
+    deepEqual([s.predictions, s.rows], [3, 8]);
+    deepEqual(s.errors, { total: 2, byCode: { E_INPUT_SHAPE: 1, E_INVALID_OPTION: 1 } });
+    equal(s.latencyMs.count, 3);
+    ok(s.latencyMs.p50 >= 0 && s.latencyMs.p50 <= s.latencyMs.p99 && s.latencyMs.p99 <= s.latencyMs.max + 1e-9, JSON.stringify(s.latencyMs));
+    equal(s.batchSize.max, 5);
+    deepEqual(s.batchSize.histogram.slice(0, 4).map((b) => [b.le, b.count]), [[1, 1], [2, 2], [4, 2], [8, 3]]);
+    equal(s.batchSize.histogram.at(-1).le, null);
+    equal(s.quality.task, 'regression', 'one number per row: a regressor');
+    const off = await Model.load(model('mlp_tabular'), { monitoring: false });
+    equal(predictionId(await off.predict(mlpInput(1, 1))), undefined);
+    await rejects(async () => off.stats(), 'E_INVALID_OPTION', /monitoring is off/);
+    await rejects(Model.load(model('mlp_tabular'), { monitoring: { windw: 5 } }), 'E_INVALID_OPTION', /monitoring\.windw/);
+    await rejects(Model.load(model('mlp_tabular'), { monitoring: { log: { sink: 'stdout' } } }), 'E_INVALID_OPTION', /sink/);
+  });
+
+  test('monitoring: feedback joins ground truth to predictions for quality metrics', async () => {
+    const id = api.predictionId;
+    const c = fixtures.cases.find((x) => x.name === 'sk_logreg_breast_cancer#1');
+    const m = await Model.load(c.model, { monitoring: { qualityWindow: 100 } });
+    const out = await m.predict(c.inputs);
+    const labels = out.label.data;
+    equal(m.feedback(id(out), labels), 32, 'BigInt64Array labels, one per row');
+    equal(m.feedback(id(out), Array.from(labels, Number)), 0, 'the same labels again change nothing');
+    let q = m.stats().quality;
+    deepEqual([q.task, q.rows, q.accuracy], ['classification', 32, 1]);
+    deepEqual(q.classes, ['0', '1']);
+    const zeros = Array.from(labels).filter((l) => l === 0n).length;
+    deepEqual(q.confusion, [[zeros, 0], [0, 32 - zeros]]);
+    ok(q.rocAuc > 0.99, `ROC AUC ${q.rocAuc}`);
+    // One more prediction, labelled wrong: 32 right of 33.
+    const one = await m.predict({ X: { data: c.inputs.X.data.slice(0, 30), shape: [1, 30] } });
+    const wrong = one.label.data[0] === 0n ? 1 : 0;
+    equal(m.feedback(id(one), wrong), 1);
+    q = m.stats().quality;
+    close([q.accuracy], [32 / 33], { rtol: 1e-12, atol: 0 });
+    equal(m.stats().feedback.rows, 33);
+    await rejects(async () => m.feedback('nope', 1), 'E_PREDICTION_UNKNOWN', /not a prediction id/);
+    await rejects(async () => m.feedback(`${id(out).split('-')[0]}-999`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
+    await rejects(async () => m.feedback(id(out), [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
+    await rejects(async () => m.feedback(id(one), 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
+    await rejects(async () => m.feedback(id(one), { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
+    const other = await Model.load(c.model);
+    await other.predict(c.inputs);
+    await rejects(async () => other.feedback(id(out), labels), 'E_PREDICTION_UNKNOWN', /another instance/);
+    // A regressor: MAE and RMSE.
+    const r = await Model.load(model('mlp_tabular'));
+    for (const [i, offset] of [0.25, -0.25, 0.5].entries()) {
+      const p = await r.predict(mlpInput(1, 40 + i));
+      r.feedback(id(p), p.y.data[0] + offset);
+    }
+    const rq = r.stats().quality;
+    close([rq.mae, rq.rmse], [1 / 3, Math.sqrt(0.375 / 3)], { rtol: 1e-9, atol: 1e-12 });
+  });
+
+  test('monitoring: drift against a reference is detected, and names the shifted feature', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const reference = await m.buildReference({ x: { data: floats(2000 * 32, 101), shape: [2000, 32] } });
+    equal(reference.format, 'edgeinfer-reference');
+    equal(reference.rows, 2000);
+    equal(reference.features.length, 32);
+    equal(reference.features[5].name, 'x[5]');
+    equal(reference.prediction.name, 'y');
+    equal(m.stats().predictions, 0, 'a reference is not traffic');
+    const watched = await Model.load(model('mlp_tabular'), { reference: JSON.stringify(reference), monitoring: { window: 500 } });
+    equal(watched.drift().status, 'insufficient_data');
+    for (let i = 0; i < 5; i++) {
+      const data = floats(100 * 32, 200 + i);
+      for (let row = 0; row < 100; row++) data[row * 32 + 5] += 0.5;
+      await watched.predict({ x: { data, shape: [100, 32] } });
+    }
+    const d = watched.drift();
+    equal(d.rows, 500);
+    equal(d.status, 'drift');
+    deepEqual(d.features.filter((f) => f.status === 'drift').map((f) => f.name), ['x[5]']);
+    const x5 = d.features[5];
+    equal(x5.test, 'ks');
+    ok(x5.pValue < d.alphaPerTest && x5.psi > x5.psiThreshold, JSON.stringify(x5));
+    ok(d.features[0].pValue > d.alphaPerTest, 'an unshifted feature');
+    equal(d.prediction.name, 'y');
+    // Without a model: CSV text or records.
+    const csv = await api.buildReference('age,country\n41,FR\n35,DE\n,FR\n');
+    deepEqual(csv.features.map((f) => [f.name, f.type, f.count, f.missing]), [['age', 'numeric', 2, 1], ['country', 'categorical', 3, 0]]);
+    deepEqual(csv.features[1].categories, [['FR', 2], ['DE', 1]]);
+    const records = await api.buildReference([{ age: 41, code: 3 }, { age: 35, code: 4 }], { categorical: ['code'] });
+    deepEqual(records.features.map((f) => f.type), ['numeric', 'categorical']);
+    await rejects(Model.load(model('mlp_tabular'), { reference: csv }), 'E_INVALID_OPTION', /'age'.*x\[0\]/);
+    await rejects(Model.load(model('mlp_tabular'), { reference: '{"format": "nope"}' }), 'E_INVALID_OPTION', /reference/);
+    await rejects(api.buildReference('a,b\n1\n'), 'E_INVALID_OPTION', /data row 1 has 1 fields/);
+  });
+
+  test('monitoring: prediction logs reach the sink, sampled, and never with redacted fields', async () => {
+    const names = Array.from({ length: 32 }, (_, i) => `f${i}`);
+    const lines = [];
+    const m = await Model.load(model('mlp_tabular'), {
+      monitoring: { name: 'mlp', version: '1', features: names, log: { sink: (line) => lines.push(line), includeInputs: true, redact: ['f3'] } },
+    });
+    const input = mlpInput(2, 8);
+    input.x.data[3] = 12345.678;
+    input.x.data[35] = 23456.789;
+    const out = await m.predict(input);
+    await rejects(m.predict({ x: { data: input.x.data, shape: [1, 32] } }), 'E_INPUT_SHAPE');
+    equal(lines.length, 2);
+    const first = JSON.parse(lines[0]);
+    deepEqual([first.id, first.model, first.version, first.rows], [api.predictionId(out), 'mlp', '1', 2]);
+    ok(typeof first.latency_ms === 'number' && /^\d{4}-\d\d-\d\dT/.test(first.time), lines[0]);
+    close(first.outputs.y.data, out.y.data, { rtol: 1e-6, atol: 0 });
+    deepEqual(first.outputs.y.shape, [2, 1]);
+    close(first.inputs.f0, [input.x.data[0], input.x.data[32]], { rtol: 1e-6, atol: 0 });
+    equal(JSON.parse(lines[1]).error, 'E_INPUT_SHAPE');
+    // The console sink, and the redacted feature in neither.
+    const printed = [];
+    const log = console.log;
+    console.log = (line) => printed.push(line);
+    try {
+      m.configureLogs({ sink: 'console', includeInputs: true, redact: ['f3'] });
+      await m.predict(input);
+    } finally {
+      console.log = log;
+    }
+    equal(printed.length, 1);
+    for (const line of [...lines, ...printed]) {
+      ok(!line.includes('"f3"') && !line.includes('12345.6') && !line.includes('23456.7'), `a redacted value was logged: ${line}`);
+    }
+    // Without a sink, sampled lines wait for takeLogs(), bounded.
+    m.configureLogs({ sampleRate: 0.5, maxLines: 50 });
+    const before = m.stats().logs.written;
+    for (let i = 0; i < 200; i++) await m.predict(mlpInput(1, i));
+    const kept = m.takeLogs();
+    equal(kept.length, 50, 'the oldest were dropped');
+    deepEqual(m.takeLogs(), []);
+    const s = m.stats().logs;
+    const written = s.written - before;
+    ok(written > 60 && written < 140, `${written} of 200 sampled at 50%`);
+    equal(s.dropped, written - 50);
+    equal(s.sampledOut, 200 - written);
+    ok(!kept.some((l) => l.includes('"inputs"')), 'inputs only when asked');
+  });
+
+  test('monitoring: Prometheus text with model and version labels', async () => {
+    const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp', version: '7' } });
+    await m.predict(mlpInput(3, 1));
+    await rejects(m.predict({}), 'E_INPUT_MISSING');
+    const text = m.prometheus();
+    for (const line of [
+      '# TYPE edgeinfer_predictions_total counter',
+      'edgeinfer_predictions_total{model="mlp",version="7"} 1',
+      'edgeinfer_predict_rows_total{model="mlp",version="7"} 3',
+      'edgeinfer_predict_errors_total{model="mlp",version="7",code="E_INPUT_MISSING"} 1',
+      '# TYPE edgeinfer_predict_duration_seconds histogram',
+      'edgeinfer_predict_duration_seconds_bucket{model="mlp",version="7",le="+Inf"} 1',
+      'edgeinfer_predict_duration_seconds_count{model="mlp",version="7"} 1',
+      'edgeinfer_predict_batch_size_bucket{model="mlp",version="7",le="4"} 1',
+    ]) {
+      ok(text.split('\n').includes(line), `missing ${line} in\n${text}`);
+    }
+    ok(m.prometheus({ model: 'other' }).includes('edgeinfer_predictions_total{model="other"} 1'));
+    await rejects(async () => m.prometheus({ le: '1' }), 'E_INVALID_OPTION');
+  });
+
   return tests;
 }
 

@@ -1,9 +1,11 @@
-// A Worker serving the models listed in ./models.js over HTTP (KServe v2, /predict, /metrics).
-// Models load once per isolate, when this module is first evaluated.
+// A Worker serving the models listed in ./models.js over HTTP (KServe v2, /predict, /metrics,
+// and each model's monitoring: feedback, drift, statistics, prediction logs). Models load
+// once per isolate, when this module is first evaluated; a model's `reference` (the JSON of
+// `edgeinfer reference`) is its drift reference.
 import { Model } from 'edgeinfer';
 import { createHandler } from 'edgeinfer/server';
 import { MODELS } from './models.js';
 
 export default createHandler({
-  models: MODELS.map(({ bytes, ...m }) => ({ ...m, load: () => Model.load(bytes) })),
+  models: MODELS.map(({ bytes, reference, ...m }) => ({ ...m, load: (options) => Model.load(bytes, { ...options, reference }) })),
 });
