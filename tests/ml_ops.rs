@@ -1,7 +1,7 @@
-//! The ai.onnx.ml operators against onnxruntime: every fixture of tests/fixtures/ml (made by
-//! scripts/make_ml_fixtures.py from scikit-learn models on real data), the shared corpus's
-//! classical-ML cases for these operators, malformed attributes refused at load and bad
-//! inputs refused at run time, each with its code.
+//! The ai.onnx.ml operators against onnxruntime: every fixture of tests/fixtures/ml and
+//! tests/fixtures/trees (made by scripts/make_ml_fixtures.py and make_tree_fixtures.py from
+//! scikit-learn and LightGBM models on real data), the shared corpus's classical-ML cases,
+//! malformed attributes refused at load and bad inputs refused at run time, each with its code.
 
 mod common;
 
@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use edgeinfer::{DType, Dim, Feed, HostTensor, LoadOptions, MapKeys, Model, Values};
 use serde_json::Value;
 
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ml")
+const FIXTURES: [&str; 2] = ["ml", "trees"];
+
+fn fixtures_dir(kind: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
 }
 
 fn run_case(case: &common::Case) -> Result<(), String> {
@@ -33,45 +35,63 @@ fn run_all(cases: &[common::Case]) -> Vec<String> {
     cases.iter().filter_map(|c| run_case(c).err().map(|why| format!("{}: {why}", c.name))).collect()
 }
 
-#[test]
-fn every_fixture_matches_onnxruntime() {
-    let cases = common::cases_in(&fixtures_dir());
-    assert!(cases.len() >= 130, "expected the full fixture set, found {} cases", cases.len());
+fn every_fixture_in(kind: &str, at_least: usize) {
+    let cases = common::cases_in(&fixtures_dir(kind));
+    assert!(cases.len() >= at_least, "expected the full fixture set, found {} cases", cases.len());
     let failures = run_all(&cases);
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]
+fn every_fixture_matches_onnxruntime() {
+    every_fixture_in("ml", 130);
+}
+
+#[test]
+fn every_tree_fixture_matches_onnxruntime() {
+    every_fixture_in("trees", 90);
+}
+
+#[test]
 fn fixtures_cover_every_operator() {
     let mut ops = std::collections::BTreeSet::new();
-    for case in common::cases_in(&fixtures_dir()) {
+    for case in FIXTURES.iter().flat_map(|kind| common::cases_in(&fixtures_dir(kind))) {
         let model = String::from_utf8_lossy(&case.model).into_owned();
         for op in [
             "ArrayFeatureExtractor", "Binarizer", "CategoryMapper", "FeatureVectorizer", "Imputer", "LabelEncoder",
             "LinearClassifier", "LinearRegressor", "Normalizer", "OneHotEncoder", "Scaler", "SVMClassifier",
-            "SVMRegressor", "ZipMap",
+            "SVMRegressor", "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap",
         ] {
             if model.contains(op) {
                 ops.insert(op);
             }
         }
+        // TreeEnsemble (ai.onnx.ml 5) is the only one with leaf_* attributes.
+        if model.contains("TreeEnsemble") && model.contains("leaf_weights") {
+            ops.insert("TreeEnsemble");
+        }
     }
-    assert_eq!(ops.len(), 14, "{ops:?}");
+    assert_eq!(ops.len(), 17, "{ops:?}");
 }
 
 #[test]
 fn shared_corpus_cases_of_these_operators_match_onnxruntime() {
-    let cases: Vec<_> = common::cases()
-        .into_iter()
-        .filter(|c| c.name.starts_with("sk_logreg_breast_cancer") || c.name.starts_with("sk_onehot_fraud"))
-        .collect();
-    assert_eq!(cases.len(), 3, "sk_logreg_breast_cancer (2 cases) and sk_onehot_fraud (1)");
+    let cases: Vec<_> =
+        common::cases().into_iter().filter(|c| c.name.starts_with("sk_") || c.name.starts_with("lgbm_")).collect();
+    assert!(cases.len() >= 10, "the scikit-learn and LightGBM cases: {}", cases.len());
     let failures = run_all(&cases);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-fn read_json(name: &str) -> Vec<Value> {
-    serde_json::from_str(&std::fs::read_to_string(fixtures_dir().join(name)).unwrap()).unwrap()
+/// `name` of every fixture directory, each entry with the directory it came from.
+fn read_json(name: &str) -> Vec<(PathBuf, Value)> {
+    let mut all = Vec::new();
+    for kind in FIXTURES {
+        let dir = fixtures_dir(kind);
+        let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        all.extend(items.into_iter().map(|v| (dir.clone(), v)));
+    }
+    all
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -81,11 +101,11 @@ fn strings(v: &Value) -> Vec<String> {
 #[test]
 fn malformed_attributes_are_refused_at_load_naming_operator_node_and_attribute() {
     let bad = read_json("bad_models.json");
-    assert!(bad.len() >= 30, "{}", bad.len());
+    assert!(bad.len() >= 60, "{}", bad.len());
     let mut failures = Vec::new();
-    for case in &bad {
+    for (dir, case) in &bad {
         let file = case["model"].as_str().unwrap();
-        let bytes = std::fs::read(fixtures_dir().join(file)).unwrap();
+        let bytes = std::fs::read(dir.join(file)).unwrap();
         match Model::load(&bytes, &LoadOptions::default()) {
             Ok(_) => failures.push(format!("{file}: loaded")),
             Err(e) => {
@@ -107,11 +127,11 @@ fn malformed_attributes_are_refused_at_load_naming_operator_node_and_attribute()
 #[test]
 fn bad_inputs_are_refused_at_run_time_and_the_model_stays_usable() {
     let bad = read_json("bad_inputs.json");
-    assert_eq!(bad.len(), 5);
+    assert_eq!(bad.len(), 6);
     let mut failures = Vec::new();
-    for case in &bad {
+    for (dir, case) in &bad {
         let name = case["name"].as_str().unwrap();
-        let bytes = std::fs::read(fixtures_dir().join(case["model"].as_str().unwrap())).unwrap();
+        let bytes = std::fs::read(dir.join(case["model"].as_str().unwrap())).unwrap();
         let mut model = Model::load(&bytes, &LoadOptions::default()).unwrap();
         let feeds: Vec<(String, Feed)> = case["inputs"]
             .as_object()
@@ -141,7 +161,7 @@ fn bad_inputs_are_refused_at_run_time_and_the_model_stays_usable() {
 
 #[test]
 fn a_zipmap_output_is_a_map_of_batch_shape_and_refused_as_an_input_dtype() {
-    let bytes = std::fs::read(fixtures_dir().join("zipmap_strings_wine.onnx")).unwrap();
+    let bytes = std::fs::read(fixtures_dir("ml").join("zipmap_strings_wine.onnx")).unwrap();
     let mut model = Model::load(&bytes, &LoadOptions::default()).unwrap();
     let probs = model.outputs().iter().find(|o| o.dtype == DType::Map).expect("a map output").clone();
     assert_eq!(probs.shape.len(), 1);

@@ -166,8 +166,3 @@ pub fn compare(name: &str, expected: &HostTensor, actual: &HostTensor, rtol: f64
     }
     Ok(())
 }
-
-/// The cases that need ai.onnx.ml operators tract lacks: the classical-ML issue's to pass.
-pub fn needs_classical_ml_ops(case: &Case) -> bool {
-    case.name.starts_with("sk_") && !case.name.starts_with("sk_ridge") || case.name.starts_with("lgbm_")
-}

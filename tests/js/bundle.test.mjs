@@ -228,3 +228,35 @@ void main;
     assert.equal(stdout + stderr, '', 'tsc reported errors');
   });
 });
+
+describe('monitoring reference', () => {
+  test('a reference made by `edgeinfer reference` rides in the signed bundle and drives drift', async () => {
+    let seed = 7;
+    const normal = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const u = (seed + 1) / 2147483649;
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const v = (seed + 1) / 2147483649;
+      return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    };
+    const means = [5.8, 3.0, 3.8, 1.2], sds = [0.8, 0.4, 1.7, 0.8];
+    const row = (shift = 0) => means.map((m, j) => m + sds[j] * normal() + (j === 2 ? shift : 0));
+    const header = 'sepal_length,sepal_width,petal_length,petal_width';
+    writeFileSync(join(dir, 'train.csv'), `${header}\n${Array.from({ length: 2000 }, () => row().map((x) => x.toFixed(3)).join(',')).join('\n')}\n`);
+    const ref = await cli('reference', 'train.csv', '--model', join(root, 'examples/iris.onnx'), '-o', 'iris.reference.json');
+    assert.equal(ref.code, 0, ref.stderr);
+    const built = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_watched', '--version', '2', '--sign', 'team.key', '--reference', 'iris.reference.json', '-o', out);
+    assert.equal(built.code, 0, built.stderr);
+    const bundle = await import(pathToFileURL(join(out, 'iris_watched.js')).href);
+    const model = await bundle.load({ publicKey: readFileSync(join(dir, 'team.pub'), 'utf8'), monitoring: { window: 1000 } });
+    assert.equal(model.manifest.reference.rows, 2000);
+    assert.equal(bundle.manifest.reference, undefined, 'the module keeps the reference out of its inlined manifest');
+    const batch = (shift) => Float32Array.from(Array.from({ length: 250 }, () => row(shift)).flat());
+    for (let k = 0; k < 4; k++) await model.predict({ features: { data: batch(1.0), shape: [250, 4] } });
+    const drift = model.drift();
+    assert.equal(drift.status, 'drift', JSON.stringify(drift).slice(0, 500));
+    assert.deepEqual(drift.features.filter((f) => f.status === 'drift').map((f) => f.name), ['petal_length']);
+    const stats = model.stats();
+    assert.equal(stats.predictions, 4);
+  });
+});

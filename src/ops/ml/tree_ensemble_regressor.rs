@@ -1,0 +1,130 @@
+//! TreeEnsembleRegressor (ai.onnx.ml 1 and 3): `n_targets` outputs per row, each the
+//! aggregate (SUM, AVERAGE, MIN or MAX) of the leaf weights the trees reach for it, plus
+//! its base value, then the post transform. As in onnxruntime, a target no leaf weighs gets
+//! its base value alone, and the output is float whatever the input.
+//!
+//! One difference, deliberate: with a single target onnxruntime applies only PROBIT and
+//! ignores LOGISTIC and the softmaxes (its open issue #26596); here every transform applies,
+//! as the specification says.
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+
+use super::ensemble::{Ensemble, Finish};
+use super::forest::{Aggregate, Real, Scores};
+use super::post_transform::PostTransform;
+use super::{Built, label, tree_attributes, typed};
+
+pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
+    let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(0);
+    if targets < 1 || targets > i64::from(u32::MAX) {
+        return node.bail_attr("n_targets", &format!("expected a positive count of targets, got {targets}"));
+    }
+    let targets = targets as usize;
+    let aggregate = parse_aggregate(node)?;
+    let post_transform = PostTransform::parse(node)?;
+    let trees = tree_attributes::parse(ctx, node, "target", targets)?;
+    let base_values = base_values(node, trees.base_values, targets)?;
+    typed(TreeEnsembleRegressor { label: label(node), ensemble: trees.ensemble, aggregate, post_transform, base_values }, 1)
+}
+
+fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
+    let name: Option<String> = node.get_attr_opt("aggregate_function")?;
+    Ok(match name.as_deref().unwrap_or("SUM") {
+        "SUM" => Aggregate::Sum,
+        "AVERAGE" => Aggregate::Average,
+        "MIN" => Aggregate::Min,
+        "MAX" => Aggregate::Max,
+        other => {
+            return node.bail_attr("aggregate_function", &format!("unknown function '{other}', expected SUM, AVERAGE, MIN or MAX"));
+        }
+    })
+}
+
+/// One base value per target, or none (zeros).
+fn base_values(node: &NodeProto, base: Vec<f64>, targets: usize) -> TractResult<Vec<f64>> {
+    match base.len() {
+        0 => Ok(vec![0.0; targets]),
+        n if n == targets => Ok(base),
+        n => node.bail_attr("base_values", &format!("has {n} values for {targets} targets: give one per target, or none")),
+    }
+}
+
+/// Invariant: `base_values` has one value per target of the ensemble.
+#[derive(Debug, Clone)]
+pub(super) struct TreeEnsembleRegressor {
+    label: String,
+    ensemble: Ensemble,
+    aggregate: Aggregate,
+    post_transform: PostTransform,
+    base_values: Vec<f64>,
+}
+
+/// Two nodes are the same op only if they share their trees (merging is an optimisation).
+impl PartialEq for TreeEnsembleRegressor {
+    fn eq(&self, other: &Self) -> bool {
+        self.label == other.label && self.ensemble.same(&other.ensemble)
+    }
+}
+
+impl Eq for TreeEnsembleRegressor {}
+
+/// Each target's aggregate plus its base value, [rows, targets] in the forest's type.
+pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64]) -> Vec<S> {
+    let targets = base_values.len().max(1);
+    let mut values = scores.values;
+    for (row, has) in values.chunks_mut(targets).zip(scores.has.chunks(targets)) {
+        for ((v, &has), &b) in row.iter_mut().zip(has).zip(base_values) {
+            *v = S::from_f64(b) + if has { *v } else { S::ZERO };
+        }
+    }
+    values
+}
+
+impl Finish for TreeEnsembleRegressor {
+    fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
+        let targets = self.base_values.len();
+        let mut y: Vec<f32> = regress(scores, &self.base_values).into_iter().map(|v| v.to_f64() as f32).collect();
+        self.post_transform.apply_rows(&mut y, targets);
+        Ok(tvec!(Tensor::from_shape(&[rows, targets], &y)?.into_tvalue()))
+    }
+}
+
+impl Op for TreeEnsembleRegressor {
+    fn name(&self) -> StaticName {
+        "TreeEnsembleRegressor".into()
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for TreeEnsembleRegressor {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let x = args_1!(inputs);
+        self.ensemble.run(&self.label, &x, self.aggregate, self)
+    }
+}
+
+impl TypedOp for TreeEnsembleRegressor {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let types = [DatumType::F32, DatumType::F64, DatumType::I64, DatumType::I32];
+        let n = self.ensemble.rows_of(&self.label, inputs[0], &types)?;
+        Ok(tvec!(f32::fact([n, self.base_values.len().into()])))
+    }
+
+    as_op!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_no_leaf_weighs_gets_its_base_value() {
+        let scores = Scores { values: vec![2.0f32, 0.0, 5.0, 1.0], has: vec![true, false, true, true] };
+        assert_eq!(regress(scores, &[0.5, 10.0]), [2.5, 10.0, 5.5, 11.0]);
+    }
+}
