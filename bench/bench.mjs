@@ -1,13 +1,14 @@
 // `npm run bench`: edgeinfer against onnxruntime-web 1.30 (wasm backend, one thread), side by
-// side in one run, in Node, then what edgeinfer's monitoring costs. Prints markdown tables for
-// the README.
+// side in one run, in Node: the corpus's neural models and a 500-tree GBDT
+// (scripts/make_bench_models.py), then what edgeinfer's monitoring costs. Prints markdown
+// tables for the README.
 //   node bench/bench.mjs [--rounds N] [--seconds S] [--cold N]
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { corpusDir, root } from './paths.mjs';
+import { benchModel, corpusDir, root } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { FEEDS } from './feeds.mjs';
 import { monitoringOverhead, monitoringTable } from './monitoring.mjs';
@@ -19,7 +20,7 @@ const arg = (name, fallback) => {
 const ROUNDS = arg('rounds', 3), SECONDS = arg('seconds', 1), COLD = arg('cold', 5);
 const NAMES = Object.keys(RUNTIMES);
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const model = (name) => join(corpusDir(), `${name}.onnx`);
+const model = (name) => (name === 'gbdt' ? benchModel(name) : join(corpusDir(), `${name}.onnx`));
 
 function wasmSizes() {
   const require = createRequire(join(root, 'package.json'));
@@ -84,8 +85,10 @@ const coldMlp = coldStarts('mlp_tabular', 'mlp_b1');
 const coldEnc = coldStarts('encoder_block', 'encoder_s16');
 const workloads = {
   'mlp_tabular, batch 1': { model: 'mlp_tabular', feeds: 'mlp_b1' },
-  'mlp_tabular, batch 256': { model: 'mlp_tabular', feeds: 'mlp_b256' },
+  'mlp_tabular, batch 256': { model: 'mlp_tabular', feeds: 'mlp_b256', batch: 256 },
   'encoder_block, 1 x 16 x 32': { model: 'encoder_block', feeds: 'encoder_s16' },
+  'GBDT 500 trees x depth 8, batch 1': { model: 'gbdt', feeds: 'gbdt_b1' },
+  'GBDT 500 trees x depth 8, batch 10,000': { model: 'gbdt', feeds: 'gbdt_b10000', batch: 10000 },
 };
 const rates = await throughput(workloads);
 
@@ -98,8 +101,8 @@ const rows = [
     `${key}: predictions/s`,
     ...NAMES.map((n) => {
       const r = rates[`${key}/${n}`];
-      const batch = key.includes('256') ? 256 : 1;
-      return batch > 1 ? `${fmt(r)} (${fmt(r * batch)} rows/s)` : `${fmt(r)} (${fmt(1000 / r, 3)} ms each)`;
+      const batch = workloads[key].batch ?? 1;
+      return batch > 1 ? `${fmt(r, r < 100 ? 1 : 0)} (${fmt(r * batch)} rows/s)` : `${fmt(r)} (${fmt(1000 / r, 3)} ms each)`;
     }),
   ]),
 ];

@@ -3,20 +3,18 @@
 // fresh Node processes; for encoder_block and a CNN of a few MB.
 //   node bench/bundle.mjs [--cold N]
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { corpusDir, root } from './paths.mjs';
+import { benchModel, corpusDir, root } from './paths.mjs';
 
 const i = process.argv.indexOf('--cold');
 const COLD = i > 0 ? Number(process.argv[i + 1]) : 7;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const out = join(root, '.cache/bench/bundles');
-const cnn = join(root, '.cache/bench/cnn.onnx');
-if (!existsSync(cnn)) execFileSync(join(root, '.cache/venv/bin/python'), [join(root, 'scripts/make_bench_models.py')], { stdio: 'inherit' });
 
 const models = [
   { name: 'encoder_block', path: join(corpusDir(), 'encoder_block.onnx'), feeds: 'encoder_s16' },
-  { name: 'cnn', path: cnn, feeds: 'cnn_b1' },
+  { name: 'cnn', path: benchModel('cnn'), feeds: 'cnn_b1' },
 ];
 rmSync(out, { recursive: true, force: true });
 const run = (args) => JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })).totalMs;

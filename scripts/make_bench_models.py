@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes models the benchmarks need that the shared corpus lacks, into .cache/bench/:
-cnn.onnx, a small image CNN of a few MB (random weights; the structure is what is timed).
+cnn.onnx, a small image CNN of a few MB (random weights; the structure is what is timed), and
+gbdt.onnx, a LightGBM binary classifier of 500 trees of depth 8 on 32 features (trained on
+synthetic data, exported by onnxmltools: one TreeEnsembleClassifier).
 Usage: .cache/venv/bin/python scripts/make_bench_models.py
 """
 import os
@@ -42,8 +44,21 @@ def cnn(rng):
     return m
 
 
+def gbdt():
+    """500 trees of depth 8 (up to 255 leaves each), as a fraud or credit model would have."""
+    import lightgbm as lgb
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+    from sklearn.datasets import make_classification
+    X, y = make_classification(n_samples=40000, n_features=32, n_informative=20, flip_y=0.05, random_state=7)
+    est = lgb.LGBMClassifier(n_estimators=500, max_depth=8, num_leaves=255, min_child_samples=5, learning_rate=0.05,
+                             verbose=-1, random_state=7).fit(X.astype(np.float32), y)
+    return convert_lightgbm(est, initial_types=[("x", FloatTensorType([None, 32]))], target_opset=15, zipmap=False)
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    path = os.path.join(OUT, "cnn.onnx")
-    onnx.save(cnn(np.random.default_rng(7)), path)
-    print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path) / 1e6:.1f} MB)")
+    for name, make in [("cnn", lambda: cnn(np.random.default_rng(7))), ("gbdt", gbdt)]:
+        path = os.path.join(OUT, f"{name}.onnx")
+        onnx.save(make(), path)
+        print(f"wrote {os.path.normpath(path)} ({os.path.getsize(path) / 1e6:.1f} MB)")

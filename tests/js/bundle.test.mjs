@@ -59,9 +59,7 @@ function assemble(runtime, list) {
   return Buffer.concat(parts);
 }
 
-// Tree ensembles are the trees branch's, not merged yet.
-const TREES = /^(sk_gbdt|sk_random_forest|lgbm)/;
-const CASES = fixtures().cases.filter((c) => !TREES.test(c.name));
+const CASES = fixtures().cases;
 const CORPUS_MODELS = [...new Set(CASES.map((c) => c.modelName))];
 
 before(async () => {

@@ -63,9 +63,7 @@ export function suite(api, fixtures) {
   const model = (name) => fixtures.models[`${name}.onnx`];
   const mlpInput = (batch, seed) => ({ x: { data: floats(batch * 32, seed), shape: [batch, 32] } });
 
-  // The cases that need ai.onnx.ml operators tract lacks: the classical-ML issue's to pass.
-  const needsClassicalMl = (name) => (name.startsWith('sk_') && !name.startsWith('sk_ridge')) || name.startsWith('lgbm_');
-  for (const c of fixtures.cases.filter((c) => !needsClassicalMl(c.name))) {
+  for (const c of fixtures.cases) {
     test(`corpus ${c.name} matches onnxruntime`, async () => {
       const m = await Model.load(c.model);
       try {

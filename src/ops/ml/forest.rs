@@ -14,13 +14,8 @@
 use std::fmt::Debug;
 use std::ops::{Add, Div, Neg, Sub};
 
-/// Rows evaluated together: their walks through one tree interleave.
-const BLOCK: usize = 64;
-const FEATURE_BITS: u32 = 27;
-const FEATURE_MASK: u32 = (1 << FEATURE_BITS) - 1;
-const MISSING_TRUE: u32 = 1 << 31;
-/// The largest feature index a node may test (the rest of `packed` holds the mode).
-pub(super) const MAX_FEATURE: usize = FEATURE_MASK as usize;
+/// The largest feature index a node may test.
+pub(super) const MAX_FEATURE: usize = u32::MAX as usize;
 
 /// The element types trees are stored and summed in: f32, or f64 when the model gives its
 /// thresholds and weights as doubles.
@@ -86,8 +81,6 @@ pub(super) enum Mode {
     Member = 6,
 }
 
-const LEAF: u32 = 7;
-
 /// One node as an operator's attributes describe it. `next` indexes the same list of drafts:
 /// the true branch, then the false one.
 #[derive(Debug, Clone)]
@@ -129,48 +122,49 @@ pub(super) struct Scores<S> {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Node<S> {
-    /// The threshold; in a leaf of a single-target forest, its weight.
+    /// The threshold; in a leaf with one weight, that weight.
     value: S,
-    /// Feature index, mode (bits 27-29) and missing_value_tracks_true (bit 31).
-    packed: u32,
+    feature: u32,
     /// True branch, false branch; a leaf's are itself.
     next: [u32; 2],
 }
 
-impl<S> Node<S> {
-    fn feature(&self) -> usize {
-        (self.packed & FEATURE_MASK) as usize
-    }
+/// `flags` of a node: its mode (or LEAF) in the low bits, and missing_value_tracks_true.
+const MODE_MASK: u8 = 7;
+const LEAF: u8 = 7;
+const MISSING_TRUE: u8 = 8;
+/// A tree whose leaves do not all give one weight to one target.
+const MANY_TARGETS: u32 = u32::MAX;
+/// Rows walked together through one tree; below ROWS_TOGETHER rows, trees are walked
+/// together instead (LANES at a time), so that a single row's walks overlap too.
+const BLOCK: usize = 64;
+const ROWS_TOGETHER: usize = 8;
+const LANES: usize = 16;
 
-    fn mode(&self) -> u32 {
-        (self.packed >> FEATURE_BITS) & 7
-    }
-
-    fn missing_true(&self) -> bool {
-        self.packed & MISSING_TRUE != 0
-    }
-}
-
-/// Invariants: every `next` and every root indexes `nodes`; walking `depths[t]` steps from
-/// `roots[t]` reaches a leaf; `leaf_start` has one entry per node plus one and indexes
-/// `weights`; every weight's target is below `targets`; every branch's feature is at most
-/// `max_feature`; `set_of` is empty or has one entry per node, indexing `sets`.
+/// Invariants: every `next` and every root indexes `nodes`, and so does every index of
+/// `flags` and `leaf_start` but the last; walking `depths[t]` steps from `roots[t]` reaches
+/// a leaf; `leaf_start` indexes `weights`, whose targets are below `targets`, as is every
+/// `tree_target` but MANY_TARGETS; every branch's feature is at most `max_feature`;
+/// `set_of` is empty or has one entry per node, indexing `sets` where the node is MEMBER.
 #[derive(Debug, Clone)]
 pub(super) struct Forest<S> {
     nodes: Vec<Node<S>>,
+    flags: Vec<u8>,
     roots: Vec<u32>,
     depths: Vec<u32>,
+    /// The one target all of a tree's leaves weigh, with one weight each (most GBDTs).
+    tree_target: Vec<u32>,
     leaf_start: Vec<u32>,
     weights: Vec<(u32, S)>,
     sets: Vec<Vec<S>>,
     set_of: Vec<u32>,
     targets: usize,
     max_feature: Option<usize>,
-    /// The one comparison every branch makes, when they all make the same one (not MEMBER).
+    /// The one comparison every branch makes, when it is BRANCH_LEQ or BRANCH_LT (what
+    /// scikit-learn, LightGBM and XGBoost write); others take the general path.
     uniform: Option<Mode>,
+    /// Some branch sends NaN to its true branch.
     missing: bool,
-    /// One target and one weight per leaf, held in the leaf's `value`.
-    inline_weights: bool,
 }
 
 impl<S: Real> Forest<S> {
@@ -208,14 +202,14 @@ impl<S: Real> Forest<S> {
         if let Some(&r) = roots.iter().find(|&&r| r >= drafts.len()) {
             return Err(invalid("tree_roots", format!("a tree starts at node {r}, which does not exist")));
         }
-        let depth = depths(&drafts, roots).map_err(|i| {
+        let walked = walk_drafts(&drafts, roots).map_err(|i| {
             invalid("nodes_truenodeids", format!("the branches of {} lead back to it: a tree must not have cycles", describe(i)))
         })?;
-        Ok(Self::flatten(&drafts, roots, &depth, targets))
+        Ok(Self::flatten(&drafts, roots, &walked, targets))
     }
 
     /// Lays out the nodes reachable from the roots in depth-first order, each once.
-    fn flatten(drafts: &[Draft<S>], roots: &[usize], depth: &[u32], targets: usize) -> Forest<S> {
+    fn flatten(drafts: &[Draft<S>], roots: &[usize], walked: &Walked, targets: usize) -> Forest<S> {
         const UNSEEN: u32 = u32::MAX;
         let mut index = vec![UNSEEN; drafts.len()];
         let mut order = Vec::new();
@@ -233,13 +227,13 @@ impl<S: Real> Forest<S> {
                 }
             }
         }
-        let inline_weights =
-            targets == 1 && order.iter().all(|&i| !matches!(&drafts[i], Draft::Leaf { weights } if weights.len() != 1));
         let any_member = order.iter().any(|&i| matches!(&drafts[i], Draft::Branch { mode: Mode::Member, .. }));
         let mut forest = Forest {
             nodes: Vec::with_capacity(order.len()),
+            flags: Vec::with_capacity(order.len()),
             roots: roots.iter().map(|&r| index[r]).collect(),
-            depths: roots.iter().map(|&r| depth[r]).collect(),
+            depths: roots.iter().map(|&r| walked.depth[r]).collect(),
+            tree_target: roots.iter().map(|&r| walked.target[r]).collect(),
             leaf_start: Vec::with_capacity(order.len() + 1),
             weights: Vec::new(),
             sets: Vec::new(),
@@ -248,13 +242,12 @@ impl<S: Real> Forest<S> {
             max_feature: None,
             uniform: None,
             missing: false,
-            inline_weights,
         };
         let mut modes = std::collections::BTreeSet::new();
         for (new, &i) in order.iter().enumerate() {
             forest.leaf_start.push(forest.weights.len() as u32);
             let me = new as u32;
-            let node = match &drafts[i] {
+            let (node, flags) = match &drafts[i] {
                 Draft::Branch { feature, mode, threshold, members, missing_true, next } => {
                     modes.insert(*mode);
                     forest.missing |= *missing_true;
@@ -265,23 +258,24 @@ impl<S: Real> Forest<S> {
                             forest.sets.push(members.clone());
                         }
                     }
-                    let packed = *feature as u32 | (*mode as u32) << FEATURE_BITS | if *missing_true { MISSING_TRUE } else { 0 };
-                    Node { value: *threshold, packed, next: [index[next[0]], index[next[1]]] }
+                    let flags = *mode as u8 | if *missing_true { MISSING_TRUE } else { 0 };
+                    (Node { value: *threshold, feature: *feature as u32, next: [index[next[0]], index[next[1]]] }, flags)
                 }
                 Draft::Leaf { weights } => {
                     if any_member {
                         forest.set_of.push(0);
                     }
                     forest.weights.extend(weights.iter().map(|&(t, w)| (t as u32, w)));
-                    let value = if inline_weights { weights[0].1 } else { S::ZERO };
-                    Node { value, packed: LEAF << FEATURE_BITS, next: [me, me] }
+                    let value = if let [(_, w)] = weights[..] { w } else { S::ZERO };
+                    (Node { value, feature: 0, next: [me, me] }, LEAF)
                 }
             };
             forest.nodes.push(node);
+            forest.flags.push(flags);
         }
         forest.leaf_start.push(forest.weights.len() as u32);
         forest.uniform = match modes.iter().collect::<Vec<_>>()[..] {
-            [&m] if m != Mode::Member => Some(m),
+            [&m] if m == Mode::Leq || m == Mode::Lt => Some(m),
             [] => Some(Mode::Leq),
             _ => None,
         };
@@ -303,19 +297,14 @@ impl<S: Real> Forest<S> {
     pub fn aggregate<X: Real>(&self, x: &[X], stride: usize, rows: usize, aggregate: Aggregate) -> Scores<S> {
         let mut scores = Scores { values: vec![S::ZERO; rows * self.targets], has: vec![false; rows * self.targets] };
         if self.max_feature.is_some_and(|f| f >= stride) || x.len() < rows * stride {
-            // The caller's checks exclude this; an empty answer is safer than a panic.
+            // The caller's checks exclude this, and `walk` relies on it.
             return scores;
         }
-        macro_rules! walk {
-            ($($mode:ident => $m:expr),*) => {
-                match (self.uniform, self.missing) {
-                    $((Some(Mode::$mode), false) => self.blocks::<X, { $m }, false>(x, stride, rows, aggregate, &mut scores),
-                      (Some(Mode::$mode), true) => self.blocks::<X, { $m }, true>(x, stride, rows, aggregate, &mut scores),)*
-                    _ => self.blocks::<X, MIXED, true>(x, stride, rows, aggregate, &mut scores),
-                }
-            };
+        if rows < ROWS_TOGETHER {
+            self.by_trees(x, stride, rows, aggregate, &mut scores);
+        } else {
+            self.by_rows(x, stride, rows, aggregate, &mut scores);
         }
-        walk!(Leq => 0, Lt => 1, Gte => 2, Gt => 3, Eq => 4, Neq => 5);
         if aggregate == Aggregate::Average {
             let trees = S::from_usize(self.trees());
             scores.values.iter_mut().for_each(|v| *v = *v / trees);
@@ -323,37 +312,85 @@ impl<S: Real> Forest<S> {
         scores
     }
 
-    fn blocks<X: Real, const MODE: u32, const MISSING: bool>(
-        &self,
-        x: &[X],
-        stride: usize,
-        rows: usize,
-        aggregate: Aggregate,
-        scores: &mut Scores<S>,
-    ) {
+    /// Each row on its own, its walks through LANES trees at a time interleaved.
+    fn by_trees<X: Real>(&self, x: &[X], stride: usize, rows: usize, aggregate: Aggregate, scores: &mut Scores<S>) {
+        let mut at = [0u32; LANES];
+        let t = self.targets;
+        for row in 0..rows {
+            let nan = self.missing && x[row * stride..(row + 1) * stride].iter().any(|v| v.is_nan());
+            let base = [row * stride; LANES];
+            let (values, has) = (&mut scores.values[row * t..(row + 1) * t], &mut scores.has[row * t..(row + 1) * t]);
+            for (chunk, roots) in self.roots.chunks(LANES).enumerate() {
+                let first = chunk * LANES;
+                let at = &mut at[..roots.len()];
+                at.copy_from_slice(roots);
+                let depth = self.depths[first..first + roots.len()].iter().copied().max().unwrap_or(0);
+                self.walk_any(x, at, &base[..roots.len()], depth, nan);
+                for (k, &leaf) in at.iter().enumerate() {
+                    self.gather(first + k, leaf, aggregate, values, has);
+                }
+            }
+        }
+    }
+
+    /// BLOCK rows at a time, their walks through each tree interleaved.
+    fn by_rows<X: Real>(&self, x: &[X], stride: usize, rows: usize, aggregate: Aggregate, scores: &mut Scores<S>) {
         let mut at = [0u32; BLOCK];
+        let mut base = [0usize; BLOCK];
+        let t = self.targets;
         for first in (0..rows).step_by(BLOCK) {
             let n = BLOCK.min(rows - first);
-            let block = &x[first * stride..(first + n) * stride];
-            let values = &mut scores.values[first * self.targets..(first + n) * self.targets];
-            let has = &mut scores.has[first * self.targets..(first + n) * self.targets];
-            for (&root, &depth) in self.roots.iter().zip(&self.depths) {
+            let nan = self.missing && x[first * stride..(first + n) * stride].iter().any(|v| v.is_nan());
+            for (k, b) in base[..n].iter_mut().enumerate() {
+                *b = (first + k) * stride;
+            }
+            let values = &mut scores.values[first * t..(first + n) * t];
+            let has = &mut scores.has[first * t..(first + n) * t];
+            for (tree, (&root, &depth)) in self.roots.iter().zip(&self.depths).enumerate() {
                 let at = &mut at[..n];
                 at.fill(root);
-                for _ in 0..depth {
-                    let mut moved = 0;
-                    for (row, i) in at.iter_mut().enumerate() {
-                        let node = &self.nodes[*i as usize];
-                        let v = block[row * stride + node.feature()];
-                        let next = node.next[usize::from(!self.holds::<X, MODE, MISSING>(*i, node, v))];
-                        moved |= next ^ *i;
-                        *i = next;
-                    }
-                    if moved == 0 {
-                        break;
-                    }
+                self.walk_any(x, at, &base[..n], depth, nan);
+                for (row, &leaf) in at.iter().enumerate() {
+                    self.gather(tree, leaf, aggregate, &mut values[row * t..(row + 1) * t], &mut has[row * t..(row + 1) * t]);
                 }
-                self.gather(at, aggregate, values, has);
+            }
+        }
+    }
+
+    /// `walk` for this forest's comparisons; `nan` says whether the rows hold a NaN.
+    fn walk_any<X: Real>(&self, x: &[X], at: &mut [u32], base: &[usize], depth: u32, nan: bool) {
+        const LEQ: u32 = Mode::Leq as u32;
+        const LT: u32 = Mode::Lt as u32;
+        match (self.uniform, nan) {
+            (Some(Mode::Leq), false) => self.walk::<X, LEQ, false>(x, at, base, depth),
+            (Some(Mode::Leq), true) => self.walk::<X, LEQ, true>(x, at, base, depth),
+            (Some(Mode::Lt), false) => self.walk::<X, LT, false>(x, at, base, depth),
+            (Some(Mode::Lt), true) => self.walk::<X, LT, true>(x, at, base, depth),
+            (_, false) => self.walk::<X, MIXED, false>(x, at, base, depth),
+            (_, true) => self.walk::<X, MIXED, true>(x, at, base, depth),
+        }
+    }
+
+    /// Advances every lane (node `at[k]`, its row at `base[k]` in `x`) one level at a
+    /// time, branch-free, until all stand on leaves or `depth` steps are done.
+    #[inline(always)]
+    fn walk<X: Real, const MODE: u32, const MISSING: bool>(&self, x: &[X], at: &mut [u32], base: &[usize], depth: u32) {
+        for _ in 0..depth {
+            let mut moved = 0;
+            for (i, &b) in at.iter_mut().zip(base) {
+                // SAFETY: lanes start at roots and move along `next`, which index `nodes`
+                // (checked in `new`); `b` is the start of a row of `stride` values in `x`
+                // and a feature is at most `max_feature` < `stride` (checked in `aggregate`).
+                let (node, v) = unsafe {
+                    let node = self.nodes.get_unchecked(*i as usize);
+                    (node, *x.get_unchecked(b + node.feature as usize))
+                };
+                let next = node.next[usize::from(!self.holds::<X, MODE, MISSING>(*i, node, v))];
+                moved |= next ^ *i;
+                *i = next;
+            }
+            if moved == 0 {
+                break;
             }
         }
     }
@@ -361,7 +398,9 @@ impl<S: Real> Forest<S> {
     #[inline(always)]
     fn holds<X: Real, const MODE: u32, const MISSING: bool>(&self, i: u32, node: &Node<S>, v: X) -> bool {
         let t: X = node.value.widen();
-        let mode = if MODE == MIXED { node.mode() } else { MODE };
+        // SAFETY: `i` indexes `nodes`, and `flags` has one entry per node.
+        let flags = if MODE == MIXED || MISSING { unsafe { *self.flags.get_unchecked(i as usize) } } else { 0 };
+        let mode = if MODE == MIXED { u32::from(flags & MODE_MASK) } else { MODE };
         let holds = match mode {
             0 => v <= t,
             1 => v < t,
@@ -372,7 +411,7 @@ impl<S: Real> Forest<S> {
             6 => self.member(i, v),
             _ => false,
         };
-        holds | (MISSING && node.missing_true() && v.is_nan())
+        holds | (MISSING && flags & MISSING_TRUE != 0 && v.is_nan())
     }
 
     fn member<X: Real>(&self, i: u32, v: X) -> bool {
@@ -380,22 +419,21 @@ impl<S: Real> Forest<S> {
         set.is_some_and(|set| set.iter().any(|&m| m.widen::<X>() == v))
     }
 
-    /// Folds the weights of the leaves `at` into the block's scores.
-    fn gather(&self, at: &[u32], aggregate: Aggregate, values: &mut [S], has: &mut [bool]) {
-        if self.inline_weights {
-            for ((&i, v), h) in at.iter().zip(values.iter_mut()).zip(has.iter_mut()) {
-                *v = fold(aggregate, *v, *h, self.nodes[i as usize].value);
-                *h = true;
-            }
+    /// Folds the weights of `leaf`, reached in `tree`, into one row's scores.
+    #[inline(always)]
+    fn gather(&self, tree: usize, leaf: u32, aggregate: Aggregate, values: &mut [S], has: &mut [bool]) {
+        let target = self.tree_target[tree];
+        if target != MANY_TARGETS {
+            let t = target as usize;
+            values[t] = fold(aggregate, values[t], has[t], self.nodes[leaf as usize].value);
+            has[t] = true;
             return;
         }
-        for (row, &i) in at.iter().enumerate() {
-            let (start, end) = (self.leaf_start[i as usize] as usize, self.leaf_start[i as usize + 1] as usize);
-            for &(t, w) in &self.weights[start..end] {
-                let k = row * self.targets + t as usize;
-                values[k] = fold(aggregate, values[k], has[k], w);
-                has[k] = true;
-            }
+        let (start, end) = (self.leaf_start[leaf as usize] as usize, self.leaf_start[leaf as usize + 1] as usize);
+        for &(t, w) in &self.weights[start..end] {
+            let t = t as usize;
+            values[t] = fold(aggregate, values[t], has[t], w);
+            has[t] = true;
         }
     }
 }
@@ -423,15 +461,22 @@ fn fold<S: Real>(aggregate: Aggregate, acc: S, has: bool, w: S) -> S {
     }
 }
 
-/// The depth of every node reachable from `roots` (a leaf's is 0), or the index of a node
-/// that a cycle passes through. Iterative, and each node is finished once, so neither deep
-/// trees nor nodes shared by many paths cost more than the size of the forest.
-fn depths<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Vec<u32>, usize> {
+/// Per draft: its depth (a leaf's is 0) and the one target all its leaves weigh with one
+/// weight each, else MANY_TARGETS.
+struct Walked {
+    depth: Vec<u32>,
+    target: Vec<u32>,
+}
+
+/// Depth and target of every draft reachable from `roots`, or the index of a draft that a
+/// cycle passes through. Iterative, and each draft is finished once, so neither deep trees
+/// nor drafts shared by many paths cost more than the size of the forest.
+fn walk_drafts<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Walked, usize> {
     const NEW: u8 = 0;
     const OPEN: u8 = 1;
     const DONE: u8 = 2;
     let mut state = vec![NEW; drafts.len()];
-    let mut depth = vec![0u32; drafts.len()];
+    let mut walked = Walked { depth: vec![0; drafts.len()], target: vec![MANY_TARGETS; drafts.len()] };
     let mut stack: Vec<(usize, usize)> = Vec::new();
     for &root in roots {
         if state[root] == DONE {
@@ -455,18 +500,23 @@ fn depths<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Vec<u32>, usize> {
                     }
                 }
                 Draft::Branch { next, .. } => {
-                    depth[node] = 1 + depth[next[0]].max(depth[next[1]]);
+                    walked.depth[node] = 1 + walked.depth[next[0]].max(walked.depth[next[1]]);
+                    let (a, b) = (walked.target[next[0]], walked.target[next[1]]);
+                    walked.target[node] = if a == b { a } else { MANY_TARGETS };
                     state[node] = DONE;
                     stack.pop();
                 }
-                Draft::Leaf { .. } => {
+                Draft::Leaf { weights } => {
+                    if let [(t, _)] = weights[..] {
+                        walked.target[node] = t as u32;
+                    }
                     state[node] = DONE;
                     stack.pop();
                 }
             }
         }
     }
-    Ok(depth)
+    Ok(walked)
 }
 
 #[cfg(test)]
@@ -502,6 +552,9 @@ mod tests {
         let expected: Vec<f32> =
             rows.iter().map(|r| if r[0] <= 1.0 { if r[1] <= 2.0 { 10.0 } else { 20.0 } } else { 30.0 }).collect();
         assert_eq!(sums(&f, &x, 2, Aggregate::Sum), expected);
+        // Below ROWS_TOGETHER rows the trees are walked together instead: the same answers.
+        let one_by_one: Vec<f32> = x.chunks(2).flat_map(|row| sums(&f, row, 2, Aggregate::Sum)).collect();
+        assert_eq!(one_by_one, expected);
     }
 
     #[test]
