@@ -463,7 +463,7 @@ test('no secret ever appears in a response', () => {
 
 test("a standard v2 client (Triton's tritonclient.http) works unchanged, JSON and binary", () => {
   const python = join(root, '.cache/venv/bin/python');
-  const out = execFileSync(python, ['tests/python/test_v2_client.py', '-v'], {
+  const out = execFileSync(python, ['tests/python/v2_client_against_worker.py', '-v'], {
     cwd: root,
     env: { ...process.env, EDGEINFER_V2_URL: base.replace('http://', ''), EDGEINFER_V2_KEY: KEYS.predict, EDGEINFER_CORPUS: corpusDir() },
     encoding: 'utf8',

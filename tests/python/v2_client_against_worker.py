@@ -1,6 +1,7 @@
 """A standard Open Inference Protocol client (Triton's tritonclient.http), unchanged, against
 the edgeinfer Worker. Run by tests/js/worker.test.mjs with the server's address and a key:
-EDGEINFER_V2_URL=127.0.0.1:PORT EDGEINFER_V2_KEY=... python -m unittest tests/python/test_v2_client.py
+EDGEINFER_V2_URL=127.0.0.1:PORT EDGEINFER_V2_KEY=... python -m unittest tests/python/v2_client_against_worker.py
+Not named test_*: it needs that Worker, so the unittest discovery in scripts/test.sh leaves it out.
 """
 import os
 import unittest
