@@ -374,6 +374,7 @@ def lightgbm(f, d, rng):
         nan = holes(X, rng, 0.15)
         est.fit(nan, y)
         onx = convert_lightgbm(est, initial_types=[("X", FloatTensorType([None, X.shape[1]]))], target_opset=15, zipmap=False)
+        onx.graph.name = f"lgbm_{name}"  # onnxmltools names graphs with a fresh uuid
         f.add(f"lgbm_{name}_nan", onx, [{"X": nan[:1]}, {"X": nan}], rtol=1e-4, atol=1e-3 if "regressor" in name else 1e-5,
               note="LightGBM via onnxmltools, trained and fed with NaN: BRANCH_LEQ, missing values go left")
 
@@ -487,6 +488,9 @@ def bad_inputs(f, d):
     m = single(ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **reg), FL, [None, None], [("Y", FL, [None, 1])])
     f.bad_input("tree_wrong_feature_count", m, {"X": Xi[:2, :3]}, "E_INPUT_SHAPE",
                 ["TreeEnsembleRegressor", "at least 4 features", "got 3"])
+    m = single(ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **{**reg, "n_targets": 300_000_000}), FL, [None, 4],
+               [("Y", FL, [None, 300_000_000])])
+    f.bad_input("tree_huge_n_targets", m, {"X": Xi[:1]}, "E_RESOURCE_LIMIT", ["tensor 'Y'", "1.1 GiB", "maxTensorBytes"], ort_must_fail=False)
 
 
 def main():

@@ -251,7 +251,7 @@ impl Eq for TreeEnsemble {}
 
 impl Finish for TreeEnsemble {
     fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
-        let y = regress(scores, &vec![0.0; self.targets]);
+        let y = regress(scores, &[]);
         let shape = [rows, self.targets];
         if self.post_transform == PostTransform::None && S::WIDE {
             let y: Vec<f64> = y.into_iter().map(S::to_f64).collect();

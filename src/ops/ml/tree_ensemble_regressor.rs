@@ -25,8 +25,12 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
     let aggregate = parse_aggregate(node)?;
     let post_transform = PostTransform::parse(node)?;
     let trees = tree_attributes::parse(ctx, node, "target", targets)?;
-    let base_values = base_values(node, trees.base_values, targets)?;
-    typed(TreeEnsembleRegressor { label: label(node), ensemble: trees.ensemble, aggregate, post_transform, base_values }, 1)
+    let base_values = trees.base_values;
+    if !base_values.is_empty() && base_values.len() != targets {
+        let n = base_values.len();
+        return node.bail_attr("base_values", &format!("has {n} values for {targets} targets: give one per target, or none"));
+    }
+    typed(TreeEnsembleRegressor { label: label(node), ensemble: trees.ensemble, aggregate, post_transform, base_values, targets }, 1)
 }
 
 fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
@@ -42,16 +46,7 @@ fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
     })
 }
 
-/// One base value per target, or none (zeros).
-fn base_values(node: &NodeProto, base: Vec<f64>, targets: usize) -> TractResult<Vec<f64>> {
-    match base.len() {
-        0 => Ok(vec![0.0; targets]),
-        n if n == targets => Ok(base),
-        n => node.bail_attr("base_values", &format!("has {n} values for {targets} targets: give one per target, or none")),
-    }
-}
-
-/// Invariant: `base_values` has one value per target of the ensemble.
+/// Invariant: `base_values` is empty (zeros) or has one value per target.
 #[derive(Debug, Clone)]
 pub(super) struct TreeEnsembleRegressor {
     label: String,
@@ -59,6 +54,7 @@ pub(super) struct TreeEnsembleRegressor {
     aggregate: Aggregate,
     post_transform: PostTransform,
     base_values: Vec<f64>,
+    targets: usize,
 }
 
 /// Two nodes are the same op only if they share their trees (merging is an optimisation).
@@ -70,21 +66,20 @@ impl PartialEq for TreeEnsembleRegressor {
 
 impl Eq for TreeEnsembleRegressor {}
 
-/// Each target's aggregate plus its base value, [rows, targets] in the forest's type.
+/// Each target's aggregate plus its base value (none: zero), [rows, targets] in the
+/// forest's type: a target no leaf weighed is its base value.
 pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64]) -> Vec<S> {
-    let targets = base_values.len().max(1);
     let mut values = scores.values;
-    for (row, has) in values.chunks_mut(targets).zip(scores.has.chunks(targets)) {
-        for ((v, &has), &b) in row.iter_mut().zip(has).zip(base_values) {
-            *v = S::from_f64(b) + if has { *v } else { S::ZERO };
-        }
+    for (k, (v, &has)) in values.iter_mut().zip(&scores.has).enumerate() {
+        let base = if base_values.is_empty() { S::ZERO } else { S::from_f64(base_values[k % base_values.len()]) };
+        *v = base + if has { *v } else { S::ZERO };
     }
     values
 }
 
 impl Finish for TreeEnsembleRegressor {
     fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
-        let targets = self.base_values.len();
+        let targets = self.targets;
         let mut y: Vec<f32> = regress(scores, &self.base_values).into_iter().map(|v| v.to_f64() as f32).collect();
         self.post_transform.apply_rows(&mut y, targets);
         Ok(tvec!(Tensor::from_shape(&[rows, targets], &y)?.into_tvalue()))
@@ -112,7 +107,7 @@ impl TypedOp for TreeEnsembleRegressor {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let types = [DatumType::F32, DatumType::F64, DatumType::I64, DatumType::I32];
         let n = self.ensemble.rows_of(&self.label, inputs[0], &types)?;
-        Ok(tvec!(f32::fact([n, self.base_values.len().into()])))
+        Ok(tvec!(f32::fact([n, self.targets.into()])))
     }
 
     as_op!();
@@ -125,6 +120,7 @@ mod tests {
     #[test]
     fn a_target_no_leaf_weighs_gets_its_base_value() {
         let scores = Scores { values: vec![2.0f32, 0.0, 5.0, 1.0], has: vec![true, false, true, true] };
-        assert_eq!(regress(scores, &[0.5, 10.0]), [2.5, 10.0, 5.5, 11.0]);
+        assert_eq!(regress(scores.clone(), &[0.5, 10.0]), [2.5, 10.0, 5.5, 11.0]);
+        assert_eq!(regress(scores, &[]), [2.0, 0.0, 5.0, 1.0]);
     }
 }
