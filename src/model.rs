@@ -224,7 +224,8 @@ fn typed_model(
     let input_names = input_names(&model)?;
     name_unknown_dims(&mut model, &input_names, share_batch)?;
     pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
-    let typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    let mut typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    crate::ops::index_checks::guard(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     Ok((input_names, typed))
 }
 

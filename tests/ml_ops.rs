@@ -1,7 +1,9 @@
-//! The ai.onnx.ml operators against onnxruntime: every fixture of tests/fixtures/ml and
-//! tests/fixtures/trees (made by scripts/make_ml_fixtures.py and make_tree_fixtures.py from
-//! scikit-learn and LightGBM models on real data), the shared corpus's classical-ML cases,
-//! malformed attributes refused at load and bad inputs refused at run time, each with its code.
+//! Operators against onnxruntime: every fixture of tests/fixtures/ml and tests/fixtures/trees
+//! (the ai.onnx.ml operators, made by scripts/make_ml_fixtures.py and make_tree_fixtures.py
+//! from scikit-learn and LightGBM models on real data) and tests/fixtures/indices (the
+//! operators that index with a fed tensor, scripts/make_index_fixtures.py), the shared
+//! corpus's classical-ML cases, malformed attributes refused at load and bad inputs refused
+//! at run time, each with its code.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::path::PathBuf;
 use edgeinfer::{DType, Dim, Feed, HostTensor, LoadOptions, MapKeys, Model, Values};
 use serde_json::Value;
 
-const FIXTURES: [&str; 2] = ["ml", "trees"];
+const FIXTURES: [&str; 3] = ["ml", "trees", "indices"];
 
 fn fixtures_dir(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
@@ -50,6 +52,11 @@ fn every_fixture_matches_onnxruntime() {
 #[test]
 fn every_tree_fixture_matches_onnxruntime() {
     every_fixture_in("trees", 90);
+}
+
+#[test]
+fn every_index_fixture_matches_onnxruntime() {
+    every_fixture_in("indices", 6);
 }
 
 #[test]
@@ -127,7 +134,7 @@ fn malformed_attributes_are_refused_at_load_naming_operator_node_and_attribute()
 #[test]
 fn bad_inputs_are_refused_at_run_time_and_the_model_stays_usable() {
     let bad = read_json("bad_inputs.json");
-    assert_eq!(bad.len(), 7);
+    assert_eq!(bad.len(), 12);
     let mut failures = Vec::new();
     for (dir, case) in &bad {
         let name = case["name"].as_str().unwrap();

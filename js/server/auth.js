@@ -1,7 +1,8 @@
 // Who is calling and what they may do. Credentials come as `Authorization: Bearer <token>`,
 // where the token is an API key (held as a Worker secret, with a name and scopes) or a JWT
-// (HS256 or EdDSA, verified with jose; exp, nbf and aud checked). Secrets never appear in
-// responses or logs: errors say what kind of credential failed, never its value.
+// (HS256 or EdDSA, verified with jose; exp required, nbf checked, aud and iss when
+// JWT_AUDIENCE and JWT_ISSUER are set). Secrets never appear in responses or logs: errors
+// say what kind of credential failed, never its value.
 import { decodeProtectedHeader, importJWK, importSPKI, jwtVerify } from 'jose';
 import { HttpError } from './http.js';
 
@@ -78,6 +79,8 @@ async function verifyJwt(token, auth) {
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: [alg],
+      // A token that never expires is a key that cannot be revoked.
+      requiredClaims: ['exp'],
       ...(auth.jwtAudience ? { audience: auth.jwtAudience } : {}),
       ...(auth.jwtIssuer ? { issuer: auth.jwtIssuer } : {}),
       clockTolerance: 5,
@@ -90,9 +93,9 @@ async function verifyJwt(token, auth) {
   }
 }
 
-/** Throws 403 unless `who` holds `scope` (or admin). */
+/** Throws 403 unless `who` holds `scope` (or admin); a null scope asks for valid credentials only. */
 export function authorize(who, scope) {
-  if (!who.scopes.has(scope) && !who.scopes.has('admin')) {
+  if (scope && !who.scopes.has(scope) && !who.scopes.has('admin')) {
     throw new HttpError(403, `the credentials of '${who.name}' lack the '${scope}' scope`);
   }
 }

@@ -27,6 +27,8 @@ const STATUS_BY_CODE = {
   E_INPUT_DTYPE: 422,
   E_INPUT_SHAPE: 422,
   E_INPUT_VALUE: 422,
+  // The model failed on this input (an item id out of range, say): the request's doing.
+  E_RUNTIME: 422,
   E_INVALID_OPTION: 400,
   E_RESOURCE_LIMIT: 413,
   E_PREDICTION_UNKNOWN: 404,
@@ -38,7 +40,7 @@ export function fromModelError(e) {
   if (e instanceof HttpError) return e;
   const status = STATUS_BY_CODE[e?.code];
   if (status) return new HttpError(status, `${e.code}: ${e.message}`);
-  // A failure inside the model on valid input, or a bug: never a stack trace.
+  // A bug (E_INTERNAL) or a code this table lacks: never a stack trace.
   return new HttpError(500, `${e?.code ?? 'E_INTERNAL'}: prediction failed`);
 }
 

@@ -9,7 +9,8 @@ import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
 
-const CORS_HEADERS = 'authorization, content-type';
+// inference-header-content-length: the v2 binary extension, both ways.
+const CORS_HEADERS = 'authorization, content-type, inference-header-content-length';
 
 /**
  * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, settings?: object }} config
@@ -61,6 +62,7 @@ function withCors(request, response, origins) {
   const headers = new Headers(response.headers);
   headers.set('access-control-allow-origin', origins.includes('*') ? '*' : origin);
   headers.append('vary', 'Origin');
+  headers.set('access-control-expose-headers', 'inference-header-content-length');
   if (request.method === 'OPTIONS') {
     headers.set('access-control-allow-methods', 'GET, POST, OPTIONS');
     headers.set('access-control-allow-headers', CORS_HEADERS);

@@ -137,6 +137,13 @@ export function match(method, pathname) {
     throw new HttpError(405, `${method} is not allowed on ${pathname}; allowed: ${allow}`, { allow });
   }
   const params = {};
-  for (const [k, v] of Object.entries(hit.m.groups ?? {})) if (v !== undefined) params[k] = decodeURIComponent(v);
+  for (const [k, v] of Object.entries(hit.m.groups ?? {})) {
+    if (v === undefined) continue;
+    try {
+      params[k] = decodeURIComponent(v);
+    } catch {
+      throw new HttpError(400, `the ${k} in ${pathname} is not valid percent-encoding`);
+    }
+  }
   return { route: hit.r, params };
 }

@@ -14,7 +14,10 @@ const DEFAULTS = {
   LOG_REDACT: '',
 };
 
-/** Route groups, and the scope a caller needs for each unless the group is public. */
+/**
+ * Route groups, and the scope a caller needs for each unless the group is public; health
+ * taken off PUBLIC_ROUTES needs valid credentials of any scope.
+ */
 export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', feedback: 'predict', metrics: 'metrics' };
 
 function list(text) {

@@ -1,5 +1,6 @@
 //! The operator registry: tract-onnx's operators plus the ones this crate adds.
 
+pub(crate) mod index_checks;
 pub(crate) mod ml;
 
 /// The ONNX framework every model is parsed with.
