@@ -125,7 +125,8 @@ export async function predict(feeds) {
 }
 
 /**
- * Builds the bundle files for `model` (a path) into `out`.
+ * Builds the bundle files for `model` (a path) into `out`; `reference` is the drift
+ * reference's JSON text, if any.
  * @returns {Promise<{ manifest: object, files: string[] }>}
  */
 export async function buildBundle({ model, name, version, out, signingKey, features, reference }) {
@@ -136,7 +137,7 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
     created: new Date().toISOString(),
     signingKey: signingKey ? await readFile(signingKey, 'utf8') : undefined,
     features,
-    reference: reference ? await readFile(reference, 'utf8') : undefined,
+    reference,
   });
   const manifest = await bundleTools.verify(bytes);
   await mkdir(out, { recursive: true });

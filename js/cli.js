@@ -13,11 +13,12 @@ const HELP = `edgeinfer: run ONNX models as WebAssembly, and ship them as signed
 
 Usage:
   edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
-                  [--reference reference.json] [-o DIR]
+                  [--reference train.csv|reference.json [--categorical a,b]] [-o DIR]
       Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
       embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
       NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
-      defaults to ./dist.
+      defaults to ./dist. --reference embeds drift reference statistics: of a training
+      sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
   edgeinfer keygen -o NAME
       Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.
   edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
@@ -30,11 +31,13 @@ Usage:
       ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]}; --input @file.json
       reads it from a file. A CSV's header names the model's features or inputs; each
       row is one instance.
-  edgeinfer worker MODEL.onnx [MODEL.onnx ...] [-o DIR] [--force]
+  edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [-o DIR] [--force]
       Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
       into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
       Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
-      A MODEL.reference.json beside a model is bundled as its drift reference.
+      A MODEL.reference.json beside a model is bundled as its drift reference. Bundles
+      are served under their manifest's name and version; with --public-key, the Worker
+      refuses any not signed by that key.
   edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
       Reference statistics of a training sample (CSV with a header row) for drift
       detection: per-feature quantiles, histograms and category frequencies; with
@@ -103,6 +106,19 @@ async function readKey(path) {
   } catch (e) {
     throw new FileError(path, e);
   }
+}
+
+/** Reference statistics of the CSV sample at `path`, as `model` (a path, optional) sees it. */
+async function referenceOf(path, model, flags) {
+  const csv = await readFile(path, 'utf8');
+  const options = flags.categorical ? { categorical: flags.categorical.split(',').map((s) => s.trim()) } : {};
+  return model ? (await loadModel(model)).buildReference(csv, options) : buildReference(csv, options);
+}
+
+/** `build --reference`: a CSV sample's statistics with `model`'s predictions, else the JSON as given. */
+async function referenceText(path, model, flags) {
+  if (/\.csv$/i.test(path)) return JSON.stringify(await referenceOf(path, model, flags));
+  return readFile(path, 'utf8');
 }
 
 async function loadModel(path, publicKey) {
@@ -225,7 +241,7 @@ const COMMANDS = {
         out,
         signingKey: flags.sign,
         features: flags.features?.split(',').map((f) => f.trim()),
-        reference: flags.reference,
+        reference: flags.reference && await referenceText(flags.reference, path, flags),
       });
     } catch (e) {
       throw new FileError(path, e);
@@ -264,9 +280,7 @@ const COMMANDS = {
 
   async reference([sample], flags) {
     if (!sample) throw new UsageError('reference needs a SAMPLE.csv');
-    const csv = await readFile(sample, 'utf8');
-    const options = flags.categorical ? { categorical: flags.categorical.split(',').map((s) => s.trim()) } : {};
-    const reference = flags.model ? await (await loadModel(flags.model)).buildReference(csv, options) : await buildReference(csv, options);
+    const reference = await referenceOf(sample, flags.model, flags);
     const text = `${JSON.stringify(reference, null, 2)}\n`;
     if (flags.out) await writeFile(flags.out, text);
     else process.stdout.write(text);
@@ -276,11 +290,11 @@ const COMMANDS = {
   },
 
   async worker(models, flags) {
-    if (!models.length) throw new UsageError('worker needs at least one MODEL.onnx');
+    if (!models.length) throw new UsageError('worker needs at least one MODEL.onnx or BUNDLE.wasm');
     const out = flags.out ?? 'edgeinfer-worker';
     let made;
     try {
-      made = await scaffoldWorker({ models, out, force: flags.force });
+      made = await scaffoldWorker({ models, out, force: flags.force, publicKey: await readKey(flags['public-key']) });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);
       return 1;

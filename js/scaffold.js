@@ -9,48 +9,63 @@ const TEMPLATE = new URL('../worker/', import.meta.url);
 
 /** A model file's name as a route segment and JS identifier: letters, digits and _. */
 export function modelName(path) {
-  const name = basename(path).replace(/\.onnx$/i, '').replace(/[^A-Za-z0-9_]/g, '_');
+  const name = basename(path).replace(/\.(onnx|wasm)$/i, '').replace(/[^A-Za-z0-9_]/g, '_');
   return /^[A-Za-z_]/.test(name) ? name : `m_${name}`;
 }
 
+const isBundle = (path) => /\.wasm$/i.test(path);
+
 /**
- * Writes the project into `out` (which must be empty unless `force`). Each model is loaded
- * first, so a file that would fail in the Worker fails here, with its name. A
- * `MODEL.reference.json` beside a model (from `edgeinfer reference`) is bundled with it and
- * loaded as its drift reference, after the same check.
+ * Writes the project into `out` (which must be empty unless `force`). Models are ONNX files
+ * or bundles (`edgeinfer build`'s NAME.wasm, served under their manifest's name and version,
+ * and checked against `publicKey` in the Worker as here, when one is given). Each model is
+ * loaded first, so a file that would fail in the Worker fails here, with its name. A
+ * `MODEL.reference.json` beside an ONNX model (from `edgeinfer reference`) is bundled with it
+ * and loaded as its drift reference, after the same check; a bundle carries its own.
  * @returns {Promise<{ out: string, models: string[], devKey: string }>}
  */
-export async function scaffoldWorker({ models, out, force = false, packageSpec }) {
+export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey }) {
   if (!models.length) throw new Error('name at least one model file');
   const existing = await readdir(out).catch(() => []);
   if (existing.length && !force) throw new Error(`${out} is not empty (use --force to write into it)`);
   const entries = [];
   for (const path of models) {
-    const referencePath = path.replace(/\.onnx$/i, '') + '.reference.json';
-    const reference = await access(referencePath).then(() => readFile(referencePath, 'utf8'), () => null);
-    const model = await Model.load(path, reference ? { reference } : {}).catch((e) => {
+    const bundle = isBundle(path);
+    const referencePath = bundle ? null : path.replace(/\.onnx$/i, '') + '.reference.json';
+    const reference = referencePath && await access(referencePath).then(() => readFile(referencePath, 'utf8'), () => null);
+    const options = { ...(reference ? { reference } : {}), ...(bundle && publicKey ? { publicKey } : {}) };
+    const model = await Model.load(path, options).catch((e) => {
       throw new Error(`${path}${reference ? ` with ${referencePath}` : ''}: ${e.code ?? ''} ${e.message}`.trim());
     });
+    const manifest = model.manifest;
     model.dispose();
-    const name = modelName(path);
+    const name = modelName(manifest?.name ?? path);
     if (entries.some((e) => e.name === name)) throw new Error(`two models would be named '${name}'`);
-    entries.push({ name, path, referencePath: reference ? referencePath : null });
+    entries.push({ name, path, bundle, version: manifest?.version ?? '1', referencePath: reference ? referencePath : null });
   }
   await mkdir(join(out, 'src'), { recursive: true });
   await mkdir(join(out, 'models'), { recursive: true });
+  // A bundle is data here, not code: `.bundle`, so that wrangler's rule for compiled wasm
+  // (the runtime's) leaves it alone.
+  const file = (e) => `${e.name}.${e.bundle ? 'bundle' : 'onnx'}`;
   for (const e of entries) {
-    await copyFile(e.path, join(out, 'models', `${e.name}.onnx`));
+    await copyFile(e.path, join(out, 'models', file(e)));
     if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.name}.reference.json`));
   }
   const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(/^name = .*$/m, `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`);
   await writeFile(join(out, 'wrangler.toml'), toml);
   await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
   const imports = entries.map((e) => [
-    `import ${e.name} from '../models/${e.name}.onnx';`,
+    `import ${e.name} from '../models/${file(e)}';`,
     ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
   ].join('\n')).join('\n');
-  const list = entries.map((e) => `  { name: '${e.name}', version: '1', bytes: ${e.name}${e.referencePath ? `, reference: ${e.name}_reference` : ''} },`).join('\n');
-  await writeFile(join(out, 'src/models.js'), `// The models this Worker serves. \`edgeinfer worker MODEL.onnx ...\` writes this file.\n${imports}\n\nexport const MODELS = [\n${list}\n];\n`);
+  const list = entries.map((e) => {
+    const extra = [e.referencePath && `reference: ${e.name}_reference`, e.bundle && publicKey && 'publicKey: PUBLIC_KEY'].filter(Boolean);
+    return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, bytes: ${e.name}${extra.map((x) => `, ${x}`).join('')} },`;
+  }).join('\n');
+  // A public key is no secret: it can sit in the source, and the bundles are checked against it.
+  const key = publicKey && entries.some((e) => e.bundle) ? `\n// Bundles must be signed by this key.\nconst PUBLIC_KEY = ${JSON.stringify(publicKey)};\n` : '';
+  await writeFile(join(out, 'src/models.js'), `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n`);
   const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   const pkg = {
     name: `edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}`,

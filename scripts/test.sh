@@ -29,5 +29,7 @@ log "node:test: Node, workerd and Chromium"
 node --test --test-reporter=dot tests/js/
 
 log "acceptance corpus through the public API"
-shared=${EDGEINFER_SHARED:-$ROOT/../shared}
+# The shared directory sits beside the checkout, or where $EDGEINFER_SHARED says (as in the JS harness).
+shared=${EDGEINFER_SHARED:-}
+for d in "$ROOT/../shared" /work/shared; do [ -z "$shared" ] && [ -d "$d/corpus" ] && shared=$d; done
 node "$shared/acceptance/run-corpus.mjs" --package "$EDGEINFER_PACKAGE" "$shared/corpus"

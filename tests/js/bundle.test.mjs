@@ -256,5 +256,11 @@ describe('monitoring reference', () => {
     assert.deepEqual(drift.features.filter((f) => f.status === 'drift').map((f) => f.name), ['petal_length']);
     const stats = model.stats();
     assert.equal(stats.predictions, 4);
+    // build --reference takes the training CSV itself: the same statistics, made with the model.
+    const direct = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_from_csv', '--version', '2', '--reference', 'train.csv', '-o', out);
+    assert.equal(direct.code, 0, direct.stderr);
+    const fromCsv = await (await import(pathToFileURL(join(out, 'iris_from_csv.js')).href)).load();
+    assert.deepEqual(fromCsv.manifest.reference, JSON.parse(readFileSync(join(dir, 'iris.reference.json'), 'utf8')));
+    assert.ok(fromCsv.manifest.reference.prediction, 'with the predictions on the sample');
   });
 });

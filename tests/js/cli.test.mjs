@@ -86,3 +86,21 @@ test('reference writes the statistics of a CSV sample, named as the model names 
   assert.equal(ragged.code, 1);
   assert.match(ragged.stderr, /E_INVALID_OPTION: invalid option: CSV: data row 1 has 1 fields/);
 });
+
+test('worker scaffolds bundles under their manifest name and version, checked against the key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-worker-cli-'));
+  for (const k of ['team', 'other']) assert.equal((await run('keygen', '-o', join(dir, k))).code, 0);
+  const built = await run('build', iris, '--name', 'flowers', '--version', '4', '--sign', join(dir, 'team.key'), '-o', join(dir, 'dist'));
+  assert.equal(built.code, 0, built.stderr);
+  const bundle = join(dir, 'dist/flowers.wasm');
+  const made = await run('worker', bundle, iris, '--public-key', join(dir, 'team.pub'), '-o', join(dir, 'w'));
+  assert.equal(made.code, 0, made.stderr);
+  const models = readFileSync(join(dir, 'w/src/models.js'), 'utf8');
+  assert.match(models, /import flowers from '\.\.\/models\/flowers\.bundle';/);
+  assert.match(models, /\{ name: 'flowers', version: "4", bytes: flowers, publicKey: PUBLIC_KEY \}/);
+  assert.match(models, /\{ name: 'iris', version: "1", bytes: iris \}/);
+  assert.ok(models.includes(JSON.stringify(readFileSync(join(dir, 'team.pub'), 'utf8'))), 'the public key is in the source');
+  const wrong = await run('worker', bundle, '--public-key', join(dir, 'other.pub'), '-o', join(dir, 'w2'));
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /flowers\.wasm: E_INTEGRITY/);
+});

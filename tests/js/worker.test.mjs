@@ -3,10 +3,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
-import { corpusDir, fixtures, importPackage, packageDir, root } from './harness.mjs';
+import { corpusDir, fixtures, packageDir, root } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 import { assertMatches } from '../suite/suite.mjs';
 
@@ -21,11 +21,28 @@ const HS_SECRET = 'hs256-secret-for-tests-0123456789abcdef';
 const AUDIENCE = 'edgeinfer-test';
 const ORIGIN = 'https://app.example';
 const LIMITS = { MAX_BODY_BYTES: 200000, MAX_BATCH_ROWS: 64, MAX_TENSOR_ELEMENTS: 4096 };
-const MODELS = ['mlp_tabular', 'recommender_topk', 'mixed_types', 'half_precision', 'image_uint8'];
-const V2 = { float32: 'FP32', float64: 'FP64', float16: 'FP16', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', string: 'BYTES' };
+// Every model of the shared corpus is served, and `dtypes` (made in `before`) for the
+// integer datatypes the corpus lacks.
+const MODELS = [...new Set(fixtures().cases.map((c) => c.modelName))];
+const V2 = {
+  float32: 'FP32', float64: 'FP64', float16: 'FP16', int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
+  uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64', bool: 'BOOL', string: 'BYTES',
+};
+const DTYPES_MODEL = `
+import sys, onnx
+from onnx import TensorProto as T, helper
+types = {"int8": T.INT8, "int16": T.INT16, "uint16": T.UINT16, "uint32": T.UINT32, "uint64": T.UINT64}
+nodes = [helper.make_node("Identity", [f"in_{k}"], [f"out_{k}"]) for k in types]
+g = helper.make_graph(nodes, "dtypes", [helper.make_tensor_value_info(f"in_{k}", t, ["n"]) for k, t in types.items()],
+                      [helper.make_tensor_value_info(f"out_{k}", t, ["n"]) for k, t in types.items()])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+`;
 
 let server, base, edKeys;
 const seen = []; // every response body and header, to check that no secret leaks
+const tokens = []; // every JWT sent, which must not leak either
 
 async function call(path, { method = 'GET', key, token, body, headers = {}, raw } = {}) {
   const h = { ...headers };
@@ -51,6 +68,23 @@ function v2Request(c, extra = {}) {
   };
 }
 
+const DATATYPE_NAME = Object.fromEntries(Object.entries(V2).map(([k, v]) => [v, k]));
+
+/** Checks a v2 response against a corpus case's reference outputs (onnxruntime's). */
+function assertAsOnnxruntime(c, response) {
+  for (const [name, expected] of Object.entries(c.outputs)) {
+    const o = response.outputs.find((x) => x.name === name);
+    assert.ok(o, `${c.name}: output ${name}`);
+    assert.equal(o.datatype, V2[expected.dtype]);
+    if (expected.dtype === 'float16') {
+      assert.deepEqual(o.shape, expected.shape);
+      o.data.forEach((v, i) => assert.ok(Math.abs(v - half(expected.data[i])) <= c.atol + c.rtol * Math.abs(half(expected.data[i])), `${c.name}[${i}]`));
+    } else {
+      assertMatches(fromV2(o, expected.dtype), expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
+    }
+  }
+}
+
 function half(h) {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
@@ -59,8 +93,9 @@ function half(h) {
 
 /** A v2 response output back in the package's { data, shape, dtype } form, to compare. */
 function fromV2(o, dtype) {
-  const arrays = { float32: Float32Array, float64: Float64Array, int64: BigInt64Array, bool: Uint8Array, float16: Uint16Array };
+  const arrays = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array, float16: Uint16Array };
   if (dtype === 'int64') return { dtype, shape: o.shape, data: BigInt64Array.from(o.data, BigInt) };
+  if (dtype === 'string') return { dtype, shape: o.shape, data: o.data };
   if (dtype === 'bool') return { dtype, shape: o.shape, data: Uint8Array.from(o.data, Number) };
   if (dtype === 'float16') return { dtype: 'float16-as-number', shape: o.shape, data: o.data };
   return { dtype, shape: o.shape, data: arrays[dtype].from(o.data) };
@@ -71,7 +106,9 @@ async function jwt(claims, { alg = 'HS256', expires = '5m', notBefore, audience 
   let j = new SignJWT(claims).setProtectedHeader({ alg }).setIssuedAt().setSubject('tester').setAudience(audience);
   if (expires) j = j.setExpirationTime(expires);
   if (notBefore) j = j.setNotBefore(notBefore);
-  return j.sign(key);
+  const token = await j.sign(key);
+  tokens.push(token);
+  return token;
 }
 
 /** A training sample for mlp_tabular as CSV (its own column names, taken by position). */
@@ -89,12 +126,19 @@ before(async () => {
   copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'mlp_tabular.onnx'));
   writeFileSync(join(modelsDir, 'sample.csv'), sampleCsv(1000));
   execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'reference', join(modelsDir, 'sample.csv'), '--model', join(modelsDir, 'mlp_tabular.onnx'), '-o', join(modelsDir, 'mlp_tabular.reference.json')], { stdio: 'pipe' });
+  execFileSync(join(root, '.cache/venv/bin/python'), ['-c', DTYPES_MODEL, join(modelsDir, 'dtypes.onnx')]);
+  // A signed bundle, served under its manifest's name and version, its signature checked in the Worker.
+  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
+  cli('keygen', '-o', 'team');
+  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_signed', '--version', '7', '--sign', 'team.key', '-o', 'dist');
   const models = [
     join(modelsDir, 'mlp_tabular.onnx'),
     ...MODELS.filter((m) => m !== 'mlp_tabular').map((m) => join(corpusDir(), `${m}.onnx`)),
     join(root, 'examples/iris.onnx'),
+    join(modelsDir, 'dtypes.onnx'),
+    join(modelsDir, 'dist/iris_signed.wasm'),
   ];
-  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'worker', ...models, '-o', dir], { stdio: 'pipe' });
+  cli('worker', ...models, '--public-key', 'team.pub', '-o', dir);
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
   edKeys = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
@@ -140,24 +184,41 @@ describe('Open Inference Protocol (v2)', () => {
     assert.equal((await call('/v2/models/mlp_tabular/versions/1/ready')).status, 200);
   });
 
-  test('every corpus case served answers as onnxruntime does', async () => {
-    const cases = fixtures().cases.filter((c) => MODELS.includes(c.modelName));
-    assert.ok(cases.length >= 7, `${cases.length} cases`);
+  test('every corpus case answers as onnxruntime does', async () => {
+    const cases = fixtures().cases;
+    assert.ok(cases.length >= 21, `${cases.length} cases`);
     for (const c of cases) {
       const r = await call(`/v2/models/${c.modelName}/infer`, { method: 'POST', key: KEYS.predict, body: v2Request(c) });
       assert.equal(r.status, 200, `${c.name}: ${r.text}`);
-      for (const [name, expected] of Object.entries(c.outputs)) {
-        const o = r.json.outputs.find((x) => x.name === name);
-        assert.ok(o, `${c.name}: output ${name}`);
-        assert.equal(o.datatype, V2[expected.dtype]);
-        if (expected.dtype === 'float16') {
-          assert.deepEqual(o.shape, expected.shape);
-          o.data.forEach((v, i) => assert.ok(Math.abs(v - half(expected.data[i])) <= c.atol + c.rtol * Math.abs(half(expected.data[i])), `${c.name}[${i}]`));
-        } else {
-          assertMatches(fromV2(o, expected.dtype), expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
-        }
-      }
+      assertAsOnnxruntime(c, r.json);
     }
+  });
+
+  test('the integer datatypes go in and come back as sent', async () => {
+    const values = { INT8: [-128, 0, 127], INT16: [-32768, 7, 32767], UINT16: [0, 1, 65535], UINT32: [0, 7, 4294967295], UINT64: [0, 1, 2 ** 52] };
+    const inputs = Object.entries(values).map(([datatype, data]) => ({ name: `in_${DATATYPE_NAME[datatype]}`, shape: [3], datatype, data }));
+    const r = await call('/v2/models/dtypes/infer', { method: 'POST', key: KEYS.predict, body: { inputs } });
+    assert.equal(r.status, 200, r.text);
+    for (const [datatype, data] of Object.entries(values)) {
+      const o = r.json.outputs.find((x) => x.name === `out_${DATATYPE_NAME[datatype]}`);
+      assert.deepEqual([o.datatype, o.shape, o.data], [datatype, [3], data]);
+    }
+    const over = await call('/v2/models/dtypes/infer', { method: 'POST', key: KEYS.predict, body: { inputs: [{ ...inputs[0], data: [1, 2, 128] }, ...inputs.slice(1)] } });
+    assert.equal(over.status, 422, over.text);
+    assert.match(over.json.error, /E_INPUT_VALUE.*in_int8/);
+  });
+
+  test('a signed bundle is served under its manifest name and version', async () => {
+    const meta = await call('/v2/models/iris_signed', { key: KEYS.predict });
+    assert.equal(meta.status, 200, meta.text);
+    assert.deepEqual(meta.json.versions, ['7']);
+    const body = { inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] };
+    const signed = await call('/v2/models/iris_signed/versions/7/infer', { method: 'POST', key: KEYS.predict, body });
+    const plain = await call('/v2/models/iris/infer', { method: 'POST', key: KEYS.predict, body });
+    assert.equal(signed.status, 200, signed.text);
+    assert.equal(signed.json.model_version, '7');
+    assert.deepEqual(signed.json.outputs, plain.json.outputs);
+    assert.equal((await call('/v2/models/iris_signed/versions/1/infer', { method: 'POST', key: KEYS.predict, body })).status, 404);
   });
 
   test('output selection, id echo and versions', async () => {
@@ -173,20 +234,16 @@ describe('Open Inference Protocol (v2)', () => {
     assert.deepEqual(r.json.outputs[0].data, Array.from(c.outputs.top_items.data, Number));
   });
 
-  test('50 concurrent requests get their own correct answers', async () => {
-    const { Model } = await importPackage();
-    const local = await Model.load(readFileSync(join(corpusDir(), 'mlp_tabular.onnx')));
-    const bodies = Array.from({ length: 50 }, (_, i) => {
-      const data = Array.from({ length: 32 * ((i % 4) + 1) }, (_, j) => Math.sin(i * 31 + j));
-      return { inputs: [{ name: 'x', shape: [(i % 4) + 1, 32], datatype: 'FP32', data }] };
-    });
-    const answers = await Promise.all(bodies.map((b) => call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEYS.predict, body: b })));
+  test("50 concurrent requests, across every model, get their own onnxruntime answers", async () => {
+    const cases = fixtures().cases;
+    const picked = Array.from({ length: 50 }, (_, i) => cases[(i * 7) % cases.length]);
+    const answers = await Promise.all(picked.map((c, i) => call(`/v2/models/${c.modelName}/infer`, {
+      method: 'POST', key: KEYS.predict, body: v2Request(c, { id: `concurrent-${i}` }),
+    })));
     for (const [i, r] of answers.entries()) {
       assert.equal(r.status, 200, r.text);
-      const x = bodies[i].inputs[0];
-      const expected = await local.predict({ x: { data: Float32Array.from(x.data), shape: x.shape } });
-      assert.deepEqual(r.json.outputs[0].shape, expected.y.shape);
-      r.json.outputs[0].data.forEach((v, j) => assert.ok(Math.abs(v - expected.y.data[j]) < 1e-6, `request ${i}[${j}]`));
+      assert.equal(r.json.id, `concurrent-${i}`);
+      assertAsOnnxruntime(picked[i], r.json);
     }
   });
 });
@@ -268,6 +325,18 @@ describe('access control', () => {
     assert.match(tampered.json.error, /bad signature|cannot be verified/);
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.`;
     assert.equal((await infer({ token: none })).status, 401);
+    const forever = await infer({ token: await jwt({ scope: 'predict' }, { expires: null }) });
+    assert.equal(forever.status, 401, 'a token without exp never expires: refused');
+    assert.match(forever.json.error, /"exp" claim/);
+    const edExpired = await infer({ token: await jwt({ scope: 'predict' }, { alg: 'EdDSA', expires: Math.floor(Date.now() / 1000) - 60 }) });
+    assert.equal(edExpired.status, 401);
+    assert.match(edExpired.json.error, /expired/);
+    const ed = await jwt({ scope: 'predict' }, { alg: 'EdDSA' });
+    const [eh, ep, es] = ed.split('.');
+    const edForged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(ep, 'base64url')), scope: 'admin' })).toString('base64url');
+    const edTampered = await infer({ token: `${eh}.${edForged}.${es}` });
+    assert.equal(edTampered.status, 401);
+    assert.match(edTampered.json.error, /bad signature|cannot be verified/);
   });
 
   test('CORS: the allowed origin only', async () => {
@@ -310,6 +379,9 @@ describe('bad requests', () => {
       [() => call('/v3/anything', { key: KEYS.predict }), 404, /no route/],
       [() => call('/v2/models/mlp_tabular/infer', { key: KEYS.predict }), 405, /GET is not allowed.*POST/],
       [() => call('/v2/health/live', { method: 'DELETE' }), 405, /DELETE is not allowed/],
+      [() => call('/v2/models/%E0%A4%A/ready', { key: KEYS.predict }), 400, /not valid percent-encoding/],
+      [() => post('/v2/models/recommender_topk/infer', { inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 99999] }] }), 422, /E_RUNTIME.*index 99999 is out of range/],
+      [() => post('/predict', { model: 'iris', instances: Array.from({ length: 65 }, () => [1, 2, 3, 4]) }), 413, /65 rows is over the limit of 64/],
     ];
     for (const [run, status, pattern] of cases) {
       const r = await run();
@@ -436,8 +508,9 @@ describe('metrics', () => {
 
   test("the models' monitoring families, once each, labelled by model and version", async () => {
     const r = await call('/metrics', { key: KEYS.metrics });
-    const predictions = /edgeinfer_predictions_total\{model="mlp_tabular",version="1"\} (\d+)/.exec(r.text);
-    assert.ok(predictions && Number(predictions[1]) >= 50, 'the concurrent requests were predictions');
+    const predictions = [...r.text.matchAll(/^edgeinfer_predictions_total\{model="[^"]+",version="1"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.ok(predictions.length >= MODELS.length, `${predictions.length} models counted`);
+    assert.ok(predictions.reduce((a, b) => a + b, 0) >= 50 + 21, 'the corpus cases and the concurrent requests were predictions');
     assert.match(r.text, /edgeinfer_predict_errors_total\{model="mlp_tabular",version="1",code="E_INPUT_SHAPE"\} \d+/);
     assert.match(r.text, /edgeinfer_predict_duration_seconds_bucket\{model="iris",version="1",le="\+Inf"\} \d+/);
     assert.match(r.text, /edgeinfer_predict_batch_size_bucket\{model="recommender_topk",version="1",le="1"\} \d+/);
@@ -456,9 +529,15 @@ describe('metrics', () => {
   });
 });
 
-test('no secret ever appears in a response', () => {
-  const all = seen.join('\n');
-  for (const secret of [...Object.values(KEYS), HS_SECRET]) assert.ok(!all.includes(secret), 'a secret leaked');
+test('no secret ever appears in a response or in the Worker\'s logs', () => {
+  const responses = seen.join('\n');
+  const logs = server.output();
+  assert.ok(seen.length > 100 && logs.includes('"model":"iris"'), 'the responses and logs were collected');
+  assert.ok(tokens.length >= 8, `${tokens.length} JWTs sent`);
+  for (const secret of [...Object.values(KEYS), HS_SECRET, ...tokens]) {
+    assert.ok(!responses.includes(secret), 'a secret leaked into a response');
+    assert.ok(!logs.includes(secret), 'a secret leaked into the logs');
+  }
 });
 
 test("a standard v2 client (Triton's tritonclient.http) works unchanged, JSON and binary", () => {
