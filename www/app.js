@@ -107,6 +107,7 @@ async function update() {
   $('status').textContent = recommendations.length
     ? `${recommendations.length} recommendations${within} in ${formatMs(ms)}, computed in this browser.`
     : `No more ${genres[state.genre]} films to recommend: try another genre.`;
+  showMonitoring();
   if (focusRowAfterUpdate !== null) {
     const rows = list.querySelectorAll('button');
     (rows[Math.min(focusRowAfterUpdate, rows.length - 1)] ?? $('film-search')).focus();
@@ -177,6 +178,13 @@ function filmLabel(film) {
 }
 
 const filmName = (film) => `${films[film].title} (${films[film].year})`;
+
+/** What the model's monitoring has seen in this page, from `model.stats()`: it stays here too. */
+function showMonitoring() {
+  const { predictions, latencyMs } = recommender.stats();
+  $('monitor').textContent = `This model has made ${predictions} predictions here: median ${formatMs(latencyMs.p50)}, `
+    + `99th percentile ${formatMs(latencyMs.p99)} (its own monitoring; nothing is sent anywhere).`;
+}
 
 function formatMs(ms) {
   // Browsers coarsen performance.now() (to 0.1 ms in Chromium without cross-origin isolation).

@@ -50,6 +50,11 @@ export class Recommender {
     return { recommendations, ms };
   }
 
+  /** The model's own monitoring of its predictions on this device (`model.stats()`). */
+  stats() {
+    return this.#model.stats();
+  }
+
   #allowed(genre) {
     const key = genre ?? -1;
     if (!this.#allowedByGenre.has(key)) {

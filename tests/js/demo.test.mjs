@@ -105,6 +105,9 @@ test('picked films get the top 10 onnxruntime computes, with reasons, with and w
     assert.equal(rows.length, 10);
     assertMatchesReference(rows, c);
     assert.match(await page.textContent('#status'), /^10 recommendations( in [^ ]+)? in (under )?\d+(\.\d)? ms, computed in this browser\.$/);
+    // The model's own monitoring, shown: the load's warm-up, then one prediction per pick and per genre change.
+    const monitored = /^This model has made (\d+) predictions here: median (under )?\d+(\.\d)? ms, 99th percentile (under )?\d+(\.\d)? ms/.exec(await page.textContent('#monitor'));
+    assert.ok(monitored && Number(monitored[1]) >= 1 + c.picks.length, await page.textContent('#monitor'));
     if (n === 0) await page.screenshot({ path: join(artifacts, 'demo.png'), fullPage: true });
   }
   assert.deepEqual(elsewhere, [], 'the page talks to no other origin');
