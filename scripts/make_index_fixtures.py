@@ -27,10 +27,7 @@ def model(name, node, inputs, outputs, inits=()):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "indices")
-    for name in os.listdir(out) if os.path.isdir(out) else []:
-        os.remove(os.path.join(out, name))
-    f = Fixtures(out)
+    f = Fixtures.fresh("indices")
     table = numpy_helper.from_array(np.arange(20, dtype=np.float32).reshape(4, 5), "table")
     i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
 
@@ -71,7 +68,7 @@ def main():
         f.add(f"onehot_axis{axis}", onehot, [{"ids": i64(0, 2, -1, 3, -4, 99)}],
               note=f"OneHot on axis {axis}: positions out of [-3, 3) give a row of off values")
     f.finish()
-    print(f"{f.count} cases, {len(f.bad_inputs)} refused inputs in {out}")
+    print(f"{f.count} cases, {len(f.bad_inputs)} refused inputs in {f.out}")
 
 
 if __name__ == "__main__":

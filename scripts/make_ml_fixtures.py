@@ -61,6 +61,14 @@ def reference(model_bytes, feeds):
 
 
 class Fixtures:
+    @classmethod
+    def fresh(cls, kind):
+        """Fixtures written into argv[1], else tests/fixtures/KIND, emptied first."""
+        out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", kind)
+        for name in os.listdir(out) if os.path.isdir(out) else []:
+            os.remove(os.path.join(out, name))
+        return cls(out)
+
     def __init__(self, out):
         self.out = out
         os.makedirs(out, exist_ok=True)
@@ -92,7 +100,8 @@ class Fixtures:
                  "try:\n o.InferenceSession(sys.argv[1], s, providers=['CPUExecutionProvider']); print('loads it')\n"
                  "except Exception as e: print(str(e).splitlines()[0][:200])")
         r = subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True)
-        ort_error = r.stdout.strip() or f"crashes ({r.returncode})"
+        # The file's own name, not where this machine keeps it: the record stays the same anywhere.
+        ort_error = r.stdout.strip().replace(path, os.path.basename(path)) or f"crashes ({r.returncode})"
         self.bad_models.append({"model": f"bad_{name}.onnx", "code": "E_MODEL_INVALID", "contains": contains,
                                 "onnxruntime": ort_error})
 
@@ -569,10 +578,7 @@ def bad_models(f):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "ml")
-    for name in os.listdir(out) if os.path.isdir(out) else []:
-        os.remove(os.path.join(out, name))
-    f = Fixtures(out)
+    f = Fixtures.fresh("ml")
     rng = np.random.default_rng(20261125)
     d = data()
     preprocessing(f, d, rng)
@@ -582,7 +588,7 @@ def main():
     svms(f, d)
     bad_models(f)
     f.finish()
-    print(f"{f.count} cases, {len(f.bad_models)} malformed models, {len(f.bad_inputs)} refused inputs in {out}")
+    print(f"{f.count} cases, {len(f.bad_models)} malformed models, {len(f.bad_inputs)} refused inputs in {f.out}")
 
 
 if __name__ == "__main__":

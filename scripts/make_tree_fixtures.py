@@ -494,10 +494,7 @@ def bad_inputs(f, d):
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "trees")
-    for name in os.listdir(out) if os.path.isdir(out) else []:
-        os.remove(os.path.join(out, name))
-    f = Fixtures(out)
+    f = Fixtures.fresh("trees")
     rng = np.random.default_rng(20261201)
     d = data()
     gb, rf, rf2, rfg = regressors(f, d, rng)
@@ -508,7 +505,7 @@ def main():
     bad_models(f)
     bad_inputs(f, d)
     f.finish()
-    print(f"{f.count} cases, {len(f.bad_models)} malformed models, {len(f.bad_inputs)} refused inputs in {out}")
+    print(f"{f.count} cases, {len(f.bad_models)} malformed models, {len(f.bad_inputs)} refused inputs in {f.out}")
 
 
 if __name__ == "__main__":

@@ -91,8 +91,7 @@ impl Lists {
     }
 
     fn check_lengths(&self, node: &NodeProto) -> TractResult<()> {
-        let n = self.tree_ids.len();
-        if n == 0 {
+        if self.tree_ids.is_empty() {
             return node.bail_attr("nodes_treeids", "expected at least one node");
         }
         let nodes = [
@@ -103,30 +102,16 @@ impl Lists {
             ("nodes_truenodeids", self.true_ids.len()),
             ("nodes_falsenodeids", self.false_ids.len()),
         ];
-        for (name, len) in nodes {
-            if len != n {
-                return node.bail_attr(name, &format!("has {len} entries, but nodes_treeids has {n}: every nodes_* list needs one per node"));
-            }
-        }
-        if !self.missing_true.is_empty() && self.missing_true.len() != n {
-            return node.bail_attr(
-                "nodes_missing_value_tracks_true",
-                &format!("has {} entries for {n} nodes (give one per node, or none)", self.missing_true.len()),
-            );
-        }
+        let optional = [("nodes_missing_value_tracks_true", self.missing_true.len())];
+        parallel(node, ("nodes_treeids", self.tree_ids.len()), &nodes, &optional, "node")?;
         let p = &self.prefix;
-        let m = self.weight_ids.len();
         let weights = [
             (format!("{p}_nodeids"), self.weight_node_ids.len()),
             (format!("{p}_treeids"), self.weight_tree_ids.len()),
             (format!("{p}_weights"), self.weights.len()),
         ];
-        for (name, len) in weights {
-            if len != m {
-                return node.bail_attr(&name, &format!("has {len} entries, but {p}_ids has {m}: every {p}_* list needs one per weight"));
-            }
-        }
-        Ok(())
+        let weights: Vec<(&str, usize)> = weights.iter().map(|(name, len)| (name.as_str(), *len)).collect();
+        parallel(node, (&format!("{p}_ids"), self.weight_ids.len()), &weights, &[], "weight")
     }
 
     fn forest<S: Real>(&self, node: &NodeProto, targets: usize, ids_attribute: &'static str) -> TractResult<Forest<S>> {
@@ -196,6 +181,24 @@ impl Lists {
         Forest::new(drafts, &roots, targets, &Naming { node: &describe, targets: ids_attribute })
             .or_else(|e| node.bail_attr(e.attribute, &e.message))
     }
+}
+
+/// Refuses parallel attribute lists that do not all have as many entries as `base`, one per
+/// `item`; the `optional` ones may also be empty.
+pub(super) fn parallel(
+    node: &NodeProto,
+    base: (&str, usize),
+    lists: &[(&str, usize)],
+    optional: &[(&str, usize)],
+    item: &str,
+) -> TractResult<()> {
+    let (base_name, n) = base;
+    for &(name, len) in lists.iter().chain(optional.iter().filter(|(_, len)| *len != 0)) {
+        if len != n {
+            return node.bail_attr(name, &format!("has {len} entries, but {base_name} has {n}: the lists give one entry per {item}"));
+        }
+    }
+    Ok(())
 }
 
 /// A branch's comparison; `Some(None)` for LEAF, `None` for anything else.

@@ -18,8 +18,8 @@ use tract_onnx::tract_hir::internal::*;
 use super::ensemble::{Ensemble, Finish};
 use super::forest::{Aggregate, Draft, Forest, Mode, Naming, Real, Scores};
 use super::post_transform::PostTransform;
-use super::tree_attributes::tensor_values;
-use super::tree_ensemble_regressor::regress;
+use super::tree_attributes::{parallel, tensor_values};
+use super::tree_ensemble_regressor::{regress, transformed};
 use super::{Built, label, typed};
 
 pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
@@ -121,7 +121,6 @@ impl Lists {
     }
 
     fn check_lengths(&self, node: &NodeProto) -> TractResult<()> {
-        let n = self.features.len();
         if self.roots.is_empty() {
             return node.bail_attr("tree_roots", "expected at least one tree");
         }
@@ -133,24 +132,9 @@ impl Lists {
             ("nodes_falsenodeids", self.false_ids.len()),
             ("nodes_falseleafs", self.false_leafs.len()),
         ];
-        for (name, len) in nodes {
-            if len != n {
-                return node.bail_attr(name, &format!("has {len} entries, but nodes_featureids has {n}: every nodes_* list needs one per node"));
-            }
-        }
-        if !self.missing_true.is_empty() && self.missing_true.len() != n {
-            return node.bail_attr(
-                "nodes_missing_value_tracks_true",
-                &format!("has {} entries for {n} nodes (give one per node, or none)", self.missing_true.len()),
-            );
-        }
-        if self.leaf_targets.len() != self.leaf_weights.len() {
-            return node.bail_attr(
-                "leaf_weights",
-                &format!("has {} entries, but leaf_targetids has {}: one of each per leaf", self.leaf_weights.len(), self.leaf_targets.len()),
-            );
-        }
-        Ok(())
+        let optional = [("nodes_missing_value_tracks_true", self.missing_true.len())];
+        parallel(node, ("nodes_featureids", self.features.len()), &nodes, &optional, "node")?;
+        parallel(node, ("leaf_targetids", self.leaf_targets.len()), &[("leaf_weights", self.leaf_weights.len())], &[], "leaf")
     }
 
     /// The sets of the MEMBER nodes, in order.
@@ -251,16 +235,12 @@ impl Eq for TreeEnsemble {}
 
 impl Finish for TreeEnsemble {
     fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
-        let y = regress(scores, &[]);
         let shape = [rows, self.targets];
         if self.post_transform == PostTransform::None && S::WIDE {
-            let y: Vec<f64> = y.into_iter().map(S::to_f64).collect();
+            let y: Vec<f64> = regress(scores, &[]).into_iter().map(S::to_f64).collect();
             return Ok(tvec!(Tensor::from_shape(&shape, &y)?.into_tvalue()));
         }
-        // Transforms are computed in f32, as onnxruntime computes them.
-        let mut y32: Vec<f32> = y.into_iter().map(|v| v.to_f64() as f32).collect();
-        self.post_transform.apply_rows(&mut y32, self.targets);
-        let out = Tensor::from_shape(&shape, &y32)?;
+        let out = Tensor::from_shape(&shape, &transformed(scores, &[], self.post_transform, self.targets))?;
         Ok(tvec!(if S::WIDE { out.cast_to::<f64>()?.into_owned() } else { out }.into_tvalue()))
     }
 }

@@ -77,12 +77,18 @@ pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64]) -> Vec<S>
     values
 }
 
+/// `regress`, then in f32, where onnxruntime computes the transforms, each row of `targets`
+/// scores transformed.
+pub(super) fn transformed<S: Real>(scores: Scores<S>, base_values: &[f64], post_transform: PostTransform, targets: usize) -> Vec<f32> {
+    let mut y: Vec<f32> = regress(scores, base_values).into_iter().map(|v| v.to_f64() as f32).collect();
+    post_transform.apply_rows(&mut y, targets);
+    y
+}
+
 impl Finish for TreeEnsembleRegressor {
     fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
-        let targets = self.targets;
-        let mut y: Vec<f32> = regress(scores, &self.base_values).into_iter().map(|v| v.to_f64() as f32).collect();
-        self.post_transform.apply_rows(&mut y, targets);
-        Ok(tvec!(Tensor::from_shape(&[rows, targets], &y)?.into_tvalue()))
+        let y = transformed(scores, &self.base_values, self.post_transform, self.targets);
+        Ok(tvec!(Tensor::from_shape(&[rows, self.targets], &y)?.into_tvalue()))
     }
 }
 
