@@ -390,6 +390,28 @@ describe('bad requests', () => {
       assert.match(r.json.error, pattern);
       assert.doesNotMatch(r.text, /at \S+ \(|\.js:\d+/, 'no stack trace');
     }
+    // The binary extension's framing, and a body with no declared length (streamed).
+    const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: 128 } }] }));
+    const framed = (tail, length = header.length) => call('/v2/models/mlp_tabular/infer', {
+      method: 'POST', key: KEYS.predict, raw: Buffer.concat([header, tail]),
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(length) },
+    });
+    const binaryCases = [
+      [await framed(Buffer.alloc(128), header.length + 500), /Inference-Header-Content-Length is \d+, but the body has \d+ bytes/],
+      [await framed(Buffer.alloc(64)), /binary_data_size 128 runs past the end of the body/],
+    ];
+    for (const [r, pattern] of binaryCases) {
+      assert.equal(r.status, 400, r.text);
+      assert.match(r.json.error, pattern);
+    }
+    assert.equal((await framed(Buffer.from(new Float32Array(32).fill(0.5).buffer))).status, 200, 'well-framed binary');
+    const chunks = [new TextEncoder().encode('{"pad": "'), new TextEncoder().encode('x'.repeat(250000)), new TextEncoder().encode('"}')];
+    const stream = new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } });
+    const streamed = await fetch(`${base}/v2/models/mlp_tabular/infer`, {
+      method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${KEYS.predict}`, 'content-type': 'application/json' },
+    });
+    assert.equal(streamed.status, 413);
+    assert.match((await streamed.json()).error, /request body (of \d+ bytes )?is over the limit of 200000 bytes/);
     const wrongMethod = await call('/v2/models/mlp_tabular/infer', { key: KEYS.predict });
     assert.match(wrongMethod.headers.get('allow'), /POST/);
     const still = await post('/v2/models/mlp_tabular/infer', x());

@@ -78,8 +78,10 @@ class V2ClientTest(unittest.TestCase):
         with self.assertRaises(InferenceServerException) as e:
             self.client.infer("mlp_tabular", [i], headers=dict(HEADERS))
         self.assertIn("dimension 1 is 16, expected 32", str(e.exception))
-        with self.assertRaises(InferenceServerException):
+        with self.assertRaises(InferenceServerException) as e:
             self.client.infer("mlp_tabular", [i])  # no credentials
+        self.assertEqual(e.exception.status(), "401")
+        self.assertIn("missing credentials", str(e.exception))
 
 
 if __name__ == "__main__":
