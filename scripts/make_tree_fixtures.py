@@ -241,6 +241,22 @@ def regressors(f, d, rng):
     f.add("random_forest_regressor_nan_rows_diabetes", onx, [{"X": nan[:40]}], rtol=1e-5, atol=1e-3,
           note="NaN in a model without missing values: the false branch")
 
+    m = isolate(to_onnx(gb, Xd[:1], target_opset=OPSET), "TreeEnsembleRegressor", outs=[(FL, [None, 1])])
+    m.graph.input[0].type.tensor_type.elem_type = DB
+    f.add("gbdt_regressor_float_trees_double_input_diabetes", m, [{"X": Xd[::3].astype(np.float64) * (1 + 1e-9)}], rtol=1e-7, atol=1e-6,
+          note="double input, float attributes: thresholds, weights and sums in f64, as onnxruntime computes them")
+
+    # Two targets, some leaves weighing only the first: onnxruntime writes the second as 0
+    # on those rows, whatever its base value.
+    partial = dict(n_targets=2, nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[2, 0, 0],
+                   nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"], nodes_values=[0.0, 0.0, 0.0], nodes_truenodeids=[1, 0, 0],
+                   nodes_falsenodeids=[2, 0, 0], target_ids=[0, 0, 1], target_nodeids=[1, 2, 2], target_treeids=[0, 0, 0],
+                   target_weights=[1.5, -2.0, 3.0], base_values=[0.5, 2.0])
+    for agg in ["SUM", "MIN"]:
+        m = single(ml_node("TreeEnsembleRegressor", ["X"], ["Y"], **partial, aggregate_function=agg), FL, [None, 10], [("Y", FL, [None, 2])])
+        f.add(f"tree_regressor_unweighed_target_{agg.lower()}_diabetes", m, [{"X": Xd[:20]}],
+              note=f"2 targets, a leaf weighing one: the other is 0 there, base value or not ({agg})")
+
     Xg, yg = d["digits"]
     rfg = RandomForestRegressor(n_estimators=8, max_depth=8, random_state=0).fit(Xg, yg)
     as_float = isolate(to_onnx(rfg, Xg[:1], target_opset=OPSET), "TreeEnsembleRegressor", outs=[(FL, [None, 1])]).SerializeToString()
@@ -404,6 +420,17 @@ def v5(f, d, gb, rf2, rfg):
     f.add("tree_ensemble_v5_double_diabetes", m, [{"X": Xd[::8].astype(np.float64)}], rtol=1e-7, atol=1e-7,
           note="TreeEnsemble in double: splits, weights and output")
 
+    # One ordinary tree, then two one-leaf trees (a root whose branches reach the same leaf),
+    # read as the leaf at the root's position (1 and 2), as onnxruntime and the ONNX reference read them.
+    leafy = helper.make_node(
+        "TreeEnsemble", ["X"], ["Y"], domain=ML, name="treeensemble_0", n_targets=1, aggregate_function=1, post_transform=0,
+        tree_roots=[0, 1, 2], nodes_featureids=[3, 0, 0], nodes_modes=numpy_helper.from_array(np.array([0, 0, 0], np.uint8)),
+        nodes_splits=numpy_helper.from_array(np.array([0.0, 0.0, 0.0], np.float32)), nodes_truenodeids=[0, 0, 3],
+        nodes_trueleafs=[1, 1, 1], nodes_falsenodeids=[1, 0, 3], nodes_falseleafs=[1, 1, 1], leaf_targetids=[0, 0, 0, 0],
+        leaf_weights=numpy_helper.from_array(np.array([1.0, 10.0, 100.0, 1000.0], np.float32)))
+    f.add("tree_ensemble_v5_one_leaf_trees_diabetes", v5_model(leafy, FL, 10, 1), [{"X": Xd[:12]}],
+          note="TreeEnsemble with one-leaf trees: the leaf at the root's own position")
+
     nodeg = tree_node(to_onnx(rfg, Xg[:1], target_opset=OPSET))
     member = lambda feature, t: [float(v) for v in range(17) if v <= t] if feature % 2 == 0 else None  # noqa: E731
     m = v5_model(to_v5(nodeg, 1, member=member), FL, 64, 1)
@@ -477,6 +504,12 @@ def bad_models(f):
     five("tree_v5_types", {**v5, "leaf_weights": numpy_helper.from_array(np.array([1.0, 2.0], np.float64))}, [T, "leaf_weights", "share one type"])
     five("tree_v5_target", {**v5, "leaf_targetids": [0, 1]}, [T, "leaf_targetids", "target 1"])
     five("tree_v5_post_transform", {**v5, "post_transform": 7}, [T, "post_transform", "got 7"])
+    chain = dict(n_targets=1, tree_roots=[0] * 4, nodes_featureids=[0, 1, 2],
+                 nodes_modes=numpy_helper.from_array(np.array([0, 0, 0], np.uint8)),
+                 nodes_splits=numpy_helper.from_array(np.array([0.5, 0.5, 0.5], np.float32)), nodes_truenodeids=[1, 2, 0],
+                 nodes_trueleafs=[0, 0, 1], nodes_falsenodeids=[1, 2, 1], nodes_falseleafs=[0, 0, 1], leaf_targetids=[0, 0],
+                 leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0], np.float32)))
+    five("tree_v5_shared_roots", chain, [T, "tree_roots", "share nodes", "12 steps through 5 nodes"])
 
 
 def bad_inputs(f, d):

@@ -1,68 +1,77 @@
-//! Index inputs checked before tract uses them. tract's Gather, GatherElements, GatherND and
-//! ScatterElements index their data with the index tensor as given, and panic (or read out
-//! of bounds) on a value out of range; its OneHot panics where the specification asks for a
-//! row of off values. A model passing a caller's ids to one of them (a recommender's liked
-//! items, an embedding lookup) would turn a bad id into an internal error.
+//! Index inputs checked before tract uses them. tract's Gather, GatherElements, GatherND,
+//! ScatterElements and ScatterND index their data with the index tensor as given, and panic
+//! (or read the wrong element) on a value out of range or on shapes that do not fit; its
+//! OneHot panics where the specification asks for a row of off values. A model passing a
+//! caller's ids to one of them (a recommender's liked items, an embedding lookup) would turn
+//! a bad id into an internal error.
 //!
-//! [`guard`] wraps each such node of a typed model whose indices are not constant in
-//! [`Checked`], which refuses an out-of-range index with `E_RUNTIME`, naming the node, the
-//! index and the range, and runs OneHot as the specification defines it. Constant indices
-//! are left alone: they are the model's, checked when tract folds them at load.
+//! [`guard`] wraps each such node of a typed model, and of the bodies of its loops and
+//! branches, in [`Checked`], which refuses an out-of-range index or mismatched shapes with
+//! `E_RUNTIME`, naming the node, the index and the range, and runs OneHot as the
+//! specification defines it. A node is left alone only when its indices are constant and
+//! checked here against a data shape known at load.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::array::{Gather, GatherElements, GatherNd, OneHot, ScatterElements};
+use tract_onnx::tract_core::ops::array::{Gather, GatherElements, GatherNd, OneHot, ScatterElements, ScatterNd};
+use tract_onnx::tract_core::ops::logic::IfThenElse;
+use tract_onnx::tract_core::ops::scan::Scan;
 
 use crate::error::Error;
 
-/// Wraps the index-taking nodes of `model` whose index input is computed at run time.
+/// Wraps the index-taking nodes of `model` and of its nested bodies.
 pub(crate) fn guard(model: &mut TypedModel) -> TractResult<()> {
     for id in 0..model.nodes().len() {
-        let node = model.node(id);
-        let Some(rule) = rule_for(node.op.as_ref()) else { continue };
-        let Some(indices) = node.inputs.get(rule.indices_input()) else { continue };
-        if model.outlet_fact(*indices)?.konst.is_some() {
+        if let Some(scan) = model.node_mut(id).op_as_mut::<Scan>() {
+            guard(&mut scan.body)?;
             continue;
         }
+        if let Some(ite) = model.node_mut(id).op_as_mut::<IfThenElse>() {
+            guard(&mut ite.then_body)?;
+            guard(&mut ite.else_body)?;
+            continue;
+        }
+        let node = model.node(id);
+        let Some(rule) = rule_for(node.op.as_ref()) else { continue };
         let label = format!("{} node '{}'", node.op.name(), node.name);
-        let inner = node.op.clone();
-        model.node_mut(id).op = Box::new(Checked { label, rule, inner });
+        let checked = Checked { label, rule, inner: node.op.clone() };
+        if checked.holds_at_load(model, &node.inputs)? {
+            continue;
+        }
+        model.node_mut(id).op = Box::new(checked);
     }
     Ok(())
 }
 
 fn rule_for(op: &dyn TypedOp) -> Option<Rule> {
     if let Some(g) = op.downcast_ref::<Gather>() {
-        Some(Rule::Axis { axis: g.axis })
+        Some(Rule::Gather { axis: g.axis })
     } else if let Some(g) = op.downcast_ref::<GatherElements>() {
-        Some(Rule::Axis { axis: g.axis })
+        Some(Rule::Elements { axis: g.axis, scatter: false })
     } else if let Some(s) = op.downcast_ref::<ScatterElements>() {
-        Some(Rule::Axis { axis: s.axis })
+        Some(Rule::Elements { axis: s.axis, scatter: true })
     } else if let Some(g) = op.downcast_ref::<GatherNd>() {
-        Some(Rule::Nd { batch_dims: g.batch_dims })
+        Some(Rule::Nd { batch_dims: g.batch_dims, scatter: false })
+    } else if op.downcast_ref::<ScatterNd>().is_some() {
+        Some(Rule::Nd { batch_dims: 0, scatter: true })
     } else {
         op.downcast_ref::<OneHot>().map(|o| Rule::OneHot { axis: o.axis, depth: o.dim, off: o.off.clone() })
     }
 }
 
-/// What an index must satisfy, per operator.
+/// What an operator's inputs must satisfy.
 #[derive(Debug, Clone, PartialEq)]
 enum Rule {
-    /// Input 1 indexes axis `axis` of input 0 (Gather, GatherElements, ScatterElements).
-    Axis { axis: usize },
-    /// The last axis of input 1 indexes the axes of input 0 after `batch_dims` (GatherND).
-    Nd { batch_dims: usize },
+    /// Input 1 indexes axis `axis` of input 0.
+    Gather { axis: usize },
+    /// Input 1, of input 0's rank and no larger on the other axes, indexes axis `axis`
+    /// (GatherElements); with `scatter`, input 2 has input 1's shape (ScatterElements).
+    Elements { axis: usize, scatter: bool },
+    /// The last axis of input 1 indexes the axes of input 0 after `batch_dims`, which the two
+    /// share (GatherND); with `scatter`, input 2 has the shape of the slices (ScatterND).
+    Nd { batch_dims: usize, scatter: bool },
     /// Input 0 holds positions in [-depth, depth); others give a row of `off`.
     OneHot { axis: usize, depth: usize, off: Arc<Tensor> },
-}
-
-impl Rule {
-    fn indices_input(&self) -> usize {
-        match self {
-            Rule::OneHot { .. } => 0,
-            _ => 1,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,36 +91,89 @@ impl PartialEq for Checked {
 impl Eq for Checked {}
 
 impl Checked {
-    fn check(&self, inputs: &[TValue]) -> TractResult<()> {
-        let out_of_range = |index: i64, len: usize, what: &str| -> TractError {
-            Error::Runtime(format!(
-                "{}: index {index} is out of range for {what} of size {len} (expected {} to {})",
-                self.label,
-                -(len as i64),
-                len as i64 - 1
-            ))
-            .into()
+    /// Whether the node's indices are constants that fit data of a shape known at load:
+    /// then it needs no wrapping. Constants that do not fit make the model invalid.
+    fn holds_at_load(&self, model: &TypedModel, inputs: &[OutletId]) -> TractResult<bool> {
+        if let Rule::OneHot { depth, .. } = self.rule {
+            if depth == 0 {
+                bail!("{}: depth is 0, expected a positive number of classes", self.label);
+            }
+            return Ok(false);
+        }
+        let facts: TVec<&TypedFact> = inputs.iter().map(|o| model.outlet_fact(*o)).collect::<TractResult<_>>()?;
+        let (Some(indices), Some(data)) = (facts.get(1).and_then(|f| f.konst.clone()), facts[0].shape.as_concrete()) else {
+            return Ok(false);
         };
-        let data_shape = inputs[0].shape();
-        let indices = inputs[1].cast_to::<i64>()?;
-        let indices = indices.to_plain_array_view::<i64>()?;
+        let updates = match facts.get(2) {
+            Some(f) => match f.shape.as_concrete() {
+                Some(s) => Some(s.to_vec()),
+                None => return Ok(false),
+            },
+            None => None,
+        };
+        self.check(data, &indices, updates.as_deref()).map_err(|e| format_err!("{e}"))?;
+        Ok(true)
+    }
+
+    fn fail(&self, message: String) -> TractError {
+        Error::Runtime(format!("{}: {message}", self.label)).into()
+    }
+
+    fn out_of_range(&self, index: i64, len: usize, axis: usize) -> TractError {
+        self.fail(format!(
+            "index {index} is out of range for axis {axis} of size {len} (expected {} to {})",
+            -(len as i64),
+            len as i64 - 1
+        ))
+    }
+
+    fn check(&self, data: &[usize], indices: &Tensor, updates: Option<&[usize]>) -> TractResult<()> {
+        let values = indices.cast_to::<i64>()?;
+        let values = values.try_as_plain_ram()?.as_slice::<i64>()?;
+        let shape = indices.shape();
         match &self.rule {
-            Rule::Axis { axis } => {
-                let len = *data_shape.get(*axis).unwrap_or(&0);
-                if let Some(&i) = indices.iter().find(|&&i| !in_range(i, len)) {
-                    return Err(out_of_range(i, len, &format!("axis {axis}")));
+            Rule::Gather { axis } => {
+                let len = *data.get(*axis).unwrap_or(&0);
+                if let Some(&i) = values.iter().find(|&&i| !in_range(i, len)) {
+                    return Err(self.out_of_range(i, len, *axis));
                 }
             }
-            Rule::Nd { batch_dims } => {
-                let width = indices.shape().last().copied().unwrap_or(0);
-                if width == 0 {
-                    return Ok(());
+            Rule::Elements { axis, scatter } => {
+                let fits = shape.len() == data.len() && shape.iter().zip(data).enumerate().all(|(d, (i, n))| d == *axis || i <= n);
+                if !fits {
+                    return Err(self.fail(format!("indices of shape {shape:?} do not fit data of shape {data:?} (the same rank, no larger off axis {axis})")));
                 }
-                for tuple in indices.as_slice().unwrap_or(&[]).chunks(width) {
-                    for (k, &i) in tuple.iter().enumerate() {
-                        let len = *data_shape.get(batch_dims + k).unwrap_or(&0);
-                        if !in_range(i, len) {
-                            return Err(out_of_range(i, len, &format!("axis {}", batch_dims + k)));
+                if *scatter && updates != Some(shape) {
+                    return Err(self.fail(format!("updates of shape {:?} must have the indices' shape {shape:?}", updates.unwrap_or(&[]))));
+                }
+                let len = *data.get(*axis).unwrap_or(&0);
+                if let Some(&i) = values.iter().find(|&&i| !in_range(i, len)) {
+                    return Err(self.out_of_range(i, len, *axis));
+                }
+            }
+            Rule::Nd { batch_dims, scatter } => {
+                let b = *batch_dims;
+                let Some(&width) = shape.last() else {
+                    return Err(self.fail("indices must have at least one axis".into()));
+                };
+                if shape.len() <= b || data.len() < b + width || data[..b] != shape[..b] {
+                    return Err(self.fail(format!(
+                        "indices of shape {shape:?} do not fit data of shape {data:?} ({b} shared leading axes, then at most {} indexed)",
+                        data.len().saturating_sub(b)
+                    )));
+                }
+                if *scatter {
+                    let expected: Vec<usize> = shape[..shape.len() - 1].iter().chain(&data[b + width..]).copied().collect();
+                    if updates != Some(&expected[..]) {
+                        return Err(self.fail(format!("updates of shape {:?}, expected {expected:?}", updates.unwrap_or(&[]))));
+                    }
+                }
+                if width > 0 {
+                    for tuple in values.chunks(width) {
+                        for (k, &i) in tuple.iter().enumerate() {
+                            if !in_range(i, data[b + k]) {
+                                return Err(self.out_of_range(i, data[b + k], b + k));
+                            }
                         }
                     }
                 }
@@ -126,12 +188,17 @@ impl Checked {
     /// off back where they landed.
     fn one_hot(&self, ctx: &EvalContext, inputs: TVec<TValue>, axis: usize, depth: usize, off: &Tensor) -> TractResult<TVec<TValue>> {
         let positions = inputs[0].cast_to::<i64>()?.into_owned();
-        let values = positions.to_plain_array_view::<i64>()?;
+        let shape = positions.shape().to_vec();
+        let mut out_shape = shape.clone();
+        out_shape.insert(axis.min(shape.len()), depth);
+        if out_shape.contains(&0) {
+            return Ok(tvec!(off.broadcast_scalar_to_shape(&out_shape)?.into_tvalue()));
+        }
+        let values = positions.try_as_plain_ram()?.as_slice::<i64>()?;
         let outside: Vec<usize> = values.iter().enumerate().filter(|&(_, &i)| !in_range(i, depth)).map(|(k, _)| k).collect();
         if outside.is_empty() {
             return self.inner.eval(ctx, inputs);
         }
-        let shape = positions.shape().to_vec();
         let mut safe = positions.clone();
         for &k in &outside {
             safe.try_as_plain_ram_mut()?.as_slice_mut::<i64>()?[k] = 0;
@@ -205,8 +272,9 @@ impl EvalOp for Checked {
         if let Rule::OneHot { axis, depth, off } = &self.rule {
             return self.one_hot(ctx, inputs, *axis, *depth, off);
         }
-        self.check(&inputs)?;
-        if let Rule::Nd { batch_dims } = &self.rule {
+        let updates = inputs.get(2).map(|u| u.shape().to_vec());
+        self.check(inputs[0].shape(), &inputs[1], updates.as_deref())?;
+        if let Rule::Nd { batch_dims, scatter: false } = &self.rule {
             return self.inner.eval(ctx, wrapped_nd(inputs, *batch_dims)?);
         }
         self.inner.eval(ctx, inputs)

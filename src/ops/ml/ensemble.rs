@@ -1,9 +1,10 @@
 //! A forest at the precision its model gives (f32, or f64 when thresholds and weights come
-//! as double tensors), run on an input tensor of any numeric type, converted as onnxruntime
-//! converts it: an f64 input is compared in f64 even against f32 thresholds, integers are
-//! cast to the forest's type, and an input of the forest's type is read in place.
+//! as double tensors), run on an input tensor of any numeric type as onnxruntime runs it: a
+//! double input goes through the trees in f64 whatever their attributes (an f32 forest is
+//! widened once, on the first such input), integers are cast to the forest's type, and an
+//! input of the forest's type is read in place.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tract_onnx::tract_hir::internal::*;
 
@@ -12,7 +13,7 @@ use super::{bad_shape, plain, rows_and_features};
 
 #[derive(Debug, Clone)]
 pub(super) enum Ensemble {
-    F32(Arc<Forest<f32>>),
+    F32(Arc<Forest<f32>>, Arc<OnceLock<Forest<f64>>>),
     F64(Arc<Forest<f64>>),
 }
 
@@ -22,10 +23,14 @@ pub(super) trait Finish {
 }
 
 impl Ensemble {
+    pub fn f32(forest: Forest<f32>) -> Ensemble {
+        Ensemble::F32(Arc::new(forest), Arc::new(OnceLock::new()))
+    }
+
     /// The same trees (not merely equal ones: comparing forests would cost their size).
     pub fn same(&self, other: &Ensemble) -> bool {
         match (self, other) {
-            (Ensemble::F32(a), Ensemble::F32(b)) => Arc::ptr_eq(a, b),
+            (Ensemble::F32(a, _), Ensemble::F32(b, _)) => Arc::ptr_eq(a, b),
             (Ensemble::F64(a), Ensemble::F64(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -33,14 +38,14 @@ impl Ensemble {
 
     fn max_feature(&self) -> Option<usize> {
         match self {
-            Ensemble::F32(f) => f.max_feature(),
+            Ensemble::F32(f, _) => f.max_feature(),
             Ensemble::F64(f) => f.max_feature(),
         }
     }
 
     pub fn datum_type(&self) -> DatumType {
         match self {
-            Ensemble::F32(_) => DatumType::F32,
+            Ensemble::F32(..) => DatumType::F32,
             Ensemble::F64(_) => DatumType::F64,
         }
     }
@@ -70,7 +75,10 @@ impl Ensemble {
             return Err(bad_shape(op, format!("expected at least {} features per row (the trees test feature {max}), got {stride}", max + 1)));
         }
         match self {
-            Ensemble::F32(f) => run_forest(f, x, rows, stride, aggregate, finish),
+            Ensemble::F32(f, wide) if x.datum_type() == DatumType::F64 => {
+                run_forest(wide.get_or_init(|| f.widened()), x, rows, stride, aggregate, finish)
+            }
+            Ensemble::F32(f, _) => run_forest(f, x, rows, stride, aggregate, finish),
             Ensemble::F64(f) => run_forest(f, x, rows, stride, aggregate, finish),
         }
     }
@@ -87,6 +95,7 @@ fn run_forest<S: Real>(
     let scores = match x.datum_type() {
         DatumType::F64 => forest.aggregate(plain::<f64>(x)?, stride, rows, aggregate),
         DatumType::F32 if !S::WIDE => forest.aggregate(plain::<f32>(x)?, stride, rows, aggregate),
+        // An f32 forest meets f64 input only through `widened` (see `Ensemble::run`).
         DatumType::F32 => forest.aggregate(&converted::<f32, S>(x, |v| v as f64)?, stride, rows, aggregate),
         DatumType::I64 => forest.aggregate(&converted::<i64, S>(x, |v| v as f64)?, stride, rows, aggregate),
         DatumType::I32 => forest.aggregate(&converted::<i32, S>(x, |v| v as f64)?, stride, rows, aggregate),

@@ -202,9 +202,23 @@ impl<S: Real> Forest<S> {
         if let Some(&r) = roots.iter().find(|&&r| r >= drafts.len()) {
             return Err(invalid("tree_roots", format!("a tree starts at node {r}, which does not exist")));
         }
-        let walked = walk_drafts(&drafts, roots).map_err(|i| {
-            invalid("nodes_truenodeids", format!("the branches of {} lead back to it: a tree must not have cycles", describe(i)))
+        let weights: usize = drafts.iter().map(|d| if let Draft::Leaf { weights } = d { weights.len() } else { 0 }).sum();
+        if weights >= u32::MAX as usize {
+            return Err(invalid(naming.targets, format!("{weights} leaf weights is more than this runtime can hold")));
+        }
+        let walked = walk_drafts(&drafts, roots).map_err(|(i, branch)| {
+            let attribute = if branch == 0 { "nodes_truenodeids" } else { "nodes_falsenodeids" };
+            invalid(attribute, format!("the branches of {} lead back to it: a tree must not have cycles", describe(i)))
         })?;
+        // Trees that share their nodes (several roots on one subtree) would make a row cost
+        // more steps than the model has nodes; disjoint trees never do.
+        let steps: u64 = roots.iter().map(|&r| u64::from(walked.depth[r])).sum();
+        if steps > drafts.len() as u64 {
+            return Err(invalid(
+                "tree_roots",
+                format!("the {} trees share nodes: a row would take {steps} steps through {} nodes", roots.len(), drafts.len()),
+            ));
+        }
         Ok(Self::flatten(&drafts, roots, &walked, targets))
     }
 
@@ -284,6 +298,25 @@ impl<S: Real> Forest<S> {
 
     pub fn trees(&self) -> usize {
         self.roots.len()
+    }
+
+    /// The same trees with thresholds and weights in `T` (exact from f32 to f64).
+    pub fn widened<T: Real>(&self) -> Forest<T> {
+        Forest {
+            nodes: self.nodes.iter().map(|n| Node { value: n.value.widen(), feature: n.feature, next: n.next }).collect(),
+            flags: self.flags.clone(),
+            roots: self.roots.clone(),
+            depths: self.depths.clone(),
+            tree_target: self.tree_target.clone(),
+            leaf_start: self.leaf_start.clone(),
+            weights: self.weights.iter().map(|&(t, w)| (t, w.widen())).collect(),
+            sets: self.sets.iter().map(|set| set.iter().map(|v| v.widen()).collect()).collect(),
+            set_of: self.set_of.clone(),
+            targets: self.targets,
+            max_feature: self.max_feature,
+            uniform: self.uniform,
+            missing: self.missing,
+        }
     }
 
     /// The largest feature index any branch tests: inputs need more features than that.
@@ -468,10 +501,11 @@ struct Walked {
     target: Vec<u32>,
 }
 
-/// Depth and target of every draft reachable from `roots`, or the index of a draft that a
-/// cycle passes through. Iterative, and each draft is finished once, so neither deep trees
-/// nor drafts shared by many paths cost more than the size of the forest.
-fn walk_drafts<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Walked, usize> {
+/// Depth and target of every draft reachable from `roots`, or a draft a cycle passes
+/// through and the branch (0 true, 1 false) that closes it. Iterative, and each draft is
+/// finished once, so neither deep trees nor drafts shared by many paths cost more than the
+/// size of the forest.
+fn walk_drafts<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Walked, (usize, usize)> {
     const NEW: u8 = 0;
     const OPEN: u8 = 1;
     const DONE: u8 = 2;
@@ -488,14 +522,15 @@ fn walk_drafts<S>(drafts: &[Draft<S>], roots: &[usize]) -> Result<Walked, usize>
             let node = *node;
             match &drafts[node] {
                 Draft::Branch { next, .. } if *child < 2 => {
-                    let c = next[*child];
+                    let branch = *child;
+                    let c = next[branch];
                     *child += 1;
                     match state[c] {
                         NEW => {
                             state[c] = OPEN;
                             stack.push((c, 0));
                         }
-                        OPEN => return Err(c),
+                        OPEN => return Err((node, branch)),
                         _ => {}
                     }
                 }
@@ -649,11 +684,22 @@ mod tests {
     }
 
     #[test]
+    fn trees_sharing_nodes_beyond_the_model_size_are_refused() {
+        let mut chain: Vec<Draft<f32>> = (0..100).map(|i| branch(0, Mode::Leq, 0.0, [i + 1, i + 1])).collect();
+        chain.push(leaf(1.0));
+        // The same 100-step chain as two trees: 200 steps a row through 101 nodes.
+        let e = forest(chain.clone(), &[0, 0]).unwrap_err();
+        assert_eq!(e.attribute, "tree_roots");
+        assert!(e.message.contains("200 steps through 101 nodes"), "{}", e.message);
+        assert!(forest(chain, &[0, 50]).is_err());
+    }
+
+    #[test]
     fn malformed_trees_are_refused_naming_the_attribute() {
         let mut cycle = stump();
         cycle[1] = branch(1, Mode::Leq, 2.0, [2, 0]);
         let e = forest(cycle, &[0]).unwrap_err();
-        assert_eq!(e.attribute, "nodes_truenodeids");
+        assert_eq!(e.attribute, "nodes_falsenodeids");
         assert!(e.message.contains("cycles"), "{}", e.message);
         let mut out_of_range = stump();
         out_of_range[1] = branch(1, Mode::Leq, 2.0, [2, 9]);

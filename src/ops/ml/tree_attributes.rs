@@ -31,7 +31,7 @@ pub(super) fn parse(ctx: &ParsingContext, node: &NodeProto, prefix: &str, target
     let ensemble = if lists.wide {
         Ensemble::F64(Arc::new(lists.forest::<f64>(node, targets, ids_attribute)?))
     } else {
-        Ensemble::F32(Arc::new(lists.forest::<f32>(node, targets, ids_attribute)?))
+        Ensemble::f32(lists.forest::<f32>(node, targets, ids_attribute)?)
     };
     let mut ids = lists.weight_ids.clone();
     ids.sort_unstable();
@@ -40,7 +40,8 @@ pub(super) fn parse(ctx: &ParsingContext, node: &NodeProto, prefix: &str, target
         ensemble,
         base_values: lists.base_values,
         weighted_ids: ids.len(),
-        weights_all_positive: lists.weights.iter().all(|&w| w >= 0.0),
+        // As onnxruntime tests it: a NaN weight is not negative.
+        weights_all_positive: !lists.weights.iter().any(|&w| w < 0.0),
     })
 }
 
@@ -223,16 +224,16 @@ pub(super) fn floats_or_tensor(ctx: &ParsingContext, node: &NodeProto, name: &st
     let tensor = node.get_attr_opt::<&TensorProto>(&tensor_name)?;
     match (floats, tensor) {
         (Some(_), Some(_)) => node.bail_attr(&tensor_name, &format!("only one of {name} and {tensor_name} may be set")),
-        (None, Some(t)) => Ok((tensor_values(ctx, node, &tensor_name, t)?, true)),
+        (None, Some(t)) => Ok((tensor_values(ctx, node, &tensor_name, t)?.0, true)),
         (floats, None) => Ok((floats.unwrap_or_default().into_iter().map(f64::from).collect(), false)),
     }
 }
 
-/// The values of a float or double tensor attribute.
-pub(super) fn tensor_values(ctx: &ParsingContext, node: &NodeProto, name: &str, t: &TensorProto) -> TractResult<Vec<f64>> {
+/// The values of a float or double tensor attribute, and which of the two it is.
+pub(super) fn tensor_values(ctx: &ParsingContext, node: &NodeProto, name: &str, t: &TensorProto) -> TractResult<(Vec<f64>, DatumType)> {
     let t = ctx.load_tensor(t)?;
     match t.datum_type() {
-        DatumType::F32 | DatumType::F64 => Ok(t.cast_to::<f64>()?.try_as_plain_ram()?.as_slice::<f64>()?.to_vec()),
+        dt @ (DatumType::F32 | DatumType::F64) => Ok((t.cast_to::<f64>()?.try_as_plain_ram()?.as_slice::<f64>()?.to_vec(), dt)),
         other => node.bail_attr(name, &format!("expected a float or double tensor, got {other:?}")),
     }
 }

@@ -56,7 +56,7 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
     let lists = Lists::read(ctx, node, splits.0, leaf_weights.0)?;
     let ensemble = match splits.1 {
         DatumType::F64 => Ensemble::F64(Arc::new(lists.forest(node, targets)?)),
-        _ => Ensemble::F32(Arc::new(lists.forest(node, targets)?)),
+        _ => Ensemble::f32(lists.forest(node, targets)?),
     };
     typed(TreeEnsemble { label: label(node), ensemble, aggregate, post_transform, targets }, 1)
 }
@@ -66,8 +66,7 @@ fn tensor(ctx: &ParsingContext, node: &NodeProto, name: &str) -> TractResult<(Ve
     let Some(t) = node.get_attr_opt::<&TensorProto>(name)? else {
         return node.bail_attr(name, "is required (a float or double tensor)");
     };
-    let dt = ctx.load_tensor(t)?.datum_type();
-    Ok((tensor_values(ctx, node, name, t)?, dt))
+    tensor_values(ctx, node, name, t)
 }
 
 struct Lists {
@@ -99,7 +98,7 @@ impl Lists {
             }
         };
         let members = match node.get_attr_opt::<&TensorProto>("membership_values")? {
-            Some(t) => tensor_values(ctx, node, "membership_values", t)?,
+            Some(t) => tensor_values(ctx, node, "membership_values", t)?.0,
             None => vec![],
         };
         let lists = Lists {
@@ -208,7 +207,17 @@ impl Lists {
             if r < 0 || r as u64 >= n as u64 {
                 return node.bail_attr("tree_roots", &format!("a tree starts at node {r}, but there are {n} nodes"));
             }
-            roots.push(r as usize);
+            let r = r as usize;
+            // A tree that is one leaf: a root whose two branches reach the same leaf, read as
+            // the leaf at the root's own position, as onnxruntime and the ONNX reference do.
+            if self.true_leafs[r] != 0 && self.false_leafs[r] != 0 && self.true_ids[r] == self.false_ids[r] {
+                if r >= leaves {
+                    return node.bail_attr("tree_roots", &format!("tree root {r} is a leaf, but there are {leaves} leaves"));
+                }
+                roots.push(n + r);
+            } else {
+                roots.push(r);
+            }
         }
         let describe = |i: usize| if i < n { format!("node {i}") } else { format!("leaf {}", i - n) };
         Forest::new(drafts, &roots, targets, &Naming { node: &describe, targets: "leaf_targetids" })
@@ -237,7 +246,7 @@ impl Finish for TreeEnsemble {
     fn finish<S: Real>(&self, scores: Scores<S>, rows: usize) -> TractResult<TVec<TValue>> {
         let shape = [rows, self.targets];
         if self.post_transform == PostTransform::None && S::WIDE {
-            let y: Vec<f64> = regress(scores, &[]).into_iter().map(S::to_f64).collect();
+            let y: Vec<f64> = regress(scores, &[], self.targets).into_iter().map(S::to_f64).collect();
             return Ok(tvec!(Tensor::from_shape(&shape, &y)?.into_tvalue()));
         }
         let out = Tensor::from_shape(&shape, &transformed(scores, &[], self.post_transform, self.targets))?;

@@ -198,7 +198,6 @@ impl TypedOp for TreeEnsembleClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     use super::super::forest::{Draft, Forest, Naming};
 
@@ -208,7 +207,7 @@ mod tests {
         TreeEnsembleClassifier {
             label: "c".into(),
             labels: ClassLabels::Int64((0..classes as i64).map(|k| 10 + k).collect()),
-            ensemble: Ensemble::F32(Arc::new(Forest::new(drafts, &[0], classes, &naming).unwrap())),
+            ensemble: Ensemble::f32(Forest::new(drafts, &[0], classes, &naming).unwrap()),
             post_transform,
             base_values,
             binary,

@@ -1,7 +1,8 @@
 //! TreeEnsembleRegressor (ai.onnx.ml 1 and 3): `n_targets` outputs per row, each the
 //! aggregate (SUM, AVERAGE, MIN or MAX) of the leaf weights the trees reach for it, plus
-//! its base value, then the post transform. As in onnxruntime, a target no leaf weighs gets
-//! its base value alone, and the output is float whatever the input.
+//! its base value, then the post transform. As in onnxruntime, a target no leaf weighs is
+//! its base value when it is the only target and 0 among several, and the output is float
+//! whatever the input.
 //!
 //! One difference, deliberate: with a single target onnxruntime applies only PROBIT and
 //! ignores LOGISTIC and the softmaxes (its open issue #26596); here every transform applies,
@@ -67,12 +68,17 @@ impl PartialEq for TreeEnsembleRegressor {
 impl Eq for TreeEnsembleRegressor {}
 
 /// Each target's aggregate plus its base value (none: zero), [rows, targets] in the
-/// forest's type: a target no leaf weighed is its base value.
-pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64]) -> Vec<S> {
+/// forest's type. A target no leaf weighed is its base value when it is the only one, and 0
+/// among several: onnxruntime writes such a target as 0 there, base value or not.
+pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64], targets: usize) -> Vec<S> {
     let mut values = scores.values;
     for (k, (v, &has)) in values.iter_mut().zip(&scores.has).enumerate() {
         let base = if base_values.is_empty() { S::ZERO } else { S::from_f64(base_values[k % base_values.len()]) };
-        *v = base + if has { *v } else { S::ZERO };
+        *v = match (has, targets) {
+            (true, _) => base + *v,
+            (false, 1) => base,
+            (false, _) => S::ZERO,
+        };
     }
     values
 }
@@ -80,7 +86,7 @@ pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64]) -> Vec<S>
 /// `regress`, then in f32, where onnxruntime computes the transforms, each row of `targets`
 /// scores transformed.
 pub(super) fn transformed<S: Real>(scores: Scores<S>, base_values: &[f64], post_transform: PostTransform, targets: usize) -> Vec<f32> {
-    let mut y: Vec<f32> = regress(scores, base_values).into_iter().map(|v| v.to_f64() as f32).collect();
+    let mut y: Vec<f32> = regress(scores, base_values, targets).into_iter().map(|v| v.to_f64() as f32).collect();
     post_transform.apply_rows(&mut y, targets);
     y
 }
@@ -124,9 +130,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_target_no_leaf_weighs_gets_its_base_value() {
+    fn a_target_no_leaf_weighs_is_its_base_value_alone_and_0_among_several() {
         let scores = Scores { values: vec![2.0f32, 0.0, 5.0, 1.0], has: vec![true, false, true, true] };
-        assert_eq!(regress(scores.clone(), &[0.5, 10.0]), [2.5, 10.0, 5.5, 11.0]);
-        assert_eq!(regress(scores, &[]), [2.0, 0.0, 5.0, 1.0]);
+        assert_eq!(regress(scores.clone(), &[0.5, 10.0], 2), [2.5, 0.0, 5.5, 11.0]);
+        assert_eq!(regress(scores, &[], 2), [2.0, 0.0, 5.0, 1.0]);
+        let one = Scores { values: vec![0.0f32, 3.0], has: vec![false, true] };
+        assert_eq!(regress(one, &[0.5], 1), [0.5, 3.5]);
     }
 }
