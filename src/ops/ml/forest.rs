@@ -2,11 +2,13 @@
 //!
 //! Every operator of the family (TreeEnsembleRegressor, TreeEnsembleClassifier, TreeEnsemble)
 //! describes its trees as [`Draft`] nodes; [`Forest::new`] refuses what would make evaluation
-//! read out of bounds or never end (a child out of range, a cycle, a target out of range),
-//! then lays the reachable nodes out in one array of 16-byte (f32) nodes. A leaf points to
-//! itself on both branches, so a walk can take a fixed number of branch-free steps: rows are
-//! evaluated in blocks of [`BLOCK`], one tree at a time, each step advancing every row of the
-//! block, which keeps a tree's nodes in cache and lets the loads of different rows overlap.
+//! read out of bounds or never end (a child out of range, a cycle, a target out of range,
+//! trees sharing nodes so that a row would cost more steps than the model has nodes), then
+//! lays the reachable nodes out in one array of 16-byte (f32) nodes. A leaf points to itself
+//! on both branches, so a walk can take a fixed number of branch-free steps. Rows go through
+//! one tree at a time in blocks of [`BLOCK`], each step advancing every row of the block,
+//! which keeps a tree's nodes in cache and lets the loads of different rows overlap; a few
+//! rows go one at a time through [`LANES`] trees at once, for the same overlap.
 //!
 //! Comparisons and NaN follow onnxruntime: the true branch is taken when the comparison
 //! holds or, on a node with `missing_value_tracks_true`, when the value is NaN.
