@@ -184,6 +184,15 @@ impl Lists {
     }
 }
 
+/// The `n_targets` attribute of the regressors: a positive count that fits a node's u32.
+pub(super) fn n_targets(node: &NodeProto) -> TractResult<usize> {
+    let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(0);
+    if targets < 1 || targets > i64::from(u32::MAX) {
+        return node.bail_attr("n_targets", &format!("expected a positive count of targets, got {targets}"));
+    }
+    Ok(targets as usize)
+}
+
 /// Refuses parallel attribute lists that do not all have as many entries as `base`, one per
 /// `item`; the `optional` ones may also be empty.
 pub(super) fn parallel(

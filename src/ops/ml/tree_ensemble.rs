@@ -18,16 +18,12 @@ use tract_onnx::tract_hir::internal::*;
 use super::ensemble::{Ensemble, Finish};
 use super::forest::{Aggregate, Draft, Forest, Mode, Naming, Real, Scores};
 use super::post_transform::PostTransform;
-use super::tree_attributes::{parallel, tensor_values};
+use super::tree_attributes::{n_targets, parallel, tensor_values};
 use super::tree_ensemble_regressor::{regress, transformed};
 use super::{Built, label, typed};
 
 pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
-    let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(0);
-    if targets < 1 || targets > i64::from(u32::MAX) {
-        return node.bail_attr("n_targets", &format!("expected a positive count of targets, got {targets}"));
-    }
-    let targets = targets as usize;
+    let targets = n_targets(node)?;
     let aggregate = match node.get_attr_opt::<i64>("aggregate_function")?.unwrap_or(1) {
         0 => Aggregate::Average,
         1 => Aggregate::Sum,

@@ -18,11 +18,7 @@ use super::post_transform::PostTransform;
 use super::{Built, label, tree_attributes, typed};
 
 pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
-    let targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(0);
-    if targets < 1 || targets > i64::from(u32::MAX) {
-        return node.bail_attr("n_targets", &format!("expected a positive count of targets, got {targets}"));
-    }
-    let targets = targets as usize;
+    let targets = tree_attributes::n_targets(node)?;
     let aggregate = parse_aggregate(node)?;
     let post_transform = PostTransform::parse(node)?;
     let trees = tree_attributes::parse(ctx, node, "target", targets)?;
