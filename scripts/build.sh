@@ -31,6 +31,7 @@ log "wasm-bindgen"
 rm -rf dist && mkdir -p dist
 .cache/tools/bin/wasm-bindgen --target web --out-dir dist --out-name edgeinfer --no-typescript \
   --remove-name-section --remove-producers-section "$raw"
+node scripts/inline-wrap-error.mjs dist/edgeinfer.js
 if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
   log "wasm-opt -O3"
   node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \

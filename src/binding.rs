@@ -8,7 +8,9 @@ use wasm_bindgen::prelude::*;
 use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
 use crate::interop::{self, JsHost};
+use crate::feeds::Feed;
 use crate::model::Model;
+use crate::tensor::{HostTensor, Values};
 use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
 
 #[wasm_bindgen]
@@ -23,6 +25,8 @@ pub struct WasmModel {
     id_prefix: Option<(u32, JsValue)>,
     /// A bundle's checked manifest, as JSON.
     manifest: Option<String>,
+    /// Feeds staged by `stageFeed` for the next `predictStaged`, by input index.
+    staged: Vec<(u32, Feed)>,
 }
 
 impl WasmModel {
@@ -43,12 +47,15 @@ impl WasmModel {
         let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
         let manifest = manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
         let model = MonitoredModel::new(model, monitoring)?;
-        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_prefix: None, manifest })
+        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_prefix: None, manifest, staged: Vec::new() })
     }
 }
 
+// TLSF: constant-time allocation and freeing. A small prediction allocates dozens of tensors
+// and vectors; measured against talc (itself faster than the default dlmalloc), 2.4% less
+// time per mlp_tabular prediction.
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: rlsf::GlobalTlsf = rlsf::GlobalTlsf::new();
 
 unsafe extern "C" {
     /// Synthesised by wasm-ld: runs the static constructors (tract registers its kernels and
@@ -108,6 +115,21 @@ impl WasmModel {
         self.manifest.clone()
     }
 
+    fn run(&mut self, feeds: impl FnOnce() -> Result<Vec<(String, Feed)>, Error>) -> Result<JsValue, Error> {
+        let served = self.inner.as_mut().ok_or(Error::Disposed)?;
+        let prediction = served.predict(&mut JsHost, feeds)?;
+        let outputs = interop::outputs(prediction.outputs, &self.output_names);
+        if let Some(id) = prediction.id {
+            if self.id_prefix.as_ref().map(|(instance, _)| *instance) != Some(id.instance) {
+                self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
+            }
+            if let Some((_, prefix)) = &self.id_prefix {
+                interop::attach_id(&outputs, prefix, id.sequence);
+            }
+        }
+        Ok(outputs)
+    }
+
     fn served(&mut self) -> Result<&mut MonitoredModel, Error> {
         self.inner.as_mut().ok_or(Error::Disposed)
     }
@@ -131,19 +153,51 @@ impl WasmModel {
     /// Runs the model; when monitored, the outputs object carries the prediction's id under
     /// the symbol `edgeinfer.predictionId` (see `predictionId` in js/core.js).
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
+        guarded(|| self.run(|| interop::feeds(&feeds)))
+    }
+
+    /// Stages one feed whose data is a typed array, as its bytes (`dtype` indexes
+    /// `Values::FROM_BYTES`; `declared`: the feed named that dtype). js/core.js reads plain
+    /// feed objects itself and stages them: reading one from Rust takes a dozen calls across
+    /// the boundary, which is a tenth of a small model's prediction.
+    #[wasm_bindgen(js_name = stageFeed)]
+    pub fn stage_feed(&mut self, input: u32, dtype: u32, bytes: Vec<u8>, shape: Vec<f64>, declared: bool) -> Result<(), JsValue> {
         guarded(|| {
-            let served = self.inner.as_mut().ok_or(Error::Disposed)?;
-            let prediction = served.predict(&mut JsHost, || interop::feeds(&feeds))?;
-            let outputs = interop::outputs(prediction.outputs, &self.output_names);
-            if let Some(id) = prediction.id {
-                if self.id_prefix.as_ref().map(|(instance, _)| *instance) != Some(id.instance) {
-                    self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
-                }
-                if let Some((_, prefix)) = &self.id_prefix {
-                    interop::attach_id(&outputs, prefix, id.sequence);
+            let staged = (|| {
+                let dtype = *Values::FROM_BYTES.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no staged dtype {dtype}")))?;
+                let name = || self.inner.as_ref().and_then(|m| m.model().inputs().nth(input as usize)).map(|i| i.name.clone()).unwrap_or_default();
+                let shape = shape.iter().enumerate().map(|(axis, &n)| interop::dim(axis, n)).collect::<Result<Vec<_>, _>>();
+                let shape = shape.map_err(|why| Error::shape(&name(), why))?;
+                let values = Values::from_le_bytes(dtype, bytes)
+                    .ok_or_else(|| Error::Internal(format!("the staged bytes of '{}' are not whole {} elements", name(), dtype.name())))?;
+                Ok(Feed { dtype: declared.then_some(dtype), tensor: HostTensor::new(shape, values) })
+            })();
+            match staged {
+                Ok(feed) => Ok(self.staged.push((input, feed))),
+                Err(e) => {
+                    self.staged.clear();
+                    Err(e)
                 }
             }
-            Ok(outputs)
+        })
+    }
+
+    /// Runs the model on the staged feeds, as `predict` does.
+    #[wasm_bindgen(js_name = predictStaged)]
+    pub fn predict_staged(&mut self) -> Result<JsValue, JsValue> {
+        let staged = std::mem::take(&mut self.staged);
+        guarded(|| {
+            // A disposed model has no inputs; `run` then fails with E_DISPOSED before it asks
+            // for the feeds.
+            let inputs: Vec<&str> = self.inner.as_ref().map(|m| m.model().inputs().map(|i| i.name.as_str()).collect()).unwrap_or_default();
+            let feeds = staged
+                .into_iter()
+                .map(|(i, feed)| {
+                    let name = inputs.get(i as usize).ok_or_else(|| Error::Internal(format!("no input {i}")))?;
+                    Ok((name.to_string(), feed))
+                })
+                .collect::<Result<Vec<_>, Error>>();
+            self.run(move || feeds)
         })
     }
 

@@ -73,6 +73,48 @@ macro_rules! for_each_plain {
 }
 
 impl Values {
+    /// The element types whose values arrive as a typed array's little-endian bytes, in the
+    /// order js/core.js numbers them (its `STAGED`).
+    pub const FROM_BYTES: [DType; 10] = [
+        DType::Float32,
+        DType::Float64,
+        DType::Int8,
+        DType::Int16,
+        DType::Int32,
+        DType::Int64,
+        DType::Uint8,
+        DType::Uint16,
+        DType::Uint32,
+        DType::Uint64,
+    ];
+
+    /// Values of `dtype` (one of `FROM_BYTES`) from their little-endian bytes, or None when
+    /// the bytes are not a whole number of elements.
+    pub fn from_le_bytes(dtype: DType, bytes: Vec<u8>) -> Option<Values> {
+        macro_rules! decode {
+            ($t:ty, $variant:ident) => {{
+                const N: usize = std::mem::size_of::<$t>();
+                if bytes.len() % N != 0 {
+                    return None;
+                }
+                Values::$variant(bytes.chunks_exact(N).map(|c| <$t>::from_le_bytes(c.try_into().unwrap())).collect())
+            }};
+        }
+        Some(match dtype {
+            DType::Float32 => decode!(f32, Float32),
+            DType::Float64 => decode!(f64, Float64),
+            DType::Int8 => decode!(i8, Int8),
+            DType::Int16 => decode!(i16, Int16),
+            DType::Int32 => decode!(i32, Int32),
+            DType::Int64 => decode!(i64, Int64),
+            DType::Uint8 => Values::Uint8(bytes),
+            DType::Uint16 => decode!(u16, Uint16),
+            DType::Uint32 => decode!(u32, Uint32),
+            DType::Uint64 => decode!(u64, Uint64),
+            _ => return None,
+        })
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Values::Float32(v) => v.len(),
@@ -358,6 +400,32 @@ mod tests {
     fn round_trip(values: Values, dtype: DType) -> HostTensor {
         let t = HostTensor::new(vec![values.len()], values).into_tract("x", dtype).unwrap();
         HostTensor::from_tract("y", &t).unwrap()
+    }
+
+    #[test]
+    fn typed_array_bytes_decode_to_their_values() {
+        let cases = [
+            (DType::Float32, [1.5f32.to_le_bytes(), f32::NAN.to_le_bytes()].concat(), Values::Float32(vec![1.5, f32::NAN])),
+            (DType::Float64, (-2.25f64).to_le_bytes().to_vec(), Values::Float64(vec![-2.25])),
+            (DType::Int8, vec![0x80, 0x7f], Values::Int8(vec![-128, 127])),
+            (DType::Int16, (-3i16).to_le_bytes().to_vec(), Values::Int16(vec![-3])),
+            (DType::Int32, i32::MIN.to_le_bytes().to_vec(), Values::Int32(vec![i32::MIN])),
+            (DType::Int64, (-1i64).to_le_bytes().to_vec(), Values::Int64(vec![-1])),
+            (DType::Uint8, vec![0, 255], Values::Uint8(vec![0, 255])),
+            (DType::Uint16, 65535u16.to_le_bytes().to_vec(), Values::Uint16(vec![65535])),
+            (DType::Uint32, u32::MAX.to_le_bytes().to_vec(), Values::Uint32(vec![u32::MAX])),
+            (DType::Uint64, u64::MAX.to_le_bytes().to_vec(), Values::Uint64(vec![u64::MAX])),
+        ];
+        assert_eq!(cases.len(), Values::FROM_BYTES.len());
+        for (dtype, bytes, expected) in cases {
+            assert!(Values::FROM_BYTES.contains(&dtype));
+            let got = Values::from_le_bytes(dtype, bytes).unwrap();
+            // NaN != NaN: compare the debug forms.
+            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{dtype:?}");
+        }
+        assert!(Values::from_le_bytes(DType::Float32, vec![0; 6]).is_none(), "a partial element");
+        assert!(Values::from_le_bytes(DType::Bool, vec![1]).is_none(), "not a typed-array dtype");
+        assert!(matches!(Values::from_le_bytes(DType::Int64, Vec::new()), Some(Values::Int64(v)) if v.is_empty()));
     }
 
     #[test]

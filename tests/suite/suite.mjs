@@ -315,6 +315,58 @@ export function suite(api, fixtures) {
     deepEqual((await fresh.predict(mlpInput(1, 8))).y.shape, [1, 1]);
   });
 
+  // predict hands typed arrays with plain-array shapes to the core as bytes (js/core.js
+  // `stage`); a shape given as an Int32Array takes the core's general reading instead. Both
+  // must agree on every answer and every refusal.
+  test('typed-array feeds: the fast path and the general reading give the same outputs and errors', async () => {
+    const m = await Model.load(model('mlp_tabular'));
+    const general = (feeds) => Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, { ...f, shape: Int32Array.from(f.shape) }]));
+    const same = async (feeds, label) => {
+      const [a, b] = [await m.predict(feeds), await m.predict(general(feeds))];
+      deepEqual(Array.from(a.y.data), Array.from(b.y.data), `${label}: values`);
+      deepEqual(a.y.shape, b.y.shape, `${label}: shape`);
+      return a;
+    };
+    const x = floats(3 * 32, 5);
+    const full = await same({ x: { data: x, shape: [3, 32] } }, 'plain');
+    await same({ x: { data: x, shape: [3, 32], dtype: 'float32' } }, 'declared dtype');
+    // A view into a larger buffer: only its own elements count.
+    const wide = new Float32Array(200);
+    wide.set(x, 40);
+    const view = await same({ x: { data: wide.subarray(40, 40 + x.length), shape: [3, 32] } }, 'subarray');
+    deepEqual(Array.from(view.y.data), Array.from(full.y.data), 'subarray values');
+    const refusals = [
+      [{ x: { data: x, shape: [4, 32] } }, 'E_INPUT_SHAPE', /x/],
+      [{ x: { data: Float64Array.from(x), shape: [3, 32] } }, 'E_INPUT_DTYPE', /x.*float32/],
+      [{ x: { data: Int32Array.from(x), shape: [3, 32] } }, 'E_INPUT_DTYPE', /x/],
+      [{ x: { data: x, shape: [3, 32], dtype: 'float64' } }, 'E_INPUT_DTYPE', /x/],
+      [{ x: { data: x, shape: [96] } }, 'E_INPUT_SHAPE', /x/],
+    ];
+    for (const [feeds, code, pattern] of refusals) {
+      const fast = await rejects(m.predict(feeds), code, pattern);
+      const slow = await rejects(m.predict(general(feeds)), code, pattern);
+      equal(fast.message, slow.message, `the same message for ${code}`);
+    }
+    // Shapes an Int32Array cannot hold, refused with the axis named.
+    await rejects(m.predict({ x: { data: x, shape: [3, -32] } }), 'E_INPUT_SHAPE', /shape\[1\] is -32, expected a non-negative integer/);
+    await rejects(m.predict({ x: { data: x, shape: [NaN, 32] } }), 'E_INPUT_SHAPE', /shape\[0\] is NaN/);
+    await rejects(m.predict({ x: { data: x, shape: [1.5, 32] } }), 'E_INPUT_SHAPE', /shape\[0\] is 1.5/);
+    await rejects(m.predict({ x: { data: x, shape: [3, 32] }, extra: { data: x, shape: [3, 32] } }), 'E_INPUT_UNKNOWN', /extra/);
+    await rejects(m.predict({}), 'E_INPUT_MISSING', /x/);
+    const after = await m.predict({ x: { data: x, shape: [3, 32] } });
+    deepEqual(Array.from(after.y.data), Array.from(full.y.data), 'the model still serves after every refusal');
+    // int64 ids, and a model with two outputs.
+    const r = await Model.load(model('recommender_topk'));
+    const liked = { liked: { data: BigInt64Array.of(1n, 5n, 9n, 2n, 3n, 4n), shape: [2, 3] } };
+    const [ra, rb] = [await r.predict(liked), await r.predict(general(liked))];
+    deepEqual(Array.from(ra.top_items.data), Array.from(rb.top_items.data), 'int64 feeds: items');
+    deepEqual(Array.from(ra.top_scores.data), Array.from(rb.top_scores.data), 'int64 feeds: scores');
+    ok(ra.top_items.data instanceof BigInt64Array && ra.top_scores.data instanceof Float32Array, 'output array types');
+    await rejects(r.predict({ liked: { data: BigInt64Array.of(99999n), shape: [1, 1] } }), 'E_RUNTIME', /99999/);
+    m.dispose();
+    await rejects(m.predict({ x: { data: x, shape: [3, 32] } }), 'E_DISPOSED');
+  });
+
   // Monitoring: the core watches every prediction; these check it through the public API.
 
   test('monitoring: predictions carry a hidden id, and stats count calls, rows, errors and latency', async () => {
