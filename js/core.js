@@ -239,8 +239,9 @@ const STAGED = new Map(
  */
 function stage(wasm, inputIndex, feeds) {
   if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds)) return false;
-  const names = Object.keys(feeds);
-  for (const name of names) {
+  // Each feed is read once, so what is staged is what was checked.
+  const checked = [];
+  for (const name of Object.keys(feeds)) {
     const feed = feeds[name];
     if (!inputIndex.has(name) || feed === null || typeof feed !== 'object') return false;
     const { data, shape, dtype } = feed;
@@ -248,11 +249,10 @@ function stage(wasm, inputIndex, feeds) {
     if (!kind || (dtype !== undefined && dtype !== kind.dtype) || (dtype === undefined && feed.type !== undefined)) return false;
     if (!Array.isArray(shape)) return false;
     for (const d of shape) if (typeof d !== 'number') return false;
+    checked.push({ input: inputIndex.get(name), kind, data, shape, declared: dtype !== undefined });
   }
-  for (const name of names) {
-    const { data, shape, dtype } = feeds[name];
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    wasm.stageFeed(inputIndex.get(name), STAGED.get(data.constructor).code, bytes, shape, dtype !== undefined);
+  for (const { input, kind, data, shape, declared } of checked) {
+    wasm.stageFeed(input, kind.code, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), shape, declared);
   }
   return true;
 }
