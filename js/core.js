@@ -224,11 +224,19 @@ function logSink(log) {
   return typeof log?.sink === 'function' ? log.sink : undefined;
 }
 
-/** Typed arrays whose bytes the core takes as they are, numbered as the core's `Values::FROM_BYTES`. */
-const STAGED = new Map(
-  [Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, BigInt64Array, Uint8Array, Uint16Array, Uint32Array, BigUint64Array]
-    .map((type, code) => [type, { code, dtype: ['float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64'][code] }]),
-);
+/** Typed arrays whose bytes the core takes as they are; `code` is the dtype's index in the core's `DType::ALL`. */
+const STAGED = new Map([
+  [Float32Array, { code: 0, dtype: 'float32' }],
+  [Float64Array, { code: 1, dtype: 'float64' }],
+  [Int8Array, { code: 3, dtype: 'int8' }],
+  [Int16Array, { code: 4, dtype: 'int16' }],
+  [Int32Array, { code: 5, dtype: 'int32' }],
+  [BigInt64Array, { code: 6, dtype: 'int64' }],
+  [Uint8Array, { code: 7, dtype: 'uint8' }],
+  [Uint16Array, { code: 8, dtype: 'uint16' }],
+  [Uint32Array, { code: 9, dtype: 'uint32' }],
+  [BigUint64Array, { code: 10, dtype: 'uint64' }],
+]);
 
 /**
  * The fast path of `predict`: when every feed names a known input and holds a typed array

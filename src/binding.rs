@@ -11,6 +11,7 @@ use crate::interop::{self, JsHost};
 use crate::feeds::Feed;
 use crate::model::Model;
 use crate::tensor::{HostTensor, Values};
+use crate::DType;
 use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
 
 #[wasm_bindgen]
@@ -157,14 +158,14 @@ impl WasmModel {
     }
 
     /// Stages one feed whose data is a typed array, as its bytes (`dtype` indexes
-    /// `Values::FROM_BYTES`; `declared`: the feed named that dtype). js/core.js reads plain
+    /// `DType::ALL`; `declared`: the feed named that dtype). js/core.js reads plain
     /// feed objects itself and stages them: reading one from Rust takes a dozen calls across
     /// the boundary, which is a tenth of a small model's prediction.
     #[wasm_bindgen(js_name = stageFeed)]
     pub fn stage_feed(&mut self, input: u32, dtype: u32, bytes: Vec<u8>, shape: Vec<f64>, declared: bool) -> Result<(), JsValue> {
         guarded(|| {
             let staged = (|| {
-                let dtype = *Values::FROM_BYTES.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no staged dtype {dtype}")))?;
+                let dtype = *DType::ALL.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no dtype {dtype}")))?;
                 let name = || self.inner.as_ref().and_then(|m| m.model().inputs().nth(input as usize)).map(|i| i.name.clone()).unwrap_or_default();
                 let shape = shape.iter().enumerate().map(|(axis, &n)| interop::dim(axis, n)).collect::<Result<Vec<_>, _>>();
                 let shape = shape.map_err(|why| Error::shape(&name(), why))?;

@@ -1,5 +1,6 @@
 // What the Node-side tests share: the package under test (the installed tarball, named by
 // $EDGEINFER_PACKAGE, else this checkout) and the shared corpus as fixtures.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -37,3 +38,22 @@ export function packedFixtures() {
 }
 
 export const fixtures = () => decodeFixtures(packedFixtures());
+
+/**
+ * Writes an ONNX model (with the project's Python) of one Identity per dtype, `in_<dtype>`
+ * to `out_<dtype>`, each of shape ["n"]: dtypes the corpus has no model for.
+ */
+export function writeIdentityModel(path, dtypes) {
+  const script = `
+import sys, json, onnx
+from onnx import TensorProto as T, helper
+types = {k: getattr(T, {"float32": "FLOAT", "float64": "DOUBLE"}.get(k, k.upper())) for k in json.loads(sys.argv[2])}
+nodes = [helper.make_node("Identity", [f"in_{k}"], [f"out_{k}"]) for k in types]
+g = helper.make_graph(nodes, "dtypes", [helper.make_tensor_value_info(f"in_{k}", t, ["n"]) for k, t in types.items()],
+                      [helper.make_tensor_value_info(f"out_{k}", t, ["n"]) for k, t in types.items()])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+m.ir_version = 8
+onnx.save(m, sys.argv[1])
+`;
+  execFileSync(join(root, '.cache/venv/bin/python'), ['-c', script, path, JSON.stringify(dtypes)]);
+}

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
-import { corpusDir, fixtures, packageDir, root } from './harness.mjs';
+import { corpusDir, fixtures, packageDir, root, writeIdentityModel } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 import { assertMatches } from '../suite/suite.mjs';
 
@@ -28,17 +28,6 @@ const V2 = {
   float32: 'FP32', float64: 'FP64', float16: 'FP16', int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
   uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64', bool: 'BOOL', string: 'BYTES',
 };
-const DTYPES_MODEL = `
-import sys, onnx
-from onnx import TensorProto as T, helper
-types = {"int8": T.INT8, "int16": T.INT16, "uint16": T.UINT16, "uint32": T.UINT32, "uint64": T.UINT64}
-nodes = [helper.make_node("Identity", [f"in_{k}"], [f"out_{k}"]) for k in types]
-g = helper.make_graph(nodes, "dtypes", [helper.make_tensor_value_info(f"in_{k}", t, ["n"]) for k, t in types.items()],
-                      [helper.make_tensor_value_info(f"out_{k}", t, ["n"]) for k, t in types.items()])
-m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-m.ir_version = 8
-onnx.save(m, sys.argv[1])
-`;
 
 let server, base, edKeys;
 const seen = []; // every response body and header, to check that no secret leaks
@@ -126,7 +115,7 @@ before(async () => {
   copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'mlp_tabular.onnx'));
   writeFileSync(join(modelsDir, 'sample.csv'), sampleCsv(1000));
   execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'reference', join(modelsDir, 'sample.csv'), '--model', join(modelsDir, 'mlp_tabular.onnx'), '-o', join(modelsDir, 'mlp_tabular.reference.json')], { stdio: 'pipe' });
-  execFileSync(join(root, '.cache/venv/bin/python'), ['-c', DTYPES_MODEL, join(modelsDir, 'dtypes.onnx')]);
+  writeIdentityModel(join(modelsDir, 'dtypes.onnx'), ['int8', 'int16', 'uint16', 'uint32', 'uint64']);
   // A signed bundle, served under its manifest's name and version, its signature checked in the Worker.
   const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
   cli('keygen', '-o', 'team');
