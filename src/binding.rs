@@ -26,8 +26,8 @@ pub struct WasmModel {
     id_prefix: Option<(u32, JsValue)>,
     /// A bundle's checked manifest, as JSON.
     manifest: Option<String>,
-    /// Feeds staged by `stageFeed` for the next `predictStaged`, by input index.
-    staged: Vec<(u32, Feed)>,
+    /// Feeds staged by `stageFeed` for the next `predictStaged`.
+    staged: Vec<(String, Feed)>,
 }
 
 impl WasmModel {
@@ -157,24 +157,28 @@ impl WasmModel {
         guarded(|| self.run(|| interop::feeds(&feeds)))
     }
 
-    /// Stages one feed whose data is a typed array, as its bytes (`dtype` indexes
-    /// `DType::ALL`; `declared`: the feed named that dtype). js/core.js reads plain
-    /// feed objects itself and stages them: reading one from Rust takes a dozen calls across
-    /// the boundary, which is a tenth of a small model's prediction.
+    /// Stages one feed whose data is a typed array, as its bytes (`input` indexes the model's
+    /// inputs, `dtype` `DType::ALL`; `declared`: the feed named that dtype). js/core.js reads
+    /// plain feed objects itself and stages them: reading one from Rust takes a dozen calls
+    /// across the boundary, which is a tenth of a small model's prediction.
     #[wasm_bindgen(js_name = stageFeed)]
     pub fn stage_feed(&mut self, input: u32, dtype: u32, bytes: Vec<u8>, shape: Vec<f64>, declared: bool) -> Result<(), JsValue> {
         guarded(|| {
             let staged = (|| {
                 let dtype = *DType::ALL.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no dtype {dtype}")))?;
-                let name = || self.inner.as_ref().and_then(|m| m.model().inputs().nth(input as usize)).map(|i| i.name.clone()).unwrap_or_default();
+                // A disposed model has no inputs; `predictStaged` then fails with E_DISPOSED.
+                let name = match self.inner.as_ref() {
+                    Some(m) => m.model().inputs().nth(input as usize).ok_or_else(|| Error::Internal(format!("no input {input}")))?.name.clone(),
+                    None => String::new(),
+                };
                 let shape = shape.iter().enumerate().map(|(axis, &n)| interop::dim(axis, n)).collect::<Result<Vec<_>, _>>();
-                let shape = shape.map_err(|why| Error::shape(&name(), why))?;
+                let shape = shape.map_err(|why| Error::shape(&name, why))?;
                 let values = Values::from_le_bytes(dtype, bytes)
-                    .ok_or_else(|| Error::Internal(format!("the staged bytes of '{}' are not whole {} elements", name(), dtype.name())))?;
-                Ok(Feed { dtype: declared.then_some(dtype), tensor: HostTensor::new(shape, values) })
+                    .ok_or_else(|| Error::Internal(format!("the staged bytes of '{name}' are not whole {} elements", dtype.name())))?;
+                Ok((name, Feed { dtype: declared.then_some(dtype), tensor: HostTensor::new(shape, values) }))
             })();
             match staged {
-                Ok(feed) => Ok(self.staged.push((input, feed))),
+                Ok(feed) => Ok(self.staged.push(feed)),
                 Err(e) => {
                     self.staged.clear();
                     Err(e)
@@ -187,19 +191,7 @@ impl WasmModel {
     #[wasm_bindgen(js_name = predictStaged)]
     pub fn predict_staged(&mut self) -> Result<JsValue, JsValue> {
         let staged = std::mem::take(&mut self.staged);
-        guarded(|| {
-            // A disposed model has no inputs; `run` then fails with E_DISPOSED before it asks
-            // for the feeds.
-            let inputs: Vec<&str> = self.inner.as_ref().map(|m| m.model().inputs().map(|i| i.name.as_str()).collect()).unwrap_or_default();
-            let feeds = staged
-                .into_iter()
-                .map(|(i, feed)| {
-                    let name = inputs.get(i as usize).ok_or_else(|| Error::Internal(format!("no input {i}")))?;
-                    Ok((name.to_string(), feed))
-                })
-                .collect::<Result<Vec<_>, Error>>();
-            self.run(move || feeds)
-        })
+        guarded(|| self.run(move || Ok(staged)))
     }
 
     /// Performance, quality and feedback counters, as JSON.
