@@ -104,7 +104,7 @@ impl Model {
     /// Optimises a decluttered graph into a runnable model.
     pub(crate) fn from_graph(graph: Graph, options: &LoadOptions) -> Result<Model> {
         let Graph { decluttered, input_names, output_names, metadata } = graph;
-        let optimized = decluttered.clone().into_optimized().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let optimized = crate::ops::optimized(decluttered.clone()).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
             .into_iter()
             .enumerate()

@@ -97,7 +97,7 @@ fn specialize(source: &TypedModel, symbols: &[(Symbol, i64)]) -> TractResult<Pla
     let values: HashMap<Symbol, TDim> = symbols.iter().map(|(s, v)| (s.clone(), v.to_dim())).collect();
     // A panic here is a tract bug on an unusual graph: the symbolic plan still works.
     let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        source.set_symbols(&values).and_then(|m| m.into_optimized())
+        source.set_symbols(&values).and_then(crate::ops::optimized)
     }))
     .map_err(|_| tract_onnx::prelude::TractError::msg("panic while specialising"))??;
     Plan::new(model)

@@ -1,6 +1,7 @@
 //! The operator registry: tract-onnx's operators plus the ones this crate adds.
 
 pub(crate) mod index_checks;
+mod lean;
 pub(crate) mod ml;
 
 /// The ONNX framework every model is parsed with.
@@ -8,4 +9,12 @@ pub fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     ml::register(&mut onnx.op_register);
     onnx
+}
+
+/// A decluttered model optimised for running: tract's optimiser, then this crate's leaner
+/// stand-ins for the operators tract runs slowest when built for size.
+pub(crate) fn optimized(decluttered: tract_onnx::prelude::TypedModel) -> tract_onnx::prelude::TractResult<tract_onnx::prelude::TypedModel> {
+    let mut model = decluttered.into_optimized()?;
+    lean::swap_in(&mut model)?;
+    Ok(model)
 }
