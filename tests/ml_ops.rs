@@ -1,7 +1,8 @@
 //! Operators against onnxruntime: every fixture of tests/fixtures/ml and tests/fixtures/trees
 //! (the ai.onnx.ml operators, made by scripts/make_ml_fixtures.py and make_tree_fixtures.py
 //! from scikit-learn and LightGBM models on real data) and tests/fixtures/indices (the
-//! operators that index with a fed tensor, scripts/make_index_fixtures.py), the shared
+//! operators that index with a fed tensor, scripts/make_index_fixtures.py), tests/fixtures/folds
+//! (BatchNormalization after Conv, which the loader folds; scripts/make_fold_fixtures.py), the shared
 //! corpus's classical-ML cases, malformed attributes refused at load and bad inputs refused
 //! at run time, each with its code.
 
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use edgeinfer::{DType, Dim, Feed, HostTensor, LoadOptions, MapKeys, Model, Values};
 use serde_json::Value;
 
-const FIXTURES: [&str; 3] = ["ml", "trees", "indices"];
+const FIXTURES: [&str; 4] = ["ml", "trees", "indices", "folds"];
 
 fn fixtures_dir(kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(kind)
@@ -57,6 +58,11 @@ fn every_tree_fixture_matches_onnxruntime() {
 #[test]
 fn every_index_fixture_matches_onnxruntime() {
     every_fixture_in("indices", 9);
+}
+
+#[test]
+fn every_fold_fixture_matches_onnxruntime() {
+    every_fixture_in("folds", 7);
 }
 
 #[test]
