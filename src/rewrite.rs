@@ -123,7 +123,7 @@ fn batch_norm_fold(
         }
         None => (None, vec![0.0; channels]),
     };
-    if channels == 0 || w.len() % channels != 0 || [&gamma, &beta, &mean, &var, &conv_bias].iter().any(|p| p.len() != channels) {
+    if channels == 0 || w.is_empty() || w.len() % channels != 0 || [&gamma, &beta, &mean, &var, &conv_bias].iter().any(|p| p.len() != channels) {
         return None;
     }
     let epsilon = bn.attribute.iter().find(|a| a.name == "epsilon").map_or(1e-5, |a| a.f) as f64;

@@ -66,10 +66,6 @@ fn stand_in(model: &TypedModel, id: usize) -> TractResult<Option<Box<dyn TypedOp
     Ok(None)
 }
 
-fn single_f32_output(inputs: &[&TypedFact]) -> TVec<TypedFact> {
-    tvec!(f32::fact(inputs[0].shape.iter()))
-}
-
 /// GELU as ONNX defines it without approximation, `x / 2 * (1 + erf(x / sqrt 2))`, with
 /// tract's own erf kernel, so the values are tract's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +90,7 @@ impl EvalOp for GeluF32 {
 
 impl TypedOp for GeluF32 {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(single_f32_output(inputs))
+        Ok(tvec!(f32::fact(inputs[0].shape.iter())))
     }
     as_op!();
 }
