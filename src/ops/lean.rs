@@ -5,7 +5,7 @@
 //! a transformer block at batch 1, the mean of LayerNorm (a sum, then a multiply by a
 //! one-element constant that is too small for tract's fast binary kernels) and the exact
 //! GELU took about a sixth of the time. Each stand-in computes the same values with
-//! tract-linalg's kernels (built at opt-level 3) or a plain loop, in place.
+//! tract-linalg's kernels (built at opt-level 3) or a plain loop, in place where it can.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
