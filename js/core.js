@@ -93,7 +93,8 @@ export function createApi(platform) {
       };
       const manifest = section('edgeinfer.manifest'), model = section('edgeinfer.model');
       if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
-      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), options)), logSink(options.monitoring?.log));
+      const digest = await platformSha256(model);
+      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), digest, options)), logSink(options.monitoring?.log));
     }
 
     get inputs() {
@@ -216,6 +217,21 @@ function deepFreeze(o) {
     Object.freeze(o);
   }
   return o;
+}
+
+/**
+ * The SHA-256 of a bundle's model as hex, by the platform's WebCrypto (Node, workerd, and
+ * browsers in secure contexts): native code, where sha2 in wasm starts cold. Undefined where
+ * there is none, or it fails; the core then hashes the model itself. Either way the core
+ * compares the digest with the manifest.
+ */
+async function platformSha256(bytes) {
+  try {
+    const digest = await globalThis.crypto?.subtle?.digest('SHA-256', bytes);
+    return digest ? Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The sink of `monitoring.log` (checked by the core): console.log, a function, or none. */

@@ -94,18 +94,21 @@ impl WasmModel {
     }
 
     /// Loads a bundle from its sections, as JS reads them from a compiled module
-    /// (`WebAssembly.Module.customSections`) where the file's bytes are not at hand.
+    /// (`WebAssembly.Module.customSections`) where the file's bytes are not at hand, with the
+    /// model's SHA-256 when the platform computed it.
     #[wasm_bindgen(js_name = loadBundleSections)]
     pub fn load_bundle_sections(
         manifest: &[u8],
         model: &[u8],
         signature: Option<Vec<u8>>,
+        model_sha256: Option<String>,
         options: JsValue,
     ) -> Result<WasmModel, JsValue> {
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
-            let parts = Parts { manifest, model, signature: signature.as_deref(), runtime: None };
+            let model_sha256 = model_sha256.as_deref();
+            let parts = Parts { manifest, model, signature: signature.as_deref(), runtime: None, model_sha256 };
             let (model, manifest) = Model::load_bundle(&parts, &options)?;
             WasmModel::new(model, monitoring, Some(manifest))
         })

@@ -168,6 +168,23 @@ fn a_flipped_byte_anywhere_is_refused() {
 }
 
 #[test]
+fn a_digest_from_the_host_is_held_to_the_manifest() {
+    let (good, manifest) = bundle::build(&runtime(), &model("mlp_tabular"), &options("mlp", None)).unwrap();
+    let parts = bundle::parts(&good).unwrap();
+    let load = |digest: &str| Model::load_bundle(&bundle::Parts { model_sha256: Some(digest), ..bundle::parts(&good).unwrap() }, &LoadOptions::default());
+    load(&manifest.model.sha256).unwrap();
+    load(&manifest.model.sha256.to_uppercase()).unwrap();
+    // The digest of other bytes, one too short to print in full, and none at all.
+    let other = edgeinfer::bundle::keys::sha256_hex(b"another model");
+    for digest in [other.as_str(), "abc", ""] {
+        let e = load(digest).unwrap_err();
+        assert_eq!(e.code(), "E_INTEGRITY", "{digest}: {e}");
+        assert!(e.to_string().contains("does not match the manifest"), "{e}");
+    }
+    assert_eq!(parts.model_sha256, None);
+}
+
+#[test]
 fn keys_and_signatures_must_match() {
     let (private, public) = keys(4);
     let (_, other_public) = keys(5);

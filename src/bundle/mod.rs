@@ -45,6 +45,11 @@ pub struct Parts<'a> {
     pub model: &'a [u8],
     pub signature: Option<&'a [u8]>,
     pub runtime: Option<&'a [u8]>,
+    /// The model's SHA-256 (hex) as the host computed it, where it has a native digest
+    /// (WebCrypto): sha2 compiled to wasm hashes at about 180 MB/s once V8 has optimised it,
+    /// and a cold start runs it in the baseline tier (about 40 ms for a 4.6 MB model). It is
+    /// compared with the manifest exactly as the core's own digest would be; `None` hashes here.
+    pub model_sha256: Option<&'a str>,
 }
 
 pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
@@ -58,6 +63,7 @@ pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
         model: find(MODEL_SECTION)?.ok_or_else(|| missing(MODEL_SECTION))?,
         signature: find(SIGNATURE_SECTION)?,
         runtime: runtime_end.map(|end| &bytes[..end]),
+        model_sha256: None,
     })
 }
 
@@ -103,12 +109,12 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
             )));
         }
     }
-    let digest = keys::sha256_hex(parts.model);
+    let digest = parts.model_sha256.map_or_else(|| keys::sha256_hex(parts.model), str::to_ascii_lowercase);
     if parts.model.len() as u64 != manifest.model.size || digest != manifest.model.sha256 {
         return Err(Error::Integrity(format!(
             "the model ({} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
             parts.model.len(),
-            &digest[..16],
+            digest.get(..16).unwrap_or(&digest),
             manifest.model.size,
             manifest.model.sha256.get(..16).unwrap_or(&manifest.model.sha256)
         )));

@@ -154,6 +154,31 @@ describe('tampering', () => {
     assert.equal(v.code, 1);
   });
 
+  test("a generated module hashes the model with the platform's SHA-256, which the core holds to the manifest", async () => {
+    const module = await WebAssembly.compile(readFileSync(join(out, 'mlp_tabular.wasm')));
+    const fresh = async (tag) => import(`${pathToFileURL(join(out, 'mlp_tabular.js')).href}?digest-${tag}`);
+    const subtle = globalThis.crypto.subtle;
+    const real = subtle.digest;
+    let hashed = 0;
+    try {
+      subtle.digest = (algorithm, data) => {
+        hashed += data.byteLength;
+        return real.call(subtle, algorithm, data);
+      };
+      const m = await (await fresh('real')).load({ wasm: module, publicKey: pub() });
+      assert.equal(hashed, m.manifest.model.size, 'WebCrypto hashed the model');
+      subtle.digest = async () => new Uint8Array(32).buffer;
+      await assert.rejects((await fresh('wrong')).load({ wasm: module }), { code: 'E_INTEGRITY', message: /does not match the manifest/ });
+      // Without a working digest (an insecure browser context) the core hashes the model itself.
+      subtle.digest = async () => {
+        throw new Error('SubtleCrypto is unavailable');
+      };
+      assert.equal((await (await fresh('none')).load({ wasm: module })).manifest.name, 'mlp_tabular');
+    } finally {
+      subtle.digest = real;
+    }
+  });
+
   test('a wrong key, a missing signature or section, another runtime version', async () => {
     const wrong = await cli('verify', join(out, 'mlp_tabular.wasm'), '--public-key', 'other.pub');
     assert.equal(wrong.code, 1);
