@@ -1,4 +1,7 @@
-//! The operator registry: tract-onnx's operators plus the ones this crate adds.
+//! The operator registry (tract-onnx's operators plus the ones this crate adds), and the
+//! optimisation that swaps this crate's leaner stand-ins into runnable models.
+
+use tract_onnx::prelude::{TractResult, TypedModel};
 
 pub(crate) mod index_checks;
 mod lean;
@@ -13,7 +16,7 @@ pub fn framework() -> tract_onnx::Onnx {
 
 /// A decluttered model optimised for running: tract's optimiser, then this crate's leaner
 /// stand-ins for the operators tract runs slowest when built for size.
-pub(crate) fn optimized(decluttered: tract_onnx::prelude::TypedModel) -> tract_onnx::prelude::TractResult<tract_onnx::prelude::TypedModel> {
+pub(crate) fn optimized(decluttered: TypedModel) -> TractResult<TypedModel> {
     let mut model = decluttered.into_optimized()?;
     lean::swap_in(&mut model)?;
     Ok(model)
