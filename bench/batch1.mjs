@@ -8,26 +8,10 @@ import { join } from 'node:path';
 import { corpusDir } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { FEEDS } from './feeds.mjs';
+import { callsPerSecond, median, numberArg } from './timing.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROUNDS = arg('rounds', 40), MS = arg('ms', 150);
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ROUNDS = numberArg('rounds', 40), MS = numberArg('ms', 150);
 const [ours, theirs] = ['edgeinfer', 'onnxruntime-web'];
-
-async function microseconds(rt, session, feeds) {
-  let n = 0;
-  const t0 = performance.now();
-  let t = t0;
-  while (t - t0 < MS) {
-    await rt.predict(session, feeds);
-    n++;
-    t = performance.now();
-  }
-  return ((t - t0) * 1000) / n;
-}
 
 console.log('| batch 1 | edgeinfer µs | onnxruntime-web µs | edgeinfer / onnxruntime-web |');
 console.log('|---|---|---|---|');
@@ -44,7 +28,7 @@ for (const [model, feedsKey] of [['mlp_tabular', 'mlp_b1'], ['encoder_block', 'e
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of [ours, theirs]) {
       const s = side[name];
-      s.us.push(await microseconds(s.rt, s.session, s.feeds));
+      s.us.push(1e6 / (await callsPerSecond(() => s.rt.predict(s.session, s.feeds), MS)));
     }
   }
   const ratio = median(side[ours].us.map((u, i) => u / side[theirs].us[i]));

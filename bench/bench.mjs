@@ -12,14 +12,10 @@ import { benchModel, corpusDir, root } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { FEEDS } from './feeds.mjs';
 import { monitoringOverhead, monitoringTable } from './monitoring.mjs';
+import { callsPerSecond, median, numberArg } from './timing.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const ROUNDS = arg('rounds', 3), SECONDS = arg('seconds', 1), COLD = arg('cold', 5);
+const ROUNDS = numberArg('rounds', 3), SECONDS = numberArg('seconds', 1), COLD = numberArg('cold', 5);
 const NAMES = Object.keys(RUNTIMES);
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const model = (name) => (name === 'gbdt' ? benchModel(name) : join(corpusDir(), `${name}.onnx`));
 
 function wasmSizes() {
@@ -62,15 +58,7 @@ async function throughput(workloads) {
     for (const key of Object.keys(workloads)) {
       for (const name of NAMES) {
         const { s, feeds } = sessions[`${key}/${name}`];
-        let n = 0;
-        const t0 = performance.now();
-        let t = t0;
-        while (t - t0 < SECONDS * 1000 || n < 10) {
-          await rts[name].predict(s, feeds);
-          n++;
-          t = performance.now();
-        }
-        (rates[`${key}/${name}`] ??= []).push((n * 1000) / (t - t0));
+        (rates[`${key}/${name}`] ??= []).push(await callsPerSecond(() => rts[name].predict(s, feeds), SECONDS * 1000, 10));
       }
     }
   }

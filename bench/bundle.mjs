@@ -6,10 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchModel, corpusDir, root } from './paths.mjs';
+import { median, numberArg } from './timing.mjs';
 
-const i = process.argv.indexOf('--cold');
-const COLD = i > 0 ? Number(process.argv[i + 1]) : 7;
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const COLD = numberArg('cold', 7);
 const out = join(root, '.cache/bench/bundles');
 
 const models = [

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { corpusDir, root } from './paths.mjs';
 import { FEEDS } from './feeds.mjs';
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+import { callsPerSecond, median, numberArg } from './timing.mjs';
 
 export async function monitoringOverhead({ rounds = 30, seconds = 0.2 } = {}) {
   const { Model } = await import(pathToFileURL(join(root, 'js/node.js')).href);
@@ -34,14 +33,12 @@ export async function monitoringOverhead({ rounds = 30, seconds = 0.2 } = {}) {
   for (let round = 0; round < rounds; round++) {
     for (const [name, m] of Object.entries(models)) {
       let n = 0;
-      const t0 = performance.now();
-      let t = t0;
-      while (t - t0 < seconds * 1000) {
-        await m.predict(feeds);
+      // Drains the log buffer every 1000 predictions, as a deployment would.
+      const step = () => {
         if (++n % 1000 === 0) m.takeLogs();
-        t = performance.now();
-      }
-      (rates[name] ??= []).push((n * 1000) / (t - t0));
+        return m.predict(feeds);
+      };
+      (rates[name] ??= []).push(await callsPerSecond(step, seconds * 1000));
     }
   }
   const off = rates['monitoring off'];
@@ -59,11 +56,8 @@ export function monitoringTable(rows) {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name, fallback) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-  };
-  const rows = await monitoringOverhead({ rounds: arg('rounds', 30), seconds: arg('seconds', 0.2) });
+  const [rounds, seconds] = [numberArg('rounds', 30), numberArg('seconds', 0.2)];
+  const rows = await monitoringOverhead({ rounds, seconds });
   console.log(monitoringTable(rows));
-  console.log(`\nNode ${process.version}, ${arg('rounds', 30)} alternating rounds of ${arg('seconds', 0.2)} s, medians.`);
+  console.log(`\nNode ${process.version}, ${rounds} alternating rounds of ${seconds} s, medians.`);
 }
