@@ -25,6 +25,10 @@ pub(crate) fn apply(model: &mut ModelProto) {
 /// BatchNormalization is folded, and only with float initializers that a caller cannot
 /// override as inputs; anything else is left for tract.
 fn fold_batch_norms(graph: &mut GraphProto) {
+    // Most graphs have none: they skip the maps below, which every load would build.
+    if !graph.node.iter().any(|n| n.op_type == "BatchNormalization") {
+        return;
+    }
     let mut uses: HashMap<String, usize> = HashMap::new();
     count_uses(graph, &mut uses);
     for output in &graph.output {

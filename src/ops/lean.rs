@@ -231,10 +231,6 @@ mod tests {
     use tract_onnx::tract_core::ops::binary::BinMiniOp;
     use tract_onnx::tract_core::ops::element_wise::ElementWiseMiniOp;
 
-    fn bin(mini: Box<dyn BinMiniOp>) -> TypedBinOp {
-        TypedBinOp(mini, None)
-    }
-
     /// A LayerNorm-like chain and every scalar arithmetic form, each output kept (tract
     /// declutters a division by a constant into a multiplication).
     fn model() -> TypedModel {
@@ -255,7 +251,7 @@ mod tests {
             ("rdiv", Box::new(math::Div), true),
         ] {
             let inputs = if c_first { [c, sum] } else { [sum, c] };
-            outputs.push(m.wire_node(name, bin(mini), &inputs).unwrap()[0]);
+            outputs.push(m.wire_node(name, TypedBinOp(mini, None), &inputs).unwrap()[0]);
         }
         outputs.push(m.wire_node("gelu", ElementWiseOp(Box::new(GeluExact {}), None), &[x]).unwrap()[0]);
         m.select_output_outlets(&outputs).unwrap();
