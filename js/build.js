@@ -7,6 +7,7 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleTools } from './node.js';
+import { makeSnapshot } from './snapshot.js';
 
 const PACKAGE = new URL('../', import.meta.url);
 
@@ -129,8 +130,15 @@ export async function predict(feeds) {
  * reference's JSON text, if any.
  * @returns {Promise<{ manifest: object, files: string[] }>}
  */
-export async function buildBundle({ model, name, version, out, signingKey, features, reference }) {
+export async function buildBundle({ model, name, version, out, signingKey, features, reference, snapshot = true }) {
   const [runtime, onnx] = await Promise.all([readFile(new URL('dist/edgeinfer_bg.wasm', PACKAGE)), readFile(model)]);
+  // A model that fails to load fails below, with the core's diagnosis rather than this one.
+  let memory, failed;
+  try {
+    memory = snapshot ? makeSnapshot(runtime, onnx) : undefined;
+  } catch (e) {
+    failed = e;
+  }
   const bytes = await bundleTools.build(runtime, onnx, {
     name,
     version,
@@ -138,12 +146,14 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
     signingKey: signingKey ? await readFile(signingKey, 'utf8') : undefined,
     features,
     reference,
+    snapshot: memory,
   });
+  if (failed) throw new Error(`cannot snapshot the loaded model: ${failed.message}`, { cause: failed });
   const manifest = await bundleTools.verify(bytes);
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });
-  for (const f of ['core.js', 'bundle.js', 'index.d.ts']) await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
+  for (const f of ['core.js', 'bundle.js', 'snapshot.js', 'index.d.ts']) await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
   await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });
   const files = {

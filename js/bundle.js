@@ -1,29 +1,75 @@
 // Opens a bundle made by `edgeinfer build`. A bundle's wasm is this runtime itself with the
 // model in custom sections, so the runtime is started from the bundle's compiled module and
 // the model is read from that module's sections: no second download, no second compile.
-import { createApi, EdgeInferError } from './core.js';
+import { bundleSections, createApi, describe, EdgeInferError } from './core.js';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 let api = null;
 
+/**
+ * A reader of the custom sections in a module's bytes: views, not copies, available before
+ * the module compiles. Undefined for a section that is absent or repeated, as from a Module.
+ */
+function fileSections(bytes) {
+  const found = new Map();
+  let at = 8;
+  const leb = () => {
+    let value = 0, shift = 0, b;
+    do {
+      b = bytes[at++];
+      value += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80 && at < bytes.length);
+    return value;
+  };
+  while (at < bytes.length) {
+    const id = bytes[at++], size = leb(), end = at + size;
+    if (id === 0) {
+      const length = leb();
+      const name = new TextDecoder().decode(bytes.subarray(at, at + length));
+      found.set(name, found.has(name) ? undefined : bytes.subarray(at + length, end));
+    }
+    at = end;
+  }
+  return (name) => found.get(name);
+}
+
 async function compileResponse(response, what) {
   if (!response.ok) throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the bundle from ${what}: HTTP ${response.status}`);
   const type = response.headers.get('content-type') ?? '';
-  if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) return WebAssembly.compileStreaming(response);
-  return WebAssembly.compile(await response.arrayBuffer());
+  if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) return { module: await WebAssembly.compileStreaming(response) };
+  return compileBytes(new Uint8Array(await response.arrayBuffer()));
 }
 
-/** A compiled module from a Module, bytes, a Response, a URL or a path. */
-async function compileBundle(source) {
-  if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return WebAssembly.compile(source);
-  if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');
-  const url = source instanceof URL ? source : new URL(source, globalThis.location?.href);
-  if (isNode && url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return WebAssembly.compile(await readFile(url));
+/** Compiles, and meanwhile reads the sections and starts hashing them. */
+async function compileBytes(bytes) {
+  const compiling = WebAssembly.compile(bytes);
+  let sections;
+  try {
+    sections = bundleSections(fileSections(bytes));
+  } catch {
+    // Not a module: compiling says why.
   }
-  return compileResponse(await fetch(url), String(url));
+  return { module: await compiling, sections };
+}
+
+/** A compiled module from a Module, bytes, a Response, a URL or a path, with its sections when the bytes were at hand. */
+async function compileBundle(source) {
+  if (source instanceof WebAssembly.Module) return { module: source };
+  // The caller's bytes are copied: what is hashed must be what is loaded.
+  if (source instanceof ArrayBuffer) return compileBytes(new Uint8Array(source.slice(0)));
+  if (ArrayBuffer.isView(source)) return compileBytes(new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)));
+  if (typeof source === 'string' || source instanceof URL) {
+    const url = new URL(source, globalThis.location?.href);
+    if (isNode && url.protocol === 'file:') {
+      const { readFile } = await import('node:fs/promises');
+      return compileBytes(await readFile(url));
+    }
+    return compileResponse(await fetch(url), String(url));
+  }
+  // Last: Node loads its fetch implementation on first reading the global `Response` (20 ms).
+  if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');
+  throw new EdgeInferError('E_INVALID_OPTION', `cannot load a bundle from ${describe(source)}: expected a WebAssembly.Module, bytes, a Response, a URL or a path`);
 }
 
 /**
@@ -32,20 +78,28 @@ async function compileBundle(source) {
  */
 export async function openBundle(defaultUrl, options = {}) {
   const { wasm, ...rest } = options;
-  let module;
+  let module, sections;
   try {
-    module = await compileBundle(wasm ?? defaultUrl);
+    ({ module, sections } = await compileBundle(wasm ?? defaultUrl));
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
   }
   api ??= createApi({
-    // Asynchronous instantiation: browsers refuse synchronous instances of modules over 8 MB
-    // on the main thread.
-    startWasm: (given, { initWasm }) => initWasm({ module_or_path: given }),
+    // Synchronous instantiation where it is allowed: V8's asynchronous one took about 40 ms
+    // more in Node, a third of a bundle's start. Browsers refuse synchronous instances of
+    // modules over 8 MB on the main thread, with a RangeError.
+    startWasm: (given, { initWasm, initSync }) => {
+      try {
+        return initSync({ module: given });
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        return initWasm({ module_or_path: given });
+      }
+    },
     readSource: () => {
       throw new EdgeInferError('E_INVALID_OPTION', "a bundle's runtime loads only its own model");
     },
   });
-  return api.Model.fromBundleModule(module, { ...rest, wasm: module });
+  return api.Model.fromBundleModule(module, { ...rest, wasm: module }, sections);
 }

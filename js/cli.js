@@ -13,12 +13,15 @@ const HELP = `edgeinfer: run ONNX models as WebAssembly, and ship them as signed
 
 Usage:
   edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
-                  [--reference train.csv|reference.json [--categorical a,b]] [-o DIR]
+                  [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot] [-o DIR]
       Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
       embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
       NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
       defaults to ./dist. --reference embeds drift reference statistics: of a training
       sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
+      The bundle also stores the model as loaded (a memory snapshot), which NAME.js
+      restores instead of parsing the ONNX: a faster start for a bigger file.
+      --no-snapshot leaves it out.
   edgeinfer keygen -o NAME
       Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.
   edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
@@ -66,6 +69,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '-h' || a === '--help') flags.help = true;
     else if (a === '--force') flags.force = true;
+    else if (a === '--no-snapshot') flags.snapshot = false;
     else if (a === '-o') flags.out = argv[++i];
     else if (a.startsWith('--')) {
       const [key, inline] = a.slice(2).split(/=(.*)/s);
@@ -191,11 +195,12 @@ const COMMANDS = {
       for (const [k, v] of meta) console.log(`  ${k}: ${v}`);
     }
     if (model.manifest) {
-      const { model: payload, runtime, signer, created, features, labels } = model.manifest;
+      const { model: payload, runtime, signer, created, features, labels, snapshot } = model.manifest;
       console.log('manifest:');
       console.log(`  created: ${created}`);
       console.log(`  model: ${payload.encoding}, ${payload.size} bytes, sha256 ${payload.sha256}`);
       console.log(`  runtime: edgeinfer ${runtime.version}`);
+      console.log(`  snapshot: ${snapshot ? `${snapshot.size} bytes, sha256 ${snapshot.sha256}` : 'none'}`);
       console.log(`  signed: ${signer ? `${signer.algorithm}, key ${signer.key_id}` : 'no'}`);
       if (features) console.log(`  features: ${features.join(', ')}`);
       if (labels) console.log(`  labels: ${labels.join(', ')}`);
@@ -242,13 +247,15 @@ const COMMANDS = {
         signingKey: flags.sign,
         features: flags.features?.split(',').map((f) => f.trim()),
         reference: flags.reference && await referenceText(flags.reference, path, flags),
+        snapshot: flags.snapshot !== false,
       });
     } catch (e) {
       throw new FileError(path, e);
     }
     const { manifest } = made;
     console.log(`wrote ${out}/: ${made.files.join(', ')}`);
-    console.log(`  ${manifest.name} ${manifest.version}: model as ${manifest.model.encoding}, sha256 ${manifest.model.sha256.slice(0, 16)}…, ${manifest.signer ? `signed by key ${manifest.signer.key_id}` : 'unsigned'}`);
+    const snapshot = manifest.snapshot ? `, loaded snapshot ${(manifest.snapshot.size / 1e6).toFixed(1)} MB` : '';
+    console.log(`  ${manifest.name} ${manifest.version}: model as ${manifest.model.encoding}${snapshot}, sha256 ${manifest.model.sha256.slice(0, 16)}…, ${manifest.signer ? `signed by key ${manifest.signer.key_id}` : 'unsigned'}`);
     return 0;
   },
 

@@ -2,8 +2,9 @@
 // workerd.js) supplies two things this module cannot know: how to start the wasm module
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
 import initWasm, {
-  initSync, WasmModel, __testPanic, buildReference as wasmBuildReference, buildBundle, verifyBundle, keyPair,
+  initSync, WasmModel, BundleSections, __testPanic, buildReference as wasmBuildReference, buildBundle, verifyBundle, keyPair,
 } from '../dist/edgeinfer.js';
+import { restoreSnapshot } from './snapshot.js';
 
 /** Where the core puts a prediction's id on its outputs (see `predictionId`). */
 const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
@@ -28,22 +29,35 @@ export class EdgeInferError extends Error {
 
 /**
  * Builds the API for one runtime.
- * @param {{ startWasm: (wasm: any) => Promise<void> | void, readSource: (source: any, options: object) => Promise<Uint8Array> }} platform
+ * @param {{ startWasm: (wasm: any) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array> }} platform
  */
 export function createApi(platform) {
   let started = null;
+  /**
+   * The instance's exports and the compiled module it was started from, while the instance
+   * holds nothing (no model, no bundle tool has run): only then may a bundle's snapshot be
+   * written over its memory. Null from the first load on.
+   */
+  let fresh = null;
 
   /** Starts the wasm module once; `wasm` overrides where it comes from. */
   function init(options = {}) {
     started ??= (async () => {
       try {
-        await platform.startWasm(options.wasm, { initWasm, initSync });
+        const exports = await platform.startWasm(options.wasm, { initWasm, initSync });
+        fresh = options.wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: options.wasm } : null;
       } catch (e) {
         started = null;
         throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, { cause: e });
       }
     })();
     return started;
+  }
+
+  /** Starts the instance for a call that leaves state in it. */
+  async function claim(options) {
+    await init(options);
+    fresh = null;
   }
 
   class Model {
@@ -56,11 +70,13 @@ export function createApi(platform) {
     #sink;
     /** Input name to its position, for `stage`. */
     #inputIndex;
+    #loadedFrom;
 
     /** Use `Model.load`. */
-    constructor(wasm, sink) {
+    constructor(wasm, sink, loadedFrom = 'onnx') {
       this.#wasm = wasm;
       this.#sink = sink;
+      this.#loadedFrom = loadedFrom;
       this.#inputs = freezeInfos(wasm.inputs());
       this.#outputs = freezeInfos(wasm.outputs());
       this.#metadata = Object.freeze(wasm.metadata());
@@ -76,29 +92,43 @@ export function createApi(platform) {
       if (options === null || typeof options !== 'object') {
         throw new EdgeInferError('E_INVALID_OPTION', `options must be an object, got ${describe(options)}`);
       }
-      await init(options);
+      await claim(options);
       const bytes = await readBytes(platform, source, options);
       return new Model(call(() => WasmModel.load(bytes, options)), logSink(options.monitoring?.log));
     }
 
     /**
-     * Loads a bundle from the custom sections of its compiled module, where the file's bytes
-     * are not at hand (workerd imports the wasm as a module).
+     * Loads a bundle from its compiled module and its sections (`bundleSections`), read from
+     * the module or, earlier, from the file's bytes.
      */
-    static async fromBundleModule(module, options = {}) {
+    static async fromBundleModule(module, options = {}, found = bundleSections(moduleSections(module))) {
       await init(options);
-      const section = (name) => {
-        const found = WebAssembly.Module.customSections(module, name);
-        return found.length === 1 ? new Uint8Array(found[0]) : undefined;
-      };
-      const manifest = section('edgeinfer.manifest'), model = section('edgeinfer.model');
+      const { manifest, model, signature, snapshot } = found;
       if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
-      const digest = await platformSha256(model);
-      return new Model(call(() => WasmModel.loadBundleSections(manifest, model, section('edgeinfer.signature'), digest, options)), logSink(options.monitoring?.log));
+      const [digest, snapshotDigest] = await found.digests;
+      const sections = new BundleSections(manifest, model, signature, digest, snapshot?.length, snapshotDigest);
+      const sink = logSink(options.monitoring?.log);
+      // From here on nothing awaits, so no other load can come between the check, the
+      // restore and taking the model.
+      const restore = snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
+      fresh = null;
+      if (!restore) return new Model(call(() => WasmModel.loadBundleSections(sections, options)), sink);
+      call(() => WasmModel.checkBundleSections(sections, options));
+      try {
+        restoreSnapshot(restore.memory, snapshot);
+      } catch (e) {
+        throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
+      }
+      return new Model(call(() => WasmModel.fromSnapshot(manifest, options)), sink, 'snapshot');
     }
 
     get inputs() {
       return this.#inputs;
+    }
+
+    /** 'snapshot' when a bundle's stored memory was restored, 'onnx' when the model was parsed. */
+    get loadedFrom() {
+      return this.#loadedFrom;
     }
 
     /** A bundle's manifest (name, version, schema, digests, signer), or null for plain ONNX. */
@@ -189,22 +219,22 @@ export function createApi(platform) {
   /** Building and checking bundles, for the CLI (Node). */
   const bundleTools = Object.freeze({
     async build(runtime, onnx, options) {
-      await init();
+      await claim();
       return call(() => buildBundle(runtime, onnx, options));
     },
     async verify(bytes, options = {}) {
-      await init();
+      await claim();
       return JSON.parse(call(() => verifyBundle(bytes, options)));
     },
     async keyPair(seed) {
-      await init();
+      await claim();
       return call(() => keyPair(seed));
     },
   });
 
   /** Reference statistics of a training sample (CSV text or records), for drift detection. */
   async function buildReference(sample, options = {}) {
-    await init(options);
+    await claim(options);
     return JSON.parse(call(() => wasmBuildReference(sample, options)));
   }
 
@@ -217,6 +247,29 @@ function deepFreeze(o) {
     Object.freeze(o);
   }
   return o;
+}
+
+/** A reader of a compiled module's custom sections: undefined for none, or more than one. */
+function moduleSections(module) {
+  return (name) => {
+    const found = WebAssembly.Module.customSections(module, name);
+    return found.length === 1 ? new Uint8Array(found[0]) : undefined;
+  };
+}
+
+/**
+ * A bundle's sections from `section` (name to bytes), with their SHA-256 digests under way:
+ * started as soon as the bytes are at hand, they run while the module compiles.
+ */
+export function bundleSections(section) {
+  const found = {
+    manifest: section('edgeinfer.manifest'),
+    model: section('edgeinfer.model'),
+    signature: section('edgeinfer.signature'),
+    snapshot: section('edgeinfer.snapshot'),
+  };
+  found.digests = Promise.all([found.model && platformSha256(found.model), found.snapshot && platformSha256(found.snapshot)]);
+  return found;
 }
 
 /**
@@ -300,9 +353,10 @@ async function readBytes(platform, source, options) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (typeof source === 'string' || source instanceof URL) return platform.readSource(source, options);
+  // After paths: Node loads its fetch implementation on first reading the global `Response`.
   if (typeof Response !== 'undefined' && source instanceof Response) return responseBytes(source, source.url || 'the Response');
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  if (typeof source === 'string' || source instanceof URL) return platform.readSource(source, options);
   throw new EdgeInferError(
     'E_INVALID_OPTION',
     `cannot load a model from ${describe(source)}: expected a Uint8Array, ArrayBuffer, Response, Blob, URL or string`,

@@ -130,6 +130,11 @@ export declare class Model {
   readonly metadata: Readonly<Record<string, string>>;
   /** A bundle's manifest (name, version, schema, digests, signer); null for plain ONNX. */
   readonly manifest: BundleManifest | null;
+  /**
+   * 'snapshot' when a bundle module restored the model as `edgeinfer build` loaded it (the
+   * first bundle a fresh runtime instance opens), 'onnx' when the model was parsed here.
+   */
+  readonly loadedFrom: 'snapshot' | 'onnx';
   readonly disposed: boolean;
   predict(feeds: Feeds): Promise<Outputs>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
@@ -170,6 +175,8 @@ export interface BundleManifest {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly signer?: { readonly algorithm: 'Ed25519'; readonly key_id: string };
   readonly reference?: unknown;
+  /** The loaded model's memory stored in the bundle (absent with `build --no-snapshot`). */
+  readonly snapshot?: { readonly size: number; readonly sha256: string };
 }
 
 /** A class (number, bigint, string, boolean) or, for a regressor, a number; `null` for none. */

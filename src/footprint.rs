@@ -9,7 +9,10 @@ use crate::error::{Error, Result};
 /// The symbolic output shapes of every node, kept from the optimised model.
 #[derive(Debug, Clone)]
 pub(crate) struct Footprint {
+    /// Outputs whose size depends on symbols, checked at each new binding of them.
     tensors: Vec<Tracked>,
+    /// Outputs of a fixed size, checked once per limit (`check_fixed`).
+    fixed: Vec<Tracked>,
     /// The last symbol values checked, so a stream of same-shaped predictions costs nothing.
     last_ok: Option<Vec<(Symbol, i64)>>,
 }
@@ -22,10 +25,9 @@ struct Tracked {
 }
 
 impl Footprint {
-    /// Tracks every node output whose size depends on symbols; fixed-size outputs are checked
-    /// once, here, against `max_tensor_bytes`.
-    pub fn of(model: &TypedModel, max_tensor_bytes: u64) -> Result<Footprint> {
-        let mut tensors = Vec::new();
+    /// Tracks every node output but constants', split by whether its size depends on symbols.
+    pub fn of(model: &TypedModel) -> Footprint {
+        let (mut tensors, mut fixed) = (Vec::new(), Vec::new());
         for node in model.nodes() {
             if node.op_is::<tract_onnx::tract_core::ops::konst::Const>() {
                 continue;
@@ -33,23 +35,28 @@ impl Footprint {
             for (ix, out) in node.outputs.iter().enumerate() {
                 let Some(bytes_per_element) = element_bytes(out.fact.datum_type) else { continue };
                 let tracked = Tracked {
-                    label: model
-                        .outlet_label(OutletId::new(node.id, ix))
-                        .unwrap_or(&node.name)
-                        .to_string(),
+                    label: model.outlet_label(OutletId::new(node.id, ix)).unwrap_or(&node.name).to_string(),
                     bytes_per_element,
                     dims: out.fact.shape.iter().cloned().collect(),
                 };
-                if tracked.dims.iter().all(|d| d.to_i64().is_ok()) {
-                    tracked.check(&SymbolValues::default(), max_tensor_bytes).map_err(|e| {
-                        Error::ResourceLimit(format!("the model itself exceeds it: {e}"))
-                    })?;
-                } else {
-                    tensors.push(tracked);
+                match tracked.dims.iter().all(|d| d.to_i64().is_ok()) {
+                    true => fixed.push(tracked),
+                    false => tensors.push(tracked),
                 }
             }
         }
-        Ok(Footprint { tensors, last_ok: None })
+        Footprint { tensors, fixed, last_ok: None }
+    }
+
+    /// Refuses a model whose fixed-size tensors alone exceed `max_tensor_bytes`, the limit
+    /// that later `check`s hold bindings to (so those are checked afresh).
+    pub fn check_fixed(&mut self, max_tensor_bytes: u64) -> Result<()> {
+        self.last_ok = None;
+        for t in &self.fixed {
+            t.check(&SymbolValues::default(), max_tensor_bytes)
+                .map_err(|e| Error::ResourceLimit(format!("the model itself exceeds it: {e}")))?;
+        }
+        Ok(())
     }
 
     pub fn check(&mut self, bound: &[(Symbol, i64)], max_tensor_bytes: u64) -> Result<()> {

@@ -414,6 +414,7 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
         features,
         signing_key_pem: text("signingKey")?,
         reference,
+        snapshot: get(options, "snapshot").dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
     })
 }
 

@@ -25,3 +25,5 @@ pub use tensor::{HostTensor, MapKeys, Values};
 mod binding;
 #[cfg(target_arch = "wasm32")]
 mod interop;
+#[cfg(target_arch = "wasm32")]
+mod snapshot;

@@ -127,10 +127,24 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let footprint = Footprint::of(&optimized, options.limits.max_tensor_bytes)?;
+        let mut footprint = Footprint::of(&optimized);
+        footprint.check_fixed(options.limits.max_tensor_bytes)?;
         let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
             .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         Ok(Model { plans, metadata, inputs, outputs, map_keys, footprint, limits: options.limits })
+    }
+
+    /// Gives a model loaded with the default options (a bundle's snapshot, see `snapshot`)
+    /// the caller's limits and plan cache. Pinned input shapes change the optimised graph,
+    /// so they need a load of their own.
+    pub fn configure(&mut self, options: &LoadOptions) -> Result<()> {
+        if !options.input_shapes.is_empty() {
+            return Err(Error::InvalidOption("inputShapes cannot be applied to a loaded model; load the model with them".into()));
+        }
+        self.footprint.check_fixed(options.limits.max_tensor_bytes)?;
+        self.limits = options.limits;
+        self.plans.set_capacity(options.max_specialized_plans);
+        Ok(())
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {

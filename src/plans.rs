@@ -61,6 +61,16 @@ impl Plans {
         Ok(Plans { source, generic: Plan::new(optimized)?, specialized: Vec::new(), capacity })
     }
 
+    /// Keeps at most `capacity` specialised plans; 0 drops them and their source.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        if capacity == 0 {
+            self.source = None;
+        }
+        let excess = self.specialized.len().saturating_sub(capacity);
+        self.specialized.drain(..excess);
+        self.capacity = capacity;
+    }
+
     /// The plan to run for inputs that bind `symbols`.
     pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> &mut Plan {
         let Some(source) = &self.source else { return &mut self.generic };

@@ -103,8 +103,14 @@ fn with_section(bundle: &[u8], name: &str, edit: impl Fn(&mut Vec<u8>)) -> Vec<u
         (bundle::MANIFEST_SECTION, Some(parts.manifest)),
         (bundle::MODEL_SECTION, Some(parts.model)),
         (bundle::SIGNATURE_SECTION, parts.signature),
+        (bundle::SNAPSHOT_SECTION, snapshot_bytes(&parts)),
     ] {
-        let Some(payload) = payload else { continue };
+        let Some(payload) = payload else {
+            if section == name {
+                append(&mut out, section, b"not declared");
+            }
+            continue;
+        };
         let mut p = payload.to_vec();
         if section == name {
             edit(&mut p);
@@ -115,6 +121,13 @@ fn with_section(bundle: &[u8], name: &str, edit: impl Fn(&mut Vec<u8>)) -> Vec<u
         append(&mut out, section, &p);
     }
     out
+}
+
+fn snapshot_bytes<'a>(parts: &bundle::Parts<'a>) -> Option<&'a [u8]> {
+    match parts.snapshot {
+        Some(bundle::SnapshotPart::Bytes(b)) => Some(b),
+        _ => None,
+    }
 }
 
 fn append(module: &mut Vec<u8>, name: &str, payload: &[u8]) {
@@ -165,6 +178,40 @@ fn a_flipped_byte_anywhere_is_refused() {
     let mut code = good.clone();
     code[10] ^= 0x01; // the type section's count: the framing stays valid
     refused(&code, &LoadOptions::default(), "E_INTEGRITY", "runtime code");
+}
+
+/// Natively there is no instance to restore a snapshot into, so its checks are tested here
+/// with stand-in bytes, and the restore in tests/js/bundle-snapshot.test.mjs.
+#[test]
+fn a_snapshot_is_held_to_the_manifest() {
+    let (private, public) = keys(6);
+    let memory: Vec<u8> = (0..=255).cycle().take(4000).collect();
+    let build = BuildOptions { snapshot: Some(memory.clone()), ..options("mlp", Some(&private)) };
+    let (good, manifest) = bundle::build(&runtime(), &model("mlp_tabular"), &build).unwrap();
+    let declared = manifest.snapshot.clone().unwrap();
+    assert_eq!((declared.size, declared.sha256.as_str()), (4000, edgeinfer::bundle::keys::sha256_hex(&memory).as_str()));
+    assert!(matches!(bundle::parts(&good).unwrap().snapshot, Some(bundle::SnapshotPart::Bytes(b)) if b == memory));
+    Model::load(&good, &with_key(&public)).unwrap();
+    for at in [0, 1999, 3999] {
+        let tampered = with_section(&good, bundle::SNAPSHOT_SECTION, |p| p[at] ^= 0x01);
+        refused(&tampered, &with_key(&public), "E_INTEGRITY", "the snapshot (4000 bytes");
+    }
+    let removed = with_section(&good, bundle::SNAPSHOT_SECTION, |p| p.clear());
+    refused(&removed, &LoadOptions::default(), "E_INTEGRITY", "section was removed");
+    let (plain, _) = bundle::build(&runtime(), &model("mlp_tabular"), &options("mlp", None)).unwrap();
+    let added = with_section(&plain, bundle::SNAPSHOT_SECTION, |_| ());
+    refused(&added, &LoadOptions::default(), "E_INTEGRITY", "does not name");
+    // What JS passes from a compiled module: the platform's digest, or only the size.
+    let (upper, other) = (declared.sha256.to_uppercase(), edgeinfer::bundle::keys::sha256_hex(b"other memory"));
+    let parts = |snapshot| bundle::Parts { snapshot: Some(snapshot), ..bundle::parts(&good).unwrap() };
+    let check = |snapshot| bundle::check(&parts(snapshot), &LoadOptions::default());
+    check(bundle::SnapshotPart::Digest { size: 4000, sha256: &upper }).unwrap();
+    check(bundle::SnapshotPart::Unhashed { size: 4000 }).unwrap();
+    for wrong in [bundle::SnapshotPart::Digest { size: 4000, sha256: &other }, bundle::SnapshotPart::Unhashed { size: 3999 }] {
+        let e = check(wrong).unwrap_err();
+        assert_eq!(e.code(), "E_INTEGRITY", "{e}");
+        assert!(e.to_string().contains("does not match the manifest"), "{e}");
+    }
 }
 
 #[test]

@@ -120,6 +120,31 @@ fn limits_refuse_oversized_work() {
     assert_eq!(ok[1].1.shape, vec![2, 10]);
 }
 
+/// A bundle's snapshot holds a model loaded with the default options; `configure` gives it
+/// the caller's, which must then hold exactly as if it had been loaded with them.
+#[test]
+fn a_loaded_model_takes_new_limits() {
+    let mut m = load("mlp_tabular");
+    let small = feed(&[2, 32], Values::Float32(vec![0.5; 64]));
+    let expected = m.predict(vec![("x".into(), small.clone())]).unwrap();
+    let tight = Limits { max_input_elements: 64, ..Limits::default() };
+    m.configure(&LoadOptions { limits: tight, max_specialized_plans: 0, ..Default::default() }).unwrap();
+    let e = m.predict(vec![("x".into(), feed(&[3, 32], Values::Float32(vec![0.0; 96])))]).unwrap_err();
+    assert!(e.code() == "E_RESOURCE_LIMIT" && e.to_string().contains("maxInputElements"), "{e}");
+    for _ in 0..3 {
+        assert_eq!(m.predict(vec![("x".into(), small.clone())]).unwrap(), expected);
+    }
+    // A limit the model's own fixed-size tensors exceed is refused, and the old one stays.
+    let fixed = LoadOptions { input_shapes: vec![("x".into(), vec![1, 32])], ..Default::default() };
+    let mut e = Model::load(&corpus_model("mlp_tabular"), &fixed).unwrap();
+    let tiny = Limits { max_tensor_bytes: 16, ..Limits::default() };
+    let refused = e.configure(&LoadOptions { limits: tiny, ..Default::default() }).unwrap_err();
+    assert!(refused.code() == "E_RESOURCE_LIMIT" && refused.to_string().contains("the model itself"), "{refused}");
+    assert_eq!(e.predict(vec![("x".into(), feed(&[1, 32], Values::Float32(vec![0.5; 32])))]).unwrap()[0].1.shape, vec![1, 1]);
+    let pinned = LoadOptions { input_shapes: vec![("x".into(), vec![1, 32])], ..Default::default() };
+    assert_eq!(m.configure(&pinned).unwrap_err().code(), "E_INVALID_OPTION");
+}
+
 #[test]
 fn bad_bytes_never_panic() {
     let good = corpus_model("encoder_block");

@@ -2,7 +2,7 @@
 // the model and the film list come from the cache, so recommendations work offline.
 // Stale-while-revalidate: the cached copy answers at once and the network refreshes it for
 // the next visit (cheaply: the demo server answers 304 to conditional requests).
-const CACHE = 'edgeinfer-demo-v1';
+const CACHE = 'edgeinfer-demo-v2';
 
 // What the page needs, relative to this file; app.js adds whatever else it loaded.
 const SHELL = [
@@ -16,6 +16,7 @@ const SHELL = [
   'data/recommender.onnx',
   'edgeinfer/js/browser.js',
   'edgeinfer/js/core.js',
+  'edgeinfer/js/snapshot.js',
   'edgeinfer/dist/edgeinfer.js',
   'edgeinfer/dist/edgeinfer_bg.wasm',
 ];

@@ -32,6 +32,16 @@ pub struct Manifest {
     /// Reference statistics of the training data, for drift monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<serde_json::Value>,
+    /// The loaded model's memory, made at build time (see `snapshot` in the binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Digest>,
+}
+
+/// A section's size and hex SHA-256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Digest {
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

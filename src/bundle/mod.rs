@@ -8,9 +8,13 @@
 //! library and parsing the graph text costs about what ONNX's analysis does, and tract's
 //! optimisation, which both need, stays; it also cost 100 KB gzipped.
 //!
+//! What starts fast instead is a snapshot: the memory of the runtime instance that loaded the
+//! model at build time, in a section of its own (see `snapshot` in the binding, and
+//! js/snapshot.js). The ONNX stays, for loaders that cannot restore it.
+//!
 //! Opening a bundle checks, before any operator runs: the signature over the manifest (when
 //! the caller gives a public key), the runtime version the bundle was built for, and the
-//! model payload's size and SHA-256 against the manifest.
+//! model's and the snapshot's sizes and SHA-256 digests against the manifest.
 
 pub mod keys;
 pub mod manifest;
@@ -25,6 +29,7 @@ use manifest::{Encoding, Manifest, Payload, Runtime, Signer, TensorSchema};
 pub const MANIFEST_SECTION: &str = "edgeinfer.manifest";
 pub const MODEL_SECTION: &str = "edgeinfer.model";
 pub const SIGNATURE_SECTION: &str = "edgeinfer.signature";
+pub const SNAPSHOT_SECTION: &str = "edgeinfer.snapshot";
 
 const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -50,6 +55,18 @@ pub struct Parts<'a> {
     /// and a cold start runs it in the baseline tier (about 40 ms for a 4.6 MB model). It is
     /// compared with the manifest exactly as the core's own digest would be; `None` hashes here.
     pub model_sha256: Option<&'a str>,
+    /// The snapshot section, if the bundle has one.
+    pub snapshot: Option<SnapshotPart<'a>>,
+}
+
+/// What the loader has of a bundle's snapshot section.
+pub enum SnapshotPart<'a> {
+    /// Its bytes (a whole file), hashed here.
+    Bytes(&'a [u8]),
+    /// Its size and SHA-256 as the host computed them, before restoring it.
+    Digest { size: u64, sha256: &'a str },
+    /// Its size only: the host neither hashed nor will restore it (no WebCrypto).
+    Unhashed { size: u64 },
 }
 
 pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
@@ -64,6 +81,7 @@ pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
         signature: find(SIGNATURE_SECTION)?,
         runtime: runtime_end.map(|end| &bytes[..end]),
         model_sha256: None,
+        snapshot: find(SNAPSHOT_SECTION)?.map(SnapshotPart::Bytes),
     })
 }
 
@@ -119,7 +137,33 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
             manifest.model.sha256.get(..16).unwrap_or(&manifest.model.sha256)
         )));
     }
+    check_snapshot(manifest.snapshot.as_ref(), parts.snapshot.as_ref())?;
     Ok(manifest)
+}
+
+/// A snapshot is code's state, so it must be the one the signed manifest names, and a section
+/// the manifest does not name is refused rather than ignored.
+fn check_snapshot(declared: Option<&manifest::Digest>, found: Option<&SnapshotPart>) -> Result<()> {
+    let (declared, found) = match (declared, found) {
+        (None, None) => return Ok(()),
+        (Some(_), None) => return Err(Error::Integrity(format!("the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"))),
+        (None, Some(_)) => return Err(Error::Integrity(format!("the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"))),
+        (Some(declared), Some(found)) => (declared, found),
+    };
+    let (size, digest) = match found {
+        SnapshotPart::Bytes(bytes) => (bytes.len() as u64, Some(keys::sha256_hex(bytes))),
+        SnapshotPart::Digest { size, sha256 } => (*size, Some(sha256.to_ascii_lowercase())),
+        SnapshotPart::Unhashed { size } => (*size, None),
+    };
+    if size != declared.size || digest.as_ref().is_some_and(|d| d != &declared.sha256) {
+        return Err(Error::Integrity(format!(
+            "the snapshot ({size} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
+            digest.as_deref().map_or("not computed", |d| d.get(..16).unwrap_or(d)),
+            declared.size,
+            declared.sha256.get(..16).unwrap_or(&declared.sha256)
+        )));
+    }
+    Ok(())
 }
 
 /// The same major and minor version: the same operators with the same semantics.
@@ -141,6 +185,8 @@ pub struct BuildOptions {
     pub features: Option<Vec<String>>,
     pub signing_key_pem: Option<String>,
     pub reference: Option<serde_json::Value>,
+    /// The model's loaded memory as the runtime made it (js/snapshot.js), stored with it.
+    pub snapshot: Option<Vec<u8>>,
 }
 
 /// Makes a bundle: `runtime` (this runtime's wasm) with `onnx`'s model, manifest and
@@ -188,6 +234,7 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
         metadata: metadata.into_iter().collect(),
         signer: signing_key.as_ref().map(|k| Signer { algorithm: "Ed25519".into(), key_id: keys::key_id(&k.verifying_key()) }),
         reference: options.reference.clone(),
+        snapshot: options.snapshot.as_ref().map(|s| manifest::Digest { size: s.len() as u64, sha256: keys::sha256_hex(s) }),
     };
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
     let mut out = runtime.to_vec();
@@ -195,6 +242,9 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
     sections::append_custom_section(&mut out, MODEL_SECTION, payload).map_err(Error::InvalidOption)?;
     if let Some(key) = &signing_key {
         sections::append_custom_section(&mut out, SIGNATURE_SECTION, &keys::sign(key, &manifest_bytes)).map_err(Error::InvalidOption)?;
+    }
+    if let Some(snapshot) = &options.snapshot {
+        sections::append_custom_section(&mut out, SNAPSHOT_SECTION, snapshot).map_err(Error::InvalidOption)?;
     }
     Ok((out, manifest))
 }

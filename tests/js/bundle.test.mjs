@@ -132,7 +132,7 @@ describe('tampering', () => {
     const { Model } = await importPackage();
     const good = readFileSync(join(out, 'mlp_tabular.wasm'));
     const { runtime, list } = sections(good);
-    assert.deepEqual(list.map((s) => s.name), ['edgeinfer.manifest', 'edgeinfer.model', 'edgeinfer.signature']);
+    assert.deepEqual(list.map((s) => s.name), ['edgeinfer.manifest', 'edgeinfer.model', 'edgeinfer.signature', 'edgeinfer.snapshot']);
     for (const [k, s] of list.entries()) {
       for (const at of [0, s.payload.length >> 1, s.payload.length - 1]) {
         const edited = list.map((x, j) => (j === k ? { ...x, payload: Uint8Array.from(x.payload, (b, i) => (i === at ? b ^ 1 : b)) } : x));
@@ -166,7 +166,7 @@ describe('tampering', () => {
         return real.call(subtle, algorithm, data);
       };
       const m = await (await fresh('real')).load({ wasm: module, publicKey: pub() });
-      assert.equal(hashed, m.manifest.model.size, 'WebCrypto hashed the model');
+      assert.equal(hashed, m.manifest.model.size + m.manifest.snapshot.size, 'WebCrypto hashed the model and its snapshot');
       subtle.digest = async () => new Uint8Array(32).buffer;
       await assert.rejects((await fresh('wrong')).load({ wasm: module }), { code: 'E_INTEGRITY', message: /does not match the manifest/ });
       // Without a working digest (an insecure browser context) the core hashes the model itself.
@@ -190,7 +190,7 @@ describe('tampering', () => {
     writeFileSync(join(dir, 'unsigned.wasm'), assemble(runtime, list.slice(0, 2)));
     const unsigned = await cli('verify', 'unsigned.wasm', '--public-key', 'team.pub');
     assert.match(unsigned.stderr, /not signed/);
-    writeFileSync(join(dir, 'nomodel.wasm'), assemble(runtime, [list[0], list[2]]));
+    writeFileSync(join(dir, 'nomodel.wasm'), assemble(runtime, [list[0], list[2], list[3]]));
     assert.match((await cli('verify', 'nomodel.wasm')).stderr, /no 'edgeinfer\.model' section/);
     const manifest = JSON.parse(new TextDecoder().decode(list[0].payload));
     manifest.runtime.version = '0.0.1';

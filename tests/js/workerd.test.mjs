@@ -50,4 +50,6 @@ test('a generated bundle module predicts in workerd, checked with the signer\'s 
   assert.deepEqual(body.label, [0, 2]);
   assert.deepEqual(body.labels, ['setosa', 'versicolor', 'virginica']);
   assert.equal(body.signer.algorithm, 'Ed25519');
+  // The first bundle the isolate opens restores the model as the build loaded it.
+  assert.equal(body.loadedFrom, 'snapshot');
 });
