@@ -53,6 +53,13 @@ async function compileBytes(bytes) {
   return { module: await compiling, sections };
 }
 
+/**
+ * The module compiled from each URL: a load retried after a refusal (a wrong key, a bad
+ * option) reuses it, with the instance started from it, which may then still restore its
+ * snapshot (see `fresh` in core.js).
+ */
+const compiledUrls = new Map();
+
 /** A compiled module from a Module, bytes, a Response, a URL or a path, with its sections when the bytes were at hand. */
 async function compileBundle(source) {
   if (source instanceof WebAssembly.Module) return { module: source };
@@ -61,11 +68,17 @@ async function compileBundle(source) {
   if (ArrayBuffer.isView(source)) return compileBytes(new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)));
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, globalThis.location?.href);
+    const known = compiledUrls.get(url.href);
+    if (known) return { module: known };
+    let compiled;
     if (isNode && url.protocol === 'file:') {
       const { readFile } = await import('node:fs/promises');
-      return compileBytes(await readFile(url));
+      compiled = await compileBytes(await readFile(url));
+    } else {
+      compiled = await compileResponse(await fetch(url), url.href);
     }
-    return compileResponse(await fetch(url), String(url));
+    compiledUrls.set(url.href, compiled.module);
+    return compiled;
   }
   // Last: Node loads its fetch implementation on first reading the global `Response` (20 ms).
   if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');

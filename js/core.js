@@ -111,9 +111,13 @@ export function createApi(platform) {
       // From here on nothing awaits, so no other load can come between the check, the
       // restore and taking the model.
       const restore = snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
-      fresh = null;
-      if (!restore) return new Model(call(() => WasmModel.loadBundleSections(sections, options)), sink);
+      if (!restore) {
+        fresh = null;
+        return new Model(call(() => WasmModel.loadBundleSections(sections, options)), sink);
+      }
+      // A refusal leaves nothing in the instance, so a later load may still restore.
       call(() => WasmModel.checkBundleSections(sections, options));
+      fresh = null;
       try {
         restoreSnapshot(restore.memory, snapshot);
       } catch (e) {

@@ -153,11 +153,12 @@ impl WasmModel {
         })
     }
 
-    /// Every check of `loadBundleSections`, without loading: JS calls it before restoring
-    /// the bundle's snapshot (js/snapshot.js), which must pass them first.
+    /// Every check of `loadBundleSections`, options included, without loading: JS calls it
+    /// before restoring the bundle's snapshot (js/snapshot.js), which must pass them first.
     #[wasm_bindgen(js_name = checkBundleSections)]
     pub fn check_bundle_sections(sections: BundleSections, options: JsValue) -> Result<(), JsValue> {
         guarded(|| {
+            interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
             bundle::check(&sections.parts(), &options).map(drop)
         })

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { corpusDir, fixtures, packageDir, root } from './harness.mjs';
+import { assemble, corpusDir, fixtures, packageDir, root, sections } from './harness.mjs';
 
 const dir = join(root, '.cache/snapshot-test');
 const out = join(dir, 'dist');
@@ -41,6 +41,7 @@ before(async () => {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   await cli('keygen', '-o', 'team');
+  await cli('keygen', '-o', 'other');
   for (const m of MODELS) await cli('build', join(corpusDir(), `${m}.onnx`), '--name', m, '--version', '3', '--sign', 'team.key', '-o', out);
   await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', out);
   await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--no-snapshot', '-o', join(dir, 'plain'));
@@ -73,6 +74,18 @@ test("a restored model takes the caller's limits, monitoring and plan cache; pin
   assert.deepEqual(r.again, [0, 2]);
 });
 
+test('options and keys are checked before the restore, so a refused load can be retried', async () => {
+  const r = await fresh(join(out, 'iris.js'), `
+    const codes = [];
+    for (const options of [{ monitoring: { log: { sampleRate: 2 } } }, { maxTensorBytes: -1 }, { publicKey: helpers.read('other.pub') }]) {
+      codes.push(await bundle.load(options).then(() => 'loaded', (e) => e.code));
+    }
+    const model = await bundle.load({ publicKey: helpers.read('team.pub') });
+    return { codes, from: model.loadedFrom, label: await helpers.predictIris(model, 2) };`);
+  assert.deepEqual(r.codes, ['E_INVALID_OPTION', 'E_INVALID_OPTION', 'E_INTEGRITY']);
+  assert.deepEqual([r.from, r.label], ['snapshot', [0, 2]]);
+});
+
 test('a second model in the same instance parses its ONNX and leaves the restored one intact', async () => {
   const r = await fresh(join(out, 'iris.js'), `
     const first = await bundle.load();
@@ -88,45 +101,21 @@ test('a second model in the same instance parses its ONNX and leaves the restore
 
 /** iris.wasm with its snapshot section replaced, and the manifest re-signed when `resign`. */
 function withSnapshot(edit, resign) {
-  const bytes = readFileSync(join(out, 'iris.wasm'));
-  const sections = [];
-  let at = 8, runtimeEnd;
-  const leb = () => {
-    let v = 0, shift = 0, b;
-    do { b = bytes[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
-    return v >>> 0;
-  };
-  while (at < bytes.length) {
-    const start = at, id = bytes[at++], size = leb(), body = at;
-    if (id === 0) {
-      const n = leb(), name = bytes.subarray(at, at + n).toString();
-      if (name.startsWith('edgeinfer.')) {
-        runtimeEnd ??= start;
-        sections.push({ name, payload: bytes.subarray(at + n, body + size) });
-      }
-    }
-    at = body + size;
-  }
-  const find = (name) => sections.find((s) => s.name === name);
-  const snapshot = edit(Buffer.from(find('edgeinfer.snapshot').payload));
-  let manifest = find('edgeinfer.manifest').payload, signature = find('edgeinfer.signature').payload;
+  const { runtime, list } = sections(readFileSync(join(out, 'iris.wasm')));
+  const payload = (name) => list.find((s) => s.name === name).payload;
+  const snapshot = edit(Buffer.from(payload('edgeinfer.snapshot')));
+  let manifest = payload('edgeinfer.manifest'), signature = payload('edgeinfer.signature');
   if (resign) {
-    const m = JSON.parse(manifest.toString());
+    const m = JSON.parse(Buffer.from(manifest).toString());
     m.snapshot = { size: snapshot.length, sha256: createHash('sha256').update(snapshot).digest('hex') };
     manifest = Buffer.from(JSON.stringify(m));
     signature = sign(null, Buffer.concat([Buffer.from('edgeinfer-bundle/1\n'), manifest]), readFileSync(join(dir, 'team.key'), 'utf8'));
   }
-  const encode = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return Buffer.from(o); };
-  const section = (name, payload) => {
-    const body = Buffer.concat([encode(name.length), Buffer.from(name), payload]);
-    return Buffer.concat([Buffer.from([0]), encode(body.length), body]);
-  };
-  return Buffer.concat([
-    bytes.subarray(0, runtimeEnd),
-    section('edgeinfer.manifest', manifest),
-    section('edgeinfer.model', find('edgeinfer.model').payload),
-    section('edgeinfer.signature', signature),
-    section('edgeinfer.snapshot', snapshot),
+  return assemble(runtime, [
+    { name: 'edgeinfer.manifest', payload: manifest },
+    { name: 'edgeinfer.model', payload: payload('edgeinfer.model') },
+    { name: 'edgeinfer.signature', payload: signature },
+    { name: 'edgeinfer.snapshot', payload: snapshot },
   ]);
 }
 

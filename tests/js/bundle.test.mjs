@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { corpusDir, fixtures, importPackage, packageDir, root } from './harness.mjs';
+import { assemble, corpusDir, fixtures, importPackage, packageDir, root, sections } from './harness.mjs';
 import { assertMatches } from '../suite/suite.mjs';
 
 const dir = join(root, '.cache/bundle-test');
@@ -22,41 +22,6 @@ async function cli(...args) {
   } catch (e) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
-}
-
-/** The bundle's module split into sections, and a way to put it back together. */
-function sections(bytes) {
-  const list = [];
-  let at = 8, runtimeEnd = null;
-  const leb = () => {
-    let v = 0, shift = 0, b;
-    do { b = bytes[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
-    return v >>> 0;
-  };
-  while (at < bytes.length) {
-    const start = at, id = bytes[at++], size = leb(), bodyStart = at;
-    if (id === 0) {
-      const len = leb();
-      const name = new TextDecoder().decode(bytes.subarray(at, at + len));
-      if (name.startsWith('edgeinfer.')) {
-        runtimeEnd ??= start;
-        list.push({ name, payload: bytes.slice(at + len, bodyStart + size) });
-      }
-    }
-    at = bodyStart + size;
-  }
-  return { runtime: bytes.slice(0, runtimeEnd), list };
-}
-
-function assemble(runtime, list) {
-  const parts = [runtime];
-  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
-  for (const { name, payload } of list) {
-    const n = new TextEncoder().encode(name);
-    const body = [...leb(n.length), ...n];
-    parts.push(Uint8Array.from([0, ...leb(body.length + payload.length), ...body]), payload);
-  }
-  return Buffer.concat(parts);
 }
 
 const CASES = fixtures().cases;

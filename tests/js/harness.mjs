@@ -1,5 +1,6 @@
 // What the Node-side tests share: the package under test (the installed tarball, named by
-// $EDGEINFER_PACKAGE, else this checkout) and the shared corpus as fixtures.
+// $EDGEINFER_PACKAGE, else this checkout), the shared corpus as fixtures, and bundle files
+// split into their sections and put back together.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,4 +57,39 @@ m.ir_version = 8
 onnx.save(m, sys.argv[1])
 `;
   execFileSync(join(root, '.cache/venv/bin/python'), ['-c', script, path, JSON.stringify(dtypes)]);
+}
+
+/** The bundle's module split into sections, and a way to put it back together. */
+export function sections(bytes) {
+  const list = [];
+  let at = 8, runtimeEnd = null;
+  const leb = () => {
+    let v = 0, shift = 0, b;
+    do { b = bytes[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
+    return v >>> 0;
+  };
+  while (at < bytes.length) {
+    const start = at, id = bytes[at++], size = leb(), bodyStart = at;
+    if (id === 0) {
+      const len = leb();
+      const name = new TextDecoder().decode(bytes.subarray(at, at + len));
+      if (name.startsWith('edgeinfer.')) {
+        runtimeEnd ??= start;
+        list.push({ name, payload: bytes.slice(at + len, bodyStart + size) });
+      }
+    }
+    at = bodyStart + size;
+  }
+  return { runtime: bytes.slice(0, runtimeEnd), list };
+}
+
+export function assemble(runtime, list) {
+  const parts = [runtime];
+  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
+  for (const { name, payload } of list) {
+    const n = new TextEncoder().encode(name);
+    const body = [...leb(n.length), ...n];
+    parts.push(Uint8Array.from([0, ...leb(body.length + payload.length), ...body]), payload);
+  }
+  return Buffer.concat(parts);
 }
