@@ -106,11 +106,12 @@ export function createApi(platform) {
       const { manifest, model, signature, snapshot } = found;
       if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
       const [digest, snapshotDigest] = await found.digests;
-      const sections = new BundleSections(manifest, model, signature, digest, snapshot?.length, snapshotDigest);
       const sink = logSink(options.monitoring?.log);
       // From here on nothing awaits, so no other load can come between the check, the
       // restore and taking the model.
-      const restore = snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
+      const restore = digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
+      // Restoring needs the model's digest, not its bytes.
+      const sections = new BundleSections(manifest, signature, model.length, restore ? undefined : model, digest, snapshot?.length, snapshotDigest);
       if (!restore) {
         fresh = null;
         return new Model(call(() => WasmModel.loadBundleSections(sections, options)), sink);
@@ -262,17 +263,19 @@ function moduleSections(module) {
 }
 
 /**
- * A bundle's sections from `section` (name to bytes), with their SHA-256 digests under way:
- * started as soon as the bytes are at hand, they run while the module compiles.
+ * A bundle's sections from `section` (name to bytes), with their SHA-256 digests (hex, by
+ * `sha256`, undefined where it fails) under way: started as soon as the bytes are at hand,
+ * they run while the module compiles.
  */
-export function bundleSections(section) {
+export function bundleSections(section, sha256 = platformSha256) {
   const found = {
     manifest: section('edgeinfer.manifest'),
     model: section('edgeinfer.model'),
     signature: section('edgeinfer.signature'),
     snapshot: section('edgeinfer.snapshot'),
   };
-  found.digests = Promise.all([found.model && platformSha256(found.model), found.snapshot && platformSha256(found.snapshot)]);
+  const digest = async (bytes) => (bytes ? sha256(bytes) : undefined);
+  found.digests = Promise.all([found.model, found.snapshot].map((bytes) => digest(bytes).catch(() => undefined)));
   return found;
 }
 

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 
 use wasm_bindgen::prelude::*;
 
-use crate::bundle::{self, Parts, SnapshotPart};
+use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
 use crate::interop::{self, JsHost};
 use crate::feeds::Feed;
@@ -73,49 +73,61 @@ fn start() {
     unsafe { __wasm_call_ctors() }
 }
 
-/// A bundle's sections as JS read them from its compiled module, with the SHA-256 digests
-/// (hex) the platform computed: sha2 compiled to wasm hashes at about 180 MB/s once V8 has
-/// optimised it, and a cold start runs it in the baseline tier (about 40 ms for 4.6 MB).
+/// A bundle's sections as JS read them (from its compiled module, or its file's bytes), with
+/// the SHA-256 digests (hex) the platform computed (see `bundle::Section`).
 #[wasm_bindgen]
 pub struct BundleSections {
     manifest: Vec<u8>,
-    model: Vec<u8>,
     signature: Option<Vec<u8>>,
-    model_sha256: Option<String>,
-    snapshot_size: Option<f64>,
-    snapshot_sha256: Option<String>,
+    model: SectionBytes,
+    snapshot: Option<SectionBytes>,
+}
+
+/// A section's size, bytes and digest, owned.
+struct SectionBytes {
+    size: f64,
+    bytes: Option<Vec<u8>>,
+    sha256: Option<String>,
+}
+
+impl SectionBytes {
+    fn section(&self) -> bundle::Section<'_> {
+        bundle::Section { size: self.size as u64, bytes: self.bytes.as_deref(), sha256: self.sha256.as_deref() }
+    }
 }
 
 #[wasm_bindgen]
 impl BundleSections {
-    /// `snapshot_size` is the snapshot section's length if there is one; its digest may be
+    /// The model's bytes are needed only to parse it: restoring a snapshot passes its size
+    /// and digest alone. The snapshot's size is given if the bundle has one; its digest is
     /// missing where the platform has no WebCrypto (it is then not restored).
     #[wasm_bindgen(constructor)]
     pub fn new(
         manifest: Vec<u8>,
-        model: Vec<u8>,
         signature: Option<Vec<u8>>,
+        model_size: f64,
+        model: Option<Vec<u8>>,
         model_sha256: Option<String>,
         snapshot_size: Option<f64>,
         snapshot_sha256: Option<String>,
     ) -> BundleSections {
-        BundleSections { manifest, model, signature, model_sha256, snapshot_size, snapshot_sha256 }
+        BundleSections {
+            manifest,
+            signature,
+            model: SectionBytes { size: model_size, bytes: model, sha256: model_sha256 },
+            snapshot: snapshot_size.map(|size| SectionBytes { size, bytes: None, sha256: snapshot_sha256 }),
+        }
     }
 }
 
 impl BundleSections {
     fn parts(&self) -> Parts<'_> {
-        let snapshot = self.snapshot_size.map(|size| match &self.snapshot_sha256 {
-            Some(sha256) => SnapshotPart::Digest { size: size as u64, sha256 },
-            None => SnapshotPart::Unhashed { size: size as u64 },
-        });
         Parts {
             manifest: &self.manifest,
-            model: &self.model,
+            model: self.model.section(),
             signature: self.signature.as_deref(),
             runtime: None,
-            model_sha256: self.model_sha256.as_deref(),
-            snapshot,
+            snapshot: self.snapshot.as_ref().map(SectionBytes::section),
         }
     }
 }

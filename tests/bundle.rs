@@ -101,9 +101,9 @@ fn with_section(bundle: &[u8], name: &str, edit: impl Fn(&mut Vec<u8>)) -> Vec<u
     let mut out = parts.runtime.unwrap().to_vec();
     for (section, payload) in [
         (bundle::MANIFEST_SECTION, Some(parts.manifest)),
-        (bundle::MODEL_SECTION, Some(parts.model)),
+        (bundle::MODEL_SECTION, parts.model.bytes),
         (bundle::SIGNATURE_SECTION, parts.signature),
-        (bundle::SNAPSHOT_SECTION, snapshot_bytes(&parts)),
+        (bundle::SNAPSHOT_SECTION, parts.snapshot.as_ref().and_then(|s| s.bytes)),
     ] {
         let Some(payload) = payload else {
             if section == name {
@@ -121,13 +121,6 @@ fn with_section(bundle: &[u8], name: &str, edit: impl Fn(&mut Vec<u8>)) -> Vec<u
         append(&mut out, section, &p);
     }
     out
-}
-
-fn snapshot_bytes<'a>(parts: &bundle::Parts<'a>) -> Option<&'a [u8]> {
-    match parts.snapshot {
-        Some(bundle::SnapshotPart::Bytes(b)) => Some(b),
-        _ => None,
-    }
 }
 
 fn append(module: &mut Vec<u8>, name: &str, payload: &[u8]) {
@@ -163,7 +156,7 @@ fn a_flipped_byte_anywhere_is_refused() {
     let (good, _) = bundle::build(&runtime(), &model("mlp_tabular"), &options("mlp", Some(&private))).unwrap();
     Model::load(&good, &with_key(&public)).unwrap();
     let parts = bundle::parts(&good).unwrap();
-    let (m, s) = (parts.manifest.len(), parts.model.len());
+    let (m, s) = (parts.manifest.len(), parts.model.size as usize);
     for (section, len) in [(bundle::MANIFEST_SECTION, m), (bundle::MODEL_SECTION, s), (bundle::SIGNATURE_SECTION, 64)] {
         for at in [0, len / 2, len - 1] {
             let tampered = with_section(&good, section, |p| p[at] ^= 0x01);
@@ -190,7 +183,7 @@ fn a_snapshot_is_held_to_the_manifest() {
     let (good, manifest) = bundle::build(&runtime(), &model("mlp_tabular"), &build).unwrap();
     let declared = manifest.snapshot.clone().unwrap();
     assert_eq!((declared.size, declared.sha256.as_str()), (4000, edgeinfer::bundle::keys::sha256_hex(&memory).as_str()));
-    assert!(matches!(bundle::parts(&good).unwrap().snapshot, Some(bundle::SnapshotPart::Bytes(b)) if b == memory));
+    assert_eq!(bundle::parts(&good).unwrap().snapshot.and_then(|s| s.bytes), Some(&memory[..]));
     Model::load(&good, &with_key(&public)).unwrap();
     for at in [0, 1999, 3999] {
         let tampered = with_section(&good, bundle::SNAPSHOT_SECTION, |p| p[at] ^= 0x01);
@@ -203,14 +196,14 @@ fn a_snapshot_is_held_to_the_manifest() {
     refused(&added, &LoadOptions::default(), "E_INTEGRITY", "does not name");
     // What JS passes from a compiled module: the platform's digest, or only the size.
     let (upper, other) = (declared.sha256.to_uppercase(), edgeinfer::bundle::keys::sha256_hex(b"other memory"));
-    let parts = |snapshot| bundle::Parts { snapshot: Some(snapshot), ..bundle::parts(&good).unwrap() };
-    let check = |snapshot| bundle::check(&parts(snapshot), &LoadOptions::default());
-    check(bundle::SnapshotPart::Digest { size: 4000, sha256: &upper }).unwrap();
-    check(bundle::SnapshotPart::Unhashed { size: 4000 }).unwrap();
-    for wrong in [bundle::SnapshotPart::Digest { size: 4000, sha256: &other }, bundle::SnapshotPart::Unhashed { size: 3999 }] {
-        let e = check(wrong).unwrap_err();
+    let parts = |size, sha256| bundle::Parts { snapshot: Some(bundle::Section { size, bytes: None, sha256 }), ..bundle::parts(&good).unwrap() };
+    let check = |size, sha256| bundle::check(&parts(size, sha256), &LoadOptions::default());
+    check(4000, Some(&upper)).unwrap();
+    check(4000, None).unwrap();
+    for (size, sha256) in [(4000, Some(other.as_str())), (3999, None)] {
+        let e = check(size, sha256).unwrap_err();
         assert_eq!(e.code(), "E_INTEGRITY", "{e}");
-        assert!(e.to_string().contains("does not match the manifest"), "{e}");
+        assert!(e.to_string().contains("the snapshot (") && e.to_string().contains("does not match the manifest"), "{e}");
     }
 }
 
@@ -218,7 +211,10 @@ fn a_snapshot_is_held_to_the_manifest() {
 fn a_digest_from_the_host_is_held_to_the_manifest() {
     let (good, manifest) = bundle::build(&runtime(), &model("mlp_tabular"), &options("mlp", None)).unwrap();
     let parts = bundle::parts(&good).unwrap();
-    let load = |digest: &str| Model::load_bundle(&bundle::Parts { model_sha256: Some(digest), ..bundle::parts(&good).unwrap() }, &LoadOptions::default());
+    let load = |digest: &str| {
+        let model = bundle::Section { sha256: Some(digest), ..bundle::parts(&good).unwrap().model };
+        Model::load_bundle(&bundle::Parts { model, ..bundle::parts(&good).unwrap() }, &LoadOptions::default())
+    };
     load(&manifest.model.sha256).unwrap();
     load(&manifest.model.sha256.to_uppercase()).unwrap();
     // The digest of other bytes, one too short to print in full, and none at all.
@@ -228,7 +224,11 @@ fn a_digest_from_the_host_is_held_to_the_manifest() {
         assert_eq!(e.code(), "E_INTEGRITY", "{digest}: {e}");
         assert!(e.to_string().contains("does not match the manifest"), "{e}");
     }
-    assert_eq!(parts.model_sha256, None);
+    assert_eq!(parts.model.sha256, None);
+    // Restoring a snapshot passes the model's size and digest without its bytes; neither is refused.
+    let unpassed = |sha256| bundle::Parts { model: bundle::Section { bytes: None, sha256, ..parts.model }, ..bundle::parts(&good).unwrap() };
+    bundle::check(&unpassed(Some(&manifest.model.sha256)), &LoadOptions::default()).unwrap();
+    assert_eq!(bundle::check(&unpassed(None), &LoadOptions::default()).unwrap_err().code(), "E_INTERNAL");
 }
 
 #[test]

@@ -47,26 +47,35 @@ pub(crate) struct Opened {
 /// JS reading a compiled module in workerd has only the sections).
 pub struct Parts<'a> {
     pub manifest: &'a [u8],
-    pub model: &'a [u8],
+    pub model: Section<'a>,
     pub signature: Option<&'a [u8]>,
     pub runtime: Option<&'a [u8]>,
-    /// The model's SHA-256 (hex) as the host computed it, where it has a native digest
-    /// (WebCrypto): sha2 compiled to wasm hashes at about 180 MB/s once V8 has optimised it,
-    /// and a cold start runs it in the baseline tier (about 40 ms for a 4.6 MB model). It is
-    /// compared with the manifest exactly as the core's own digest would be; `None` hashes here.
-    pub model_sha256: Option<&'a str>,
     /// The snapshot section, if the bundle has one.
-    pub snapshot: Option<SnapshotPart<'a>>,
+    pub snapshot: Option<Section<'a>>,
 }
 
-/// What the loader has of a bundle's snapshot section.
-pub enum SnapshotPart<'a> {
-    /// Its bytes (a whole file), hashed here.
-    Bytes(&'a [u8]),
-    /// Its size and SHA-256 as the host computed them, before restoring it.
-    Digest { size: u64, sha256: &'a str },
-    /// Its size only: the host neither hashed nor will restore it (no WebCrypto).
-    Unhashed { size: u64 },
+/// What the loader has of a model or snapshot section: its size, its bytes where it will use
+/// them, and its SHA-256 (hex) where the host computed it with a native digest (WebCrypto).
+/// sha2 compiled to wasm hashes at about 180 MB/s once V8 has optimised it, and a cold start
+/// runs it in the baseline tier (about 40 ms for a 4.6 MB model); the host's digest is held
+/// to the manifest exactly as the core's own would be.
+pub struct Section<'a> {
+    pub size: u64,
+    pub bytes: Option<&'a [u8]>,
+    pub sha256: Option<&'a str>,
+}
+
+impl<'a> Section<'a> {
+    /// Bytes to be hashed here.
+    pub fn bytes(bytes: &'a [u8]) -> Section<'a> {
+        Section { size: bytes.len() as u64, bytes: Some(bytes), sha256: None }
+    }
+
+    /// Its SHA-256: the host's, else of its bytes; `None` when it has neither (a snapshot
+    /// the host will not restore, having no WebCrypto).
+    fn digest(&self) -> Option<String> {
+        self.sha256.map(str::to_ascii_lowercase).or_else(|| self.bytes.map(keys::sha256_hex))
+    }
 }
 
 pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
@@ -77,11 +86,10 @@ pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
     let missing = |name: &str| Error::Integrity(format!("the module has no '{name}' section: it is not an edgeinfer bundle, or a section was removed"));
     Ok(Parts {
         manifest: find(MANIFEST_SECTION)?.ok_or_else(|| missing(MANIFEST_SECTION))?,
-        model: find(MODEL_SECTION)?.ok_or_else(|| missing(MODEL_SECTION))?,
+        model: Section::bytes(find(MODEL_SECTION)?.ok_or_else(|| missing(MODEL_SECTION))?),
         signature: find(SIGNATURE_SECTION)?,
         runtime: runtime_end.map(|end| &bytes[..end]),
-        model_sha256: None,
-        snapshot: find(SNAPSHOT_SECTION)?.map(SnapshotPart::Bytes),
+        snapshot: find(SNAPSHOT_SECTION)?.map(Section::bytes),
     })
 }
 
@@ -95,7 +103,7 @@ pub(crate) fn open(bytes: &[u8], options: &LoadOptions) -> Result<Opened> {
 pub(crate) fn open_parts(parts: &Parts, options: &LoadOptions) -> Result<Opened> {
     let manifest = check(parts, options)?;
     let graph = match manifest.model.encoding {
-        Encoding::Onnx => parse_onnx(parts.model, options)?,
+        Encoding::Onnx => parse_onnx(parts.model.bytes.ok_or_else(|| Error::Internal("the model's bytes were not passed".into()))?, options)?,
     };
     Ok(Opened { manifest, graph })
 }
@@ -127,37 +135,30 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
             )));
         }
     }
-    let digest = parts.model_sha256.map_or_else(|| keys::sha256_hex(parts.model), str::to_ascii_lowercase);
-    if parts.model.len() as u64 != manifest.model.size || digest != manifest.model.sha256 {
-        return Err(Error::Integrity(format!(
-            "the model ({} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
-            parts.model.len(),
-            digest.get(..16).unwrap_or(&digest),
-            manifest.model.size,
-            manifest.model.sha256.get(..16).unwrap_or(&manifest.model.sha256)
-        )));
+    if parts.model.digest().is_none() {
+        return Err(Error::Internal("the model section was neither passed nor hashed".into()));
     }
-    check_snapshot(manifest.snapshot.as_ref(), parts.snapshot.as_ref())?;
+    let model = manifest::Digest { size: manifest.model.size, sha256: manifest.model.sha256.clone() };
+    check_section("model", &model, &parts.model)?;
+    // A snapshot is code's state, so a section the manifest does not name is refused rather
+    // than ignored.
+    match (&manifest.snapshot, &parts.snapshot) {
+        (None, None) => {}
+        (Some(_), None) => return Err(Error::Integrity(format!("the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"))),
+        (None, Some(_)) => return Err(Error::Integrity(format!("the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"))),
+        (Some(declared), Some(found)) => check_section("snapshot", declared, found)?,
+    }
     Ok(manifest)
 }
 
-/// A snapshot is code's state, so it must be the one the signed manifest names, and a section
-/// the manifest does not name is refused rather than ignored.
-fn check_snapshot(declared: Option<&manifest::Digest>, found: Option<&SnapshotPart>) -> Result<()> {
-    let (declared, found) = match (declared, found) {
-        (None, None) => return Ok(()),
-        (Some(_), None) => return Err(Error::Integrity(format!("the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"))),
-        (None, Some(_)) => return Err(Error::Integrity(format!("the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"))),
-        (Some(declared), Some(found)) => (declared, found),
-    };
-    let (size, digest) = match found {
-        SnapshotPart::Bytes(bytes) => (bytes.len() as u64, Some(keys::sha256_hex(bytes))),
-        SnapshotPart::Digest { size, sha256 } => (*size, Some(sha256.to_ascii_lowercase())),
-        SnapshotPart::Unhashed { size } => (*size, None),
-    };
-    if size != declared.size || digest.as_ref().is_some_and(|d| d != &declared.sha256) {
+/// A section's size and digest against the manifest's. A section neither hashed nor passed
+/// is held to its size only: the caller does not use it.
+fn check_section(what: &str, declared: &manifest::Digest, found: &Section) -> Result<()> {
+    let digest = found.digest();
+    if found.size != declared.size || digest.as_ref().is_some_and(|d| d != &declared.sha256) {
         return Err(Error::Integrity(format!(
-            "the snapshot ({size} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
+            "the {what} ({} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
+            found.size,
             digest.as_deref().map_or("not computed", |d| d.get(..16).unwrap_or(d)),
             declared.size,
             declared.sha256.get(..16).unwrap_or(&declared.sha256)
