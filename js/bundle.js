@@ -44,6 +44,7 @@ async function compileResponse(response, what) {
 /** Compiles, and meanwhile reads the sections and hashes them. */
 async function compileBytes(bytes) {
   const compiling = WebAssembly.compile(bytes);
+  compiling.catch(() => {}); // awaited below, after the hashing has started
   let sections;
   try {
     // Node hashes on this thread while V8 compiles on others: WebCrypto would first copy

@@ -32,7 +32,7 @@ pub struct Manifest {
     /// Reference statistics of the training data, for drift monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<serde_json::Value>,
-    /// The loaded model's memory, made at build time (see `snapshot` in the binding).
+    /// The loaded model's memory, made at build time (see src/snapshot.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<Digest>,
 }

@@ -9,8 +9,8 @@
 //! optimisation, which both need, stays; it also cost 100 KB gzipped.
 //!
 //! What starts fast instead is a snapshot: the memory of the runtime instance that loaded the
-//! model at build time, in a section of its own (see `snapshot` in the binding, and
-//! js/snapshot.js). The ONNX stays, for loaders that cannot restore it.
+//! model at build time, in a section of its own (see src/snapshot.rs and js/snapshot.js).
+//! The ONNX stays, for loaders that cannot restore it.
 //!
 //! Opening a bundle checks, before any operator runs: the signature over the manifest (when
 //! the caller gives a public key), the runtime version the bundle was built for, and the
