@@ -280,18 +280,14 @@ export function bundleSections(section, sha256 = platformSha256) {
 }
 
 /**
- * The SHA-256 of a bundle's model as hex, by the platform's WebCrypto (Node, workerd, and
- * browsers in secure contexts): native code, where sha2 in wasm starts cold. Undefined where
- * there is none, or it fails; the core then hashes the model itself. Either way the core
- * compares the digest with the manifest.
+ * A section's SHA-256 as hex, by the platform's WebCrypto (Node, workerd, and browsers in
+ * secure contexts): native code, where sha2 in wasm starts cold. Undefined where there is
+ * none; the core then hashes the model itself, and no snapshot is restored. Either way the
+ * core compares the digests with the manifest.
  */
 async function platformSha256(bytes) {
-  try {
-    const digest = await globalThis.crypto?.subtle?.digest('SHA-256', bytes);
-    return digest ? Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') : undefined;
-  } catch {
-    return undefined;
-  }
+  const digest = await globalThis.crypto?.subtle?.digest('SHA-256', bytes);
+  return digest ? Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') : undefined;
 }
 
 /** The sink of `monitoring.log` (checked by the core): console.log, a function, or none. */
