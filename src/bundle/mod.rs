@@ -138,30 +138,29 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
     if parts.model.digest().is_none() {
         return Err(Error::Internal("the model section was neither passed nor hashed".into()));
     }
-    let model = manifest::Digest { size: manifest.model.size, sha256: manifest.model.sha256.clone() };
-    check_section("model", &model, &parts.model)?;
+    check_section("model", manifest.model.size, &manifest.model.sha256, &parts.model)?;
     // A snapshot is code's state, so a section the manifest does not name is refused rather
     // than ignored.
     match (&manifest.snapshot, &parts.snapshot) {
         (None, None) => {}
         (Some(_), None) => return Err(Error::Integrity(format!("the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"))),
         (None, Some(_)) => return Err(Error::Integrity(format!("the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"))),
-        (Some(declared), Some(found)) => check_section("snapshot", declared, found)?,
+        (Some(declared), Some(found)) => check_section("snapshot", declared.size, &declared.sha256, found)?,
     }
     Ok(manifest)
 }
 
 /// A section's size and digest against the manifest's. A section neither hashed nor passed
 /// is held to its size only: the caller does not use it.
-fn check_section(what: &str, declared: &manifest::Digest, found: &Section) -> Result<()> {
+fn check_section(what: &str, size: u64, sha256: &str, found: &Section) -> Result<()> {
     let digest = found.digest();
-    if found.size != declared.size || digest.as_ref().is_some_and(|d| d != &declared.sha256) {
+    if found.size != size || digest.as_deref().is_some_and(|d| d != sha256) {
         return Err(Error::Integrity(format!(
             "the {what} ({} bytes, SHA-256 {}) does not match the manifest ({} bytes, SHA-256 {})",
             found.size,
             digest.as_deref().map_or("not computed", |d| d.get(..16).unwrap_or(d)),
-            declared.size,
-            declared.sha256.get(..16).unwrap_or(&declared.sha256)
+            size,
+            sha256.get(..16).unwrap_or(sha256)
         )));
     }
     Ok(())
