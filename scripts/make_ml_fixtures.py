@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the ai.onnx.ml fixtures of tests/ml_ops.rs: models, inputs, onnxruntime outputs.
+"""Build the ai.onnx.ml fixtures of tests/core/ml_ops.rs: models, inputs, onnxruntime outputs.
 
 Models are trained with scikit-learn on the data sets it ships (iris, wine, breast_cancer,
 diabetes, digits) and exported with skl2onnx; where exporters never emit an option

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Build tests/fixtures/monitor/quality.json: labels, predictions and scores with the quality
-metrics scikit-learn computes on them, for tests/monitor.rs to compare the core's with.
+metrics scikit-learn computes on them, for tests/core/monitor.rs to compare the core's with.
 
 Cases (fixed seeds):
   binary       500 rows, two score columns rounded to 0.01 (so scores tie), argmax labels

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the tree-ensemble fixtures of tests/ml_ops.rs: models, inputs, onnxruntime outputs.
+"""Build the tree-ensemble fixtures of tests/core/ml_ops.rs: models, inputs, onnxruntime outputs.
 
 Models are trained with scikit-learn and LightGBM on the data sets scikit-learn ships
 (diabetes, breast_cancer, iris, wine, digits) and exported with skl2onnx and onnxmltools;

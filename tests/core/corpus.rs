@@ -1,7 +1,7 @@
 //! Every case of the shared acceptance corpus through the native core, compared with the
 //! reference outputs onnxruntime produced.
 
-mod common;
+use crate::common;
 
 use edgeinfer::{Feed, LoadOptions, Model};
 

@@ -1,7 +1,7 @@
 //! The core's contract, natively: loading, schemas, symbolic batch sizes, and every kind
 //! of bad input refused with its code while the model stays usable.
 
-mod common;
+use crate::common;
 
 use edgeinfer::{DType, Dim, Feed, HostTensor, LoadOptions, Limits, Model, Values};
 

@@ -6,7 +6,7 @@
 //! corpus's classical-ML cases, malformed attributes refused at load and bad inputs refused
 //! at run time, each with its code.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -3,7 +3,7 @@
 //! joins and refusals, drift on a real model, redaction, and bounded memory over a million
 //! predictions.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

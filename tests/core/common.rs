@@ -1,5 +1,4 @@
 //! Shared by the integration tests: where the acceptance corpus is and how to read a case.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 

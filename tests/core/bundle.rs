@@ -1,7 +1,7 @@
 //! Bundles natively: every corpus model built into a bundle loads and predicts exactly as the
 //! raw model does; every kind of tampering is refused with E_INTEGRITY before anything runs.
 
-mod common;
+use crate::common;
 
 use edgeinfer::bundle::keys::keypair_from_seed;
 use edgeinfer::bundle::manifest::{Encoding, Manifest};

@@ -2,7 +2,7 @@
 //! scripts/train_recommender.py) on the native core: it loads with tract's operators and gives
 //! onnxruntime's answers for the pick sets the script recorded in www/data/reference.json.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 
