@@ -3,34 +3,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { extname, join, normalize } from 'node:path';
-import { launchChromium } from './chromium.mjs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchChromium, serve } from './chromium.mjs';
 import { corpusDir, packedFixtures, packageDir, root } from './harness.mjs';
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream' };
 const artifacts = join(root, 'test-results');
-
-/** Serves `routes` ({ prefix: directory }) and `/fixtures.json`. */
-function serve(routes, fixtures) {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    if (path === '/fixtures.json') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(fixtures);
-    }
-    for (const [prefix, dir] of Object.entries(routes)) {
-      if (!path.startsWith(prefix)) continue;
-      const file = normalize(join(dir, path.slice(prefix.length) || 'index.html'));
-      if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) break;
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-      return createReadStream(file).pipe(res);
-    }
-    res.writeHead(404).end('not found');
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
 
 const bundles = join(root, '.cache/browser-bundles');
 
@@ -44,7 +22,7 @@ before(async () => {
   cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(bundles, 'dist'));
   server = await serve(
     { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/bundles/': bundles, '/': join(root, 'tests/browser') },
-    JSON.stringify(packedFixtures()),
+    { '/fixtures.json': JSON.stringify(packedFixtures()) },
   );
   browser = await launchChromium();
 });
