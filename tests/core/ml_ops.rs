@@ -121,20 +121,25 @@ fn malformed_attributes_are_refused_at_load_naming_operator_node_and_attribute()
         let bytes = std::fs::read(dir.join(file)).unwrap();
         match Model::load(&bytes, &LoadOptions::default()) {
             Ok(_) => failures.push(format!("{file}: loaded")),
-            Err(e) => {
-                let msg = e.to_string();
-                if e.code() != case["code"].as_str().unwrap() {
-                    failures.push(format!("{file}: {} {msg}", e.code()));
-                }
-                for part in strings(&case["contains"]) {
-                    if !msg.contains(&part) {
-                        failures.push(format!("{file}: message lacks '{part}': {msg}"));
-                    }
-                }
-            }
+            Err(e) => failures.extend(refusal_problems(file, &e, case)),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What is wrong with the refusal `e` of `what`, against the case's expected code and message parts.
+fn refusal_problems(what: &str, e: &edgeinfer::Error, case: &Value) -> Vec<String> {
+    let msg = e.to_string();
+    let mut problems = Vec::new();
+    if e.code() != case["code"].as_str().unwrap() {
+        problems.push(format!("{what}: {} {msg}", e.code()));
+    }
+    for part in strings(&case["contains"]) {
+        if !msg.contains(&part) {
+            problems.push(format!("{what}: message lacks '{part}': {msg}"));
+        }
+    }
+    problems
 }
 
 #[test]
@@ -155,17 +160,7 @@ fn bad_inputs_are_refused_at_run_time_and_the_model_stays_usable() {
         for attempt in 0..2 {
             match model.predict(feeds.clone()) {
                 Ok(_) => failures.push(format!("{name}: accepted (attempt {attempt})")),
-                Err(e) => {
-                    let msg = e.to_string();
-                    if e.code() != case["code"].as_str().unwrap() {
-                        failures.push(format!("{name}: {} {msg}", e.code()));
-                    }
-                    for part in strings(&case["contains"]) {
-                        if !msg.contains(&part) {
-                            failures.push(format!("{name}: message lacks '{part}': {msg}"));
-                        }
-                    }
-                }
+                Err(e) => failures.extend(refusal_problems(name, &e, case)),
             }
         }
     }
