@@ -90,14 +90,14 @@ async function compileBundle(source) {
 }
 
 /**
- * Loads the bundle at `defaultUrl` (or `options.wasm`: a compiled Module, as workerd gives
+ * Loads the bundle at `defaultUrl()` (or `options.wasm`: a compiled Module, as workerd gives
  * it, bytes, a Response or a URL), checking it with `options.publicKey` if given.
  */
-export async function openBundle(defaultUrl, options = {}) {
+async function openBundle(defaultUrl, options) {
   const { wasm, ...rest } = options;
   let module, sections;
   try {
-    ({ module, sections } = await compileBundle(wasm ?? defaultUrl));
+    ({ module, sections } = await compileBundle(wasm ?? defaultUrl()));
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
@@ -118,5 +118,70 @@ export async function openBundle(defaultUrl, options = {}) {
       throw new EdgeInferError('E_INVALID_OPTION', "a bundle's runtime loads only its own model");
     },
   });
-  return api.Model.fromBundleModule(module, { ...rest, wasm: module }, sections);
+  return { model: await api.Model.fromBundleModule(module, { ...rest, wasm: module }, sections), module };
+}
+
+/**
+ * The `load` and `predict` of a generated bundle module (`edgeinfer build`'s NAME.js). The
+ * bundle loads once per module instance, and every later `load` is held to its own options
+ * rather than handed the model the first one loaded: a `publicKey` is checked against the
+ * bundle's signature again, and any other option must be the first load's (omitted options
+ * take what is loaded). A failed load leaves nothing behind, so the next one starts afresh.
+ */
+export function bundleLoader(defaultUrl) {
+  let first = null;
+
+  function load(options = {}) {
+    if (options === null || typeof options !== 'object') {
+      return Promise.reject(new EdgeInferError('E_INVALID_OPTION', `options must be an object, got ${describe(options)}`));
+    }
+    if (!first) {
+      const opened = openBundle(defaultUrl, options);
+      const attempt = { opened, options };
+      first = attempt;
+      opened.catch(() => {
+        if (first === attempt) first = null;
+      });
+      return opened.then(({ model }) => model);
+    }
+    const { opened, options: loaded } = first;
+    return opened.then(
+      ({ model, module }) => {
+        const conflict = Object.keys(options).find((k) => k !== 'publicKey' && options[k] !== undefined && !sameOption(options[k], loaded[k]));
+        if (conflict) {
+          throw new EdgeInferError(
+            'E_INVALID_OPTION',
+            `load() was given a '${conflict}' option other than the one the bundle was loaded with; a bundle loads once per page, process or isolate, so give every load the same options, or none but publicKey`,
+          );
+        }
+        if (options.publicKey !== undefined) api.checkSigner(module, options.publicKey);
+        return model;
+      },
+      () => load(options),
+    );
+  }
+
+  return {
+    load,
+    /** Predicts, loading the bundle on first use. */
+    predict: async (feeds) => (await load()).predict(feeds),
+  };
+}
+
+/**
+ * Whether two option values are the same: plain objects and arrays by value, bytes by their
+ * contents, URLs by address, anything else (functions, modules) by identity.
+ */
+function sameOption(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof URL || b instanceof URL) return a instanceof URL && b instanceof URL && a.href === b.href;
+  if (ArrayBuffer.isView(a) && ArrayBuffer.isView(b)) {
+    const [x, y] = [a, b].map((v) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return x.length === y.length && x.every((v, i) => v === y[i]);
+  }
+  const plain = (o) => [Object.prototype, Array.prototype, null].includes(Object.getPrototypeOf(o));
+  if (!plain(a) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => sameOption(a[k], b[k]));
 }

@@ -3,6 +3,7 @@
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
 import initWasm, {
   initSync, WasmModel, BundleSections, __testPanic, buildReference as wasmBuildReference, buildBundle, verifyBundle, keyPair,
+  verifyBundleSignature,
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
 
@@ -243,7 +244,13 @@ export function createApi(platform) {
     return JSON.parse(call(() => wasmBuildReference(sample, options)));
   }
 
-  return { Model, init, buildReference, EdgeInferError, __internal, bundleTools };
+  /** Refuses with E_INTEGRITY unless the bundle `module` (already loaded) is signed by `publicKey`. */
+  function checkSigner(module, publicKey) {
+    const section = moduleSections(module);
+    call(() => verifyBundleSignature(section('edgeinfer.manifest') ?? new Uint8Array(), section('edgeinfer.signature'), publicKey));
+  }
+
+  return { Model, init, buildReference, EdgeInferError, __internal, bundleTools, checkSigner };
 }
 
 function deepFreeze(o) {

@@ -21,9 +21,6 @@ pub struct WasmModel {
     inner: AssertUnwindSafe<Option<MonitoredModel>>,
     /// The output names as JS strings, made once.
     output_names: Vec<JsValue>,
-    /// The ids' `<instance>-` prefix as a JS string, made once: JS appends each sequence
-    /// number, which is cheaper than decoding a new string from wasm on every call.
-    id_prefix: Option<(u32, JsValue)>,
     /// A bundle's checked manifest, as JSON.
     manifest: Option<String>,
     /// Feeds staged by `stageFeed` for the next `predictStaged`.
@@ -48,7 +45,7 @@ impl WasmModel {
         let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
         let manifest = manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
         let model = MonitoredModel::new(model, monitoring)?;
-        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, id_prefix: None, manifest, staged: Vec::new() })
+        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, manifest, staged: Vec::new() })
     }
 }
 
@@ -200,12 +197,7 @@ impl WasmModel {
         let prediction = served.predict(&mut JsHost, feeds)?;
         let outputs = interop::outputs(prediction.outputs, &self.output_names);
         if let Some(id) = prediction.id {
-            if self.id_prefix.as_ref().map(|(instance, _)| *instance) != Some(id.instance) {
-                self.id_prefix = Some((id.instance, JsValue::from(id.prefix())));
-            }
-            if let Some((_, prefix)) = &self.id_prefix {
-                interop::attach_id(&outputs, prefix, id.sequence);
-            }
+            interop::attach_id(&outputs, &id.render());
         }
         Ok(outputs)
     }
@@ -382,6 +374,16 @@ pub fn verify_bundle(bytes: &[u8], options: JsValue) -> Result<String, JsValue> 
         let options = interop::load_options(&options)?;
         let manifest = bundle::check(&bundle::parts(bytes)?, &options)?;
         serde_json::to_string(&manifest).map_err(|e| Error::Internal(e.to_string()))
+    })
+}
+
+/// Checks that a bundle's manifest is signed by `publicKey`, for a bundle already loaded
+/// (js/bundle.js holds every later `load({ publicKey })` to it).
+#[wasm_bindgen(js_name = verifyBundleSignature)]
+pub fn verify_bundle_signature(manifest: &[u8], signature: Option<Vec<u8>>, public_key: JsValue) -> Result<(), JsValue> {
+    guarded(|| {
+        let key = interop::public_key(&public_key)?.ok_or_else(|| Error::InvalidOption("publicKey is required".into()))?;
+        bundle::check_signature(manifest, signature.as_deref(), &key)
     })
 }
 

@@ -115,21 +115,7 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
                 out.limits.max_input_elements = positive(&value, &key)? as usize;
             }
             "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
-            "publicKey" => {
-                if value.is_undefined() || value.is_null() {
-                    continue;
-                }
-                out.public_key = Some(if let Some(text) = value.as_string() {
-                    text.into_bytes()
-                } else if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-                    bytes.to_vec()
-                } else {
-                    return Err(Error::InvalidOption(format!(
-                        "publicKey must be an SPKI PEM string or 32 bytes, got {}",
-                        describe(&value)
-                    )));
-                });
-            }
+            "publicKey" => out.public_key = public_key(&value)?,
             "maxSpecializedPlans" => {
                 out.max_specialized_plans = if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
             }
@@ -145,6 +131,20 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
         }
     }
     Ok(out)
+}
+
+/// The `publicKey` option: SPKI PEM text or 32 raw bytes; undefined or null for none.
+pub fn public_key(value: &JsValue) -> Result<Option<Vec<u8>>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    if let Some(text) = value.as_string() {
+        return Ok(Some(text.into_bytes()));
+    }
+    match value.dyn_ref::<Uint8Array>() {
+        Some(bytes) => Ok(Some(bytes.to_vec())),
+        None => Err(Error::InvalidOption(format!("publicKey must be an SPKI PEM string or 32 bytes, got {}", describe(value)))),
+    }
 }
 
 fn positive(value: &JsValue, key: &str) -> Result<u64, Error> {
@@ -426,14 +426,15 @@ use crate::monitor::target::Task;
 use crate::monitor::{Column, Host, Label, MonitorOptions};
 
 #[wasm_bindgen(inline_js = "const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
-export function tag(target, prefix, sequence) { target[PREDICTION_ID] = prefix + sequence; }")]
+export function tag(target, id) { target[PREDICTION_ID] = id; }")]
 extern "C" {
-    /// `prefix + sequence` under the registered symbol `edgeinfer.predictionId`: invisible to
+    /// The id under the registered symbol `edgeinfer.predictionId`: invisible to
     /// `Object.keys`, `Object.entries`, `for...in` and `JSON.stringify`, so code that iterates
     /// the outputs sees only outputs, and no output name can clash with it. (A non-enumerable
     /// `id` would need `Object.defineProperty`, which cost about 0.5 µs a call, a few percent
     /// of a small model's prediction.)
-    fn tag(target: &JsValue, prefix: &JsValue, sequence: f64);
+    #[wasm_bindgen(js_name = tag)]
+    pub fn attach_id(target: &JsValue, id: &str);
 }
 
 #[wasm_bindgen]
@@ -443,7 +444,8 @@ extern "C" {
 }
 
 /// The JS host's clocks: `performance.now()` (monotonic; in deployed Workers it only moves
-/// between I/O, so latencies read 0 there) and `Date.now()`; the seed from `Math.random()`.
+/// between I/O, so latencies read 0 there) and `Date.now()`; the seed from
+/// `crypto.getRandomValues` (through getrandom), which Workers refuse at module scope.
 pub struct JsHost;
 
 impl Host for JsHost {
@@ -455,16 +457,9 @@ impl Host for JsHost {
         js_sys::Date::now()
     }
 
-    fn seed(&mut self) -> u64 {
-        let word = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-        (word() << 32) ^ word()
+    fn seed(&mut self) -> Option<[u8; 32]> {
+        crate::monitor::host::entropy()
     }
-}
-
-/// Puts the prediction id (`prefix` and the sequence number) on the outputs.
-pub fn attach_id(outputs: &JsValue, prefix: &JsValue, sequence: u64) {
-    // Sequence numbers stay below 2^53 for any realistic lifetime (285 years at a million a second).
-    tag(outputs, prefix, sequence as f64);
 }
 
 fn keys_of(v: &JsValue) -> Vec<String> {

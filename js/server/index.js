@@ -9,6 +9,9 @@ import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
 
+/** The caller of a public route: every such caller is the same principal. */
+const ANONYMOUS = Object.freeze({ name: 'anonymous', scopes: new Set() });
+
 // inference-header-content-length: the v2 binary extension, both ways.
 const CORS_HEADERS = 'authorization, content-type, inference-header-content-length';
 
@@ -39,12 +42,13 @@ export function createHandler(config) {
         } else {
           const { route, params } = match(request.method, url.pathname);
           routeName = route.name;
+          let who = ANONYMOUS;
           if (!settings.publicRoutes.has(route.group)) {
-            const who = await authenticate(request, settings.auth);
+            who = await authenticate(request, settings.auth);
             authorize(who, GROUPS[route.group]);
           }
           const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
-          response = await route.handle({ request, params, models, settings, metrics, env, waitUntil });
+          response = await route.handle({ request, params, models, settings, metrics, env, waitUntil, who });
         }
       } catch (e) {
         response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));

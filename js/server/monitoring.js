@@ -8,6 +8,33 @@ export function predictionId(outputs) {
   return outputs[Symbol.for('edgeinfer.predictionId')];
 }
 
+/** Predictions whose owner each model remembers: as many as its monitor joins feedback to by default. */
+const OWNED = 10_000;
+
+/**
+ * Remembers who made prediction `id` of `entry`'s model: feedback is taken from that
+ * principal only (see `checkOwner`). The oldest are forgotten first, past `OWNED`.
+ */
+export function rememberOwner(entry, id, who) {
+  if (id === undefined) return;
+  entry.owners ??= new Map();
+  entry.owners.set(id, who.name);
+  if (entry.owners.size > OWNED) entry.owners.delete(entry.owners.keys().next().value);
+}
+
+/**
+ * Refuses feedback on a prediction `who` did not make, unless they hold the `feedback:any`
+ * (or `admin`) scope, as the core refuses an id it does not hold: the answer is the same
+ * whether the prediction is someone else's or does not exist, so it tells nothing about
+ * other callers' predictions.
+ */
+export function checkOwner(entry, id, who) {
+  if (who.scopes.has('feedback:any') || who.scopes.has('admin')) return;
+  if (entry.owners?.get(id) !== who.name) {
+    throw new HttpError(404, `E_PREDICTION_UNKNOWN: unknown prediction: no prediction '${id}' made by '${who.name}' is held by model '${entry.name}' version ${entry.version}`);
+  }
+}
+
 /** `{ "id": "...", "label": v }` or `{ "id": "...", "labels": [v, null, ...] }`. */
 export function parseFeedback(body) {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');

@@ -4,14 +4,16 @@ import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } 
 import { modelMetadata, parseInferRequest, inferResponse } from './v2.js';
 import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
-import { configureLogs, modelExposition, parseFeedback, predictionId, shipLogs } from './monitoring.js';
+import { checkOwner, configureLogs, modelExposition, parseFeedback, predictionId, rememberOwner, shipLogs } from './monitoring.js';
 
 const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: [] };
 
 async function predict(ctx, entry, feeds) {
   configureLogs(entry, ctx.settings);
   try {
-    return await entry.model.predict(feeds);
+    const outputs = await entry.model.predict(feeds);
+    rememberOwner(entry, predictionId(outputs), ctx.who);
+    return outputs;
   } catch (e) {
     throw fromModelError(e);
   } finally {
@@ -100,6 +102,7 @@ export const ROUTES = [
     handle: async (ctx) => {
       const entry = await model(ctx);
       const { id, labels } = parseFeedback(await jsonBody(ctx));
+      checkOwner(entry, id, ctx.who);
       const joined = monitoring(() => entry.model.feedback(id, labels));
       return json({ model_name: entry.name, model_version: entry.version, id, joined });
     },

@@ -111,11 +111,7 @@ pub(crate) fn open_parts(parts: &Parts, options: &LoadOptions) -> Result<Opened>
 /// Every check that must pass before the payload is parsed; returns the trusted manifest.
 pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
     if let Some(key) = &options.public_key {
-        let key = keys::verifying_key(key)?;
-        let signature = parts.signature.ok_or_else(|| {
-            Error::Integrity(format!("the bundle is not signed, but a signature by key {} is required", keys::key_id(&key)))
-        })?;
-        keys::verify(&key, parts.manifest, signature)?;
+        check_signature(parts.manifest, parts.signature, key)?;
     }
     let manifest: Manifest = serde_json::from_slice(parts.manifest)
         .map_err(|e| Error::Integrity(format!("the manifest is not a valid bundle manifest: {e}")))?;
@@ -148,6 +144,17 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
         (Some(declared), Some(found)) => check_section("snapshot", declared.size, &declared.sha256, found)?,
     }
     Ok(manifest)
+}
+
+/// Checks that `signature` is `public_key`'s (SPKI PEM or 32 raw bytes) over `manifest`. It
+/// covers the manifest, which holds every other section's digest, so it is cheap to check
+/// again whenever a caller names a key, even for a bundle loaded earlier.
+pub fn check_signature(manifest: &[u8], signature: Option<&[u8]>, public_key: &[u8]) -> Result<()> {
+    let key = keys::verifying_key(public_key)?;
+    let signature = signature.ok_or_else(|| {
+        Error::Integrity(format!("the bundle is not signed, but a signature by key {} is required", keys::key_id(&key)))
+    })?;
+    keys::verify(&key, manifest, signature)
 }
 
 /// A section's size and digest against the manifest's. A section neither hashed nor passed

@@ -1,4 +1,4 @@
-//! What the monitor needs from the platform and cannot get portably: clocks and a seed.
+//! What the monitor needs from the platform and cannot get portably: clocks and entropy.
 //! `std::time::Instant` panics on wasm32-unknown-unknown, so the binding reads
 //! `performance.now()` and `Date.now()` from JS; native code and tests use `SystemHost` or
 //! `ManualHost`.
@@ -8,8 +8,10 @@ pub trait Host {
     fn monotonic_ms(&mut self) -> f64;
     /// Milliseconds since the Unix epoch, for log timestamps.
     fn unix_ms(&mut self) -> f64;
-    /// 64 random bits, asked for once per monitor (id prefixes, log sampling).
-    fn seed(&mut self) -> u64;
+    /// 32 bytes of the platform's entropy, asked for once per monitor: they seed the CSPRNG
+    /// that makes prediction ids unguessable. `None` where the platform refuses randomness
+    /// for now (a Worker while its module is evaluated); the next call asks again.
+    fn seed(&mut self) -> Option<[u8; 32]>;
 }
 
 /// A host whose clocks move only when told: tests pass durations in.
@@ -38,8 +40,12 @@ impl Host for ManualHost {
         self.unix_ms + self.now_ms
     }
 
-    fn seed(&mut self) -> u64 {
-        self.seed
+    fn seed(&mut self) -> Option<[u8; 32]> {
+        let mut seed = [0; 32];
+        for chunk in seed.chunks_mut(8) {
+            chunk.copy_from_slice(&self.seed.to_le_bytes());
+        }
+        Some(seed)
     }
 }
 
@@ -67,11 +73,13 @@ impl Host for SystemHost {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
 
-    fn seed(&mut self) -> u64 {
-        use std::hash::{BuildHasher, Hasher};
-        // RandomState is seeded from the OS per process; mixing in the time separates monitors.
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(self.started.elapsed().as_nanos());
-        h.finish()
+    fn seed(&mut self) -> Option<[u8; 32]> {
+        entropy()
     }
+}
+
+/// 32 bytes from the operating system, or on wasm from the platform's `crypto.getRandomValues`.
+pub fn entropy() -> Option<[u8; 32]> {
+    let mut seed = [0; 32];
+    getrandom::fill(&mut seed).ok().map(|()| seed)
 }

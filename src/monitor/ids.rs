@@ -1,31 +1,34 @@
-//! Prediction ids: `<instance>-<sequence>`, where the instance part is random per loaded
-//! model, so an id from another isolate or an earlier load is recognised as foreign instead
-//! of being joined to whichever prediction happens to have the same sequence number here.
+//! Prediction ids: `<instance>-<token>`. The instance part is random per loaded model, so an
+//! id from another isolate or an earlier load is recognised as foreign; the token is 96 bits
+//! from a CSPRNG, drawn per prediction, so that holding one id tells nothing about any other
+//! (a caller cannot label someone else's prediction by guessing its id) nor how many
+//! predictions were made.
 
-/// A parsed id: which loaded model made it and its sequence number there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A parsed id: which loaded model made it, and the prediction's own random token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PredictionId {
     pub instance: u32,
-    pub sequence: u64,
+    pub token: u128,
 }
 
-impl PredictionId {
-    pub fn render(self) -> String {
-        format!("{}{}", self.prefix(), self.sequence)
-    }
+/// Hex digits of the token: 96 bits.
+const TOKEN_DIGITS: usize = 24;
 
-    /// `<instance>-`, the same for every id of one loaded model: a binding can keep it and
-    /// append the sequence number itself.
-    pub fn prefix(self) -> String {
-        format!("{:08x}-", self.instance)
+impl PredictionId {
+    /// The largest token: 96 bits.
+    pub const TOKEN_MAX: u128 = (1 << 96) - 1;
+
+    pub fn render(self) -> String {
+        format!("{:08x}-{:0width$x}", self.instance, self.token, width = TOKEN_DIGITS)
     }
 
     pub fn parse(text: &str) -> Option<PredictionId> {
-        let (instance, sequence) = text.split_once('-')?;
-        if instance.len() != 8 || sequence.is_empty() || sequence.starts_with('+') {
+        let (instance, token) = text.split_once('-')?;
+        let hex = |s: &str, digits: usize| s.len() == digits && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex(instance, 8) || !hex(token, TOKEN_DIGITS) {
             return None;
         }
-        Some(PredictionId { instance: u32::from_str_radix(instance, 16).ok()?, sequence: sequence.parse().ok()? })
+        Some(PredictionId { instance: u32::from_str_radix(instance, 16).ok()?, token: u128::from_str_radix(token, 16).ok()? })
     }
 }
 
@@ -35,10 +38,24 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_junk_is_refused() {
-        let id = PredictionId { instance: 0x00ab_cdef, sequence: 42 };
-        assert_eq!(id.render(), "00abcdef-42");
-        assert_eq!(PredictionId::parse("00abcdef-42"), Some(id));
-        for junk in ["", "42", "00abcdef-", "abc-1", "00abcdef-+1", "zzzzzzzz-1", "00abcdef-1-2", "00abcdef--1"] {
+        let id = PredictionId { instance: 0x00ab_cdef, token: 0x0123_4567_89ab_cdef_0011_2233 };
+        assert_eq!(id.render(), "00abcdef-0123456789abcdef00112233");
+        assert_eq!(PredictionId::parse("00abcdef-0123456789abcdef00112233"), Some(id));
+        let max = PredictionId { instance: u32::MAX, token: PredictionId::TOKEN_MAX };
+        assert_eq!(PredictionId::parse(&max.render()), Some(max));
+        for junk in [
+            "",
+            "42",
+            "00abcdef-",
+            "00abcdef-42",
+            "abc-0123456789abcdef00112233",
+            "00abcdef-+123456789abcdef00112233",
+            "zzzzzzzz-0123456789abcdef00112233",
+            "00abcdef-0123456789abcdef0011223",
+            "00abcdef-0123456789abcdef001122334",
+            "00abcdef-0123456789abcdef0011223g",
+            "00abcdef-0123456789abcdef00112233-1",
+        ] {
             assert_eq!(PredictionId::parse(junk), None, "{junk}");
         }
     }

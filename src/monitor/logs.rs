@@ -98,11 +98,12 @@ impl PredictionLog {
 
     /// Whether this call is logged: decided before it runs, so that inputs are captured only
     /// for calls that will be.
-    pub fn sample(&mut self, random: &mut Random) -> bool {
+    /// Whether to log this call; without a generator (no entropy yet) only a rate of 1 logs.
+    pub fn sample(&mut self, random: Option<&mut Random>) -> bool {
         if !self.options.enabled {
             return false;
         }
-        let keep = self.options.sample_rate >= 1.0 || random.next_f64() < self.options.sample_rate;
+        let keep = self.options.sample_rate >= 1.0 || random.is_some_and(|r| r.next_f64() < self.options.sample_rate);
         if !keep {
             self.sampled_out += 1;
         }
@@ -333,10 +334,10 @@ mod tests {
     #[test]
     fn sampling_and_bounds() {
         let (layout, feeds, outputs) = fixture();
-        let mut random = Random::new(11);
+        let mut random = Random::new([11; 32]);
         let mut log = PredictionLog::new(LogOptions { enabled: true, sample_rate: 0.1, max_lines: 50, ..LogOptions::default() });
         for _ in 0..10_000 {
-            if log.sample(&mut random) {
+            if log.sample(Some(&mut random)) {
                 log.push_success(&entry(), &outputs, None);
             }
         }
@@ -354,6 +355,6 @@ mod tests {
         assert_eq!(line["outputs"]["score"]["truncated"], true);
         assert_eq!(line["inputs"]["age"], serde_json::json!([41.0]));
         let mut off = PredictionLog::new(LogOptions::default());
-        assert!(!off.sample(&mut random));
+        assert!(!off.sample(Some(&mut random)));
     }
 }

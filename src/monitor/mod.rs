@@ -242,14 +242,18 @@ impl Monitor {
         })
     }
 
-    /// Seeds the generator at the first call (not at load: Workers refuse randomness while a
-    /// module is being evaluated), drawing this instance's id prefix from it.
+    /// Seeds the generator at the first call that can (not at load: Workers refuse randomness
+    /// while a module is being evaluated), drawing this instance's id prefix from it, and
+    /// decides whether to log the call.
     fn sample_log(&mut self, host: &mut dyn Host) -> bool {
-        let random = self.random.get_or_insert_with(|| Random::new(host.seed()));
-        if self.next_sequence == 0 && self.instance == 0 {
+        if self.random.is_none()
+            && let Some(seed) = host.seed()
+        {
+            let mut random = Random::new(seed);
             self.instance = (random.next_u64() >> 32) as u32 | 1;
+            self.random = Some(random);
         }
-        self.log.sample(random)
+        self.log.sample(self.random.as_mut())
     }
 
     /// Before the model runs: bins the features for drift and decides whether to log.
@@ -261,13 +265,13 @@ impl Monitor {
     }
 
     /// The model answered: counts it, keeps it for feedback and drift, logs it. Returns the
-    /// prediction's id.
-    pub fn succeed(&mut self, call: Call, outputs: &[(String, HostTensor)], host: &mut dyn Host) -> PredictionId {
+    /// prediction's id, if the platform has given entropy to make one.
+    pub fn succeed(&mut self, call: Call, outputs: &[(String, HostTensor)], host: &mut dyn Host) -> Option<PredictionId> {
         let now = host.monotonic_ms();
         let latency_ms = now - call.started_ms;
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let id = PredictionId { instance: self.instance, sequence };
+        let id = self.random.as_mut().map(|r| PredictionId { instance: self.instance, token: r.next_u96() });
         self.drift.commit();
         let mut rows = call.rows;
         if let Some(target) = &mut self.target {
@@ -275,8 +279,8 @@ impl Monitor {
             if n > 0 {
                 rows = n;
             }
-            if let Some(pending) = &mut self.pending {
-                pending.push(sequence, &self.predicted, &self.scores);
+            if let (Some(pending), Some(id)) = (&mut self.pending, id) {
+                pending.push(sequence, id.token, &self.predicted, &self.scores);
             }
             if self.drift.watches_predictions() {
                 let width = target.width.max(1);
@@ -293,9 +297,9 @@ impl Monitor {
         }
         self.performance.record_success(rows as u64, latency_ms * 1000.0, now);
         if let Some(inputs) = call.log {
-            let id = id.render();
+            let id = id.map(PredictionId::render);
             let entry = Entry {
-                id: Some(&id),
+                id: id.as_deref(),
                 unix_ms: host.unix_ms(),
                 model: &self.name,
                 version: &self.version,
@@ -352,7 +356,7 @@ impl Monitor {
                 return Err(e);
             }
         };
-        let found = match pending.find(parsed.sequence, self.next_sequence) {
+        let found = match pending.find(parsed.token) {
             Lookup::Found(f) => f,
             Lookup::Expired => {
                 self.feedback.unknown += 1;
@@ -363,7 +367,10 @@ impl Monitor {
             }
             Lookup::Unknown => {
                 self.feedback.unknown += 1;
-                return Err(unknown(format!("no prediction '{id}' has been made")));
+                return Err(unknown(format!(
+                    "no prediction '{id}' is held: this model did not make it, or it is too old (feedback joins the last {} predicted rows, monitoring.feedbackCapacity)",
+                    self.feedback_capacity
+                )));
             }
         };
         if labels.len() != found.rows {

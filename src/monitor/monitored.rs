@@ -72,7 +72,7 @@ impl MonitoredModel {
         match self.model.predict(feeds) {
             Ok(outputs) => {
                 let id = monitor.succeed(call, &outputs, host);
-                Ok(Prediction { outputs, id: Some(id) })
+                Ok(Prediction { outputs, id })
             }
             Err(e) => {
                 monitor.fail(Some(call), &e, started_ms, host);

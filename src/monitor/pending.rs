@@ -1,7 +1,9 @@
 //! Recent predictions awaiting their ground truth: a ring of at most `capacity` rows (and as
 //! many prediction headers), so feedback can arrive long after the prediction while memory
-//! stays fixed. A prediction is found in constant time from its sequence number; once its
+//! stays fixed. A prediction is found in constant time from its id's random token; once its
 //! rows are overwritten, feedback for it is refused as too old.
+
+use std::collections::HashMap;
 
 use super::target::Predicted;
 
@@ -15,6 +17,7 @@ pub enum Truth {
 #[derive(Debug, Clone, Copy)]
 struct Header {
     sequence: u64,
+    token: u128,
     first_row: u64,
     rows: u32,
 }
@@ -30,6 +33,8 @@ pub struct Pending {
     capacity: usize,
     width: usize,
     headers: Vec<Option<Header>>,
+    /// The token of each header held, to its sequence number.
+    by_token: HashMap<u128, u64>,
     rows: Vec<Row>,
     scores: Vec<f32>,
     /// Rows ever written; row r lives at slot r % capacity while r ≥ written − capacity.
@@ -46,9 +51,9 @@ pub struct Found {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lookup {
     Found(Found),
-    /// Overwritten by newer predictions (or never kept: a batch larger than the ring).
+    /// Its rows were overwritten by newer predictions.
     Expired,
-    /// Not yet made: an id from the future is not ours.
+    /// Not held: never made here, its header overwritten, or a batch larger than the ring.
     Unknown,
 }
 
@@ -56,21 +61,25 @@ impl Pending {
     /// `width` scores are kept per row (0 for none).
     pub fn new(capacity: usize, width: usize) -> Self {
         let capacity = capacity.max(1);
-        Pending { capacity, width, headers: Vec::new(), rows: Vec::new(), scores: Vec::new(), written: 0 }
+        Pending { capacity, width, headers: Vec::new(), by_token: HashMap::new(), rows: Vec::new(), scores: Vec::new(), written: 0 }
     }
 
-    /// Keeps prediction `sequence`'s rows. `scores` has `width` per row or is empty.
-    pub fn push(&mut self, sequence: u64, predicted: &[Predicted], scores: &[f32]) {
+    /// Keeps prediction `sequence`'s rows, to be found by `token`. `scores` has `width` per
+    /// row or is empty.
+    pub fn push(&mut self, sequence: u64, token: u128, predicted: &[Predicted], scores: &[f32]) {
         if predicted.is_empty() || predicted.len() > self.capacity {
             return;
         }
-        let header = Header { sequence, first_row: self.written, rows: predicted.len() as u32 };
+        let header = Header { sequence, token, first_row: self.written, rows: predicted.len() as u32 };
         let slot = (sequence % self.capacity as u64) as usize;
         if slot >= self.headers.len() {
             self.headers.resize(slot + 1, None);
         }
         if let Some(h) = self.headers.get_mut(slot) {
-            *h = Some(header);
+            if let Some(old) = h.replace(header) {
+                self.by_token.remove(&old.token);
+            }
+            self.by_token.insert(token, sequence);
         }
         let have_scores = self.width > 0 && scores.len() == predicted.len() * self.width;
         for (i, &p) in predicted.iter().enumerate() {
@@ -91,10 +100,8 @@ impl Pending {
         }
     }
 
-    pub fn find(&self, sequence: u64, next_sequence: u64) -> Lookup {
-        if sequence >= next_sequence {
-            return Lookup::Unknown;
-        }
+    pub fn find(&self, token: u128) -> Lookup {
+        let Some(&sequence) = self.by_token.get(&token) else { return Lookup::Unknown };
         let slot = (sequence % self.capacity as u64) as usize;
         match self.headers.get(slot).copied().flatten() {
             Some(h) if h.sequence == sequence && h.first_row >= self.written.saturating_sub(self.capacity as u64) => {
@@ -136,6 +143,7 @@ impl Pending {
 
     /// The sizes of the buffers, to check that they stay within their bounds.
     pub fn footprint(&self) -> (usize, usize, usize) {
+        debug_assert!(self.by_token.len() <= self.headers.len());
         (self.headers.len(), self.rows.len(), self.scores.len())
     }
 }
@@ -146,31 +154,35 @@ mod tests {
 
     #[test]
     fn finds_recent_predictions_and_expires_old_ones() {
+        let token = |s: u64| u128::from(s) * 0x9e37_79b9_7f4a_7c15 + 1;
         let mut p = Pending::new(5, 2);
-        p.push(0, &[Predicted::Class(1), Predicted::Class(0)], &[0.1, 0.9, 0.8, 0.2]);
-        p.push(1, &[Predicted::Class(1)], &[0.3, 0.7]);
-        let Lookup::Found(f) = p.find(0, 2) else { panic!() };
+        p.push(0, token(0), &[Predicted::Class(1), Predicted::Class(0)], &[0.1, 0.9, 0.8, 0.2]);
+        p.push(1, token(1), &[Predicted::Class(1)], &[0.3, 0.7]);
+        let Lookup::Found(f) = p.find(token(0)) else { panic!() };
         assert_eq!(f.rows, 2);
         assert_eq!(p.row(f, 1).0, Predicted::Class(0));
         assert_eq!(p.row(f, 1).1, [0.8, 0.2]);
         p.set_truth(f, 1, Truth::Class(0));
         assert_eq!(p.row(f, 1).2, Some(Truth::Class(0)));
-        assert_eq!(p.find(2, 2), Lookup::Unknown);
+        assert_eq!(p.find(token(2)), Lookup::Unknown);
         // Two more rows fill the ring; the next overwrites prediction 0's first row.
-        p.push(2, &[Predicted::Class(0); 2], &[]);
-        assert!(matches!(p.find(0, 3), Lookup::Found(_)));
-        p.push(3, &[Predicted::Class(0)], &[]);
-        assert_eq!(p.find(0, 4), Lookup::Expired);
-        let Lookup::Found(f) = p.find(1, 4) else { panic!() };
+        p.push(2, token(2), &[Predicted::Class(0); 2], &[]);
+        assert!(matches!(p.find(token(0)), Lookup::Found(_)));
+        p.push(3, token(3), &[Predicted::Class(0)], &[]);
+        assert_eq!(p.find(token(0)), Lookup::Expired);
+        let Lookup::Found(f) = p.find(token(1)) else { panic!() };
         assert_eq!(p.row(f, 0).1, [0.3, 0.7]);
-        let Lookup::Found(f) = p.find(2, 4) else { panic!() };
+        let Lookup::Found(f) = p.find(token(2)) else { panic!() };
         assert!(p.row(f, 0).1.iter().all(|s| s.is_nan()), "no scores given: NaN");
-        // A batch larger than the ring is not kept, and says so.
-        p.push(4, &[Predicted::Value(1.0); 6], &[]);
-        assert_eq!(p.find(4, 5), Lookup::Expired);
+        // A batch larger than the ring is not kept.
+        p.push(4, token(4), &[Predicted::Value(1.0); 6], &[]);
+        assert_eq!(p.find(token(4)), Lookup::Unknown);
         for s in 5..10_000u64 {
-            p.push(s, &[Predicted::Value(s as f64)], &[0.5, 0.5]);
+            p.push(s, token(s), &[Predicted::Value(s as f64)], &[0.5, 0.5]);
         }
         assert_eq!(p.footprint(), (5, 5, 10));
+        assert_eq!(p.by_token.len(), 5, "tokens are forgotten with their headers");
+        assert_eq!(p.find(token(9_994)), Lookup::Unknown);
+        assert!(matches!(p.find(token(9_995)), Lookup::Found(_)));
     }
 }

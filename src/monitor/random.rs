@@ -1,23 +1,26 @@
-//! A small seeded generator (SplitMix64) for the monitor's own choices: prediction-id
-//! prefixes and which predictions a sampled log keeps. The seed comes from the host once,
-//! so the core needs no source of randomness of its own.
+//! The monitor's random choices: prediction-id tokens, which must be unguessable, and which
+//! predictions a sampled log keeps. ChaCha12 (a CSPRNG, from the RustCrypto `chacha20`
+//! crate) seeded once with 32 bytes of the host's entropy, so the core needs no source of
+//! randomness of its own and tests can fix the seed.
 
-#[derive(Debug, Clone)]
-pub struct Random {
-    state: u64,
-}
+use chacha20::ChaCha12Rng;
+use rand_core::{Rng, SeedableRng};
+
+#[derive(Debug)]
+pub struct Random(ChaCha12Rng);
 
 impl Random {
-    pub fn new(seed: u64) -> Self {
-        Random { state: seed }
+    pub fn new(seed: [u8; 32]) -> Self {
+        Random(ChaCha12Rng::from_seed(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
+    }
+
+    /// 96 uniformly random bits.
+    pub fn next_u96(&mut self) -> u128 {
+        (u128::from(self.0.next_u64()) << 32) | u128::from(self.0.next_u32())
     }
 
     /// Uniform in [0, 1).
@@ -32,12 +35,16 @@ mod tests {
 
     #[test]
     fn uniform_and_reproducible() {
-        let mut a = Random::new(7);
-        let mut b = Random::new(7);
+        let mut a = Random::new([7; 32]);
+        let mut b = Random::new([7; 32]);
         let xs: Vec<f64> = (0..10_000).map(|_| a.next_f64()).collect();
         assert!(xs.iter().zip((0..10_000).map(|_| b.next_f64())).all(|(x, y)| *x == y));
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         assert!((mean - 0.5).abs() < 0.01, "{mean}");
         assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        let tokens: Vec<u128> = (0..1000).map(|_| a.next_u96()).collect();
+        assert!(tokens.iter().all(|&t| t <= crate::monitor::PredictionId::TOKEN_MAX));
+        assert!(tokens.iter().any(|&t| t >> 95 == 1), "the top bit is used");
+        assert_ne!(Random::new([8; 32]).next_u64(), Random::new([7; 32]).next_u64());
     }
 }

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::PathBuf;
 
 use edgeinfer::monitor::logs::LogOptions;
-use edgeinfer::monitor::{Column, Label, ManualHost, Monitor, MonitorOptions, MonitoredModel, Reference};
+use edgeinfer::monitor::{Column, Host, Label, ManualHost, Monitor, MonitorOptions, MonitoredModel, PredictionId, Reference};
 use edgeinfer::{DType, Dim, Error, Feed, HostTensor, LoadOptions, Model, TensorInfo, Values};
 use serde_json::Value;
 
@@ -38,7 +38,7 @@ fn predict(m: &mut Monitor, host: &mut ManualHost, rows: usize, outputs: &[(Stri
     let feeds = x_feed(rows);
     let started = host.now_ms;
     let call = m.start(&feeds, started, host);
-    m.succeed(call, outputs, host).render()
+    m.succeed(call, outputs, host).expect("the host gives entropy").render()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -149,6 +149,64 @@ fn regressor_quality_equals_scikit_learn() {
 }
 
 #[test]
+fn prediction_ids_are_unguessable() {
+    let outputs_info = [info("label", DType::Int64, vec![batch()])];
+    let mut m = Monitor::new(&x_input(), &outputs_info, &[], MonitorOptions::default()).unwrap();
+    let mut host = ManualHost::new(21);
+    let one = [("label".to_string(), HostTensor::new(vec![1], Values::Int64(vec![1])))];
+    let ids: Vec<String> = (0..2000).map(|_| predict(&mut m, &mut host, 1, &one)).collect();
+    let tokens: Vec<u128> = ids.iter().map(|id| PredictionId::parse(id).unwrap().token).collect();
+    assert_eq!(tokens.iter().collect::<std::collections::HashSet<_>>().len(), tokens.len(), "no token repeats");
+    // Nothing links consecutive ids: about half of the 96 bits differ between neighbours,
+    // and every bit is set in about half of the ids.
+    let flips: u32 = tokens.windows(2).map(|w| (w[0] ^ w[1]).count_ones()).sum();
+    let mean_flips = flips as f64 / (tokens.len() - 1) as f64;
+    assert!((44.0..52.0).contains(&mean_flips), "{mean_flips} bits differ between neighbours");
+    for bit in 0..96 {
+        let set = tokens.iter().filter(|&&t| t >> bit & 1 == 1).count();
+        assert!((800..1200).contains(&set), "bit {bit} set in {set} of 2000 ids");
+    }
+    // An id one off from a real one, or a real one's token under another instance, is unknown.
+    let last = PredictionId::parse(ids.last().unwrap()).unwrap();
+    for guess in [PredictionId { token: last.token + 1, ..last }, PredictionId { token: last.token ^ 1, ..last }] {
+        let err = m.feedback(&guess.render(), &[Label::Number(1.0)]).unwrap_err();
+        assert_eq!(err.code(), "E_PREDICTION_UNKNOWN", "{guess:?}");
+    }
+    assert_eq!(m.feedback(&last.render(), &[Label::Number(1.0)]), Ok(1));
+}
+
+/// A host that has no entropy to give until told.
+struct NoEntropyYet(ManualHost, bool);
+
+impl Host for NoEntropyYet {
+    fn monotonic_ms(&mut self) -> f64 {
+        self.0.monotonic_ms()
+    }
+    fn unix_ms(&mut self) -> f64 {
+        self.0.unix_ms()
+    }
+    fn seed(&mut self) -> Option<[u8; 32]> {
+        if self.1 { self.0.seed() } else { None }
+    }
+}
+
+#[test]
+fn predictions_without_entropy_have_no_id_until_there_is_some() {
+    let outputs_info = [info("label", DType::Int64, vec![batch()])];
+    let mut m = Monitor::new(&x_input(), &outputs_info, &[], MonitorOptions::default()).unwrap();
+    let mut host = NoEntropyYet(ManualHost::new(5), false);
+    let one = [("label".to_string(), HostTensor::new(vec![1], Values::Int64(vec![1])))];
+    let feeds = x_feed(1);
+    let call = m.start(&feeds, 0.0, &mut host);
+    assert_eq!(m.succeed(call, &one, &mut host), None);
+    assert_eq!(m.stats(0.0).performance.predictions, 1, "the prediction still counts");
+    host.1 = true;
+    let call = m.start(&feeds, 0.0, &mut host);
+    let id = m.succeed(call, &one, &mut host).expect("an id once the host gives entropy");
+    assert_eq!(m.feedback(&id.render(), &[Label::Number(1.0)]), Ok(1));
+}
+
+#[test]
 fn feedback_refusals_name_what_is_wrong() {
     let outputs_info = [info("label", DType::Int64, vec![batch()])];
     let options = MonitorOptions { feedback_capacity: 10, ..MonitorOptions::default() };
@@ -174,7 +232,7 @@ fn feedback_refusals_name_what_is_wrong() {
         assert_eq!(code(m.feedback(junk, &[])).unwrap_err().0, "E_PREDICTION_UNKNOWN");
     }
     let (prefix, _) = id.split_once('-').unwrap();
-    let (c, msg) = code(m.feedback(&format!("{prefix}-99"), &[Label::Number(1.0)])).unwrap_err();
+    let (c, msg) = code(m.feedback(&format!("{prefix}-{:024x}", 99), &[Label::Number(1.0)])).unwrap_err();
     assert_eq!(c, "E_PREDICTION_UNKNOWN");
     assert!(msg.contains("no prediction"), "{msg}");
     // Another monitor (another isolate) refuses this one's ids as foreign.
@@ -229,7 +287,7 @@ fn memory_stays_bounded_over_a_million_predictions() {
             ("probabilities".to_string(), HostTensor::new(vec![1, 3], Values::Float32(vec![0.2, 0.3, 0.5]))),
         ];
         let call = m.start(&feeds[(i % 4) as usize], host.now_ms, &mut host);
-        let id = m.succeed(call, &outputs, &mut host).render();
+        let id = m.succeed(call, &outputs, &mut host).unwrap().render();
         if i % 10 == 0 {
             // Ground truth for a tenth, some of it naming new classes (bounded by maxClasses).
             let label = if i % 1000 == 0 { Label::Text(format!("new-{i}")) } else { Label::Number((i % 2) as f64) };

@@ -144,6 +144,53 @@ describe('tampering', () => {
     }
   });
 
+  test('every load with a publicKey checks the signature, whatever loaded the bundle first', async () => {
+    const fresh = async (tag) => import(`${pathToFileURL(join(out, 'mlp_tabular.js')).href}?order-${tag}`);
+    const other = readFileSync(join(dir, 'other.pub'), 'utf8');
+    const feeds = { x: { data: new Float32Array(32), shape: [1, 32] } };
+    // predict() loads without a key; a later load naming a key that did not sign it is refused.
+    const afterPredict = await fresh('predict');
+    await afterPredict.predict(feeds);
+    await assert.rejects(afterPredict.load({ publicKey: other }), { code: 'E_INTEGRITY', message: /signature does not match/ });
+    assert.equal((await afterPredict.load({ publicKey: pub() })).manifest.name, 'mlp_tabular');
+    // A load with the right key, then one with another key, concurrently or later.
+    const afterKey = await fresh('key');
+    const [good, bad] = await Promise.allSettled([afterKey.load({ publicKey: pub() }), afterKey.load({ publicKey: other })]);
+    assert.equal(good.status, 'fulfilled');
+    assert.equal(bad.reason?.code, 'E_INTEGRITY');
+    await assert.rejects(afterKey.load({ publicKey: other }), { code: 'E_INTEGRITY' });
+    await assert.rejects(afterKey.load({ publicKey: 'not a key' }), { code: 'E_INVALID_OPTION' });
+    // The model keeps serving after the refusals.
+    assert.equal((await afterKey.predict(feeds)).y.shape[0], 1);
+    // A refused first load leaves nothing behind: the next load checks its own key.
+    const refusedFirst = await fresh('refused');
+    await assert.rejects(refusedFirst.load({ publicKey: other }), { code: 'E_INTEGRITY' });
+    assert.equal((await refusedFirst.load({ publicKey: pub() })).manifest.name, 'mlp_tabular');
+    // An unsigned bundle, loaded without a key, is refused to any later key.
+    const { runtime, list } = sections(readFileSync(join(out, 'mlp_tabular.wasm')));
+    const unsigned = await WebAssembly.compile(assemble(runtime, list.filter((s) => s.name !== 'edgeinfer.signature')));
+    const plain = await fresh('unsigned');
+    await plain.load({ wasm: unsigned });
+    await assert.rejects(plain.load({ wasm: unsigned, publicKey: pub() }), { code: 'E_INTEGRITY', message: /not signed/ });
+  });
+
+  test('a load whose options differ from the first load\'s is refused, not ignored', async () => {
+    const bundle = await import(`${pathToFileURL(join(out, 'iris.js')).href}?options`);
+    const first = await bundle.load({ monitoring: { name: 'flowers', log: { sampleRate: 0.5 } }, maxInputElements: 1000 });
+    assert.equal(await bundle.load({ monitoring: { name: 'flowers', log: { sampleRate: 0.5 } } }), first, 'the same options');
+    assert.equal(await bundle.load(), first, 'no options take what is loaded');
+    for (const [options, named] of [
+      [{ monitoring: { name: 'flowers', log: { sampleRate: 1 } } }, 'monitoring'],
+      [{ monitoring: false }, 'monitoring'],
+      [{ maxInputElements: 10 }, 'maxInputElements'],
+      [{ inputShapes: { features: [1, 4] } }, 'inputShapes'],
+      [{ wasm: new URL('file:///elsewhere.wasm') }, 'wasm'],
+    ]) {
+      await assert.rejects(bundle.load(options), { code: 'E_INVALID_OPTION', message: new RegExp(`'${named}' option`) }, JSON.stringify(options));
+    }
+    await assert.rejects(bundle.load(null), { code: 'E_INVALID_OPTION' });
+  });
+
   test('a wrong key, a missing signature or section, another runtime version', async () => {
     const wrong = await cli('verify', join(out, 'mlp_tabular.wasm'), '--public-key', 'other.pub');
     assert.equal(wrong.code, 1);

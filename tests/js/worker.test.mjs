@@ -14,6 +14,9 @@ const dir = join(root, '.cache/worker-e2e');
 const modelsDir = join(root, '.cache/worker-e2e-models');
 const KEYS = {
   predict: 'pk-predict-0123456789abcdef',
+  // Another client with the same scope: it must not label the first one's predictions.
+  mobile: 'pk-mobile-0123456789abcdefg',
+  labeller: 'pk-labeller-0123456789abcdef',
   metrics: 'pk-metrics-0123456789abcdef',
   admin: 'pk-admin-0123456789abcdefgh',
 };
@@ -134,6 +137,8 @@ before(async () => {
   const vars = {
     API_KEYS: JSON.stringify([
       { name: 'web', key: KEYS.predict, scopes: ['predict'] },
+      { name: 'mobile', key: KEYS.mobile, scopes: ['predict'] },
+      { name: 'labeller', key: KEYS.labeller, scopes: ['predict', 'feedback:any'] },
       { name: 'prometheus', key: KEYS.metrics, scopes: ['metrics'] },
       { name: 'ops', key: KEYS.admin, scopes: ['admin'] },
     ]),
@@ -419,7 +424,7 @@ describe('monitoring', () => {
     const r = await inferIris();
     assert.equal(r.status, 200, r.text);
     const id = r.json.parameters.prediction_id;
-    assert.match(id, /^[0-9a-f]{8}-\d+$/);
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{24}$/);
     assert.equal(r.json.id, id, 'no request id: the prediction id is the response id');
     const echoed = await inferIris({ id: 'req-7' });
     assert.equal(echoed.json.id, 'req-7');
@@ -430,7 +435,7 @@ describe('monitoring', () => {
     assert.deepEqual(joined.json, { model_name: 'iris', model_version: '1', id, joined: 2 });
     assert.equal((await feedback({ id, labels })).json.joined, 0, 'the same labels again: nothing new');
     const one = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [iris[0]] } });
-    assert.match(one.json.id, /^[0-9a-f]{8}-\d+$/);
+    assert.match(one.json.id, /^[0-9a-f]{8}-[0-9a-f]{24}$/);
     assert.equal((await feedback({ id: one.json.id, label: 1 })).json.joined, 1);
     const stats = await call('/v2/models/iris/stats', { key: KEYS.metrics });
     assert.equal(stats.status, 200, stats.text);
@@ -444,8 +449,8 @@ describe('monitoring', () => {
     const r = await inferIris();
     const id = r.json.parameters.prediction_id;
     const cases = [
-      [{ id: 'nope', label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*not a prediction id/],
-      [{ id: `${id.split('-')[0]}-99999`, label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction/],
+      [{ id: 'nope', label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction 'nope'/],
+      [{ id: `${id.split('-')[0]}-${'0'.repeat(24)}`, label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction/],
       [{ id, labels: [1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID.*2 rows, got 1 label/],
       [{ id, labels: [{}, 1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID/],
       [{ id }, KEYS.predict, 400, /either 'label'.*or 'labels'/],
@@ -460,6 +465,35 @@ describe('monitoring', () => {
     assert.equal((await feedback({ id, labels: [0, 1] }, KEYS.predict, '/v2/models/nope/feedback')).status, 404);
     const none = await call('/v2/models/recommender_topk/feedback', { method: 'POST', key: KEYS.predict, body: { id, label: 1 } });
     assert.equal(none.status, 404, 'another model does not hold this id');
+  });
+
+  test('ids cannot be guessed, and only the caller who made a prediction labels it', async () => {
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await inferIris()).json.parameters.prediction_id);
+    const [prefix] = ids[0].split('-');
+    assert.ok(ids.every((id) => id.startsWith(`${prefix}-`)), 'one isolate, one prefix');
+    const tokens = ids.map((id) => BigInt(`0x${id.split('-')[1]}`));
+    assert.equal(new Set(tokens).size, 4);
+    for (let i = 1; i < 4; i++) {
+      const diff = tokens[i] > tokens[i - 1] ? tokens[i] - tokens[i - 1] : tokens[i - 1] - tokens[i];
+      assert.ok(diff > 1n << 40n, `consecutive ids ${ids[i - 1]} and ${ids[i]} are far apart`);
+    }
+    const [id] = ids;
+    // Another client with the predict scope: refused exactly as for an id that does not exist,
+    // with nothing of the prediction (its rows, its labels) in the answer.
+    const foreign = await feedback({ id, labels: [1, 1] }, KEYS.mobile);
+    const missing = await feedback({ id: `${prefix}-${'0'.repeat(24)}`, labels: [1, 1] }, KEYS.mobile);
+    assert.equal(foreign.status, 404, foreign.text);
+    assert.equal(foreign.json.error, missing.json.error.replace(`${prefix}-${'0'.repeat(24)}`, id));
+    assert.doesNotMatch(foreign.json.error, /rows|label '/);
+    // The owner's labels are then taken, not refused as "already labelled".
+    const owner = await feedback({ id, labels: [0, 2] });
+    assert.equal(owner.status, 200, owner.text);
+    assert.equal(owner.json.joined, 2);
+    // A caller with feedback:any (a labelling pipeline) labels anyone's predictions.
+    const pipeline = await feedback({ id: ids[1], labels: [0, 2] }, KEYS.labeller);
+    assert.equal(pipeline.status, 200, pipeline.text);
+    assert.equal(pipeline.json.joined, 2);
   });
 
   test('drift against the reference the CLI made, per feature, with the predictions', async () => {

@@ -381,7 +381,7 @@ export function suite(api, fixtures) {
       for (const k in out) seen.push(k);
       deepEqual(seen, ['y']);
       const id = predictionId(out);
-      ok(/^[0-9a-f]{8}-\d+$/.test(id), `id ${id}`);
+      ok(/^[0-9a-f]{8}-[0-9a-f]{24}$/.test(id), `id ${id}`);
       ok(!JSON.stringify(out).includes(id), 'JSON.stringify leaves the id out');
       equal(predictionId({ ...out }), id, 'a copy keeps it');
       ids.add(id);
@@ -429,7 +429,7 @@ export function suite(api, fixtures) {
     close([q.accuracy], [32 / 33], { rtol: 1e-12, atol: 0 });
     equal(m.stats().feedback.rows, 33);
     await rejects(async () => m.feedback('nope', 1), 'E_PREDICTION_UNKNOWN', /not a prediction id/);
-    await rejects(async () => m.feedback(`${id(out).split('-')[0]}-999`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
+    await rejects(async () => m.feedback(`${id(out).split('-')[0]}-${'0'.repeat(24)}`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
     await rejects(async () => m.feedback(id(out), [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
     await rejects(async () => m.feedback(id(one), 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
     await rejects(async () => m.feedback(id(one), { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
