@@ -13,9 +13,9 @@ export function corpusDir() {
   return join(hit, 'corpus');
 }
 
-// A model of scripts/make_bench_models.py (`cnn`, `gbdt`), made on first use.
+// A model of scripts/make_bench_models.py (`cnn`, `gbdt`, `squeezenet`, `minilm`, ...), made on first use.
 export function benchModel(name) {
   const path = join(root, '.cache/bench', `${name}.onnx`);
-  if (!existsSync(path)) execFileSync(join(root, '.cache/venv/bin/python'), [join(root, 'scripts/make_bench_models.py')], { stdio: 'inherit' });
+  if (!existsSync(path)) execFileSync(join(root, '.cache/venv/bin/python'), [join(root, 'scripts/make_bench_models.py'), name], { stdio: 'inherit' });
   return path;
 }

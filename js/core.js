@@ -161,6 +161,14 @@ export function createApi(platform) {
       }
     }
 
+    /**
+     * Runs the model on `feeds` as `predict` does (not counted by monitoring) and says where
+     * the time went: `[{ node, op, ms }]`, one entry per node of the plan that ran, in order.
+     */
+    async profile(feeds) {
+      return JSON.parse(call(() => this.#wasm.profile(feeds)));
+    }
+
     // Monitoring (see the README): the core does the work, these only carry it across.
 
     /** Performance, quality and feedback counters. */

@@ -41,6 +41,13 @@ export interface DataOf {
 /** A dimension: a size, or the name of a symbolic one ("batch", "seq") resolved per call. */
 export type Dim = number | string;
 
+/** One node of a profiled prediction: its name, its operator and the milliseconds it took. */
+export interface NodeTime {
+  readonly node: string;
+  readonly op: string;
+  readonly ms: number;
+}
+
 export interface TensorInfo {
   readonly name: string;
   /** An element type; only outputs can be `'map'` (with shape [batch]). */
@@ -137,6 +144,11 @@ export declare class Model {
   readonly loadedFrom: 'snapshot' | 'onnx';
   readonly disposed: boolean;
   predict(feeds: Feeds): Promise<Outputs>;
+  /**
+   * Runs the model as `predict` does (not counted by monitoring) and says where the time
+   * went: one entry per node of the plan that ran, in the order they ran.
+   */
+  profile(feeds: Feeds): Promise<NodeTime[]>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
   dispose(): void;
   /** Performance, quality and feedback counters since load. */

@@ -265,6 +265,16 @@ impl WasmModel {
         guarded(|| self.run(move || Ok(staged)))
     }
 
+    /// Runs the model on `feeds` as `predict` does, unmonitored, and returns how long each
+    /// node of the plan took (`[{ node, op, ms }]` in the order they ran), as JSON.
+    pub fn profile(&mut self, feeds: JsValue) -> Result<String, JsValue> {
+        guarded(|| {
+            let feeds = interop::feeds(&feeds)?;
+            let times = self.served()?.model_mut().profile(feeds, &mut interop::performance_now)?;
+            json(&times)
+        })
+    }
+
     /// Performance, quality and feedback counters, as JSON.
     pub fn stats(&mut self) -> Result<String, JsValue> {
         guarded(|| json(&self.served()?.stats(&mut JsHost)?))

@@ -440,7 +440,7 @@ extern "C" {
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
+    pub fn performance_now() -> f64;
 }
 
 /// The JS host's clocks: `performance.now()` (monotonic; in deployed Workers it only moves

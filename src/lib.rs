@@ -10,7 +10,7 @@ mod rewrite;
 pub mod model;
 pub mod monitor;
 pub mod ops;
-mod plans;
+pub mod plans;
 pub mod schema;
 pub mod tensor;
 

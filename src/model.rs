@@ -9,7 +9,7 @@ use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
 use crate::error::{Error, Result, chain, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
-use crate::plans::Plans;
+use crate::plans::{NodeTime, Plans};
 use crate::dtype::DType;
 use crate::ops::ml::ZipMap;
 use crate::schema::TensorInfo;
@@ -157,6 +157,14 @@ impl Model {
 
     pub fn metadata(&self) -> &[(String, String)] {
         &self.metadata
+    }
+
+    /// Runs the model on `feeds` as `predict` does, and says how long each node of the plan
+    /// that ran took, by `clock` (milliseconds), in the order they ran.
+    pub fn profile(&mut self, feeds: Vec<(String, Feed)>, clock: &mut dyn FnMut() -> f64) -> Result<Vec<NodeTime>> {
+        let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
+        self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
+        self.plans.for_symbols(&bound.symbols).run_profiled(bound.tensors, clock)
     }
 
     /// Runs the model. Inputs are checked first; a failure of any kind leaves the model

@@ -24,14 +24,40 @@ impl Plan {
     }
 
     pub fn run(&mut self, inputs: TVec<TValue>) -> Result<TVec<TValue>> {
+        self.run_with(|state| state.run(inputs))
+    }
+
+    /// Runs as `run` does, timing each node with `clock` (milliseconds).
+    pub fn run_profiled(&mut self, inputs: TVec<TValue>, clock: &mut dyn FnMut() -> f64) -> Result<Vec<NodeTime>> {
+        let mut times = Vec::new();
+        self.run_with(|state| {
+            state.run_plan_with_eval(inputs, |session, op_state, node, inputs| {
+                let started = clock();
+                let outputs = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                times.push(NodeTime { node: node.name.clone(), op: node.op.name().to_string(), ms: clock() - started });
+                outputs
+            })
+        })?;
+        Ok(times)
+    }
+
+    fn run_with(&mut self, run: impl FnOnce(&mut TypedSimpleState) -> TractResult<TVec<TValue>>) -> Result<TVec<TValue>> {
         let mut state = match self.state.take() {
             Some(state) => state,
             None => self.plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
         };
-        let outputs = crate::error::guard(|| state.run(inputs).map_err(|e| crate::error::from_tract(&e, Error::Runtime)))?;
+        let outputs = crate::error::guard(|| run(&mut state).map_err(|e| crate::error::from_tract(&e, Error::Runtime)))?;
         self.state = Some(state);
         Ok(outputs)
     }
+}
+
+/// How long one node of a plan took in a profiled run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NodeTime {
+    pub node: String,
+    pub op: String,
+    pub ms: f64,
 }
 
 struct Specialized {

@@ -46,6 +46,11 @@ impl MonitoredModel {
         &self.model
     }
 
+    /// The model itself, for work that is not a prediction (profiling): unmonitored.
+    pub fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
+    }
+
     pub fn monitor(&self) -> Option<&Monitor> {
         self.monitor.as_ref()
     }
