@@ -10,7 +10,7 @@ log() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
 bash scripts/setup.sh all
 
 log "cargo test (the core, natively)"
-cargo test --quiet
+cargo test --quiet --workspace
 .cache/venv/bin/python -m unittest discover -s tests/python
 
 bash scripts/build.sh

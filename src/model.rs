@@ -147,6 +147,11 @@ impl Model {
         Ok(())
     }
 
+    /// How many plans specialised for concrete input shapes the model holds now.
+    pub fn specialized_plans(&self) -> usize {
+        self.plans.specialized()
+    }
+
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
         self.inputs.iter().map(|s| &s.info)
     }
@@ -248,7 +253,20 @@ fn typed_model(
     pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
     let mut typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     crate::ops::index_checks::guard(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    reset_scans_every_call(&mut typed);
     Ok((input_names, typed))
+}
+
+/// Makes every Scan (recurrent layers become Scans) start from its initial state at each
+/// prediction. tract carries a Scan's hidden state from one run to the next, for streaming;
+/// a plan reused across predictions then gave an LSTM a different answer at each call.
+fn reset_scans_every_call(model: &mut TypedModel) {
+    for node in model.nodes_mut() {
+        if let Some(scan) = node.op_as_mut::<tract_onnx::tract_core::ops::scan::Scan>() {
+            scan.reset_every_turn = true;
+            reset_scans_every_call(&mut scan.body);
+        }
+    }
 }
 
 /// Graph inputs (initializers aside) whose first dimension has neither a size nor a name.

@@ -97,6 +97,11 @@ impl Plans {
         self.capacity = capacity;
     }
 
+    /// How many plans specialised for concrete shapes are built and kept.
+    pub fn specialized(&self) -> usize {
+        self.specialized.iter().filter(|s| s.plan.is_some()).count()
+    }
+
     /// The plan to run for inputs that bind `symbols`.
     pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> &mut Plan {
         let Some(source) = &self.source else { return &mut self.generic };

@@ -19,7 +19,11 @@ impl PredictionId {
     pub const TOKEN_MAX: u128 = (1 << 96) - 1;
 
     pub fn render(self) -> String {
-        format!("{:08x}-{:0width$x}", self.instance, self.token, width = TOKEN_DIGITS)
+        let mut text = [b'-'; 9 + TOKEN_DIGITS];
+        hex(u128::from(self.instance), &mut text[..8]);
+        hex(self.token, &mut text[9..]);
+        // Hex digits and a dash are ASCII.
+        String::from_utf8_lossy(&text).into_owned()
     }
 
     pub fn parse(text: &str) -> Option<PredictionId> {
@@ -29,6 +33,15 @@ impl PredictionId {
             return None;
         }
         Some(PredictionId { instance: u32::from_str_radix(instance, 16).ok()?, token: u128::from_str_radix(token, 16).ok()? })
+    }
+}
+
+/// `value`'s last `out.len()` hex digits, in lower case: ids are made at every prediction,
+/// and `format!` took a noticeable share of a small one.
+fn hex(mut value: u128, out: &mut [u8]) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 

@@ -4,6 +4,7 @@
 //! rows are overwritten, feedback for it is refused as too old.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::target::Predicted;
 
@@ -34,11 +35,32 @@ pub struct Pending {
     width: usize,
     headers: Vec<Option<Header>>,
     /// The token of each header held, to its sequence number.
-    by_token: HashMap<u128, u64>,
+    by_token: HashMap<u128, u64, BuildHasherDefault<TokenHasher>>,
     rows: Vec<Row>,
     scores: Vec<f32>,
     /// Rows ever written; row r lives at slot r % capacity while r ≥ written − capacity.
     written: u64,
+}
+
+/// Hashes a token by its low 64 bits: tokens come from a CSPRNG, so they are already
+/// uniform, and a caller can only look tokens up, never choose the ones stored.
+#[derive(Default)]
+struct TokenHasher(u64);
+
+impl Hasher for TokenHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 |= u64::from(*b) << (8 * i);
+        }
+    }
+
+    fn write_u128(&mut self, token: u128) {
+        self.0 = token as u64;
+    }
 }
 
 /// Where a prediction's rows are, for feedback.
@@ -61,7 +83,7 @@ impl Pending {
     /// `width` scores are kept per row (0 for none).
     pub fn new(capacity: usize, width: usize) -> Self {
         let capacity = capacity.max(1);
-        Pending { capacity, width, headers: Vec::new(), by_token: HashMap::new(), rows: Vec::new(), scores: Vec::new(), written: 0 }
+        Pending { capacity, width, headers: Vec::new(), by_token: HashMap::default(), rows: Vec::new(), scores: Vec::new(), written: 0 }
     }
 
     /// Keeps prediction `sequence`'s rows, to be found by `token`. `scores` has `width` per

@@ -14,9 +14,11 @@ pub fn framework() -> tract_onnx::Onnx {
     onnx
 }
 
-/// A decluttered model optimised for running: tract's optimiser, then this crate's leaner
-/// stand-ins for the operators tract runs slowest when built for size.
-pub(crate) fn optimized(decluttered: TypedModel) -> TractResult<TypedModel> {
+/// A decluttered model optimised for running: dense layers fused into this crate's
+/// operator, tract's optimiser, then this crate's leaner stand-ins for the operators tract
+/// runs slowest when built for size.
+pub(crate) fn optimized(mut decluttered: TypedModel) -> TractResult<TypedModel> {
+    lean::fuse_dense(&mut decluttered)?;
     let mut model = decluttered.into_optimized()?;
     lean::swap_in(&mut model)?;
     Ok(model)

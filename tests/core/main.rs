@@ -8,4 +8,5 @@ mod corpus;
 mod ml_ops;
 mod model;
 mod monitor;
+mod plans;
 mod recommender;

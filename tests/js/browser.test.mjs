@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium, serve } from './chromium.mjs';
-import { corpusDir, packedFixtures, packageDir, root } from './harness.mjs';
+import { corpusDir, packageDir, root, suiteFixtures } from './harness.mjs';
 
 const artifacts = join(root, 'test-results');
 
@@ -22,7 +22,7 @@ before(async () => {
   cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(bundles, 'dist'));
   server = await serve(
     { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/bundles/': bundles, '/': join(root, 'tests/browser') },
-    { '/fixtures.json': JSON.stringify(packedFixtures()) },
+    { '/fixtures.json': JSON.stringify(suiteFixtures()) },
   );
   browser = await launchChromium();
 });

@@ -29,14 +29,22 @@ export function sharedDir() {
 
 export const corpusDir = () => join(sharedDir(), 'corpus');
 
-/** The corpus as the in-runtime harnesses receive it: case JSON and base64 models. */
-export function packedFixtures() {
-  const dir = corpusDir();
-  const cases = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
-  const models = {};
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.onnx'))) models[f] = readFileSync(join(dir, f)).toString('base64');
+/** Cases as the in-runtime harnesses receive them, from `dirs` (the shared corpus by default): case JSON and base64 models. */
+export function packedFixtures(dirs = [corpusDir()]) {
+  const cases = [], models = {};
+  for (const dir of dirs) {
+    const files = readdirSync(dir);
+    cases.push(...files.filter((f) => f.endsWith('.json') && !f.startsWith('bad_')).sort().map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))));
+    for (const f of files.filter((f) => f.endsWith('.onnx'))) {
+      if (models[f]) throw new Error(`two fixture models are named ${f}`);
+      models[f] = readFileSync(join(dir, f)).toString('base64');
+    }
+  }
   return { cases, models };
 }
+
+/** What the shared suite runs on in every runtime: the corpus and the NaN fixtures (tests/fixtures/nan). */
+export const suiteFixtures = () => packedFixtures([corpusDir(), join(root, 'tests/fixtures/nan')]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 

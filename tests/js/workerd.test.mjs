@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { packedFixtures, packageDir, root } from './harness.mjs';
+import { packageDir, root, suiteFixtures } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 
 const dir = join(root, '.cache/workerd-test');
@@ -33,7 +33,7 @@ before(async () => {
 after(() => server?.stop());
 
 test('the shared suite passes inside workerd', async (t) => {
-  const response = await fetch(`${base}/suite`, { method: 'POST', body: JSON.stringify(packedFixtures()) });
+  const response = await fetch(`${base}/suite`, { method: 'POST', body: JSON.stringify(suiteFixtures()) });
   assert.equal(response.status, 200, await response.clone().text());
   const results = await response.json();
   assert.ok(results.length > 20, `only ${results.length} results`);

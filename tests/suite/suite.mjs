@@ -63,19 +63,45 @@ export function suite(api, fixtures) {
   const model = (name) => fixtures.models[`${name}.onnx`];
   const mlpInput = (batch, seed) => ({ x: { data: floats(batch * 32, seed), shape: [batch, 32] } });
 
+  // Answers may not depend on the plan: a model that never specialises, then one whose
+  // first call runs the symbolic plan and whose second builds the one for these shapes.
+  const plans = [
+    [{ maxSpecializedPlans: 0 }, ['symbolic plan', 'symbolic plan again']],
+    [{}, ['first call', 'specialised plan', 'specialised plan again']],
+  ];
   for (const c of fixtures.cases) {
-    test(`corpus ${c.name} matches onnxruntime`, async () => {
-      const m = await Model.load(c.model);
-      try {
-        const out = await m.predict(c.inputs);
-        for (const [name, expected] of Object.entries(c.outputs)) {
-          assertMatches(out[name], expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
+    test(`corpus ${c.name} matches onnxruntime in every plan`, async () => {
+      for (const [options, calls] of plans) {
+        const m = await Model.load(c.model, options);
+        try {
+          for (const call of calls) {
+            const out = await m.predict(c.inputs);
+            for (const [name, expected] of Object.entries(c.outputs)) {
+              assertMatches(out[name], expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name} (${call})`);
+            }
+          }
+        } finally {
+          m.dispose();
         }
-      } finally {
-        m.dispose();
       }
     });
   }
+
+  test('profile says where a prediction spent its time, and is not counted as one', async () => {
+    const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp' } });
+    const times = await m.profile(mlpInput(2, 3));
+    ok(times.length >= 3, JSON.stringify(times));
+    for (const t of times) {
+      equal(typeof t.node, 'string');
+      ok(typeof t.op === 'string' && t.op.length > 0, JSON.stringify(t));
+      ok(Number.isFinite(t.ms) && t.ms >= 0, JSON.stringify(t));
+    }
+    ok(times.some((t) => t.op.startsWith('DenseF32')), `the dense layers run fused: ${times.map((t) => t.op)}`);
+    equal(m.stats().predictions, 0);
+    await rejects(m.profile({ x: { data: new Float32Array(3), shape: [1, 3] } }), 'E_INPUT_SHAPE');
+    m.dispose();
+    await rejects(m.profile(mlpInput(1, 1)), 'E_DISPOSED');
+  });
 
   test('load reports inputs and outputs with symbolic dimensions as strings', async () => {
     const m = await Model.load(model('mlp_tabular'));

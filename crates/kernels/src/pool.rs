@@ -1,0 +1,125 @@
+//! Max pooling over NCHW planes, as onnxruntime-web computes it: each output is the largest
+//! input its window covers, NaN if any of them is NaN (wasm's `f32x4.max`; onnxruntime's
+//! CPU build answers with whatever its SIMD lane order leaves), and `f32::MIN` for a window
+//! that covers nothing but padding.
+//! The window is separable, so each row is first pooled across (into a plane of
+//! `height x output width`), then those rows down, four outputs at a time.
+
+use crate::simd::{self, F32x4};
+
+/// One spatial axis of a pooling: input and output sizes, window, stride, padding before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Axis {
+    pub input: usize,
+    pub output: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad_before: usize,
+}
+
+impl Axis {
+    /// The input positions output `o`'s window covers, clipped to the input.
+    fn window(&self, o: usize) -> (usize, usize) {
+        let start = (o * self.stride) as isize - self.pad_before as isize;
+        let end = (start + self.kernel as isize).clamp(0, self.input as isize) as usize;
+        (start.clamp(0, self.input as isize) as usize, end)
+    }
+}
+
+/// Pools `planes` planes of `input` (each `y.input x x.input`) into `output` (each
+/// `y.output x x.output`). Fails when the slices are not those sizes or a stride is 0.
+pub fn max_pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, output: &mut [f32]) -> Result<(), String> {
+    if input.len() != planes * y.input * x.input || output.len() != planes * y.output * x.output || y.stride == 0 || x.stride == 0 {
+        return Err(format!("max pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}", input.len(), output.len()));
+    }
+    let (w_in, w_out) = (x.input, x.output);
+    let mut rows = vec![f32::MIN; y.input * w_out];
+    for (plane, out) in input.chunks_exact(y.input * w_in.max(1)).zip(output.chunks_exact_mut(y.output * w_out.max(1))) {
+        for (row, pooled) in plane.chunks_exact(w_in.max(1)).zip(rows.chunks_exact_mut(w_out.max(1))) {
+            for (o, p) in pooled.iter_mut().enumerate() {
+                let (a, b) = x.window(o);
+                *p = row[a..b].iter().fold(f32::MIN, |acc, &v| simd::max(acc, v));
+            }
+        }
+        for (o, out_row) in out.chunks_exact_mut(w_out.max(1)).enumerate() {
+            let (a, b) = y.window(o);
+            out_row.fill(f32::MIN);
+            for r in a..b {
+                max_into(out_row, &rows[r * w_out..(r + 1) * w_out]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `acc[i] = max(acc[i], v[i])`, NaN if either is.
+fn max_into(acc: &mut [f32], v: &[f32]) {
+    let mut xs = acc.chunks_exact_mut(4);
+    let mut ys = v.chunks_exact(4);
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        F32x4::load(x).max(F32x4::load(y)).store(x);
+    }
+    for (x, &y) in xs.into_remainder().iter_mut().zip(ys.remainder()) {
+        *x = simd::max(*x, y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, window by window.
+    fn reference(input: &[f32], planes: usize, y: Axis, x: Axis) -> Vec<f32> {
+        let mut out = Vec::new();
+        for p in 0..planes {
+            for oy in 0..y.output {
+                for ox in 0..x.output {
+                    let mut acc = f32::MIN;
+                    for iy in y.window(oy).0..y.window(oy).1 {
+                        for ix in x.window(ox).0..x.window(ox).1 {
+                            let v = input[(p * y.input + iy) * x.input + ix];
+                            if v.is_nan() || v > acc {
+                                acc = v;
+                            }
+                            if acc.is_nan() {
+                                break;
+                            }
+                        }
+                    }
+                    out.push(acc);
+                }
+            }
+        }
+        out
+    }
+
+    fn axis(input: usize, kernel: usize, stride: usize, pad_before: usize, pad_after: usize, ceil: bool) -> Axis {
+        let span = input + pad_before + pad_after - kernel;
+        let output = if ceil { span.div_ceil(stride) } else { span / stride } + 1;
+        Axis { input, output, kernel, stride, pad_before }
+    }
+
+    #[test]
+    fn pools_as_defined_with_padding_strides_and_nan_which_wins() {
+        for (h, w, k, s, pad, ceil) in [(7, 9, 3, 2, 0, true), (8, 8, 2, 2, 0, false), (5, 6, 3, 1, 1, false), (13, 13, 3, 2, 1, true), (1, 3, 1, 1, 0, false)] {
+            let (y, x) = (axis(h, k, s, pad, pad, ceil), axis(w, k, s, pad, pad, ceil));
+            let planes = 3;
+            let input: Vec<f32> = (0..planes * h * w)
+                .map(|i| if i % 11 == 4 { f32::NAN } else if i % 17 == 5 { f32::NEG_INFINITY } else { ((i * 29) % 31) as f32 - 15.0 })
+                .collect();
+            let mut out = vec![0.0; planes * y.output * x.output];
+            max_pool_2d(&input, planes, y, x, &mut out).unwrap();
+            let expected = reference(&input, planes, y, x);
+            assert!(out.iter().zip(&expected).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())), "{h}x{w} k{k} s{s} pad {pad}");
+            assert!(out.iter().any(|v| v.is_nan()) && out.iter().any(|v| !v.is_nan()));
+        }
+    }
+
+    #[test]
+    fn sizes_that_do_not_fit_are_refused() {
+        let a = Axis { input: 4, output: 2, kernel: 2, stride: 2, pad_before: 0 };
+        assert!(max_pool_2d(&[0.0; 15], 1, a, a, &mut [0.0; 4]).is_err());
+        assert!(max_pool_2d(&[0.0; 16], 1, a, a, &mut [0.0; 5]).is_err());
+        assert!(max_pool_2d(&[0.0; 16], 1, Axis { stride: 0, ..a }, a, &mut [0.0; 4]).is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Four f32 lanes: wasm's simd128 where the build has it, an array elsewhere (which LLVM
+//! vectorises natively). The kernels are written once against this, so native tests run the
+//! same lane logic as the shipped wasm.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::*;
+
+    #[derive(Clone, Copy)]
+    pub(crate) struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub(crate) fn splat(x: f32) -> Self {
+            F32x4(f32x4_splat(x))
+        }
+        #[inline(always)]
+        pub(crate) fn load(xs: &[f32]) -> Self {
+            assert!(xs.len() >= 4);
+            // SAFETY: four f32s are in bounds (checked above); v128 loads need no alignment.
+            F32x4(unsafe { v128_load(xs.as_ptr() as *const v128) })
+        }
+        #[inline(always)]
+        pub(crate) fn store(self, xs: &mut [f32]) {
+            assert!(xs.len() >= 4);
+            // SAFETY: as in `load`.
+            unsafe { v128_store(xs.as_mut_ptr() as *mut v128, self.0) }
+        }
+        #[inline(always)]
+        pub(crate) fn add(self, o: Self) -> Self {
+            F32x4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        pub(crate) fn sub(self, o: Self) -> Self {
+            F32x4(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        pub(crate) fn mul(self, o: Self) -> Self {
+            F32x4(f32x4_mul(self.0, o.0))
+        }
+        /// NaN if either lane is NaN (wasm's `f32x4.max`).
+        #[inline(always)]
+        pub(crate) fn max(self, o: Self) -> Self {
+            F32x4(f32x4_max(self.0, o.0))
+        }
+        /// NaN if either lane is NaN (wasm's `f32x4.min`).
+        #[inline(always)]
+        pub(crate) fn min(self, o: Self) -> Self {
+            F32x4(f32x4_min(self.0, o.0))
+        }
+        /// `o` where it is greater than `self`, else `self`: NaN in `o` never wins.
+        #[inline(always)]
+        pub(crate) fn keep_greater(self, o: Self) -> Self {
+            F32x4(v128_bitselect(o.0, self.0, f32x4_gt(o.0, self.0)))
+        }
+        /// `o` where it is less than `self`, else `self`: NaN in `o` never wins.
+        #[inline(always)]
+        pub(crate) fn keep_less(self, o: Self) -> Self {
+            F32x4(v128_bitselect(o.0, self.0, f32x4_lt(o.0, self.0)))
+        }
+        #[inline(always)]
+        pub(crate) fn any_nan(self) -> bool {
+            !i32x4_all_true(f32x4_eq(self.0, self.0))
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    #[derive(Clone, Copy)]
+    pub(crate) struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+            F32x4([f(self.0[0], o.0[0]), f(self.0[1], o.0[1]), f(self.0[2], o.0[2]), f(self.0[3], o.0[3])])
+        }
+        #[inline(always)]
+        pub(crate) fn splat(x: f32) -> Self {
+            F32x4([x; 4])
+        }
+        #[inline(always)]
+        pub(crate) fn load(xs: &[f32]) -> Self {
+            F32x4([xs[0], xs[1], xs[2], xs[3]])
+        }
+        #[inline(always)]
+        pub(crate) fn store(self, xs: &mut [f32]) {
+            xs[..4].copy_from_slice(&self.0);
+        }
+        #[inline(always)]
+        pub(crate) fn add(self, o: Self) -> Self {
+            self.zip(o, |a, b| a + b)
+        }
+        #[inline(always)]
+        pub(crate) fn sub(self, o: Self) -> Self {
+            self.zip(o, |a, b| a - b)
+        }
+        #[inline(always)]
+        pub(crate) fn mul(self, o: Self) -> Self {
+            self.zip(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub(crate) fn max(self, o: Self) -> Self {
+            self.zip(o, super::max)
+        }
+        #[inline(always)]
+        pub(crate) fn min(self, o: Self) -> Self {
+            self.zip(o, super::min)
+        }
+        #[inline(always)]
+        pub(crate) fn keep_greater(self, o: Self) -> Self {
+            self.zip(o, |a, b| if b > a { b } else { a })
+        }
+        #[inline(always)]
+        pub(crate) fn keep_less(self, o: Self) -> Self {
+            self.zip(o, |a, b| if b < a { b } else { a })
+        }
+        #[inline(always)]
+        pub(crate) fn any_nan(self) -> bool {
+            self.0.iter().any(|x| x.is_nan())
+        }
+    }
+}
+
+pub(crate) use imp::F32x4;
+
+/// The larger of two floats, NaN if either is (as wasm's `f32.max` and onnxruntime's Max).
+#[inline(always)]
+pub(crate) fn max(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() { f32::NAN } else if a > b || (a == b && b.is_sign_negative()) { a } else { b }
+}
+
+/// The smaller of two floats, NaN if either is.
+#[inline(always)]
+pub(crate) fn min(a: f32, b: f32) -> f32 {
+    if a.is_nan() || b.is_nan() { f32::NAN } else if a < b || (a == b && a.is_sign_negative()) { a } else { b }
+}

@@ -1,0 +1,138 @@
+//! Leaner stand-ins for tract operators, swapped into optimised plans.
+//!
+//! tract-core is built for size (opt-level "z"), so its generic code runs unvectorised and
+//! through ndarray's broadcasting and indexing, and predictions spend much of their time
+//! there. Each stand-in computes what the operator it replaces computes, on tract-linalg's
+//! kernels or edgeinfer-kernels' loops (both built for speed), in place where it can; where
+//! tract's answer departs from onnxruntime's (NaN in Max, Min and reductions), it gives
+//! onnxruntime's. One file per stand-in, each with the `stand_in` that says which nodes it
+//! takes.
+
+use std::borrow::Cow;
+
+use tract_onnx::prelude::*;
+
+pub(crate) use dense::fuse as fuse_dense;
+
+mod bin_chain;
+mod dense;
+mod gelu;
+mod max_pool;
+mod nan_safe;
+mod reduce;
+mod row_sum;
+mod topk;
+
+/// Says whether a stand-in takes a node (given its input facts), and with which operator.
+type StandIn = fn(&TypedModel, &TypedNode, &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>>;
+
+/// Tried in order; the first that takes a node replaces its operator.
+const STAND_INS: [StandIn; 7] = [
+    gelu::stand_in,
+    nan_safe::stand_in,
+    row_sum::stand_in,
+    bin_chain::stand_in,
+    reduce::stand_in,
+    max_pool::stand_in,
+    topk::stand_in,
+];
+
+/// Replaces, in an optimised model, the nodes a stand-in computes faster.
+pub(crate) fn swap_in(model: &mut TypedModel) -> TractResult<()> {
+    for id in 0..model.nodes().len() {
+        let found = {
+            let inputs = model.node_input_facts(id)?;
+            let node = model.node(id);
+            let mut found = None;
+            for stand_in in STAND_INS {
+                found = stand_in(model, node, &inputs)?;
+                if found.is_some() {
+                    break;
+                }
+            }
+            found
+        };
+        if let Some(op) = found {
+            model.node_mut(id).op = op;
+        }
+    }
+    Ok(())
+}
+
+/// Whether every input and output of the node is f32.
+fn all_f32(node: &TypedNode, inputs: &[&TypedFact]) -> bool {
+    inputs.iter().all(|f| f.datum_type == DatumType::F32) && node.outputs.iter().all(|o| o.fact.datum_type == DatumType::F32)
+}
+
+/// The value with natural (row-major) strides, as the loops here index memory: tract leaves
+/// some tensors with others (after `insert_axis`), which are copied.
+fn natural(t: TValue) -> TractResult<TValue> {
+    if t.len() == t.shape().iter().product::<usize>() && t.strides() == &*Tensor::natural_strides(t.shape()) {
+        return Ok(t);
+    }
+    let values: Cow<[f32]> = t.to_plain_array_view::<f32>()?.iter().copied().collect();
+    Ok(Tensor::from_shape(t.shape(), &values)?.into_tvalue())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
+    use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+    use tract_onnx::tract_core::ops::math;
+    use tract_onnx::tract_core::ops::nn::{GeluExact, Reduce, Reducer};
+
+    /// A LayerNorm-like chain and every scalar arithmetic form, each output kept (tract
+    /// declutters a division by a constant into a multiplication).
+    fn model() -> TypedModel {
+        let mut m = TypedModel::default();
+        let x = m.add_source("x", f32::fact([1, 16, 37])).unwrap();
+        let sum = m.wire_node("sum", Reduce::new(tvec![2], Reducer::Sum), &[x]).unwrap()[0];
+        // Rows shorter than four are summed plainly, not by the kernel.
+        let narrow = m.wire_node("narrow", tract_onnx::tract_core::ops::array::Slice::new(2, 0, 3), &[x]).unwrap()[0];
+        let small = m.wire_node("small", Reduce::new(tvec![2], Reducer::Sum), &[narrow]).unwrap()[0];
+        let c = m.add_const("c", tensor3(&[[[0.37f32]]])).unwrap();
+        let mut outputs = vec![small];
+        for (name, mini, c_first) in [
+            ("mul", Box::new(math::Mul) as Box<dyn BinMiniOp>, false),
+            ("add", Box::new(math::Add), true),
+            ("sub", Box::new(math::Sub), false),
+            ("rsub", Box::new(math::Sub), true),
+            ("div", Box::new(math::Div), false),
+            ("rdiv", Box::new(math::Div), true),
+        ] {
+            let inputs = if c_first { [c, sum] } else { [sum, c] };
+            outputs.push(m.wire_node(name, TypedBinOp(mini, None), &inputs).unwrap()[0]);
+        }
+        outputs.push(m.wire_node("gelu", ElementWiseOp(Box::new(GeluExact {}), None), &[x]).unwrap()[0]);
+        m.select_output_outlets(&outputs).unwrap();
+        m
+    }
+
+    fn f32s(t: &Tensor) -> &[f32] {
+        t.try_as_plain_ram().unwrap().as_slice::<f32>().unwrap()
+    }
+
+    fn run(model: TypedModel, x: &Tensor) -> TVec<TValue> {
+        model.into_runnable().unwrap().run(tvec!(x.clone().into_tvalue())).unwrap()
+    }
+
+    #[test]
+    fn stand_ins_compute_what_tract_computes() {
+        let x: Vec<f32> = (0..16 * 37).map(|i| ((i * 7919) % 1000) as f32 / 97.0 - 5.0).collect();
+        let x = Tensor::from_shape(&[1, 16, 37], &x).unwrap();
+        let lean = super::super::optimized(model()).unwrap();
+        let names: Vec<String> = lean.nodes().iter().map(|n| n.op.name().to_string()).collect();
+        for op in ["GeluF32", "RowSumF32", "BinChainF32(Mul)", "BinChainF32(Add)", "BinChainF32(Sub)", "BinChainF32(SubFlipped)"] {
+            assert!(names.iter().any(|n| n == op), "{op} not swapped in: {names:?}");
+        }
+        assert!(!names.iter().any(|n| n.contains("GeluExact") || n.starts_with("Reduce")), "{names:?}");
+        let ours = run(lean, &x);
+        let tracts = run(model().into_optimized().unwrap(), &x);
+        assert_eq!(ours.len(), tracts.len());
+        for (i, (a, b)) in ours.iter().zip(&tracts).enumerate() {
+            assert_eq!(a.shape(), b.shape(), "output {i}");
+            assert_eq!(f32s(a), f32s(b), "output {i}");
+        }
+    }
+}

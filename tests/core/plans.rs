@@ -1,0 +1,69 @@
+//! Answers do not depend on which plan runs: every case of the NaN and infinity fixtures
+//! (tests/fixtures/nan, scripts/make_nan_fixtures.py) and of the shared corpus, through the
+//! symbolic plan and through the plan specialised for its shapes, each against onnxruntime.
+
+use crate::common;
+
+use std::path::PathBuf;
+
+use edgeinfer::{Feed, LoadOptions, Model};
+
+fn check(model: &mut Model, case: &common::Case) -> Result<(), String> {
+    let feeds = case.inputs.iter().map(|(k, t)| (k.clone(), Feed::new(t.clone()))).collect();
+    let out = model.predict(feeds).map_err(|e| format!("{} {e}", e.code()))?;
+    for (name, expected) in &case.outputs {
+        let (_, actual) = out.iter().find(|(n, _)| n == name).ok_or_else(|| format!("output {name} missing"))?;
+        common::compare(name, expected, actual, case.rtol, case.atol)?;
+    }
+    Ok(())
+}
+
+/// The case through a model that never specialises, then through one that does (its first
+/// call runs the symbolic plan, its second builds and runs the specialised one).
+fn both_plans(case: &common::Case) -> Result<(), String> {
+    let symbolic_only = LoadOptions { max_specialized_plans: 0, ..LoadOptions::default() };
+    let mut generic = Model::load(&case.model, &symbolic_only).map_err(|e| format!("load: {e}"))?;
+    // Twice: nothing of one prediction may carry into the next (an LSTM's state did).
+    for call in ["symbolic plan", "symbolic plan again"] {
+        check(&mut generic, case).map_err(|e| format!("{call}: {e}"))?;
+    }
+    assert_eq!(generic.specialized_plans(), 0);
+    let mut model = Model::load(&case.model, &LoadOptions::default()).map_err(|e| format!("load: {e}"))?;
+    for call in ["first call", "specialised plan", "specialised plan again"] {
+        check(&mut model, case).map_err(|e| format!("{call}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn all_pass(cases: &[common::Case]) {
+    let failures: Vec<String> = cases.iter().filter_map(|c| both_plans(c).err().map(|e| format!("{}: {e}", c.name))).collect();
+    assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn nan_and_infinities_follow_onnxruntime_in_every_plan() {
+    let cases = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nan"));
+    assert!(cases.len() >= 33, "{}", cases.len());
+    all_pass(&cases);
+}
+
+#[test]
+fn corpus_cases_give_onnxruntimes_answers_in_every_plan() {
+    let cases = common::cases();
+    assert!(cases.len() >= 20, "{}", cases.len());
+    all_pass(&cases);
+}
+
+#[test]
+fn a_symbolic_model_specialises_on_its_second_call() {
+    let case = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nan"))
+        .into_iter()
+        .find(|c| c.name == "mlp_relu#0")
+        .unwrap();
+    let mut model = Model::load(&case.model, &LoadOptions::default()).unwrap();
+    check(&mut model, &case).unwrap();
+    assert_eq!(model.specialized_plans(), 0);
+    check(&mut model, &case).unwrap();
+    assert_eq!(model.specialized_plans(), 1, "the batch-1 plan");
+}
+
