@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Build the fixtures of NaN and infinities through the operators edgeinfer computes itself
 (src/ops/lean): a ReLU network as mlp_tabular is (NaN, Inf, -Inf, mixed rows), ReLU and
-Max and Min of a fed tensor with a constant and with a broadcast row, a BatchNormalization
+Max and Min of a fed tensor with a constant and with a broadcast row, comparisons and Where
+with NaN, a BatchNormalization
 and ReLU that no Conv precedes, reductions (ReduceMax, ReduceMin, ArgMax, ArgMin, over each
 axis, ties first and last), max pooling with padding and strides, TopK with ties and
 infinities, and Sigmoid and Softmax at the infinities. The expected outputs are onnxruntime's
@@ -99,6 +100,18 @@ def main():
               [{"x": with_nan((4, 6)), "r": np.array([0, NAN, 1, -INF, INF, 0.5], np.float32)}])
     f.add("clip", one_op("Clip", [x, vi("lo", T.FLOAT, []), vi("hi", T.FLOAT, [])], [vi("y", T.FLOAT, ["n", 6])]),
           [{"x": with_nan((3, 6)), "lo": np.array(-0.5, np.float32), "hi": np.array(0.5, np.float32)}])
+
+    # Comparisons with NaN are false (but for Not-Equal-style compositions), and Where
+    # selects with the condition broadcast over rows.
+    b = vi("b", T.BOOL, ["n", 6])
+    row6 = vi("r", T.FLOAT, [6])
+    rows = {"x": with_nan((4, 6)), "r": np.array([0, NAN, 1, -INF, INF, 0.5], np.float32)}
+    for op in ["Less", "Greater", "Equal", "LessOrEqual", "GreaterOrEqual"]:
+        f.add(f"compare_{op.lower()}", one_op(op, [x, row6], [b]), [rows])
+    minus_inf = numpy_helper.from_array(np.array(-np.inf, np.float32), "minus_inf")
+    where = graph([helper.make_node("Greater", ["x", "r"], ["c"]), helper.make_node("Where", ["c", "x", "minus_inf"], ["y"])],
+                  [x, row6], [vi("y", T.FLOAT, ["n", 6])], [minus_inf])
+    f.add("where_masked", where, [rows])
 
     # BatchNormalization then ReLU with no Conv to fold into (DenseNet's pre-activations).
     c = 8

@@ -1,8 +1,8 @@
 //! Products with constant weights, `y = x · W + b` then an optional ReLU, over rows of `x`:
 //! the dense layers of tabular models, recurrent cells and recommenders, where `x` has a few
 //! rows. tract packs `x` on every call and runs a kernel made for large products; here the
-//! weights are packed once, in panels of eight columns, and `x` is read where it lies, four
-//! rows at a time, with the bias and the ReLU applied before the results are stored.
+//! weights are packed once, in panels of eight columns, and `x` is read where it lies, up to
+//! four rows at a time, with the bias and the ReLU applied before the results are stored.
 
 use crate::simd::F32x4;
 
@@ -61,6 +61,8 @@ pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, act: Activ
     let mut row = 0;
     while row < m {
         let (xs, ys) = (&x[row * k..], &mut out[row * n..]);
+        // Four rows share each load of the weights: more accumulators than x86's sixteen vector
+        // registers hold, and V8 spills them (docs/engine.md).
         row += match m - row {
             1 => rows::<1>(xs, w, bias, act, ys),
             2 => rows::<2>(xs, w, bias, act, ys),
@@ -133,7 +135,7 @@ mod tests {
 
     #[test]
     fn products_match_the_definition() {
-        for (m, k, n) in [(1, 32, 64), (2, 64, 1663), (3, 7, 5), (5, 16, 9), (9, 1, 1), (4, 64, 1), (0, 3, 4)] {
+        for (m, k, n) in [(1, 32, 64), (2, 64, 1663), (3, 7, 5), (5, 16, 9), (9, 1, 1), (4, 64, 1), (0, 3, 4), (13, 20, 17)] {
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
             let w: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
             let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();

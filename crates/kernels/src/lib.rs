@@ -11,6 +11,7 @@
 #![warn(unreachable_pub)]
 
 pub mod binary;
+pub mod broadcast;
 pub mod dense;
 pub mod nan;
 pub mod pool;

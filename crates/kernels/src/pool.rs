@@ -1,9 +1,8 @@
 //! Max pooling over NCHW planes, as onnxruntime-web computes it: each output is the largest
 //! input its window covers, NaN if any of them is NaN (wasm's `f32x4.max`; onnxruntime's
 //! CPU build answers with whatever its SIMD lane order leaves), and `f32::MIN` for a window
-//! that covers nothing but padding.
-//! The window is separable, so each row is first pooled across (into a plane of
-//! `height x output width`), then those rows down, four outputs at a time.
+//! that covers nothing but padding (or -inf). The window is separable: rows are pooled down,
+//! then across.
 
 use crate::simd::{self, F32x4};
 
@@ -28,24 +27,40 @@ impl Axis {
 
 /// Pools `planes` planes of `input` (each `y.input x x.input`) into `output` (each
 /// `y.output x x.output`). Fails when the slices are not those sizes or a stride is 0.
+///
+/// Each output row is made from the input rows its windows cover, down first (a full-width
+/// row, four lanes at a time), then across: a sliding maximum at every position of that row,
+/// padded with `f32::MIN`, of which every `stride`th is kept.
 pub fn max_pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, output: &mut [f32]) -> Result<(), String> {
     if input.len() != planes * y.input * x.input || output.len() != planes * y.output * x.output || y.stride == 0 || x.stride == 0 {
         return Err(format!("max pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}", input.len(), output.len()));
     }
     let (w_in, w_out) = (x.input, x.output);
-    let mut rows = vec![f32::MIN; y.input * w_out];
-    for (plane, out) in input.chunks_exact(y.input * w_in.max(1)).zip(output.chunks_exact_mut(y.output * w_out.max(1))) {
-        for (row, pooled) in plane.chunks_exact(w_in.max(1)).zip(rows.chunks_exact_mut(w_out.max(1))) {
-            for (o, p) in pooled.iter_mut().enumerate() {
-                let (a, b) = x.window(o);
-                *p = row[a..b].iter().fold(f32::MIN, |acc, &v| simd::max(acc, v));
-            }
-        }
-        for (o, out_row) in out.chunks_exact_mut(w_out.max(1)).enumerate() {
+    if w_out == 0 || y.output == 0 {
+        return Ok(());
+    }
+    // The padded row: `pad_before` then the input's width, then enough for the last window.
+    let span = (w_out - 1) * x.stride + x.kernel;
+    let padded = span.max(x.pad_before + w_in);
+    let mut down = vec![f32::MIN; padded + 4];
+    let mut across = vec![f32::MIN; padded + 4];
+    for (plane, out) in input.chunks_exact(y.input * w_in).zip(output.chunks_exact_mut(y.output * w_out)) {
+        for (o, out_row) in out.chunks_exact_mut(w_out).enumerate() {
             let (a, b) = y.window(o);
-            out_row.fill(f32::MIN);
+            let row = &mut down[x.pad_before..x.pad_before + w_in];
+            row.fill(f32::MIN);
             for r in a..b {
-                max_into(out_row, &rows[r * w_out..(r + 1) * w_out]);
+                max_into(row, &plane[r * w_in..(r + 1) * w_in]);
+            }
+            // across[i] = max(down[i..i + kernel]), for the positions windows start at.
+            let starts = (w_out - 1) * x.stride + 1;
+            across[..starts].copy_from_slice(&down[..starts]);
+            for shift in 1..x.kernel {
+                let (to, from) = (&mut across[..starts], &down[shift..shift + starts]);
+                max_into(to, from);
+            }
+            for (o, y) in out_row.iter_mut().enumerate() {
+                *y = across[o * x.stride];
             }
         }
     }

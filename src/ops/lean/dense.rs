@@ -16,6 +16,9 @@ use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::math;
 
+/// Rows from which a product is left to tract, where the count is known.
+const MANY_ROWS: i64 = 32;
+
 /// Replaces every product by constant weights it can, with the bias and ReLU after it.
 pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
     for id in model.eval_order()? {
@@ -42,6 +45,11 @@ fn dense_layer(model: &TypedModel, id: usize) -> TractResult<Option<(DenseF32, u
     let Some(weights) = w.konst.as_ref().filter(|_| x.datum_type == DatumType::F32 && w.datum_type == DatumType::F32) else {
         return Ok(None);
     };
+    // Many rows are tract's: its packed kernel then outruns this one (a MiniLM's 128 tokens).
+    let rows: TDim = x.shape.iter().take(x.rank().saturating_sub(1)).product();
+    if rows.to_i64().is_ok_and(|m| m >= MANY_ROWS) {
+        return Ok(None);
+    }
     let expr = einsum.axes.to_string();
     let Some(layout) = Layout::of(&expr, x) else { return Ok(None) };
     let (k, n) = match (layout.transposed, weights.shape()) {

@@ -8,13 +8,13 @@
 //! onnxruntime's. One file per stand-in, each with the `stand_in` that says which nodes it
 //! takes.
 
-use std::borrow::Cow;
-
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::bail;
 
 pub(crate) use dense::fuse as fuse_dense;
 
 mod bin_chain;
+mod broadcast;
 mod dense;
 mod gelu;
 mod max_pool;
@@ -27,8 +27,9 @@ mod topk;
 type StandIn = fn(&TypedModel, &TypedNode, &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>>;
 
 /// Tried in order; the first that takes a node replaces its operator.
-const STAND_INS: [StandIn; 7] = [
+const STAND_INS: [StandIn; 8] = [
     gelu::stand_in,
+    broadcast::stand_in,
     nan_safe::stand_in,
     row_sum::stand_in,
     bin_chain::stand_in,
@@ -70,8 +71,18 @@ fn natural(t: TValue) -> TractResult<TValue> {
     if t.len() == t.shape().iter().product::<usize>() && t.strides() == &*Tensor::natural_strides(t.shape()) {
         return Ok(t);
     }
-    let values: Cow<[f32]> = t.to_plain_array_view::<f32>()?.iter().copied().collect();
-    Ok(Tensor::from_shape(t.shape(), &values)?.into_tvalue())
+    fn copy<T: Datum + Copy>(t: &Tensor) -> TractResult<Tensor> {
+        let values: Vec<T> = t.to_plain_array_view::<T>()?.iter().copied().collect();
+        Tensor::from_shape(t.shape(), &values)
+    }
+    Ok(match t.datum_type() {
+        DatumType::F32 => copy::<f32>(&t)?,
+        DatumType::I64 => copy::<i64>(&t)?,
+        DatumType::I32 => copy::<i32>(&t)?,
+        DatumType::Bool => copy::<bool>(&t)?,
+        dt => bail!("no natural copy of a {dt:?} tensor"),
+    }
+    .into_tvalue())
 }
 
 #[cfg(test)]
