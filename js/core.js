@@ -7,6 +7,9 @@ import initWasm, {
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
 
+/** Predictions that wait for a timer to specialise before they do it themselves. */
+const SPECIALIZE_INLINE_AFTER = 8;
+
 /** Where the core puts a prediction's id on its outputs (see `predictionId`). */
 const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
 
@@ -72,6 +75,9 @@ export function createApi(platform) {
     /** Input name to its position, for `stage`. */
     #inputIndex;
     #loadedFrom;
+    /** Predictions since a timer was asked to build specialised plans, while it has not run. */
+    #waiting = 0;
+    #specializing = false;
 
     /** Use `Model.load`. */
     constructor(wasm, sink, loadedFrom = 'onnx') {
@@ -158,6 +164,44 @@ export function createApi(platform) {
         return call(() => (stage(this.#wasm, this.#inputIndex, feeds) ? this.#wasm.predictStaged() : this.#wasm.predict(feeds)));
       } finally {
         if (this.#sink) this.#drainLogs();
+        if (this.#specializing) {
+          // A caller that never yields to the event loop (a tight loop of predictions) never
+          // lets the timer run: after a few calls it pays for the plan itself.
+          if (++this.#waiting >= SPECIALIZE_INLINE_AFTER) {
+            this.#waiting = 0;
+            this.#specializeNow();
+          }
+        } else if (this.#wasm.wantsSpecializing()) {
+          this.#specializeLater();
+        }
+      }
+    }
+
+    /** Builds one waiting specialised plan; whether another waits. */
+    #specializeNow() {
+      try {
+        return !this.disposed && this.#wasm.specializeNext();
+      } catch {
+        return false; // Specialising is an optimisation: the symbolic plan keeps answering.
+      }
+    }
+
+    /**
+     * Builds the plans specialised for shapes seen more than once, one per timer turn, after
+     * the predictions that asked for them are answered: building one runs the optimiser
+     * (milliseconds, a tenth of a second for a CNN), which no prediction waits for.
+     */
+    #specializeLater() {
+      this.#specializing = true;
+      this.#waiting = 0;
+      try {
+        setTimeout(() => {
+          this.#specializing = false;
+          if (this.#specializeNow()) this.#specializeLater();
+        }, 0);
+      } catch {
+        // No timers here (a Worker's module scope): a later prediction asks again.
+        this.#specializing = false;
       }
     }
 

@@ -265,6 +265,19 @@ impl WasmModel {
         guarded(|| self.run(move || Ok(staged)))
     }
 
+    /// Whether a shape seen more than once waits for its own plan (`specializeNext`).
+    #[wasm_bindgen(js_name = wantsSpecializing)]
+    pub fn wants_specializing(&self) -> bool {
+        self.inner.as_ref().is_some_and(|m| m.model().wants_specializing())
+    }
+
+    /// Builds one waiting specialised plan; says whether another waits. js/core.js calls it
+    /// from a timer, after the predictions that asked for it have been answered.
+    #[wasm_bindgen(js_name = specializeNext)]
+    pub fn specialize_next(&mut self) -> bool {
+        self.inner.as_mut().is_some_and(|m| m.model_mut().specialize_next())
+    }
+
     /// Runs the model on `feeds` as `predict` does, unmonitored, and returns how long each
     /// node of the plan took (`[{ node, op, ms }]` in the order they ran), as JSON.
     pub fn profile(&mut self, feeds: JsValue) -> Result<String, JsValue> {

@@ -152,6 +152,19 @@ impl Model {
         self.plans.specialized()
     }
 
+    /// Whether an input shape seen more than once waits for a plan of its own (see
+    /// `specialize_next`).
+    pub fn wants_specializing(&self) -> bool {
+        self.plans.wants_specializing()
+    }
+
+    /// Builds one waiting specialised plan, outside any prediction (a host calls it when
+    /// idle); says whether another still waits. Failing to specialise is not an error: that
+    /// shape keeps the symbolic plan.
+    pub fn specialize_next(&mut self) -> bool {
+        guard(|| Ok(self.plans.specialize_next())).unwrap_or(false)
+    }
+
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
         self.inputs.iter().map(|s| &s.info)
     }

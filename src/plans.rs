@@ -1,7 +1,8 @@
 //! Execution plans for one model. A plan optimised for concrete shapes runs faster than the
 //! symbolic one (no per-call shape resolution, kernels picked for the sizes), so a shape
 //! seen more than once gets its own plan, kept in a small most-recently-used cache. One-off
-//! shapes (a batch job's last partial batch) keep using the symbolic plan.
+//! shapes (a batch job's last partial batch) keep using the symbolic plan. Plans are built
+//! when the host says it is idle (`specialize_next`), so a new shape never waits for one.
 
 use std::collections::HashMap;
 
@@ -102,9 +103,13 @@ impl Plans {
         self.specialized.iter().filter(|s| s.plan.is_some()).count()
     }
 
-    /// The plan to run for inputs that bind `symbols`.
+    /// The plan to run for inputs that bind `symbols`: the one specialised for them if it has
+    /// been built, else the symbolic one. Building is left to `specialize_next`, off the
+    /// prediction's path.
     pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> &mut Plan {
-        let Some(source) = &self.source else { return &mut self.generic };
+        if self.source.is_none() {
+            return &mut self.generic;
+        }
         let index = match self.specialized.iter().position(|s| s.symbols == symbols) {
             Some(i) => {
                 let entry = self.specialized.remove(i);
@@ -120,17 +125,36 @@ impl Plans {
             }
         };
         let entry = &mut self.specialized[index];
-        entry.calls += 1;
-        if entry.plan.is_none() && !entry.failed && entry.calls >= SPECIALIZE_AFTER {
-            match specialize(source, symbols) {
+        entry.calls = entry.calls.saturating_add(1);
+        match &mut entry.plan {
+            Some(plan) => plan,
+            None => &mut self.generic,
+        }
+    }
+
+    /// Whether a shape has been seen often enough to get a plan of its own, and has none yet.
+    pub fn wants_specializing(&self) -> bool {
+        self.source.is_some() && self.specialized.iter().any(Specialized::wanted)
+    }
+
+    /// Builds the plan of the most recently used shape that wants one; says whether another
+    /// shape still does. Specialising runs tract's optimiser (milliseconds for a small graph,
+    /// a tenth of a second for a CNN), so hosts call this when idle, never inside a prediction.
+    pub fn specialize_next(&mut self) -> bool {
+        let Some(source) = &self.source else { return false };
+        if let Some(entry) = self.specialized.iter_mut().rev().find(|s| s.wanted()) {
+            match specialize(source, &entry.symbols) {
                 Ok(plan) => entry.plan = Some(plan),
                 Err(_) => entry.failed = true,
             }
         }
-        match &mut self.specialized[index].plan {
-            Some(plan) => plan,
-            None => &mut self.generic,
-        }
+        self.wants_specializing()
+    }
+}
+
+impl Specialized {
+    fn wanted(&self) -> bool {
+        self.plan.is_none() && !self.failed && self.calls >= SPECIALIZE_AFTER
     }
 }
 
