@@ -14,11 +14,10 @@ pub fn framework() -> tract_onnx::Onnx {
     onnx
 }
 
-/// A decluttered model optimised for running: dense layers fused into this crate's
-/// operator, tract's optimiser, then this crate's leaner stand-ins for the operators tract
+/// A decluttered model optimised for running: layers fused into this crate's operators, tract's optimiser, then this crate's leaner stand-ins for the operators tract
 /// runs slowest when built for size.
 pub(crate) fn optimized(mut decluttered: TypedModel) -> TractResult<TypedModel> {
-    lean::fuse_dense(&mut decluttered)?;
+    lean::fuse(&mut decluttered)?;
     let mut model = decluttered.into_optimized()?;
     lean::swap_in(&mut model)?;
     Ok(model)

@@ -1,6 +1,8 @@
 //! Answers do not depend on which plan runs: every case of the NaN and infinity fixtures
-//! (tests/fixtures/nan, scripts/make_nan_fixtures.py) and of the shared corpus, through the
-//! symbolic plan and through the plan specialised for its shapes, each against onnxruntime.
+//! (tests/fixtures/nan, scripts/make_nan_fixtures.py), of the layers this crate fuses
+//! (tests/fixtures/layers, scripts/make_layer_fixtures.py) and of the shared corpus, through
+//! the symbolic plan and through the plan specialised for its shapes, each against
+//! onnxruntime.
 
 use crate::common;
 
@@ -53,6 +55,13 @@ fn nan_and_infinities_follow_onnxruntime_in_every_plan() {
 }
 
 #[test]
+fn fused_layers_give_onnxruntimes_answers_in_every_plan() {
+    let cases = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layers"));
+    assert!(cases.len() >= 22, "{}", cases.len());
+    all_pass(&cases);
+}
+
+#[test]
 fn corpus_cases_give_onnxruntimes_answers_in_every_plan() {
     let cases = common::cases();
     assert!(cases.len() >= 20, "{}", cases.len());
@@ -81,4 +90,34 @@ fn a_shape_seen_twice_gets_its_plan_when_the_host_is_idle() {
         check(&mut off, &case).unwrap();
     }
     assert!(!off.wants_specializing());
+}
+
+#[test]
+fn layers_are_fused_where_they_can_be_and_only_there() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layers");
+    let expectations = [
+        ("dense_relu#0", &["DenseF32<24x40+bias+clamp>"][..], &["Max", "Add"][..]),
+        ("dense_relu6#0", &["DenseF32<24x40+bias+clamp>"], &["Min", "Max"]),
+        ("dense_3d#1", &["DenseF32<24x40+bias+clamp>"], &[]),
+        ("gemm_transposed#0", &["DenseF32<24x40+bias>"], &[]),
+        ("matmul_vector#0", &["DenseF32<24x1>"], &[]),
+        // Read twice: the product alone is fused, its bias and ReLU stay outside.
+        ("dense_read_twice#0", &["DenseF32<24x40>", "BinChainF32"], &["+bias"]),
+        ("depthwise_3x3#0", &["DepthwiseF32<3x3/1+clamp>"], &["Conv", "DepthWise"]),
+        ("depthwise_3x3_s2#1", &["DepthwiseF32<3x3/2>"], &["Conv"]),
+        ("depthwise_5x5_relu6#0", &["DepthwiseF32<5x5/1+clamp>"], &["Min"]),
+        ("grouped_conv#0", &[], &["DepthwiseF32"]),
+    ];
+    for (name, present, absent) in expectations {
+        let case = common::cases_in(&dir).into_iter().find(|c| c.name == name).unwrap();
+        let mut model = Model::load(&case.model, &LoadOptions::default()).unwrap();
+        let feeds: Vec<_> = case.inputs.iter().map(|(k, t)| (k.clone(), Feed::new(t.clone()))).collect();
+        let ops: Vec<String> = model.profile(feeds, &mut || 0.0).unwrap().into_iter().map(|t| t.op).collect();
+        for op in present {
+            assert!(ops.iter().any(|o| o.starts_with(op)), "{name}: no {op} in {ops:?}");
+        }
+        for op in absent {
+            assert!(!ops.iter().any(|o| o.contains(op)), "{name}: {op} in {ops:?}");
+        }
+    }
 }

@@ -43,8 +43,11 @@ export function packedFixtures(dirs = [corpusDir()]) {
   return { cases, models };
 }
 
-/** What the shared suite runs on in every runtime: the corpus and the NaN fixtures (tests/fixtures/nan). */
-export const suiteFixtures = () => packedFixtures([corpusDir(), join(root, 'tests/fixtures/nan')]);
+/**
+ * What the shared suite runs on in every runtime: the corpus, the NaN fixtures
+ * (tests/fixtures/nan) and the layers the core fuses (tests/fixtures/layers).
+ */
+export const suiteFixtures = () => packedFixtures([corpusDir(), ...['nan', 'layers'].map((d) => join(root, 'tests/fixtures', d))]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 

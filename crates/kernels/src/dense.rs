@@ -4,6 +4,7 @@
 //! weights are packed once, in panels of eight columns, and `x` is read where it lies, up to
 //! four rows at a time, with the bias and the ReLU applied before the results are stored.
 
+use crate::clamp::Clamp;
 use crate::simd::F32x4;
 
 /// Columns per panel: two lanes of four.
@@ -44,16 +45,8 @@ impl Weights {
     }
 }
 
-/// What is applied to each output after the bias.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    None,
-    /// `max(y, 0)`, NaN kept.
-    Relu,
-}
-
-/// `out` (`m x n`) = `x` (`m x k`) · `w` + `bias` (`n` values, if any), then `act`.
-pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, act: Activation, out: &mut [f32]) -> Result<(), String> {
+/// `out` (`m x n`) = `x` (`m x k`) · `w` + `bias` (`n` values, if any), then `clamp`.
+pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) -> Result<(), String> {
     let (k, n) = (w.k, w.n);
     if x.len() != m * k || out.len() != m * n || bias.is_some_and(|b| b.len() != n) {
         return Err(format!("dense: {} inputs, {} outputs and {:?} biases for {m} rows of {k} x {n}", x.len(), out.len(), bias.map(<[f32]>::len)));
@@ -64,10 +57,10 @@ pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, act: Activ
         // Four rows share each load of the weights: more accumulators than x86's sixteen vector
         // registers hold, and V8 spills them (docs/engine.md).
         row += match m - row {
-            1 => rows::<1>(xs, w, bias, act, ys),
-            2 => rows::<2>(xs, w, bias, act, ys),
-            3 => rows::<3>(xs, w, bias, act, ys),
-            _ => rows::<4>(xs, w, bias, act, ys),
+            1 => rows::<1>(xs, w, bias, clamp, ys),
+            2 => rows::<2>(xs, w, bias, clamp, ys),
+            3 => rows::<3>(xs, w, bias, clamp, ys),
+            _ => rows::<4>(xs, w, bias, clamp, ys),
         };
     }
     Ok(())
@@ -75,9 +68,8 @@ pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, act: Activ
 
 /// `R` rows, every panel; returns `R`.
 #[inline(always)]
-fn rows<const R: usize>(x: &[f32], w: &Weights, bias: Option<&[f32]>, act: Activation, out: &mut [f32]) -> usize {
+fn rows<const R: usize>(x: &[f32], w: &Weights, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) -> usize {
     let (k, n) = (w.k, w.n);
-    let zero = F32x4::splat(0.0);
     for (p, panel) in w.panels.chunks_exact(k * PANEL).enumerate() {
         let col = p * PANEL;
         let width = PANEL.min(n - col);
@@ -96,10 +88,7 @@ fn rows<const R: usize>(x: &[f32], w: &Weights, bias: Option<&[f32]>, act: Activ
             }
         }
         for (r, [lo, hi]) in acc.into_iter().enumerate() {
-            let (lo, hi) = match act {
-                Activation::None => (lo, hi),
-                Activation::Relu => (lo.max(zero), hi.max(zero)),
-            };
+            let (lo, hi) = (clamp.lanes(lo), clamp.lanes(hi));
             let y = &mut out[r * n + col..];
             if width == PANEL {
                 lo.store(&mut y[..4]);
@@ -142,7 +131,7 @@ mod tests {
             let bias: Vec<f32> = (0..n).map(|j| j as f32 * 0.01 - 0.2).collect();
             for (b, relu) in [(None, false), (Some(&bias[..]), true)] {
                 let expected = reference(&x, m, &w, k, n, b, relu);
-                let act = if relu { Activation::Relu } else { Activation::None };
+                let act = if relu { Clamp::RELU } else { Clamp::NONE };
                 for (packed, label) in [(Weights::new(&w, k, n, false).unwrap(), "k x n"), (Weights::new(&wt, k, n, true).unwrap(), "n x k")] {
                     let mut out = vec![f32::NAN; m * n];
                     matmul(&x, m, &packed, b, act, &mut out).unwrap();
@@ -158,11 +147,11 @@ mod tests {
     fn nan_passes_through_the_relu_and_shapes_are_checked() {
         let w = Weights::new(&[1.0, 2.0], 1, 2, false).unwrap();
         let mut out = [0.0; 4];
-        matmul(&[f32::NAN, -1.0], 2, &w, None, Activation::Relu, &mut out).unwrap();
+        matmul(&[f32::NAN, -1.0], 2, &w, None, Clamp::RELU, &mut out).unwrap();
         assert!(out[0].is_nan() && out[1].is_nan());
         assert_eq!(&out[2..], [0.0, 0.0]);
-        assert!(matmul(&[1.0; 3], 2, &w, None, Activation::None, &mut out).is_err());
-        assert!(matmul(&[1.0; 2], 2, &w, Some(&[1.0]), Activation::None, &mut out).is_err());
+        assert!(matmul(&[1.0; 3], 2, &w, None, Clamp::NONE, &mut out).is_err());
+        assert!(matmul(&[1.0; 2], 2, &w, Some(&[1.0]), Clamp::NONE, &mut out).is_err());
         assert!(Weights::new(&[1.0; 5], 2, 3, false).is_err());
     }
 }

@@ -12,7 +12,9 @@
 
 pub mod binary;
 pub mod broadcast;
+pub mod clamp;
 pub mod dense;
+pub mod depthwise;
 pub mod nan;
 pub mod pool;
 pub mod reduce;

@@ -1,41 +1,26 @@
 //! Dense layers: a product of f32 rows by constant weights, with the constant bias added
-//! after it and the ReLU after that, as one operator on edgeinfer-kernels' `dense` loop.
-//!
-//! Unlike the other stand-ins this one replaces nodes of the decluttered model, before
-//! tract optimises it: tract would turn the product into a packing of the rows, a product
-//! of packed panels and reshapes, then add the bias and apply the ReLU in nodes of their own
-//! (twelve nodes for a three-layer network), each paying for its dispatch and its output;
-//! at batch 1 the arithmetic is the least of it.
+//! after it and the ReLU after that, as one operator on edgeinfer-kernels' `dense` loop
+//! (fused before tract optimises: see fuse.rs). tract would plan a three-layer network as
+//! twelve nodes, packing the rows and reshaping them; at batch 1 the arithmetic is the least
+//! of it.
 
 use std::sync::Arc;
 
-use edgeinfer_kernels::dense::{self, Activation, Weights};
+use edgeinfer_kernels::clamp::Clamp;
+use edgeinfer_kernels::dense::{self, Weights};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_onnx::tract_core::ops::einsum::EinSum;
 use tract_onnx::tract_core::ops::math;
+
+use super::fuse::{Fused, successor_with_constant, trailing_clamp};
 
 /// Rows from which a product is left to tract, where the count is known.
 const MANY_ROWS: i64 = 32;
 
-/// Replaces every product by constant weights it can, with the bias and ReLU after it.
-pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
-    for id in model.eval_order()? {
-        if let Some((op, last)) = dense_layer(model, id)? {
-            let mut patch = TypedModelPatch::default();
-            let x = patch.tap_model(model, model.node(id).inputs[0])?;
-            let y = patch.wire_node(&model.node(last).name, op, &[x])?[0];
-            patch.shunt_outside(model, OutletId::new(last, 0), y)?;
-            patch.apply(model)?;
-        }
-    }
-    Ok(())
-}
-
-/// The dense layer starting at node `id`, if it is a product by constant weights, and the
-/// last node it takes in (the product, its bias or its ReLU).
-fn dense_layer(model: &TypedModel, id: usize) -> TractResult<Option<(DenseF32, usize)>> {
+/// The dense layer starting at node `id`, if it is a product by constant weights, with its
+/// bias and clamp (ReLU) if they follow.
+pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>> {
     let node = model.node(id);
     let Some(einsum) = node.op_as::<EinSum>() else { return Ok(None) };
     if einsum.q_params.is_some() || node.inputs.len() != 2 || node.outputs[0].fact.datum_type != DatumType::F32 {
@@ -59,7 +44,7 @@ fn dense_layer(model: &TypedModel, id: usize) -> TractResult<Option<(DenseF32, u
         _ => return Ok(None),
     };
     let packed = Weights::new(weights.try_as_plain_ram()?.as_slice::<f32>()?, k, n, layout.transposed).map_err(TractError::msg)?;
-    let mut op = DenseF32 { weights: Arc::new(packed), bias: None, activation: Activation::None, vanish: layout.vanish };
+    let mut op = DenseF32 { weights: Arc::new(packed), bias: None, clamp: Clamp::NONE, vanish: layout.vanish, with_n: layout.with_n };
     let mut last = id;
     if let Some((next, bias)) = successor_with_constant::<math::Add>(model, last)?
         && (bias.len() == n || bias.len() == 1)
@@ -68,14 +53,8 @@ fn dense_layer(model: &TypedModel, id: usize) -> TractResult<Option<(DenseF32, u
         op.bias = Some(Arc::new(if values.len() == n { values.to_vec() } else { vec![values[0]; n] }));
         last = next;
     }
-    if let Some((next, zero)) = successor_with_constant::<math::Max>(model, last)?
-        && zero.len() == 1
-        && zero.try_as_plain_ram()?.as_slice::<f32>()?[0] == 0.0
-    {
-        op.activation = Activation::Relu;
-        last = next;
-    }
-    Ok(Some((op, last)))
+    (op.clamp, last) = trailing_clamp(model, last)?;
+    Ok(Some(Fused { op: Box::new(op), input: node.inputs[0], last }))
 }
 
 /// Where the product's axes go: `x`'s last axis is the one summed (so its rows lie one after
@@ -85,6 +64,8 @@ struct Layout {
     transposed: bool,
     /// `x`'s axes the output leaves out.
     vanish: TVec<usize>,
+    /// Whether the output has an axis for the weights' columns (one column: perhaps not).
+    with_n: bool,
 }
 
 impl Layout {
@@ -95,15 +76,6 @@ impl Layout {
         let &k = xs.last()?;
         if out.contains(&k) || !ws.contains(&k) || xs.len() != x.rank() {
             return None;
-        }
-        let n = ws.iter().copied().find(|&c| c != k);
-        let transposed = ws.len() == 2 && ws[0] != k;
-        let &last = out.last()?;
-        match n {
-            Some(n) if n == last && ws.len() == 2 && !xs.contains(&n) => {}
-            // `mk,k->mn`: a weight vector, and an output axis of size 1 from nowhere.
-            None if ws.len() == 1 && !xs.contains(&last) => {}
-            _ => return None,
         }
         let mut vanish = TVec::new();
         let mut kept = Vec::new();
@@ -116,35 +88,30 @@ impl Layout {
                 return None;
             }
         }
-        (kept == out[..out.len() - 1]).then_some(Layout { transposed, vanish })
+        let n = ws.iter().copied().find(|&c| c != k);
+        let transposed = ws.len() == 2 && ws[0] != k;
+        let with_n = match (n, out.split_last()) {
+            // `mk,kn->mn` (or `nk`).
+            (Some(n), Some((&last, rest))) if n == last && !xs.contains(&n) && rest == kept => true,
+            // `mk,k->mn`: a weight vector, and an output axis of size 1 from nowhere.
+            (None, Some((&last, rest))) if !xs.contains(&last) && rest == kept => true,
+            // `mk,k->m`: a weight vector, and no axis for it.
+            (None, _) if out == kept => false,
+            _ => return None,
+        };
+        Some(Layout { transposed, vanish, with_n })
     }
 }
 
-/// The one node reading node `id`'s output, if it is an `Op` with a constant f32 operand,
-/// keeps the output's shape and type, and the output is nothing else's (nor the model's).
-fn successor_with_constant<Mini: BinMiniOp>(model: &TypedModel, id: usize) -> TractResult<Option<(usize, Arc<Tensor>)>> {
-    let node = model.node(id);
-    let outlet = OutletId::new(id, 0);
-    if node.outputs[0].successors.len() != 1 || model.output_outlets()?.contains(&outlet) {
-        return Ok(None);
-    }
-    let next = model.node(node.outputs[0].successors[0].node);
-    let Some(TypedBinOp(mini, None)) = next.op_as::<TypedBinOp>() else { return Ok(None) };
-    if !mini.is::<Mini>() || next.inputs.len() != 2 || next.outputs[0].fact != node.outputs[0].fact.without_value() {
-        return Ok(None);
-    }
-    let other = next.inputs.iter().find(|i| **i != outlet).copied();
-    let constant = other.map(|o| model.outlet_fact(o)).transpose()?.and_then(|f| f.konst.clone());
-    Ok(constant.filter(|c| c.datum_type() == DatumType::F32).map(|c| (next.id, c)))
-}
-
-/// `x · W + bias`, then the activation; `x`'s axes in `vanish` (of size 1) are dropped.
+/// `x · W + bias`, then the clamp; `x`'s axes in `vanish` (of size 1) are dropped, and the
+/// columns' axis is left out unless `with_n`.
 #[derive(Debug, Clone, PartialEq)]
 struct DenseF32 {
     weights: Arc<Weights>,
     bias: Option<Arc<Vec<f32>>>,
-    activation: Activation,
+    clamp: Clamp,
     vanish: TVec<usize>,
+    with_n: bool,
 }
 
 impl Eq for DenseF32 {}
@@ -152,14 +119,16 @@ impl Eq for DenseF32 {}
 impl DenseF32 {
     fn output_shape<D: DimLike>(&self, x: &[D]) -> TVec<D> {
         let mut shape: TVec<D> = x[..x.len() - 1].iter().enumerate().filter(|(i, _)| !self.vanish.contains(i)).map(|(_, d)| d.clone()).collect();
-        shape.push(D::from(self.weights.n()));
+        if self.with_n {
+            shape.push(D::from(self.weights.n()));
+        }
         shape
     }
 }
 
 impl Op for DenseF32 {
     fn name(&self) -> StaticName {
-        format!("DenseF32<{}x{}{}{}>", self.weights.k(), self.weights.n(), if self.bias.is_some() { "+bias" } else { "" }, if self.activation == Activation::Relu { "+relu" } else { "" }).into()
+        format!("DenseF32<{}x{}{}{}>", self.weights.k(), self.weights.n(), if self.bias.is_some() { "+bias" } else { "" }, if self.clamp.is_none() { "" } else { "+clamp" }).into()
     }
     op_as_typed_op!();
 }
@@ -174,7 +143,7 @@ impl EvalOp for DenseF32 {
         let rows = x.len() / k.max(1);
         let mut y = Tensor::zero::<f32>(&self.output_shape(x.shape()))?;
         let mut out = y.try_as_plain_ram_mut()?;
-        dense::matmul(x.try_as_plain_ram()?.as_slice::<f32>()?, rows, &self.weights, self.bias.as_deref().map(Vec::as_slice), self.activation, out.as_slice_mut::<f32>()?)
+        dense::matmul(x.try_as_plain_ram()?.as_slice::<f32>()?, rows, &self.weights, self.bias.as_deref().map(Vec::as_slice), self.clamp, out.as_slice_mut::<f32>()?)
             .map_err(TractError::msg)?;
         drop(out);
         Ok(tvec!(y.into_tvalue()))

@@ -10,12 +10,15 @@
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::bail;
+use tract_onnx::tract_core::ops::scan::OptScan;
 
-pub(crate) use dense::fuse as fuse_dense;
+pub(crate) use fuse::fuse;
 
 mod bin_chain;
 mod broadcast;
 mod dense;
+mod depthwise;
+mod fuse;
 mod gelu;
 mod max_pool;
 mod nan_safe;
@@ -38,9 +41,18 @@ const STAND_INS: [StandIn; 8] = [
     topk::stand_in,
 ];
 
-/// Replaces, in an optimised model, the nodes a stand-in computes faster.
+/// Replaces, in an optimised model, the nodes a stand-in computes faster, in the bodies of
+/// loops (recurrent layers) too.
 pub(crate) fn swap_in(model: &mut TypedModel) -> TractResult<()> {
     for id in 0..model.nodes().len() {
+        if let Some(scan) = model.node(id).op_as::<OptScan>() {
+            let mut body = scan.plan.model().clone();
+            swap_in(&mut body)?;
+            let mut params = (**scan).clone();
+            params.plan = body.into_runnable()?;
+            model.node_mut(id).op = Box::new(OptScan::new(Arc::new(params)));
+            continue;
+        }
         let found = {
             let inputs = model.node_input_facts(id)?;
             let node = model.node(id);
