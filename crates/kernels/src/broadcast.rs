@@ -1,6 +1,8 @@
-//! Element-wise functions of two or three tensors broadcast against each other, as ONNX
-//! broadcasts (shapes aligned on the right, an axis of 1 repeated): comparisons, logic and
-//! Where. Axes are first merged wherever every input steps through them alike, so that the
+//! Element-wise functions of one tensor (casts), or of two or three broadcast against each
+//! other, as ONNX broadcasts (shapes aligned on the right, an axis of 1 repeated):
+//! comparisons, logic and Where, over bool, i32, i64 and f32. The entry points take typed
+//! slices and are instantiated here, so they get this crate's optimisation whoever calls
+//! them. Axes are first merged wherever every input steps through them alike, so that the
 //! loop's inner run is as long as it can be; it then runs at stride 1 or 0 for each input,
 //! four cases each with a loop of its own, which compilers vectorise.
 
@@ -73,8 +75,17 @@ fn rows<const N: usize>(axes: &[(usize, [usize; N])], mut row: impl FnMut([usize
     }
 }
 
+/// `out[i] = f(x[i])`. Fails when the lengths differ.
+fn map<A: Copy, B>(x: &[A], out: &mut [B], f: impl Fn(A) -> B) -> Result<(), String> {
+    if x.len() != out.len() {
+        return Err(format!("{} values into {} outputs", x.len(), out.len()));
+    }
+    out.iter_mut().zip(x).for_each(|(y, &v)| *y = f(v));
+    Ok(())
+}
+
 /// `out[i] = f(a[i], b[i])` over `a` and `b` broadcast to `shape` (`out` is that shape).
-pub fn zip2<A: Copy, B: Copy, C>(
+fn zip2<A: Copy, B: Copy, C>(
     shape: &[usize],
     (a, a_shape): (&[A], &[usize]),
     (b, b_shape): (&[B], &[usize]),
@@ -98,7 +109,7 @@ pub fn zip2<A: Copy, B: Copy, C>(
 }
 
 /// `out[i] = if cond[i] { t[i] } else { e[i] }` over the three broadcast to `shape`.
-pub fn select<T: Copy>(
+fn select_t<T: Copy>(
     shape: &[usize],
     (cond, c_shape): (&[bool], &[usize]),
     (t, t_shape): (&[T], &[usize]),
@@ -128,6 +139,96 @@ pub fn select<T: Copy>(
         at += len;
     });
     Ok(())
+}
+
+/// A tensor's values, of one of the element types these loops take.
+#[derive(Debug, Clone, Copy)]
+pub enum Values<'a> {
+    Bool(&'a [bool]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    F32(&'a [f32]),
+}
+
+/// Where values of one of those types go.
+#[derive(Debug)]
+pub enum ValuesMut<'a> {
+    Bool(&'a mut [bool]),
+    I32(&'a mut [i32]),
+    I64(&'a mut [i64]),
+    F32(&'a mut [f32]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    /// Both true (bool only).
+    And,
+    /// Either true (bool only).
+    Or,
+}
+
+/// `out[i] = a[i] op b[i]`, `a` and `b` of one type and broadcast to `shape`.
+pub fn compare(op: Compare, shape: &[usize], (a, a_shape): (Values, &[usize]), (b, b_shape): (Values, &[usize]), out: &mut [bool]) -> Result<(), String> {
+    fn typed<T: Copy + PartialOrd>(op: Compare, shape: &[usize], a: (&[T], &[usize]), b: (&[T], &[usize]), out: &mut [bool]) -> Result<(), String> {
+        match op {
+            Compare::Eq => zip2(shape, a, b, out, |x, y| x == y),
+            Compare::Ne => zip2(shape, a, b, out, |x, y| x != y),
+            Compare::Lt => zip2(shape, a, b, out, |x, y| x < y),
+            Compare::Gt => zip2(shape, a, b, out, |x, y| x > y),
+            Compare::Le => zip2(shape, a, b, out, |x, y| x <= y),
+            Compare::Ge => zip2(shape, a, b, out, |x, y| x >= y),
+            Compare::And | Compare::Or => Err(format!("{op:?} is for bool values")),
+        }
+    }
+    match (a, b) {
+        (Values::Bool(a), Values::Bool(b)) => match op {
+            Compare::And => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x && y),
+            Compare::Or => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x || y),
+            _ => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        },
+        (Values::I32(a), Values::I32(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::I64(a), Values::I64(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::F32(a), Values::F32(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        _ => Err("compared values of two types".into()),
+    }
+}
+
+/// `out[i] = if cond[i] { t[i] } else { e[i] }`, the three broadcast to `shape`; `t`, `e` and
+/// `out` of one type.
+pub fn select(shape: &[usize], cond: (&[bool], &[usize]), (t, t_shape): (Values, &[usize]), (e, e_shape): (Values, &[usize]), out: ValuesMut) -> Result<(), String> {
+    match (t, e, out) {
+        (Values::Bool(t), Values::Bool(e), ValuesMut::Bool(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
+        (Values::I32(t), Values::I32(e), ValuesMut::I32(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
+        (Values::I64(t), Values::I64(e), ValuesMut::I64(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
+        (Values::F32(t), Values::F32(e), ValuesMut::F32(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
+        _ => Err("selected between values of different types".into()),
+    }
+}
+
+/// Each value of `x` as `out`'s type: `as` for numbers (floats truncated and saturated), 0 or 1
+/// from bool, and `!= 0` to bool. Fails when the lengths differ.
+pub fn cast(x: Values, out: ValuesMut) -> Result<(), String> {
+    match (x, out) {
+        (Values::Bool(x), ValuesMut::F32(y)) => map(x, y, |v| v as u8 as f32),
+        (Values::Bool(x), ValuesMut::I64(y)) => map(x, y, |v| v as i64),
+        (Values::Bool(x), ValuesMut::I32(y)) => map(x, y, |v| v as i32),
+        (Values::I64(x), ValuesMut::F32(y)) => map(x, y, |v| v as f32),
+        (Values::I32(x), ValuesMut::F32(y)) => map(x, y, |v| v as f32),
+        (Values::I64(x), ValuesMut::I32(y)) => map(x, y, |v| v as i32),
+        (Values::I32(x), ValuesMut::I64(y)) => map(x, y, |v| v as i64),
+        (Values::F32(x), ValuesMut::I64(y)) => map(x, y, |v| v as i64),
+        (Values::F32(x), ValuesMut::I32(y)) => map(x, y, |v| v as i32),
+        (Values::F32(x), ValuesMut::Bool(y)) => map(x, y, |v| v != 0.0),
+        (Values::I64(x), ValuesMut::Bool(y)) => map(x, y, |v| v != 0),
+        (Values::I32(x), ValuesMut::Bool(y)) => map(x, y, |v| v != 0),
+        (x, y) => Err(format!("no cast from {x:?} to {y:?}")),
+    }
 }
 
 fn check(shape: &[usize], out: usize, inputs: &[(usize, &[usize])]) -> Result<(), String> {
@@ -183,12 +284,12 @@ mod tests {
             let b: Vec<i64> = (0..b_shape.iter().product::<usize>() as i64).map(|i| (i * 3) % 4).collect();
             let n = out.iter().product();
             let mut eq = vec![false; n];
-            zip2(out, (&a, a_shape), (&b, b_shape), &mut eq, |x, y| x == y).unwrap();
+            compare(Compare::Eq, out, (Values::I64(&a), a_shape), (Values::I64(&b), b_shape), &mut eq).unwrap();
             let (ra, rb) = (reference(out, &a, a_shape), reference(out, &b, b_shape));
             let expected: Vec<bool> = ra.iter().zip(&rb).map(|(x, y)| x == y).collect();
             assert_eq!(eq, expected, "{out:?} {a_shape:?} {b_shape:?}");
             let mut picked = vec![0i64; n];
-            select(out, (&expected, out), (&a, a_shape), (&b, b_shape), &mut picked).unwrap();
+            select(out, (&expected, out), (Values::I64(&a), a_shape), (Values::I64(&b), b_shape), ValuesMut::I64(&mut picked)).unwrap();
             let chosen: Vec<i64> = expected.iter().zip(ra.iter().zip(&rb)).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
             assert_eq!(picked, chosen, "select {out:?}");
         }
@@ -200,5 +301,22 @@ mod tests {
         assert!(zip2(&[2, 3], (&[1, 2], &[2]), (&[1; 6], &[2, 3]), &mut out, |a: i32, b: i32| a == b).is_err());
         assert!(zip2(&[2, 3], (&[1; 5], &[2, 3]), (&[1; 6], &[2, 3]), &mut out, |a: i32, b: i32| a == b).is_err());
         assert!(zip2(&[3], (&[1; 3], &[1, 3]), (&[1; 3], &[3]), &mut out[..3], |a: i32, b: i32| a == b).is_err());
+        assert!(compare(Compare::Eq, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I64(&[1, 2]), &[2]), &mut out[..2]).is_err());
+        assert!(compare(Compare::And, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I32(&[1, 2]), &[2]), &mut out[..2]).is_err());
+    }
+
+    #[test]
+    fn casts_as_tract_does() {
+        let mut f = [0.0f32; 4];
+        cast(Values::Bool(&[true, false, true, true]), ValuesMut::F32(&mut f)).unwrap();
+        assert_eq!(f, [1.0, 0.0, 1.0, 1.0]);
+        let mut i = [0i64; 4];
+        cast(Values::F32(&[-1.7, 2.9, f32::NAN, 1e30]), ValuesMut::I64(&mut i)).unwrap();
+        assert_eq!(i, [-1, 2, 0, i64::MAX]);
+        let mut b = [false; 4];
+        cast(Values::F32(&[0.0, -0.0, f32::NAN, 2.0]), ValuesMut::Bool(&mut b)).unwrap();
+        assert_eq!(b, [false, false, true, true]);
+        assert!(cast(Values::F32(&[1.0]), ValuesMut::F32(&mut f[..1])).is_err());
+        assert!(cast(Values::I32(&[1, 2]), ValuesMut::I64(&mut i)).is_err());
     }
 }

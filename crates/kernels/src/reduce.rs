@@ -1,5 +1,5 @@
-//! Max, Min, ArgMax and ArgMin of `x` seen as `[outer, n, inner]`, over the middle axis, as
-//! onnxruntime computes them: a fold from the first element with a strict comparison, so a
+//! Sum, Max, Min, ArgMax and ArgMin of `x` seen as `[outer, n, inner]`, over the middle axis;
+//! the extremes as onnxruntime computes them: a fold from the first element with a strict comparison, so a
 //! NaN in first place is the answer and a NaN anywhere else is passed over; ties go to the
 //! first index (or the last, with `last`).
 
@@ -36,6 +36,25 @@ fn extreme(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32], sma
                 if wins(v, *a) {
                     *a = v;
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sums along the middle axis, added in order (row by row).
+pub fn sum(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32]) -> Result<(), String> {
+    check(x.len(), outer, n, inner, out.len())?;
+    for (block, y) in x.chunks_exact(n * inner).zip(out.chunks_exact_mut(inner)) {
+        y.copy_from_slice(&block[..inner]);
+        for row in block.chunks_exact(inner).skip(1) {
+            let mut ys = y.chunks_exact_mut(4);
+            let mut vs = row.chunks_exact(4);
+            for (a, v) in (&mut ys).zip(&mut vs) {
+                F32x4::load(a).add(F32x4::load(v)).store(a);
+            }
+            for (a, &v) in ys.into_remainder().iter_mut().zip(vs.remainder()) {
+                *a += v;
             }
         }
     }
@@ -126,6 +145,15 @@ mod tests {
                 }
             }
             assert!(same(&ours, &plain), "smallest {smallest}");
+        }
+        let mut sums = vec![0.0; outer * inner];
+        let finite: Vec<f32> = x.iter().map(|v| if v.is_nan() { 0.25 } else { *v }).collect();
+        sum(&finite, outer, n, inner, &mut sums).unwrap();
+        for o in 0..outer {
+            for i in 0..inner {
+                let plain: f32 = (0..n).map(|r| finite[(o * n + r) * inner + i]).sum();
+                assert_eq!(sums[o * inner + i], plain);
+            }
         }
         assert!(max(&x, outer, n, inner, &mut [0.0; 5]).is_err());
         assert!(max(&[], 1, 0, 1, &mut [0.0; 1]).is_err());

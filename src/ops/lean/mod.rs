@@ -8,6 +8,7 @@
 //! onnxruntime's. One file per stand-in, each with the `stand_in` that says which nodes it
 //! takes.
 
+use edgeinfer_kernels::broadcast::{Values, ValuesMut};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::bail;
 use tract_onnx::tract_core::ops::scan::OptScan;
@@ -16,6 +17,7 @@ pub(crate) use fuse::fuse;
 
 mod bin_chain;
 mod broadcast;
+mod cast;
 mod dense;
 mod depthwise;
 mod fuse;
@@ -30,9 +32,10 @@ mod topk;
 type StandIn = fn(&TypedModel, &TypedNode, &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>>;
 
 /// Tried in order; the first that takes a node replaces its operator.
-const STAND_INS: [StandIn; 8] = [
+const STAND_INS: [StandIn; 9] = [
     gelu::stand_in,
     broadcast::stand_in,
+    cast::stand_in,
     nan_safe::stand_in,
     row_sum::stand_in,
     bin_chain::stand_in,
@@ -75,6 +78,34 @@ pub(crate) fn swap_in(model: &mut TypedModel) -> TractResult<()> {
 /// Whether every input and output of the node is f32.
 fn all_f32(node: &TypedNode, inputs: &[&TypedFact]) -> bool {
     inputs.iter().all(|f| f.datum_type == DatumType::F32) && node.outputs.iter().all(|o| o.fact.datum_type == DatumType::F32)
+}
+
+/// A tensor's values as the kernels take them (bool, i32, i64 or f32).
+fn values(t: &Tensor) -> TractResult<Values<'_>> {
+    let plain = t.try_as_plain_ram()?;
+    Ok(match t.datum_type() {
+        DatumType::Bool => Values::Bool(plain.as_slice::<bool>()?),
+        DatumType::I32 => Values::I32(plain.as_slice::<i32>()?),
+        DatumType::I64 => Values::I64(plain.as_slice::<i64>()?),
+        DatumType::F32 => Values::F32(plain.as_slice::<f32>()?),
+        dt => bail!("the kernels take no {dt:?}"),
+    })
+}
+
+/// A new tensor of `dt` and `shape`, filled by `fill` through the kernels' typed slice.
+fn filled(dt: DatumType, shape: &[usize], fill: impl FnOnce(ValuesMut) -> Result<(), String>) -> TractResult<Tensor> {
+    let mut t = Tensor::zero_dt(dt, shape)?;
+    let mut plain = t.try_as_plain_ram_mut()?;
+    let out = match dt {
+        DatumType::Bool => ValuesMut::Bool(plain.as_slice_mut::<bool>()?),
+        DatumType::I32 => ValuesMut::I32(plain.as_slice_mut::<i32>()?),
+        DatumType::I64 => ValuesMut::I64(plain.as_slice_mut::<i64>()?),
+        DatumType::F32 => ValuesMut::F32(plain.as_slice_mut::<f32>()?),
+        dt => bail!("the kernels make no {dt:?}"),
+    };
+    fill(out).map_err(TractError::msg)?;
+    drop(plain);
+    Ok(t)
 }
 
 /// The value with natural (row-major) strides, as the loops here index memory: tract leaves

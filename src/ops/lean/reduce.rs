@@ -1,5 +1,5 @@
-//! Max, Min, ArgMax and ArgMin of f32 over any run of adjacent axes, on edgeinfer-kernels'
-//! loops. tract's own slices the input once per output element (allocating each time) and
+//! Sum, Max, Min, ArgMax and ArgMin of f32 over any run of adjacent axes, on
+//! edgeinfer-kernels' loops (sums over the last axis are row_sum.rs's). tract's own slices the input once per output element (allocating each time) and
 //! vectorises only reductions over the last axis: the demo recommender's "which films are
 //! picked" (a max over the first axis of a [picks, 1663] matrix) took 60% of its
 //! prediction there. NaN is handled as onnxruntime handles it (see edgeinfer-kernels).
@@ -12,7 +12,7 @@ use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
 pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
     let Some(op) = node.op_as::<Reduce>() else { return Ok(None) };
     let adjacent = op.axes.windows(2).all(|w| w[1] == w[0] + 1);
-    let known = matches!(op.reducer, Reducer::Max | Reducer::Min | Reducer::ArgMax(_) | Reducer::ArgMin(_));
+    let known = matches!(op.reducer, Reducer::Sum | Reducer::Max | Reducer::Min | Reducer::ArgMax(_) | Reducer::ArgMin(_));
     Ok((known && adjacent && !op.axes.is_empty() && inputs[0].datum_type == f32::datum_type())
         .then(|| Box::new(ReduceF32(op.clone())) as Box<dyn TypedOp>))
 }
@@ -43,11 +43,15 @@ impl EvalOp for ReduceF32 {
         }
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let y = match self.0.reducer {
-            Reducer::Max | Reducer::Min => {
+            Reducer::Sum | Reducer::Max | Reducer::Min => {
                 let mut y = Tensor::zero::<f32>(&out_shape)?;
                 let mut out = y.try_as_plain_ram_mut()?;
                 let ys = out.as_slice_mut::<f32>()?;
-                let done = if self.0.reducer == Reducer::Max { reduce::max(xs, outer, n, inner, ys) } else { reduce::min(xs, outer, n, inner, ys) };
+                let done = match self.0.reducer {
+                    Reducer::Sum => reduce::sum(xs, outer, n, inner, ys),
+                    Reducer::Max => reduce::max(xs, outer, n, inner, ys),
+                    _ => reduce::min(xs, outer, n, inner, ys),
+                };
                 done.map_err(TractError::msg)?;
                 y
             }
