@@ -4,18 +4,21 @@
 use tract_onnx::prelude::{TractResult, TypedModel};
 
 pub(crate) mod index_checks;
-mod lean;
+pub(crate) mod lean;
 pub(crate) mod ml;
+mod recurrent;
 
 /// The ONNX framework every model is parsed with.
 pub fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     ml::register(&mut onnx.op_register);
+    recurrent::register(&mut onnx.op_register);
     onnx
 }
 
-/// A decluttered model optimised for running: layers fused into this crate's operators, tract's optimiser, then this crate's leaner stand-ins for the operators tract
-/// runs slowest when built for size.
+/// A decluttered model optimised for running: layers fused into this crate's operators,
+/// tract's optimiser, then this crate's leaner stand-ins for the operators tract runs
+/// slowest when built for size.
 pub(crate) fn optimized(mut decluttered: TypedModel) -> TractResult<TypedModel> {
     lean::fuse(&mut decluttered)?;
     let mut model = decluttered.into_optimized()?;

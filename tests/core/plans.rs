@@ -1,6 +1,7 @@
 //! Answers do not depend on which plan runs: every case of the NaN and infinity fixtures
 //! (tests/fixtures/nan, scripts/make_nan_fixtures.py), of the layers this crate fuses
-//! (tests/fixtures/layers, scripts/make_layer_fixtures.py) and of the shared corpus, through
+//! (tests/fixtures/layers, scripts/make_layer_fixtures.py), of the recurrent layers it
+//! computes (tests/fixtures/recurrent, scripts/make_recurrent_fixtures.py) and of the shared corpus, through
 //! the symbolic plan and through the plan specialised for its shapes, each against
 //! onnxruntime.
 
@@ -62,6 +63,13 @@ fn fused_layers_give_onnxruntimes_answers_in_every_plan() {
 }
 
 #[test]
+fn recurrent_layers_give_onnxruntimes_answers_in_every_plan() {
+    let cases = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recurrent"));
+    assert!(cases.len() >= 42, "{}", cases.len());
+    all_pass(&cases);
+}
+
+#[test]
 fn corpus_cases_give_onnxruntimes_answers_in_every_plan() {
     let cases = common::cases();
     assert!(cases.len() >= 20, "{}", cases.len());
@@ -94,21 +102,24 @@ fn a_shape_seen_twice_gets_its_plan_when_the_host_is_idle() {
 
 #[test]
 fn layers_are_fused_where_they_can_be_and_only_there() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layers");
     let expectations = [
-        ("dense_relu#0", &["DenseF32<24x40+bias+clamp>"][..], &["Max", "Add"][..]),
-        ("dense_relu6#0", &["DenseF32<24x40+bias+clamp>"], &["Min", "Max"]),
-        ("dense_3d#1", &["DenseF32<24x40+bias+clamp>"], &[]),
-        ("gemm_transposed#0", &["DenseF32<24x40+bias>"], &[]),
-        ("matmul_vector#0", &["DenseF32<24x1>"], &[]),
+        ("layers", "dense_relu#0", &["DenseF32<24x40+bias+clamp>"][..], &["Max", "Add"][..]),
+        ("layers", "dense_relu6#0", &["DenseF32<24x40+bias+clamp>"], &["Min", "Max"]),
+        ("layers", "dense_3d#1", &["DenseF32<24x40+bias+clamp>"], &[]),
+        ("layers", "gemm_transposed#0", &["DenseF32<24x40+bias>"], &[]),
+        ("layers", "matmul_vector#0", &["DenseF32<24x1>"], &[]),
         // Read twice: the product alone is fused, its bias and ReLU stay outside.
-        ("dense_read_twice#0", &["DenseF32<24x40>", "BinChainF32"], &["+bias"]),
-        ("depthwise_3x3#0", &["DepthwiseF32<3x3/1+clamp>"], &["Conv", "DepthWise"]),
-        ("depthwise_3x3_s2#1", &["DepthwiseF32<3x3/2>"], &["Conv"]),
-        ("depthwise_5x5_relu6#0", &["DepthwiseF32<5x5/1+clamp>"], &["Min"]),
-        ("grouped_conv#0", &[], &["DepthwiseF32"]),
+        ("layers", "dense_read_twice#0", &["DenseF32<24x40>", "BinChainF32"], &["+bias"]),
+        ("layers", "depthwise_3x3#0", &["DepthwiseF32<3x3/1+clamp>"], &["Conv", "DepthWise"]),
+        ("layers", "depthwise_3x3_s2#1", &["DepthwiseF32<3x3/2>"], &["Conv"]),
+        ("layers", "depthwise_5x5_relu6#0", &["DepthwiseF32<5x5/1+clamp>"], &["Min"]),
+        ("layers", "grouped_conv#0", &[], &["DepthwiseF32"]),
+        ("recurrent", "lstm_bidirectional#0", &["LstmF32"], &["Scan"]),
+        ("recurrent", "gru_linear_before_reset#1", &["GruF32"], &["Scan"]),
+        ("recurrent", "rnn_relu#0", &["RnnF32"], &["Scan"]),
     ];
-    for (name, present, absent) in expectations {
+    for (dir, name, present, absent) in expectations {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
         let case = common::cases_in(&dir).into_iter().find(|c| c.name == name).unwrap();
         let mut model = Model::load(&case.model, &LoadOptions::default()).unwrap();
         let feeds: Vec<_> = case.inputs.iter().map(|(k, t)| (k.clone(), Feed::new(t.clone()))).collect();

@@ -45,9 +45,10 @@ export function packedFixtures(dirs = [corpusDir()]) {
 
 /**
  * What the shared suite runs on in every runtime: the corpus, the NaN fixtures
- * (tests/fixtures/nan) and the layers the core fuses (tests/fixtures/layers).
+ * (tests/fixtures/nan), the layers the core fuses (tests/fixtures/layers) and recurrent
+ * layers (tests/fixtures/recurrent).
  */
-export const suiteFixtures = () => packedFixtures([corpusDir(), ...['nan', 'layers'].map((d) => join(root, 'tests/fixtures', d))]);
+export const suiteFixtures = () => packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent'].map((d) => join(root, 'tests/fixtures', d))]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 

@@ -85,7 +85,7 @@ fn map<A: Copy, B>(x: &[A], out: &mut [B], f: impl Fn(A) -> B) -> Result<(), Str
 }
 
 /// `out[i] = f(a[i], b[i])` over `a` and `b` broadcast to `shape` (`out` is that shape).
-fn zip2<A: Copy, B: Copy, C>(
+fn zip2<A: Copy, B: Copy, C: Copy>(
     shape: &[usize],
     (a, a_shape): (&[A], &[usize]),
     (b, b_shape): (&[B], &[usize]),
@@ -101,7 +101,7 @@ fn zip2<A: Copy, B: Copy, C>(
             (1, 1) => y.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]).for_each(|((y, &a), &b)| *y = f(a, b)),
             (1, _) => y.iter_mut().zip(&a[oa..oa + len]).for_each(|(y, &a)| *y = f(a, b[ob])),
             (_, 1) => y.iter_mut().zip(&b[ob..ob + len]).for_each(|(y, &b)| *y = f(a[oa], b)),
-            _ => y.iter_mut().for_each(|y| *y = f(a[oa], b[ob])),
+            _ => y.fill(f(a[oa], b[ob])),
         }
         at += len;
     });
@@ -173,30 +173,42 @@ pub enum Compare {
     Or,
 }
 
-/// `out[i] = a[i] op b[i]`, `a` and `b` of one type and broadcast to `shape`.
-pub fn compare(op: Compare, shape: &[usize], (a, a_shape): (Values, &[usize]), (b, b_shape): (Values, &[usize]), out: &mut [bool]) -> Result<(), String> {
+/// `out[i] = a[i] op b[i]`, `a` and `b` of one type and broadcast to `shape`. Only Eq, Lt and
+/// Le have loops of their own (each loop is instantiated for every type and stride case,
+/// which weighs on the module): Gt and Ge swap the operands, Ne negates Eq.
+pub fn compare(op: Compare, shape: &[usize], a: (Values, &[usize]), b: (Values, &[usize]), out: &mut [bool]) -> Result<(), String> {
     fn typed<T: Copy + PartialOrd>(op: Compare, shape: &[usize], a: (&[T], &[usize]), b: (&[T], &[usize]), out: &mut [bool]) -> Result<(), String> {
         match op {
             Compare::Eq => zip2(shape, a, b, out, |x, y| x == y),
-            Compare::Ne => zip2(shape, a, b, out, |x, y| x != y),
             Compare::Lt => zip2(shape, a, b, out, |x, y| x < y),
-            Compare::Gt => zip2(shape, a, b, out, |x, y| x > y),
             Compare::Le => zip2(shape, a, b, out, |x, y| x <= y),
-            Compare::Ge => zip2(shape, a, b, out, |x, y| x >= y),
-            Compare::And | Compare::Or => Err(format!("{op:?} is for bool values")),
+            _ => unreachable!("compare passes only Eq, Lt and Le"),
         }
     }
+    let (op, (a, b), negate) = match op {
+        Compare::Gt => (Compare::Lt, (b, a), false),
+        Compare::Ge => (Compare::Le, (b, a), false),
+        Compare::Ne => (Compare::Eq, (a, b), true),
+        op => (op, (a, b), false),
+    };
+    let ((a, a_shape), (b, b_shape)) = (a, b);
     match (a, b) {
         (Values::Bool(a), Values::Bool(b)) => match op {
             Compare::And => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x && y),
             Compare::Or => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x || y),
-            _ => typed(op, shape, (a, a_shape), (b, b_shape), out),
+            Compare::Eq => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x == y),
+            _ => Err(format!("{op:?} of bool values")),
         },
-        (Values::I32(a), Values::I32(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
-        (Values::I64(a), Values::I64(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
-        (Values::F32(a), Values::F32(b)) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::I32(a), Values::I32(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::I64(a), Values::I64(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::F32(a), Values::F32(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
+        (Values::I32(_) | Values::I64(_) | Values::F32(_), _) if matches!(op, Compare::And | Compare::Or) => Err(format!("{op:?} is for bool values")),
         _ => Err("compared values of two types".into()),
+    }?;
+    if negate {
+        out.iter_mut().for_each(|v| *v = !*v);
     }
+    Ok(())
 }
 
 /// `out[i] = if cond[i] { t[i] } else { e[i] }`, the three broadcast to `shape`; `t`, `e` and
@@ -292,6 +304,30 @@ mod tests {
             select(out, (&expected, out), (Values::I64(&a), a_shape), (Values::I64(&b), b_shape), ValuesMut::I64(&mut picked)).unwrap();
             let chosen: Vec<i64> = expected.iter().zip(ra.iter().zip(&rb)).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
             assert_eq!(picked, chosen, "select {out:?}");
+        }
+    }
+
+    #[test]
+    fn every_comparison_of_floats_with_nan() {
+        let a = [1.0f32, f32::NAN, 2.0, -0.0, f32::INFINITY, 3.0];
+        let b = [2.0f32, 1.0, 2.0, 0.0, f32::INFINITY, f32::NAN];
+        let cases: [(Compare, fn(f32, f32) -> bool); 6] = [
+            (Compare::Eq, |x, y| x == y),
+            (Compare::Ne, |x, y| x != y),
+            (Compare::Lt, |x, y| x < y),
+            (Compare::Gt, |x, y| x > y),
+            (Compare::Le, |x, y| x <= y),
+            (Compare::Ge, |x, y| x >= y),
+        ];
+        for (op, f) in cases {
+            let mut out = [false; 6];
+            compare(op, &[6], (Values::F32(&a), &[6]), (Values::F32(&b), &[6]), &mut out).unwrap();
+            let expected: Vec<bool> = a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect();
+            assert_eq!(out.to_vec(), expected, "{op:?}");
+            // Against a broadcast scalar too.
+            compare(op, &[6], (Values::F32(&a), &[6]), (Values::F32(&[2.0]), &[1]), &mut out).unwrap();
+            let expected: Vec<bool> = a.iter().map(|&x| f(x, 2.0)).collect();
+            assert_eq!(out.to_vec(), expected, "{op:?} against 2");
         }
     }
 

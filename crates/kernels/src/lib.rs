@@ -17,6 +17,7 @@ pub mod dense;
 pub mod depthwise;
 pub mod nan;
 pub mod pool;
+pub mod recurrent;
 pub mod reduce;
 mod simd;
 pub mod topk;

@@ -38,6 +38,10 @@ mod imp {
         pub(crate) fn mul(self, o: Self) -> Self {
             F32x4(f32x4_mul(self.0, o.0))
         }
+        #[inline(always)]
+        pub(crate) fn div(self, o: Self) -> Self {
+            F32x4(f32x4_div(self.0, o.0))
+        }
         /// NaN if either lane is NaN (wasm's `f32x4.max`).
         #[inline(always)]
         pub(crate) fn max(self, o: Self) -> Self {
@@ -100,6 +104,10 @@ mod imp {
             self.zip(o, |a, b| a * b)
         }
         #[inline(always)]
+        pub(crate) fn div(self, o: Self) -> Self {
+            self.zip(o, |a, b| a / b)
+        }
+        #[inline(always)]
         pub(crate) fn max(self, o: Self) -> Self {
             self.zip(o, super::max)
         }
@@ -134,4 +142,65 @@ pub(crate) fn max(a: f32, b: f32) -> f32 {
 #[inline(always)]
 pub(crate) fn min(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() { f32::NAN } else if a < b || (a == b && a.is_sign_negative()) { a } else { b }
+}
+
+/// tanh, four lanes at a time: a rational approximation (Eigen's, which onnxruntime's MLAS
+/// uses too) on [-9, 9], where tanh is ±1 to f32 precision beyond. NaN stays NaN.
+#[inline(always)]
+pub(crate) fn tanh4(x: F32x4) -> F32x4 {
+    let x = x.max(F32x4::splat(-9.0)).min(F32x4::splat(9.0));
+    let x2 = x.mul(x);
+    let p = [
+        -2.760_768_5e-16,
+        2.000_187_9e-13,
+        -8.604_671_5e-11,
+        5.122_297e-8,
+        1.485_722_4e-5,
+        6.372_619_3e-4,
+        4.893_524_6e-3,
+    ];
+    let q = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525e-3];
+    let mut num = F32x4::splat(p[0]);
+    for c in &p[1..] {
+        num = num.mul(x2).add(F32x4::splat(*c));
+    }
+    let mut den = F32x4::splat(q[0]);
+    for c in &q[1..] {
+        den = den.mul(x2).add(F32x4::splat(*c));
+    }
+    // The approximation overshoots ±1 by an ulp near the clamp.
+    x.mul(num).div(den).max(F32x4::splat(-1.0)).min(F32x4::splat(1.0))
+}
+
+/// The logistic function, `(1 + tanh(x / 2)) / 2`.
+#[inline(always)]
+pub(crate) fn sigmoid4(x: F32x4) -> F32x4 {
+    let half = F32x4::splat(0.5);
+    tanh4(x.mul(half)).mul(half).add(half)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_and_sigmoid_within_a_few_ulps() {
+        let mut worst: f32 = 0.0;
+        for i in -2000..=2000 {
+            let x = i as f32 / 100.0;
+            let mut t = [0.0; 4];
+            tanh4(F32x4::splat(x)).store(&mut t);
+            worst = worst.max((t[0] - x.tanh()).abs());
+            sigmoid4(F32x4::splat(x)).store(&mut t);
+            worst = worst.max((t[0] - 1.0 / (1.0 + (-x).exp())).abs());
+        }
+        assert!(worst < 2e-6, "{worst}");
+        let mut t = [0.0; 4];
+        tanh4(F32x4::splat(f32::NAN)).store(&mut t);
+        assert!(t[0].is_nan());
+        tanh4(F32x4::splat(f32::INFINITY)).store(&mut t);
+        assert_eq!(t[0], 1.0);
+        sigmoid4(F32x4::splat(f32::NEG_INFINITY)).store(&mut t);
+        assert_eq!(t[0], 0.0);
+    }
 }

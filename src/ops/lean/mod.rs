@@ -108,10 +108,23 @@ fn filled(dt: DatumType, shape: &[usize], fill: impl FnOnce(ValuesMut) -> Result
     Ok(t)
 }
 
+/// Whether the tensor's strides are row-major, checked without allocating (this runs for
+/// every input of every stand-in).
+fn is_natural(t: &Tensor) -> bool {
+    let mut expected = 1isize;
+    for (&d, &s) in t.shape().iter().zip(t.strides()).rev() {
+        if d != 1 && s != expected {
+            return false;
+        }
+        expected *= d as isize;
+    }
+    t.strides().len() == t.shape().len() && t.len() as isize == expected
+}
+
 /// The value with natural (row-major) strides, as the loops here index memory: tract leaves
 /// some tensors with others (after `insert_axis`), which are copied.
-fn natural(t: TValue) -> TractResult<TValue> {
-    if t.len() == t.shape().iter().product::<usize>() && t.strides() == &*Tensor::natural_strides(t.shape()) {
+pub(crate) fn natural(t: TValue) -> TractResult<TValue> {
+    if is_natural(&t) {
         return Ok(t);
     }
     fn copy<T: Datum + Copy>(t: &Tensor) -> TractResult<Tensor> {
