@@ -3,53 +3,87 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Model, bundleTools, buildReference } from './node.js';
 import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
 import { instanceLayout, parsePredictRequest } from './server/instances.js';
 
+/** Each command: what it takes (node:util parseArgs options) and its usage. */
+const SPECS = {
+  build: {
+    options: {
+      name: { type: 'string' }, version: { type: 'string' }, sign: { type: 'string' }, features: { type: 'string' },
+      reference: { type: 'string' }, categorical: { type: 'string' }, 'no-snapshot': { type: 'boolean' },
+      out: { type: 'string', short: 'o' },
+    },
+    usage: `edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
+                [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot] [-o DIR]
+    Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
+    embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
+    NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
+    defaults to ./dist. --reference embeds drift reference statistics: of a training
+    sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
+    The bundle also stores the model as loaded (a memory snapshot), which NAME.js
+    restores instead of parsing the ONNX: a faster start for a bigger file.
+    --no-snapshot leaves it out.`,
+  },
+  keygen: {
+    options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
+    usage: `edgeinfer keygen -o NAME [--force]
+    Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.`,
+  },
+  verify: {
+    options: { 'public-key': { type: 'string' } },
+    usage: `edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
+    Check the bundle (runtime code and model digests; the signature with a key) and
+    print its manifest.`,
+  },
+  inspect: {
+    options: { 'public-key': { type: 'string' } },
+    usage: `edgeinfer inspect MODEL.onnx|BUNDLE.wasm [--public-key NAME.pub]
+    Print inputs and outputs, operators' metadata, size, and a bundle's manifest.`,
+  },
+  predict: {
+    options: { input: { type: 'string' }, csv: { type: 'string' }, 'public-key': { type: 'string' } },
+    usage: `edgeinfer predict MODEL.onnx|BUNDLE.wasm (--input JSON | --csv FILE) [--public-key NAME.pub]
+    Predict once and print the outputs as JSON. JSON maps input names to nested arrays
+    ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]}; --input @file.json
+    reads it from a file. A CSV's header names the model's features or inputs; each
+    row is one instance.`,
+  },
+  worker: {
+    multiple: true,
+    options: { 'public-key': { type: 'string' }, out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, package: { type: 'string' } },
+    usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--package SPEC] [-o DIR] [--force]
+    Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
+    into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
+    Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
+    A MODEL.reference.json beside a model is bundled as its drift reference. Bundles
+    are served under their manifest's name and version; with --public-key, the Worker
+    refuses any not signed by that key. --package sets the project's edgeinfer
+    dependency (a version range, a tarball, a directory: what npm install takes).`,
+  },
+  reference: {
+    options: { out: { type: 'string', short: 'o' }, model: { type: 'string' }, categorical: { type: 'string' } },
+    usage: `edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
+    Reference statistics of a training sample (CSV with a header row) for drift
+    detection: per-feature quantiles, histograms and category frequencies; with
+    --model, named as the model names its features, and with its predictions.
+    Load it with Model.load(model, { reference }), or embed it in a bundle with
+    edgeinfer build --reference reference.json.`,
+  },
+};
+
 const HELP = `edgeinfer: run ONNX models as WebAssembly, and ship them as signed bundles
 
 Usage:
-  edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
-                  [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot] [-o DIR]
-      Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
-      embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
-      NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
-      defaults to ./dist. --reference embeds drift reference statistics: of a training
-      sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
-      The bundle also stores the model as loaded (a memory snapshot), which NAME.js
-      restores instead of parsing the ONNX: a faster start for a bigger file.
-      --no-snapshot leaves it out.
-  edgeinfer keygen -o NAME
-      Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.
-  edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
-      Check the bundle (runtime code and model digests; the signature with a key) and
-      print its manifest.
-  edgeinfer inspect MODEL.onnx|BUNDLE.wasm
-      Print inputs and outputs, operators' metadata, size, and a bundle's manifest.
-  edgeinfer predict MODEL.onnx|BUNDLE.wasm (--input JSON | --csv FILE) [--public-key NAME.pub]
-      Predict once and print the outputs as JSON. JSON maps input names to nested arrays
-      ({"x": [[1, 2], [3, 4]]}) or to {"data": [...], "shape": [...]}; --input @file.json
-      reads it from a file. A CSV's header names the model's features or inputs; each
-      row is one instance.
-  edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [-o DIR] [--force]
-      Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
-      into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
-      Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
-      A MODEL.reference.json beside a model is bundled as its drift reference. Bundles
-      are served under their manifest's name and version; with --public-key, the Worker
-      refuses any not signed by that key.
-  edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
-      Reference statistics of a training sample (CSV with a header row) for drift
-      detection: per-feature quantiles, histograms and category frequencies; with
-      --model, named as the model names its features, and with its predictions.
-      Load it with Model.load(model, { reference }), or embed it in a bundle with
-      edgeinfer build --reference reference.json.
+${Object.values(SPECS).map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`).join('\n')}
 
 Options:
-  -h, --help     this help
+  -h, --help     this help (or a command's: edgeinfer build --help)
+  --version      the version of edgeinfer
 
 Exit codes: 0 success, 1 the model, bundle or input was refused, 2 bad usage.`;
 
@@ -62,24 +96,24 @@ class FileError extends Error {
   }
 }
 
-function parseArgs(argv) {
-  const positional = [];
-  const flags = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '-h' || a === '--help') flags.help = true;
-    else if (a === '--force') flags.force = true;
-    else if (a === '--no-snapshot') flags.snapshot = false;
-    else if (a === '-o') flags.out = argv[++i];
-    else if (a.startsWith('--')) {
-      const [key, inline] = a.slice(2).split(/=(.*)/s);
-      const value = inline ?? argv[++i];
-      if (value === undefined) throw new UsageError(`--${key} needs a value`);
-      flags[key] = value;
-    } else positional.push(a);
+/** The command and its arguments, checked strictly against the command's options. */
+function parse(argv) {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help') return { help: HELP, code: command ? 0 : 2 };
+  if (command === '--version') return { version: true };
+  const spec = Object.hasOwn(SPECS, command) ? SPECS[command] : undefined;
+  if (!spec) throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${command}: ${e.message.replace(/\. To specify a positional argument.*$/s, '')}; see edgeinfer ${command} --help`);
   }
-  if (flags.out === undefined && argv.includes('-o')) throw new UsageError('-o needs a directory or name');
-  return { positional, flags };
+  if (parsed.values.help) return { help: `Usage:\n  ${spec.usage.replace(/\n/g, '\n  ')}`, code: 0 };
+  if (!spec.multiple && parsed.positionals.length > 1) {
+    throw new UsageError(`${command} takes one file, got ${parsed.positionals.length}: ${parsed.positionals.join(', ')}`);
+  }
+  return { command, positional: parsed.positionals, flags: parsed.values };
 }
 
 /** Nested arrays to { data, shape }; the rows must be rectangular. */
@@ -247,7 +281,7 @@ const COMMANDS = {
         signingKey: flags.sign,
         features: flags.features?.split(',').map((f) => f.trim()),
         reference: flags.reference && await referenceText(flags.reference, path, flags),
-        snapshot: flags.snapshot !== false,
+        snapshot: !flags['no-snapshot'],
       });
     } catch (e) {
       throw new FileError(path, e);
@@ -301,7 +335,7 @@ const COMMANDS = {
     const out = flags.out ?? 'edgeinfer-worker';
     let made;
     try {
-      made = await scaffoldWorker({ models, out, force: flags.force, publicKey: await readKey(flags['public-key']) });
+      made = await scaffoldWorker({ models, out, force: flags.force, packageSpec: flags.package, publicKey: await readKey(flags['public-key']) });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);
       return 1;
@@ -315,15 +349,16 @@ const COMMANDS = {
 };
 
 async function main(argv) {
-  const { positional, flags } = parseArgs(argv);
-  const [command, ...rest] = positional;
-  if (flags.help || !command) {
-    console.log(HELP);
-    return command || flags.help ? 0 : 2;
+  const { help, code, version, command, positional, flags } = parse(argv);
+  if (help) {
+    console.log(help);
+    return code;
   }
-  const run = COMMANDS[command];
-  if (!run) throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
-  return run(rest, flags);
+  if (version) {
+    console.log(JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')).version);
+    return 0;
+  }
+  return COMMANDS[command](positional, flags);
 }
 
 main(process.argv.slice(2)).then(

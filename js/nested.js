@@ -1,8 +1,13 @@
 // Nested JSON arrays as flat values and shapes.
 
-/** Flattens nested arrays (row-major); a flat array is returned as is. */
-export function flatten(data) {
-  return data.some(Array.isArray) ? data.flat(Infinity) : data;
+/**
+ * Flattens nested arrays (row-major); a flat array is returned as is. With `axes`, arrays
+ * nested deeper than that many levels give null instead.
+ */
+export function flatten(data, axes = Infinity) {
+  if (!data.some(Array.isArray)) return data;
+  const flat = data.flat(Math.max(axes - 1, 0));
+  return axes !== Infinity && flat.some(Array.isArray) ? null : flat;
 }
 
 /** The shape of rectangular nested arrays, or null if they are ragged. */

@@ -22,6 +22,8 @@ export async function parseApiKeys(text) {
     if (typeof k?.name !== 'string' || typeof k?.key !== 'string' || k.key.length < 16 || !Array.isArray(k.scopes)) {
       throw new Error(`API_KEYS[${i}] needs a name, a key of at least 16 characters and a scopes array`);
     }
+    // A key shaped like a JWT would be taken for one once a JWT verifier is configured.
+    if (looksLikeJwt(k.key)) throw new Error(`API_KEYS[${i}] ('${k.name}') is shaped like a JWT (three dot-separated parts): choose another key`);
     return { name: k.name, scopes: new Set(k.scopes), digest: await sha256(k.key) };
   }));
 }
@@ -29,7 +31,11 @@ export async function parseApiKeys(text) {
 /** The JWT verifiers configured (HS256 secret, EdDSA public key as JWK JSON or SPKI PEM). */
 export async function jwtKeys(settings) {
   const keys = {};
-  if (settings.jwtHs256Secret) keys.HS256 = new TextEncoder().encode(settings.jwtHs256Secret);
+  if (settings.jwtHs256Secret) {
+    keys.HS256 = new TextEncoder().encode(settings.jwtHs256Secret);
+    // RFC 7518 3.2: an HS256 key is at least as long as the hash, 256 bits.
+    if (keys.HS256.length < 32) throw new Error(`JWT_HS256_SECRET is ${keys.HS256.length} bytes; it must be at least 32`);
+  }
   if (settings.jwtEddsaPublicKey) {
     const text = settings.jwtEddsaPublicKey.trim();
     keys.EdDSA = text.startsWith('{') ? await importJWK(JSON.parse(text), 'EdDSA') : await importSPKI(text, 'EdDSA');
@@ -49,6 +55,9 @@ function sameDigest(a, b) {
 }
 
 const looksLikeJwt = (t) => /^[\w-]+\.[\w-]+\.[\w-]*$/.test(t);
+
+/** How far clocks may disagree on a JWT's exp and nbf (jose's clockTolerance), in seconds. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
 
 /** Returns `{ name, scopes }` for the request's credentials, or throws 401. */
 export async function authenticate(request, auth) {
@@ -83,8 +92,11 @@ async function verifyJwt(token, auth) {
       requiredClaims: ['exp'],
       ...(auth.jwtAudience ? { audience: auth.jwtAudience } : {}),
       ...(auth.jwtIssuer ? { issuer: auth.jwtIssuer } : {}),
-      clockTolerance: 5,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
     });
+    if (payload.exp - Date.now() / 1000 > auth.jwtMaxLifetime + CLOCK_TOLERANCE_SECONDS) {
+      throw Object.assign(new Error(`expires more than JWT_MAX_LIFETIME (${auth.jwtMaxLifetime} s) from now`), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+    }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(/\s+/) : Array.isArray(payload.scopes) ? payload.scopes : [];
     return { name: `jwt:${payload.sub ?? 'unknown'}`, scopes: new Set(scopes) };
   } catch (e) {

@@ -32,8 +32,10 @@ export function createHandler(config) {
         try {
           settings = await resolveSettings(env, config.settings);
         } catch (e) {
-          // A deployment mistake, reported without the values involved.
-          throw new HttpError(500, `server misconfigured: ${e.message}`);
+          // A deployment mistake: its detail (which can quote a setting's value) goes to the
+          // Worker's logs, never to callers.
+          console.error(`edgeinfer: server misconfigured: ${e.message}`);
+          throw new HttpError(500, 'server misconfigured (the Worker\'s logs say how)');
         }
         const url = new URL(request.url);
         if (request.method === 'OPTIONS') {

@@ -59,20 +59,20 @@ function fromInstances(instances, layout, limits) {
           if (!names.includes(key)) throw new HttpError(422, `instances[${row}] has unknown feature '${key}'; the features are ${names.join(', ')}`);
         }
         names.forEach((n, j) => {
-          if (!(n in inst)) throw new HttpError(422, `instances[${row}] lacks feature '${n}'`);
+          if (!Object.hasOwn(inst, n)) throw new HttpError(422, `instances[${row}] lacks feature '${n}'`);
           data[row * width + j] = inst[n];
         });
       } else {
         throw new HttpError(400, `instances[${row}] must be an object or an array`);
       }
     });
-    return { [input.name]: { data, shape: [instances.length, width] } };
+    return Object.assign(Object.create(null), { [input.name]: { data, shape: [instances.length, width] } });
   }
-  const feeds = {};
+  const feeds = Object.create(null);
   for (const input of layout.inputs) {
     const data = instances.map((inst, row) => {
       if (!inst || typeof inst !== 'object' || Array.isArray(inst)) throw new HttpError(400, `instances[${row}] must be an object naming the inputs`);
-      if (!(input.name in inst)) throw new HttpError(422, `instances[${row}] lacks input '${input.name}'`);
+      if (!Object.hasOwn(inst, input.name)) throw new HttpError(422, `instances[${row}] lacks input '${input.name}'`);
       return inst[input.name];
     });
     feeds[input.name] = { data, shape: input.shape.length === 1 ? [data.length] : [data.length, 1] };
@@ -87,7 +87,7 @@ function fromInstances(instances, layout, limits) {
 
 function fromColumns(inputs, limits) {
   if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new HttpError(400, "'inputs' must map input names to nested arrays");
-  const feeds = {};
+  const feeds = Object.create(null);
   for (const [name, value] of Object.entries(inputs)) {
     const shape = Array.isArray(value) ? shapeOf(value) : null;
     if (!shape) throw new HttpError(400, `input '${name}' must be rectangular nested arrays`);

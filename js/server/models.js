@@ -29,12 +29,16 @@ export class ModelSet {
     return this.#entries;
   }
 
-  /** The entry for `name` (the latest version unless `version` is given), loaded; else 404 or 503. */
-  async get(name, version) {
+  /**
+   * The entry for `name` (the latest version unless `version` is given), loaded; else 404 or
+   * 503. The 404 names the models there are only when `reveal` (a caller who may see them).
+   */
+  async get(name, version, reveal = true) {
     const named = this.#entries.filter((e) => e.name === name);
-    if (!named.length) throw new HttpError(404, `unknown model '${name}'; the models are ${[...new Set(this.#entries.map((e) => e.name))].join(', ')}`);
+    const there = (list) => (reveal ? `; ${list}` : '');
+    if (!named.length) throw new HttpError(404, `unknown model '${name}'${there(`the models are ${[...new Set(this.#entries.map((e) => e.name))].join(', ')}`)}`);
     const entry = version === undefined ? named[named.length - 1] : named.find((e) => e.version === version);
-    if (!entry) throw new HttpError(404, `model '${name}' has no version '${version}'; its versions are ${named.map((e) => e.version).join(', ')}`);
+    if (!entry) throw new HttpError(404, `model '${name}' has no version '${version}'${there(`its versions are ${named.map((e) => e.version).join(', ')}`)}`);
     await entry.ready;
     if (entry.error) throw new HttpError(503, `model '${name}' version ${entry.version} failed to load: ${entry.error.code ?? 'error'}`);
     return entry;

@@ -6,7 +6,7 @@ import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
 import { checkOwner, configureLogs, modelExposition, parseFeedback, predictionId, rememberOwner, shipLogs } from './monitoring.js';
 
-const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: [] };
+const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data'] };
 
 async function predict(ctx, entry, feeds) {
   configureLogs(entry, ctx.settings);
@@ -34,7 +34,10 @@ async function jsonBody(ctx) {
   return parseJson(ctx.request, await readBody(ctx.request, ctx.settings.limits.maxBodyBytes));
 }
 
-const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version);
+/** Whether the caller may learn which models exist (the metadata group's scope). */
+const canSee = (who) => who.scopes.has('predict') || who.scopes.has('admin');
+
+const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version, canSee(ctx.who));
 
 export const ROUTES = [
   { name: 'health_live', group: 'health', method: 'GET', path: /^\/v2\/health\/live$/, handle: () => json({ live: true }) },
@@ -90,7 +93,11 @@ export const ROUTES = [
       const body = await jsonBody(ctx);
       const name = body?.model ?? ctx.models.entries[0].name;
       if (typeof name !== 'string') throw new HttpError(400, "'model' must be a string");
-      const entry = await ctx.models.get(name, body?.version === undefined ? undefined : String(body.version));
+      const version = body?.version;
+      if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version)) {
+        throw new HttpError(400, "'version' must be a string or a number");
+      }
+      const entry = await ctx.models.get(name, version === undefined ? undefined : String(version), canSee(ctx.who));
       const { kind, feeds } = parsePredictRequest(body, entry.layout, ctx.settings.limits);
       const outputs = await predict(ctx, entry, feeds);
       const id = predictionId(outputs);

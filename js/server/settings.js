@@ -12,6 +12,8 @@ const DEFAULTS = {
   LOG_SAMPLE_RATE: 1,
   LOG_INPUTS: 'false',
   LOG_REDACT: '',
+  // A JWT valid for longer than this (seconds) from now is refused, however it was signed.
+  JWT_MAX_LIFETIME: 86400,
 };
 
 /**
@@ -68,6 +70,7 @@ export async function resolveSettings(env, overrides) {
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),
         jwtAudience: get('JWT_AUDIENCE'),
         jwtIssuer: get('JWT_ISSUER'),
+        jwtMaxLifetime: positive('JWT_MAX_LIFETIME', get('JWT_MAX_LIFETIME')),
       },
     };
     cache.clear();

@@ -1,6 +1,6 @@
 // The Open Inference Protocol (KServe v2) over JSON: request bodies to model feeds, model
 // outputs to response bodies. https://kserve.github.io/website/docs/concepts/architecture/data-plane/v2-protocol
-import { HttpError } from './http.js';
+import { HttpError, shown } from './http.js';
 import { readTensor, encodeTensor } from './binary.js';
 import { flatten } from '../nested.js';
 
@@ -40,21 +40,25 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
     throw new HttpError(400, "'inputs' must be a non-empty array of { name, shape, datatype, data }");
   }
-  const feeds = {};
+  // No prototype: inputs named __proto__ or constructor are inputs like any other.
+  const feeds = Object.create(null);
   let offset = 0;
   for (const [i, input] of body.inputs.entries()) {
     const where = `inputs[${i}]`;
     if (!input || typeof input !== 'object') throw new HttpError(400, `${where} must be an object`);
     const { name, shape, datatype, data } = input;
     if (typeof name !== 'string') throw new HttpError(400, `${where}.name must be a string`);
-    if (feeds[name]) throw new HttpError(400, `input '${name}' is given twice`);
+    if (Object.hasOwn(feeds, name)) throw new HttpError(400, `input '${name}' is given twice`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       throw new HttpError(400, `input '${name}': shape must be an array of non-negative integers`);
     }
-    const dtype = DATATYPES[datatype];
-    if (!dtype) throw new HttpError(400, `input '${name}': datatype ${JSON.stringify(datatype)} is not one of ${Object.keys(DATATYPES).join(', ')}`);
+    const dtype = typeof datatype === 'string' && Object.hasOwn(DATATYPES, datatype) ? DATATYPES[datatype] : undefined;
+    if (!dtype) throw new HttpError(400, `input '${name}': datatype ${shown(datatype)} is not one of ${Object.keys(DATATYPES).join(', ')}`);
     const count = shape.reduce((a, b) => a * b, 1);
     const binarySize = input.parameters?.binary_data_size;
+    if (binarySize !== undefined && !Number.isSafeInteger(binarySize)) {
+      throw new HttpError(400, `input '${name}': binary_data_size is ${shown(binarySize)}, expected a number of bytes`);
+    }
     if (binarySize === undefined && !Array.isArray(data)) throw new HttpError(400, `input '${name}': data must be an array (flat or nested, row-major)`);
     if (count > limits.maxTensorElements) {
       throw new HttpError(413, `input '${name}' has ${count} elements, over the limit of ${limits.maxTensorElements}`);
@@ -67,7 +71,8 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
       values = readTensor(name, datatype, count, tail, offset, binarySize);
       offset += binarySize;
     } else {
-      values = flatten(data);
+      values = flatten(data, shape.length);
+      if (!values) throw new HttpError(400, `input '${name}': data nests deeper than its ${shape.length} axes`);
     }
     if (values.length !== count) {
       throw new HttpError(400, `input '${name}': shape [${shape}] needs ${count} values, got ${values.length}`);

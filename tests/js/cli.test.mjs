@@ -57,6 +57,28 @@ test('refusals exit 1 with the code and what was wrong; usage errors exit 2', as
   assert.match(help.stdout, /Usage:/);
 });
 
+test('flags are checked per command: unknown or malformed ones exit 2 naming them', async () => {
+  const own = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
+  const version = await run('--version');
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout.trim(), own.version);
+  const buildHelp = await run('build', '--help');
+  assert.equal(buildHelp.code, 0);
+  assert.match(buildHelp.stdout, /edgeinfer build MODEL\.onnx --name NAME/);
+  assert.doesNotMatch(buildHelp.stdout, /edgeinfer keygen/, 'only the command asked about');
+  for (const [args, pattern] of [
+    [['build', iris, '--nmae', 'x'], /build: Unknown option '--nmae'/],
+    [['build', iris, '--name', 'x', '--version', '1', '--no-snapshot=1'], /'--no-snapshot' does not take an argument/],
+    [['predict', iris, '--input'], /'--input <value>' argument missing/],
+    [['predict', iris, iris, '--input', '{}'], /predict takes one file, got 2/],
+    [['keygen', '-o'], /'-o, --out <value>' argument missing/],
+  ]) {
+    const r = await run(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, pattern, args.join(' '));
+  }
+});
+
 test('reference writes the statistics of a CSV sample, named as the model names its features', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-reference-'));
   const rows = ['sepal_length,sepal_width,petal_length,petal_width,species'];

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { corpusDir, importPackage, packageDir } from './harness.mjs';
@@ -20,10 +21,11 @@ async function handler(publicRoutes, vars = {}) {
   const env = { API_KEYS, PUBLIC_ROUTES: publicRoutes, ...vars };
   const pending = [];
   const context = { waitUntil: (p) => pending.push(p) };
-  return async (path, { method = 'GET', key, body } = {}) => {
+  return async (path, { method = 'GET', key, body, text } = {}) => {
     const headers = key ? { authorization: `Bearer ${key}` } : {};
-    if (body) headers['content-type'] = 'application/json';
-    const r = await h.fetch(new Request(`http://worker.test${path}`, { method, headers, body: body && JSON.stringify(body) }), env, context);
+    if (body || text) headers['content-type'] = 'application/json';
+    const payload = text ?? (body && JSON.stringify(body));
+    const r = await h.fetch(new Request(`http://worker.test${path}`, { method, headers, body: payload }), env, context);
     const json = await r.json().catch(() => null);
     await Promise.all(pending.splice(0));
     return { status: r.status, json };
@@ -51,12 +53,86 @@ test('public metadata and inference answer without credentials; metrics still ne
   assert.equal((await call('/metrics', { key: KEY })).status, 403, 'a predict key lacks the metrics scope');
 });
 
-test('an unknown route group is a configuration error, reported without the secrets', async () => {
-  const call = await handler('health,everything');
-  const r = await call('/v2/health/live');
-  assert.equal(r.status, 500);
-  assert.match(r.json.error, /server misconfigured: PUBLIC_ROUTES names 'everything'; the route groups are health, metadata/);
-  assert.ok(!JSON.stringify(r.json).includes(KEY));
+/** Runs `f` with console.error captured: its lines. */
+async function errorsOf(f) {
+  const lines = [];
+  const real = console.error;
+  console.error = (...args) => lines.push(args.join(' '));
+  try {
+    await f();
+  } finally {
+    console.error = real;
+  }
+  return lines;
+}
+
+test('a misconfiguration answers 500 with no values in it; the detail goes to the logs', async () => {
+  for (const [vars, logged] of [
+    [{ PUBLIC_ROUTES: 'health,everything' }, /PUBLIC_ROUTES names 'everything'; the route groups are health, metadata/],
+    [{ JWT_HS256_SECRET: 'a' }, /JWT_HS256_SECRET is 1 bytes; it must be at least 32/],
+    [{ API_KEYS: JSON.stringify([{ name: 'dotted', key: 'abcdefgh.ijklmnop.qrstuvwx', scopes: ['predict'] }]) }, /API_KEYS\[0\] \('dotted'\) is shaped like a JWT/],
+    [{ JWT_EDDSA_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot-a-key-at-all\n-----END PUBLIC KEY-----' }, /./],
+  ]) {
+    const call = await handler(vars.PUBLIC_ROUTES ?? 'health', vars);
+    let r;
+    const lines = await errorsOf(async () => { r = await call('/v2/health/live'); });
+    assert.equal(r.status, 500, JSON.stringify(vars));
+    assert.equal(r.json.error, "server misconfigured (the Worker's logs say how)");
+    assert.match(lines.join('\n'), logged);
+  }
+});
+
+test('hostile bodies get a 4xx naming the problem, never a 500, and the model keeps serving', async () => {
+  const call = await handler('health');
+  const deep = (n) => `${'['.repeat(n)}0${']'.repeat(n)}`;
+  const cases = [
+    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: [['FP32']], data: new Array(32).fill(0) }] }, 400, /datatype \[\["FP32"\]\] is not one of/],
+    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: { toString: 1 }, data: [] }] }, 400, /datatype \{"toString":1\} is not one of/],
+    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: { toString: 1 } } }] }, 400, /binary_data_size is \{"toString":1\}/],
+    [{ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [[[1]], [[2]]] }] }, 400, /data nests deeper than its 2 axes/],
+    [{ inputs: [{ name: '__proto__', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] }, 422, /E_INPUT_UNKNOWN: unknown input '__proto__'/],
+    [{ inputs: [{ name: 'constructor', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] }, 422, /E_INPUT_UNKNOWN: unknown input 'constructor'/],
+  ];
+  for (const [body, status, pattern] of cases) {
+    const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEY, body });
+    assert.equal(r.status, status, JSON.stringify(body).slice(0, 80));
+    assert.match(r.json.error, pattern);
+  }
+  const version = await call('/predict', { method: 'POST', key: KEY, body: { version: { toString: 1 }, instances: [new Array(32).fill(0)] } });
+  assert.equal(version.status, 400);
+  assert.match(version.json.error, /'version' must be a string or a number/);
+  for (const text of [`{"inputs": [{"name": "x", "shape": [1, 32], "datatype": "FP32", "data": ${deep(10000)}}]}`, deep(500000)]) {
+    const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEY, text });
+    assert.equal(r.status, 400, text.slice(0, 60));
+    assert.match(r.json.error, /the JSON nests more than 32 levels deep/);
+  }
+  // Strings may hold brackets: they do not count.
+  const brackets = await call('/predict', { method: 'POST', key: KEY, body: { model: `${'['.repeat(100)}`, instances: [[1]] } });
+  assert.equal(brackets.status, 404);
+  assert.equal((await call('/v2/models/mlp_tabular/infer', { ...infer, key: KEY })).status, 200, 'still serving');
+});
+
+test('callers who may not see the models learn nothing of them from a 404', async () => {
+  const call = await handler('health');
+  const anonymous = await call('/v2/models/nope/ready');
+  assert.equal(anonymous.status, 404);
+  assert.equal(anonymous.json.error, "unknown model 'nope'");
+  const version = await call('/v2/models/mlp_tabular/versions/9/ready');
+  assert.equal(version.json.error, "model 'mlp_tabular' has no version '9'");
+  const known = await call('/v2/models/nope', { key: KEY });
+  assert.match(known.json.error, /the models are mlp_tabular/);
+});
+
+test('a JWT valid further ahead than JWT_MAX_LIFETIME is refused', async () => {
+  const { SignJWT } = await import(pathToFileURL(createRequire(join(packageDir, 'package.json')).resolve('jose')).href);
+  const secret = 'hs256-secret-for-tests-0123456789abcdef';
+  const call = await handler('health', { JWT_HS256_SECRET: secret, JWT_MAX_LIFETIME: '3600' });
+  const token = (exp) => new SignJWT({ scope: 'predict' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+  const now = Math.floor(Date.now() / 1000);
+  assert.equal((await call('/v2/models/mlp_tabular', { key: await token(now + 600) })).status, 200);
+  const far = await call('/v2/models/mlp_tabular', { key: await token(1e12) });
+  assert.equal(far.status, 401);
+  assert.match(far.json.error, /invalid token: expires more than JWT_MAX_LIFETIME \(3600 s\) from now/);
 });
 
 test('prediction logs go to the Queue binding, one message per line, without the redacted feature', async () => {
