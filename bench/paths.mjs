@@ -5,13 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function corpusDir() {
-  const hit = [process.env.EDGEINFER_SHARED, join(root, '../shared'), '/work/shared']
-    .filter(Boolean)
-    .find((d) => existsSync(join(d, 'corpus')));
-  if (!hit) throw new Error('the shared corpus: set EDGEINFER_SHARED to the directory holding corpus/');
-  return join(hit, 'corpus');
-}
+/** The acceptance corpus: the project's copy, or `$EDGEINFER_SHARED/corpus` where that is set. */
+export const corpusDir = () => (process.env.EDGEINFER_SHARED ? join(process.env.EDGEINFER_SHARED, 'corpus') : join(root, 'tests/fixtures/corpus'));
 
 // A model of scripts/make_bench_models.py (`cnn`, `gbdt`, `squeezenet`, `minilm`, ...), made on first use.
 export function benchModel(name) {

@@ -9,7 +9,7 @@ is built or edited with the onnx package from the trained model's numbers.
 
 Writes into OUT_DIR (default tests/fixtures/ml):
   <case>.onnx, <case>.<i>.json    one JSON per set of feeds, in the corpus case format
-                                  (see /work/shared/corpus/make_corpus.py); a ZipMap output
+                                  (see the corpus in tests/fixtures/corpus); a ZipMap output
                                   (a list of maps) is {"dtype": "map", "shape": [N],
                                   "keys": [labels], "b64": row-major float32 probabilities}
   bad_models.json + bad_*.onnx    malformed attributes: expected code and message parts

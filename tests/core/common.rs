@@ -6,22 +6,14 @@ use base64::Engine;
 use edgeinfer::{DType, HostTensor, MapKeys, Values};
 use serde_json::Value;
 
-/// `../shared` beside the checkout (or `$EDGEINFER_SHARED`): the team's read-only corpus.
-pub fn shared_dir() -> PathBuf {
-    let candidates = [
-        std::env::var("EDGEINFER_SHARED").ok().map(PathBuf::from),
-        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared")),
-        Some(PathBuf::from("/work/shared")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find(|p| p.join("corpus").is_dir())
-        .expect("the shared corpus: set EDGEINFER_SHARED to the directory holding corpus/")
-}
-
+/// The acceptance corpus: the project's copy (tests/fixtures/corpus, cases made by the team's
+/// make_corpus.py with onnxruntime's answers), or `$EDGEINFER_SHARED/corpus` where that is
+/// set, to run the tests against another corpus.
 pub fn corpus_dir() -> PathBuf {
-    shared_dir().join("corpus")
+    match std::env::var_os("EDGEINFER_SHARED") {
+        Some(shared) => PathBuf::from(shared).join("corpus"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus"),
+    }
 }
 
 pub struct Case {

@@ -1,8 +1,8 @@
 // What the Node-side tests share: the package under test (the installed tarball, named by
-// $EDGEINFER_PACKAGE, else this checkout), the shared corpus as fixtures, and bundle files
+// $EDGEINFER_PACKAGE, else this checkout), the acceptance corpus as fixtures, and bundle files
 // split into their sections and put back together.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,14 +20,12 @@ export async function importPackage() {
   return import(pathToFileURL(entry).href);
 }
 
-export function sharedDir() {
-  const candidates = [process.env.EDGEINFER_SHARED, join(root, '../shared'), '/work/shared'].filter(Boolean);
-  const hit = candidates.find((d) => existsSync(join(d, 'corpus')));
-  if (!hit) throw new Error('the shared corpus: set EDGEINFER_SHARED to the directory holding corpus/');
-  return hit;
-}
-
-export const corpusDir = () => join(sharedDir(), 'corpus');
+/**
+ * The acceptance corpus: the project's copy (tests/fixtures/corpus, cases made by the team's
+ * make_corpus.py with onnxruntime's answers), or `$EDGEINFER_SHARED/corpus` where that is
+ * set, to run the tests against another corpus.
+ */
+export const corpusDir = () => (process.env.EDGEINFER_SHARED ? join(process.env.EDGEINFER_SHARED, 'corpus') : join(root, 'tests/fixtures/corpus'));
 
 /** Cases as the in-runtime harnesses receive them, from `dirs` (the shared corpus by default): case JSON and base64 models. */
 export function packedFixtures(dirs = [corpusDir()]) {

@@ -1,4 +1,4 @@
-// Decodes the shared corpus' cases (see ../shared/corpus/make_corpus.py) in any runtime.
+// Decodes the acceptance corpus' cases (tests/fixtures/corpus, made by the team's make_corpus.py) in any runtime.
 
 const ARRAYS = {
   float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, int16: Int16Array,
