@@ -19,7 +19,11 @@ const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
  * and `JSON.stringify` see only the outputs.
  */
 export function predictionId(outputs) {
-  return outputs?.[PREDICTION_ID];
+  const parts = outputs?.[PREDICTION_ID];
+  if (!Array.isArray(parts)) return undefined;
+  // The core's parts: the instance, then the token's 96 bits in three 32-bit pieces.
+  const [instance, ...token] = parts.map((part) => part.toString(16).padStart(8, '0'));
+  return `${instance}-${token.join('')}`;
 }
 
 /** An Error with a stable `code`, like the ones the wasm core throws. */

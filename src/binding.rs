@@ -197,7 +197,7 @@ impl WasmModel {
         let prediction = served.predict(&mut JsHost, feeds)?;
         let outputs = interop::outputs(prediction.outputs, &self.output_names);
         if let Some(id) = prediction.id {
-            interop::attach_id(&outputs, &id.render());
+            interop::attach_id(&outputs, id);
         }
         Ok(outputs)
     }

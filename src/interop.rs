@@ -423,18 +423,24 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
 
 use crate::monitor::logs::LogOptions;
 use crate::monitor::target::Task;
-use crate::monitor::{Column, Host, Label, MonitorOptions};
+use crate::monitor::{Column, Host, Label, MonitorOptions, PredictionId};
 
 #[wasm_bindgen(inline_js = "const PREDICTION_ID = Symbol.for('edgeinfer.predictionId');
-export function tag(target, id) { target[PREDICTION_ID] = id; }")]
+export function tag(target, instance, high, middle, low) { target[PREDICTION_ID] = [instance, high, middle, low]; }")]
 extern "C" {
-    /// The id under the registered symbol `edgeinfer.predictionId`: invisible to
-    /// `Object.keys`, `Object.entries`, `for...in` and `JSON.stringify`, so code that iterates
-    /// the outputs sees only outputs, and no output name can clash with it. (A non-enumerable
-    /// `id` would need `Object.defineProperty`, which cost about 0.5 µs a call, a few percent
-    /// of a small model's prediction.)
-    #[wasm_bindgen(js_name = tag)]
-    pub fn attach_id(target: &JsValue, id: &str);
+    /// The id's parts under the registered symbol `edgeinfer.predictionId`, spelled out by
+    /// `predictionId` in js/core.js only when asked for: most predictions never get feedback,
+    /// and passing the id as a string cost a third of monitoring's time at batch 1. The symbol
+    /// is invisible to `Object.keys`, `Object.entries`, `for...in` and `JSON.stringify`, so code
+    /// that iterates the outputs sees only outputs, and no output name can clash with it. (A
+    /// non-enumerable `id` would need `Object.defineProperty`, which cost about 0.5 µs a call.)
+    fn tag(target: &JsValue, instance: u32, high: u32, middle: u32, low: u32);
+}
+
+/// Puts `id` on the outputs object; js/core.js renders it as `PredictionId::render` does.
+pub fn attach_id(target: &JsValue, id: PredictionId) {
+    let part = |shift: u32| (id.token >> shift) as u32;
+    tag(target, id.instance, part(64), part(32), part(0));
 }
 
 #[wasm_bindgen]

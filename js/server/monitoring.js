@@ -1,12 +1,10 @@
 // The models' own monitoring (in the wasm core) as the server exposes it: prediction ids in
 // responses, ground truth by feedback, drift and statistics per model, their Prometheus
 // families on /metrics, and prediction logs shipped to Workers Logs (console) or a Queue.
+import { predictionId } from '../core.js';
 import { HttpError } from './http.js';
 
-/** A prediction's id, as the package's `predictionId` reads it; undefined when not monitored. */
-export function predictionId(outputs) {
-  return outputs[Symbol.for('edgeinfer.predictionId')];
-}
+export { predictionId };
 
 /** Predictions whose owner each model remembers: as many as its monitor joins feedback to by default. */
 const OWNED = 10_000;
