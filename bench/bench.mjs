@@ -1,9 +1,9 @@
-// `npm run bench`: edgeinfer against onnxruntime-web 1.30 (wasm backend, one thread), side by
-// side in one run, in Node: the corpus's neural models and a 500-tree GBDT
+// Part of `npm run bench` (after bench/engine.mjs, which covers latency, new shapes and cold
+// starts): edgeinfer against onnxruntime-web (wasm backend, one thread), side by side in one
+// run, in Node: the wasm's size, throughput at large batches and a 500-tree GBDT
 // (scripts/make_bench_models.py), then what edgeinfer's monitoring costs. Prints markdown
 // tables for the README.
-//   node bench/bench.mjs [--rounds N] [--seconds S] [--cold N]
-import { execFileSync } from 'node:child_process';
+//   node bench/bench.mjs [--rounds N] [--seconds S]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { FEEDS } from './feeds.mjs';
 import { monitoringOverhead, monitoringTable } from './monitoring.mjs';
 import { callsPerSecond, median, numberArg } from './timing.mjs';
 
-const ROUNDS = numberArg('rounds', 3), SECONDS = numberArg('seconds', 1), COLD = numberArg('cold', 5);
+const ROUNDS = numberArg('rounds', 3), SECONDS = numberArg('seconds', 1);
 const NAMES = Object.keys(RUNTIMES);
 const model = (name) => (name === 'gbdt' ? benchModel(name) : join(corpusDir(), `${name}.onnx`));
 
@@ -26,18 +26,6 @@ function wasmSizes() {
     return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
   };
   return { edgeinfer: size(join(root, 'dist/edgeinfer_bg.wasm')), 'onnxruntime-web': size(ortWasm) };
-}
-
-function coldStarts(modelName, feedsKey) {
-  const out = {};
-  for (const name of NAMES) out[name] = [];
-  for (let i = 0; i < COLD; i++) {
-    for (const name of NAMES) {
-      const json = execFileSync(process.execPath, [join(root, 'bench/cold.mjs'), name, model(modelName), feedsKey], { encoding: 'utf8' });
-      out[name].push(JSON.parse(json).totalMs);
-    }
-  }
-  return Object.fromEntries(NAMES.map((n) => [n, median(out[n])]));
 }
 
 async function throughput(workloads) {
@@ -69,12 +57,8 @@ const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits
 const mb = (b) => `${fmt(b / 1e6, 2)} MB`;
 
 const sizes = wasmSizes();
-const coldMlp = coldStarts('mlp_tabular', 'mlp_b1');
-const coldEnc = coldStarts('encoder_block', 'encoder_s16');
 const workloads = {
-  'mlp_tabular, batch 1': { model: 'mlp_tabular', feeds: 'mlp_b1' },
   'mlp_tabular, batch 256': { model: 'mlp_tabular', feeds: 'mlp_b256', batch: 256 },
-  'encoder_block, 1 x 16 x 32': { model: 'encoder_block', feeds: 'encoder_s16' },
   'GBDT 500 trees x depth 8, batch 1': { model: 'gbdt', feeds: 'gbdt_b1' },
   'GBDT 500 trees x depth 8, batch 10,000': { model: 'gbdt', feeds: 'gbdt_b10000', batch: 10000 },
 };
@@ -83,8 +67,6 @@ const rates = await throughput(workloads);
 const rows = [
   ['wasm size, raw', ...NAMES.map((n) => mb(sizes[n].raw))],
   ['wasm size, gzip -9', ...NAMES.map((n) => mb(sizes[n].gzip))],
-  ['import to first prediction, mlp_tabular (median of ' + COLD + ' cold processes)', ...NAMES.map((n) => `${fmt(coldMlp[n], 1)} ms`)],
-  ['import to first prediction, encoder_block', ...NAMES.map((n) => `${fmt(coldEnc[n], 1)} ms`)],
   ...Object.keys(workloads).map((key) => [
     `${key}: predictions/s`,
     ...NAMES.map((n) => {
