@@ -15,7 +15,8 @@ if (!spec) {
   console.error('usage: node bench/ab.mjs A_DIR B_DIR MODEL FEEDS [--rounds N] [--ms MS]');
   process.exit(2);
 }
-const ROUNDS = numberArg('rounds', 15), MS = numberArg('ms', 300);
+const ROUNDS = numberArg('rounds', 15),
+  MS = numberArg('ms', 300);
 const bytes = new Uint8Array(readFileSync(model));
 const sides = [];
 for (const dir of [a, b]) {
@@ -33,4 +34,6 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const s of sides) s.ms.push(1000 / (await callsPerSecond(s.call, MS, 1)));
 }
 const [A, B] = sides;
-console.log(`A ${median(A.ms).toFixed(3)} ms, B ${median(B.ms).toFixed(3)} ms, B/A ${median(B.ms.map((m, i) => m / A.ms[i])).toFixed(3)}`);
+console.log(
+  `A ${median(A.ms).toFixed(3)} ms, B ${median(B.ms).toFixed(3)} ms, B/A ${median(B.ms.map((m, i) => m / A.ms[i])).toFixed(3)}`,
+);

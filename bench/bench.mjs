@@ -14,7 +14,8 @@ import { FEEDS } from './feeds.mjs';
 import { monitoringOverhead, monitoringTable } from './monitoring.mjs';
 import { callsPerSecond, median, numberArg } from './timing.mjs';
 
-const ROUNDS = numberArg('rounds', 3), SECONDS = numberArg('seconds', 1);
+const ROUNDS = numberArg('rounds', 3),
+  SECONDS = numberArg('seconds', 1);
 const NAMES = Object.keys(RUNTIMES);
 const model = (name) => (name === 'gbdt' ? benchModel(name) : join(corpusDir(), `${name}.onnx`));
 
@@ -46,14 +47,17 @@ async function throughput(workloads) {
     for (const key of Object.keys(workloads)) {
       for (const name of NAMES) {
         const { s, feeds } = sessions[`${key}/${name}`];
-        (rates[`${key}/${name}`] ??= []).push(await callsPerSecond(() => rts[name].predict(s, feeds), SECONDS * 1000, 10));
+        (rates[`${key}/${name}`] ??= []).push(
+          await callsPerSecond(() => rts[name].predict(s, feeds), SECONDS * 1000, 10),
+        );
       }
     }
   }
   return Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
 }
 
-const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (x, digits = 0) =>
+  x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (b) => `${fmt(b / 1e6, 2)} MB`;
 
 const sizes = wasmSizes();
@@ -72,13 +76,17 @@ const rows = [
     ...NAMES.map((n) => {
       const r = rates[`${key}/${n}`];
       const batch = workloads[key].batch ?? 1;
-      return batch > 1 ? `${fmt(r, r < 100 ? 1 : 0)} (${fmt(r * batch)} rows/s)` : `${fmt(r)} (${fmt(1000 / r, 3)} ms each)`;
+      return batch > 1
+        ? `${fmt(r, r < 100 ? 1 : 0)} (${fmt(r * batch)} rows/s)`
+        : `${fmt(r)} (${fmt(1000 / r, 3)} ms each)`;
     }),
   ]),
 ];
 console.log(`| | ${NAMES.join(' | ')} |`);
 console.log(`|---|${NAMES.map(() => '---').join('|')}|`);
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-console.log(`\nNode ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread).`);
+console.log(
+  `\nNode ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread).`,
+);
 
 console.log(`\n${monitoringTable(await monitoringOverhead())}`);

@@ -45,7 +45,9 @@ async function browserSamples() {
     '/corpus/': corpusDir(),
     '/cache/': join(root, '.cache/bench'),
   };
-  const server = await serve(routes, { '/cold.html': '<!doctype html><script type="module" src="/bench/cold-page.mjs"></script>' });
+  const server = await serve(routes, {
+    '/cold.html': '<!doctype html><script type="module" src="/bench/cold-page.mjs"></script>',
+  });
   const urlFor = (path) => {
     const [prefix, dir] = Object.entries(routes).find(([, d]) => path.startsWith(d + sep));
     return prefix + relative(dir, path).split(sep).join('/');
@@ -77,7 +79,11 @@ async function browserSamples() {
 }
 
 const build = (m, dir, ...flags) => {
-  execFileSync(process.execPath, [join(root, 'js/cli.js'), 'build', m.path, '--name', m.name, '--version', '1', ...flags, '-o', dir], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [join(root, 'js/cli.js'), 'build', m.path, '--name', m.name, '--version', '1', ...flags, '-o', dir],
+    { stdio: 'pipe' },
+  );
   return join(dir, `${m.name}.js`);
 };
 const mb = (path) => `${(statSync(path).size / 1e6).toFixed(1)} MB`;
@@ -91,12 +97,17 @@ const bundleMs = async (module, m, loadedFrom) => {
 };
 
 rmSync(out, { recursive: true, force: true });
-console.log('| model | raw ONNX | bundle | speed-up | bundle without snapshot | its speed-up | onnxruntime-web, raw ONNX | bundle size (without snapshot) |');
+console.log(
+  '| model | raw ONNX | bundle | speed-up | bundle without snapshot | its speed-up | onnxruntime-web, raw ONNX | bundle size (without snapshot) |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const m of models) {
   const withSnapshot = build(m, join(out, 'snapshot'));
   const withoutSnapshot = build(m, join(out, 'onnx'), '--no-snapshot');
-  const raw = [], bundled = [], plain = [], ort = [];
+  const raw = [],
+    bundled = [],
+    plain = [],
+    ort = [];
   for (let k = 0; k < COLD; k++) {
     raw.push(await samples.raw('edgeinfer', m));
     bundled.push(await bundleMs(withSnapshot, m, 'snapshot'));
@@ -105,7 +116,9 @@ for (const m of models) {
   }
   const [r, b, p, o] = [median(raw), median(bundled), median(plain), median(ort)];
   const size = `${mb(withSnapshot.replace(/js$/, 'wasm'))} (${mb(withoutSnapshot.replace(/js$/, 'wasm'))})`;
-  console.log(`| ${m.name} | ${r.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(r / b).toFixed(2)}x | ${p.toFixed(1)} ms | ${(r / p).toFixed(2)}x | ${o.toFixed(1)} ms | ${size} |`);
+  console.log(
+    `| ${m.name} | ${r.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(r / b).toFixed(2)}x | ${p.toFixed(1)} ms | ${(r / p).toFixed(2)}x | ${o.toFixed(1)} ms | ${size} |`,
+  );
 }
 samples.close();
 console.log(`\nImport to first prediction, median of ${COLD} ${samples.where} each.`);

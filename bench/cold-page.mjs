@@ -16,7 +16,9 @@ const RUNTIMES = {
     const ort = await import('/ort/ort.wasm.min.mjs');
     ort.env.wasm.numThreads = 1;
     const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    const tensors = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dtype, t.data, t.shape)]));
+    const tensors = Object.fromEntries(
+      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dtype, t.data, t.shape)]),
+    );
     await session.run(tensors);
   },
 };
@@ -38,6 +40,10 @@ async function sample({ kind, url, feeds: key }) {
 
 const query = Object.fromEntries(new URLSearchParams(location.search));
 sample(query).then(
-  (result) => { window.__result = result; },
-  (e) => { window.__result = { error: String(e?.stack ?? e) }; },
+  (result) => {
+    window.__result = result;
+  },
+  (e) => {
+    window.__result = { error: String(e?.stack ?? e) };
+  },
 );

@@ -16,7 +16,9 @@ const t0 = performance.now();
 const rt = await RUNTIMES[runtime]();
 if (process.argv.includes('--started')) {
   const iris = await rt.load(new Uint8Array(readFileSync(join(root, 'examples/iris.onnx'))));
-  await rt.predict(iris, { features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4], dtype: 'float32' } });
+  await rt.predict(iris, {
+    features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4], dtype: 'float32' },
+  });
   const t1 = performance.now();
   await rt.predict(await rt.load(bytes), feeds);
   console.log(JSON.stringify({ startedMs: performance.now() - t1 }));

@@ -17,7 +17,9 @@ import { RUNTIMES } from './runtimes.mjs';
 import { feeds as feedsOf } from './feeds.mjs';
 import { callsPerSecond, median, numberArg } from './timing.mjs';
 
-const ROUNDS = numberArg('rounds', 15), MS = numberArg('ms', 200), COLD = numberArg('cold', 3);
+const ROUNDS = numberArg('rounds', 15),
+  MS = numberArg('ms', 200),
+  COLD = numberArg('cold', 3);
 const listArg = (name) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1].split(',') : null;
@@ -28,7 +30,11 @@ const NAMES = ['edgeinfer', 'onnxruntime-web'];
 /** The models, where they come from, their batch-1 feeds, and a second shape for `shapes`. */
 const MODELS = {
   squeezenet: { path: () => benchModel('squeezenet'), feeds: 'image224:data_0', next: 'image224_b2:data_0' },
-  shufflenet: { path: () => benchModel('shufflenet'), feeds: 'image224:gpu_0/data_0', next: 'image224_b2:gpu_0/data_0' },
+  shufflenet: {
+    path: () => benchModel('shufflenet'),
+    feeds: 'image224:gpu_0/data_0',
+    next: 'image224_b2:gpu_0/data_0',
+  },
   inception_v2: { path: () => benchModel('inception_v2'), feeds: 'image224:data_0', next: 'image224_b2:data_0' },
   resnet50: { path: () => benchModel('resnet50'), feeds: 'image224:gpu_0/data_0', next: 'image224_b2:gpu_0/data_0' },
   densenet121: { path: () => benchModel('densenet121'), feeds: 'image224:data_0', next: 'image224_b2:data_0' },
@@ -138,7 +144,8 @@ async function shapes(rts) {
     const s = await rt.load(bytes);
     const start = feedsOf(MODELS[model].feeds);
     for (let i = 0; i < 5; i++) await rt.predict(s, start);
-    const cases = model === 'recommender' ? Array.from({ length: 20 }, (_, i) => `picks_${i + 2}`) : [MODELS[model].next];
+    const cases =
+      model === 'recommender' ? Array.from({ length: 20 }, (_, i) => `picks_${i + 2}`) : [MODELS[model].next];
     const results = [];
     for (const key of cases) results.push(await measure(s, feedsOf(key)));
     const worst = results.reduce((a, b) => (Math.max(...b.firsts) / b.limit > Math.max(...a.firsts) / a.limit ? b : a));
@@ -159,11 +166,17 @@ async function cold() {
   const rows = [];
   for (const model of chosen) {
     const path = MODELS[model].path();
-    const fresh = {}, started = {};
+    const fresh = {},
+      started = {};
     for (const name of NAMES) [fresh[name], started[name]] = [[], []];
     for (let i = 0; i < COLD; i++) {
       for (const name of NAMES) {
-        const run = (...extra) => JSON.parse(execFileSync(process.execPath, [join(root, 'bench/cold.mjs'), name, path, MODELS[model].feeds, ...extra], { encoding: 'utf8' }));
+        const run = (...extra) =>
+          JSON.parse(
+            execFileSync(process.execPath, [join(root, 'bench/cold.mjs'), name, path, MODELS[model].feeds, ...extra], {
+              encoding: 'utf8',
+            }),
+          );
         fresh[name].push(run().totalMs);
         started[name].push(run('--started').startedMs);
       }
@@ -171,7 +184,16 @@ async function cold() {
     rows.push([model, ...NAMES.flatMap((n) => [fmt(median(fresh[n]), 1), fmt(median(started[n]), 1)])]);
     console.error(`cold ${model}: ${rows.at(-1).join(' ')}`);
   }
-  table(['cold start, ms', 'edgeinfer fresh process', 'edgeinfer runtime started', 'onnxruntime-web fresh process', 'onnxruntime-web runtime started'], rows);
+  table(
+    [
+      'cold start, ms',
+      'edgeinfer fresh process',
+      'edgeinfer runtime started',
+      'onnxruntime-web fresh process',
+      'onnxruntime-web runtime started',
+    ],
+    rows,
+  );
 }
 
 const rts = await runtimes();
@@ -179,4 +201,6 @@ if (SECTIONS.includes('warm')) await warm(rts);
 if (SECTIONS.includes('picks') && chosen.includes('recommender')) await picks(rts);
 if (SECTIONS.includes('shapes')) await shapes(rts);
 if (SECTIONS.includes('cold')) await cold();
-console.log(`Node ${process.version}; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread); ${ROUNDS} alternating rounds of ${MS} ms, medians; cold: medians of ${COLD} processes.`);
+console.log(
+  `Node ${process.version}; onnxruntime-web ${JSON.parse(readFileSync(join(root, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version} (wasm, 1 thread); ${ROUNDS} alternating rounds of ${MS} ms, medians; cold: medians of ${COLD} processes.`,
+);

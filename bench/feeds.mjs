@@ -10,7 +10,9 @@ function floats(n, seed = 1) {
 /** `n` int64 values below `bound`, spread deterministically. */
 const ids = (n, bound, step = 7919) => BigInt64Array.from({ length: n }, (_, i) => BigInt((i * step + 17) % bound));
 
-const image = (batch, input = 'image') => ({ [input]: { data: floats(batch * 3 * 224 * 224), shape: [batch, 3, 224, 224], dtype: 'float32' } });
+const image = (batch, input = 'image') => ({
+  [input]: { data: floats(batch * 3 * 224 * 224), shape: [batch, 3, 224, 224], dtype: 'float32' },
+});
 const text = (seq) => ({
   input_ids: { data: ids(seq, 30522), shape: [1, seq], dtype: 'int64' },
   attention_mask: { data: new BigInt64Array(seq).fill(1n), shape: [1, seq], dtype: 'int64' },

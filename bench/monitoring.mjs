@@ -51,7 +51,10 @@ export async function monitoringOverhead({ rounds = 30, seconds = 0.2 } = {}) {
 export function monitoringTable(rows) {
   const fmt = (x, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
   const out = ['| mlp_tabular, batch 1 | predictions/s | µs each | overhead |', '|---|---|---|---|'];
-  for (const r of rows) out.push(`| ${r.name} | ${fmt(r.rate)} | ${fmt(r.us, 2)} | ${r.overhead === 0 ? '' : `${r.overhead > 0 ? '+' : ''}${fmt(r.overhead * 100, 1)}%`} |`);
+  for (const r of rows)
+    out.push(
+      `| ${r.name} | ${fmt(r.rate)} | ${fmt(r.us, 2)} | ${r.overhead === 0 ? '' : `${r.overhead > 0 ? '+' : ''}${fmt(r.overhead * 100, 1)}%`} |`,
+    );
   return out.join('\n');
 }
 

@@ -16,13 +16,29 @@ const KEY = 'bench-key-0123456789abcdef';
 const dir = join(root, '.cache/worker-bench');
 
 rmSync(dir, { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, 'js/cli.js'), 'worker', join(corpusDir(), 'mlp_tabular.onnx'), join(corpusDir(), 'recommender_topk.onnx'), '-o', dir], { stdio: 'pipe' });
+execFileSync(
+  process.execPath,
+  [
+    join(root, 'js/cli.js'),
+    'worker',
+    join(corpusDir(), 'mlp_tabular.onnx'),
+    join(corpusDir(), 'recommender_topk.onnx'),
+    '-o',
+    dir,
+  ],
+  { stdio: 'pipe' },
+);
 mkdirSync(join(dir, 'node_modules'));
 symlinkSync(root, join(dir, 'node_modules/edgeinfer'));
-writeFileSync(join(dir, '.dev.vars'), `API_KEYS='${JSON.stringify([{ name: 'bench', key: KEY, scopes: ['predict'] }])}'\n`);
+writeFileSync(
+  join(dir, '.dev.vars'),
+  `API_KEYS='${JSON.stringify([{ name: 'bench', key: KEY, scopes: ['predict'] }])}'\n`,
+);
 
 const bodies = {
-  mlp_tabular: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: Array.from({ length: 32 }, (_, j) => Math.sin(j)) }] },
+  mlp_tabular: {
+    inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: Array.from({ length: 32 }, (_, j) => Math.sin(j)) }],
+  },
   recommender_topk: { inputs: [{ name: 'liked', shape: [1, 3], datatype: 'INT64', data: [3, 17, 42] }] },
 };
 const request = (model) => ({
@@ -37,7 +53,10 @@ async function listening(port, server) {
   for (let t = 0; t < 600; t++) {
     if (server.child.exitCode !== null) throw new Error(`wrangler exited:\n${server.output()}`);
     const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -48,10 +67,14 @@ async function listening(port, server) {
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], {
-  cwd: dir,
-  env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-});
+const server = start(
+  join(root, 'node_modules/.bin/wrangler'),
+  ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'],
+  {
+    cwd: dir,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+  },
+);
 try {
   await listening(port, server);
   const r = request('mlp_tabular');
@@ -70,11 +93,17 @@ try {
     for (const connections of [1, 16, 64]) {
       const result = await autocannon({ ...request(model), connections, duration: SECONDS });
       const errors = result.errors + result.non2xx;
-      console.log(`| ${model} | ${connections} | ${Math.round(result.requests.average).toLocaleString('en-US')} | ${result.latency.p50} ms | ${result.latency.p99} ms | ${errors} |`);
+      console.log(
+        `| ${model} | ${connections} | ${Math.round(result.requests.average).toLocaleString('en-US')} | ${result.latency.p50} ms | ${result.latency.p99} ms | ${errors} |`,
+      );
     }
   }
-  console.log(`\nCold start (isolate start, module and model load, first prediction, over HTTP): ${coldMs.toFixed(1)} ms; the next request: ${warmMs.toFixed(1)} ms.`);
-  console.log(`wrangler dev on 127.0.0.1, Node ${process.version}, autocannon ${SECONDS} s per row, API-key auth on every request.`);
+  console.log(
+    `\nCold start (isolate start, module and model load, first prediction, over HTTP): ${coldMs.toFixed(1)} ms; the next request: ${warmMs.toFixed(1)} ms.`,
+  );
+  console.log(
+    `wrangler dev on 127.0.0.1, Node ${process.version}, autocannon ${SECONDS} s per row, API-key auth on every request.`,
+  );
 } finally {
   server.stop();
 }

@@ -18,7 +18,8 @@ fn main() {
     let path = args.first().expect("usage: profile MODEL.onnx INPUT=DIMS[:DTYPE[:MAX]] ... [--runs N]");
     let specs: Vec<&String> = args.iter().skip(1).filter(|a| a.contains('=')).collect();
     let started = Instant::now();
-    let mut model = Model::load(&std::fs::read(path).expect("the model file"), &LoadOptions::default()).expect("the model loads");
+    let mut model =
+        Model::load(&std::fs::read(path).expect("the model file"), &LoadOptions::default()).expect("the model loads");
     println!("loaded in {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
     if runs == 0 {
         return;
@@ -73,7 +74,8 @@ fn main() {
         xs.sort_by(f64::total_cmp);
         xs[xs.len() / 2]
     };
-    let mut rows: Vec<(f64, String, String)> = per_node.into_iter().map(|(node, op, mut ms)| (median(&mut ms), node, op)).collect();
+    let mut rows: Vec<(f64, String, String)> =
+        per_node.into_iter().map(|(node, op, mut ms)| (median(&mut ms), node, op)).collect();
     let total = median(&mut totals);
     let mut by_op: BTreeMap<String, f64> = BTreeMap::new();
     for (ms, _, op) in &rows {

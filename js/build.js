@@ -12,13 +12,28 @@ import { makeSnapshot } from './snapshot.js';
 const PACKAGE = new URL('../', import.meta.url);
 
 const TYPED = {
-  float32: 'Float32Array', float64: 'Float64Array', float16: 'Uint16Array', int8: 'Int8Array', int16: 'Int16Array',
-  int32: 'Int32Array', int64: 'BigInt64Array', uint8: 'Uint8Array', uint16: 'Uint16Array', uint32: 'Uint32Array',
-  uint64: 'BigUint64Array', bool: 'Uint8Array',
+  float32: 'Float32Array',
+  float64: 'Float64Array',
+  float16: 'Uint16Array',
+  int8: 'Int8Array',
+  int16: 'Int16Array',
+  int32: 'Int32Array',
+  int64: 'BigInt64Array',
+  uint8: 'Uint8Array',
+  uint16: 'Uint16Array',
+  uint32: 'Uint32Array',
+  uint64: 'BigUint64Array',
+  bool: 'Uint8Array',
 };
-const PLAIN = { string: 'readonly string[]', bool: 'readonly boolean[]', int64: 'readonly (number | bigint)[]', uint64: 'readonly (number | bigint)[]' };
+const PLAIN = {
+  string: 'readonly string[]',
+  bool: 'readonly boolean[]',
+  int64: 'readonly (number | bigint)[]',
+  uint64: 'readonly (number | bigint)[]',
+};
 
-const shapeType = (shape) => `readonly [${shape.map((d) => (typeof d === 'number' ? String(d) : 'number')).join(', ')}]`;
+const shapeType = (shape) =>
+  `readonly [${shape.map((d) => (typeof d === 'number' ? String(d) : 'number')).join(', ')}]`;
 const dims = (shape) => `[${shape.join(', ')}]`;
 const literal = (v) => JSON.stringify(v);
 
@@ -26,11 +41,13 @@ const literal = (v) => JSON.stringify(v);
 export function declarations(manifest) {
   const input = (i) => {
     const data = i.dtype === 'string' ? PLAIN.string : `${TYPED[i.dtype]} | ${PLAIN[i.dtype] ?? 'readonly number[]'}`;
-    const doc = i.name === manifest.inputs[0].name && manifest.features ? `, features: ${manifest.features.join(', ')}` : '';
+    const doc =
+      i.name === manifest.inputs[0].name && manifest.features ? `, features: ${manifest.features.join(', ')}` : '';
     return `  /** ${i.dtype} ${dims(i.shape)}${doc} */\n  ${literal(i.name)}: { data: ${data}; shape: ${shapeType(i.shape)}; dtype?: ${literal(i.dtype)} };`;
   };
   const output = (o) => {
-    const data = o.dtype === 'string' ? 'string[]' : o.dtype === 'map' ? 'Array<Record<string, number>>' : TYPED[o.dtype];
+    const data =
+      o.dtype === 'string' ? 'string[]' : o.dtype === 'map' ? 'Array<Record<string, number>>' : TYPED[o.dtype];
     return `  /** ${o.dtype} ${dims(o.shape)} */\n  ${literal(o.name)}: { readonly dtype: ${literal(o.dtype)}; readonly shape: number[]; readonly data: ${data} };`;
   };
   const tuple = (xs) => (xs ? `readonly [${xs.map(literal).join(', ')}]` : 'null');
@@ -149,7 +166,8 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });
-  for (const f of ['core.js', 'bundle.js', 'snapshot.js', 'index.d.ts']) await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
+  for (const f of ['core.js', 'bundle.js', 'snapshot.js', 'index.d.ts'])
+    await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
   await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });
   const files = {

@@ -14,7 +14,9 @@ function fileSections(bytes) {
   const found = new Map();
   let at = 8;
   const leb = () => {
-    let value = 0, shift = 0, b;
+    let value = 0,
+      shift = 0,
+      b;
     do {
       b = bytes[at++];
       value += (b & 0x7f) * 2 ** shift;
@@ -23,7 +25,9 @@ function fileSections(bytes) {
     return value;
   };
   while (at < bytes.length) {
-    const id = bytes[at++], size = leb(), end = at + size;
+    const id = bytes[at++],
+      size = leb(),
+      end = at + size;
     if (id === 0) {
       const length = leb();
       const name = new TextDecoder().decode(bytes.subarray(at, at + length));
@@ -35,9 +39,11 @@ function fileSections(bytes) {
 }
 
 async function compileResponse(response, what) {
-  if (!response.ok) throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the bundle from ${what}: HTTP ${response.status}`);
+  if (!response.ok)
+    throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the bundle from ${what}: HTTP ${response.status}`);
   const type = response.headers.get('content-type') ?? '';
-  if (WebAssembly.compileStreaming && type.startsWith('application/wasm')) return { module: await WebAssembly.compileStreaming(response) };
+  if (WebAssembly.compileStreaming && type.startsWith('application/wasm'))
+    return { module: await WebAssembly.compileStreaming(response) };
   return compileBytes(new Uint8Array(await response.arrayBuffer()));
 }
 
@@ -69,7 +75,8 @@ async function compileBundle(source) {
   if (source instanceof WebAssembly.Module) return { module: source };
   // The caller's bytes are copied: what is hashed must be what is loaded.
   if (source instanceof ArrayBuffer) return compileBytes(new Uint8Array(source.slice(0)));
-  if (ArrayBuffer.isView(source)) return compileBytes(new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)));
+  if (ArrayBuffer.isView(source))
+    return compileBytes(new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)));
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, globalThis.location?.href);
     const known = compiledUrls.get(url.href);
@@ -85,8 +92,12 @@ async function compileBundle(source) {
     return compiled;
   }
   // Last: Node loads its fetch implementation on first reading the global `Response` (20 ms).
-  if (typeof Response !== 'undefined' && source instanceof Response) return compileResponse(source, source.url || 'a Response');
-  throw new EdgeInferError('E_INVALID_OPTION', `cannot load a bundle from ${describe(source)}: expected a WebAssembly.Module, bytes, a Response, a URL or a path`);
+  if (typeof Response !== 'undefined' && source instanceof Response)
+    return compileResponse(source, source.url || 'a Response');
+  throw new EdgeInferError(
+    'E_INVALID_OPTION',
+    `cannot load a bundle from ${describe(source)}: expected a WebAssembly.Module, bytes, a Response, a URL or a path`,
+  );
 }
 
 /**
@@ -133,7 +144,9 @@ export function bundleLoader(defaultUrl) {
 
   function load(options = {}) {
     if (options === null || typeof options !== 'object') {
-      return Promise.reject(new EdgeInferError('E_INVALID_OPTION', `options must be an object, got ${describe(options)}`));
+      return Promise.reject(
+        new EdgeInferError('E_INVALID_OPTION', `options must be an object, got ${describe(options)}`),
+      );
     }
     if (!first) {
       const opened = openBundle(defaultUrl, options);
@@ -147,7 +160,9 @@ export function bundleLoader(defaultUrl) {
     const { opened, options: loaded } = first;
     return opened.then(
       ({ model, module }) => {
-        const conflict = Object.keys(options).find((k) => k !== 'publicKey' && options[k] !== undefined && !sameOption(options[k], loaded[k]));
+        const conflict = Object.keys(options).find(
+          (k) => k !== 'publicKey' && options[k] !== undefined && !sameOption(options[k], loaded[k]),
+        );
         if (conflict) {
           throw new EdgeInferError(
             'E_INVALID_OPTION',

@@ -14,8 +14,13 @@ import { instanceLayout, parsePredictRequest } from './server/instances.js';
 const SPECS = {
   build: {
     options: {
-      name: { type: 'string' }, version: { type: 'string' }, sign: { type: 'string' }, features: { type: 'string' },
-      reference: { type: 'string' }, categorical: { type: 'string' }, 'no-snapshot': { type: 'boolean' },
+      name: { type: 'string' },
+      version: { type: 'string' },
+      sign: { type: 'string' },
+      features: { type: 'string' },
+      reference: { type: 'string' },
+      categorical: { type: 'string' },
+      'no-snapshot': { type: 'boolean' },
       out: { type: 'string', short: 'o' },
     },
     usage: `edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
@@ -55,7 +60,12 @@ const SPECS = {
   },
   worker: {
     multiple: true,
-    options: { 'public-key': { type: 'string' }, out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, package: { type: 'string' } },
+    options: {
+      'public-key': { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      force: { type: 'boolean' },
+      package: { type: 'string' },
+    },
     usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--package SPEC] [-o DIR] [--force]
     Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
     into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
@@ -79,7 +89,9 @@ const SPECS = {
 const HELP = `edgeinfer: run ONNX models as WebAssembly, and ship them as signed bundles
 
 Usage:
-${Object.values(SPECS).map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`).join('\n')}
+${Object.values(SPECS)
+  .map((c) => `  ${c.usage.replace(/\n/g, '\n  ')}`)
+  .join('\n')}
 
 Options:
   -h, --help     this help (or a command's: edgeinfer build --help)
@@ -105,13 +117,22 @@ function parse(argv) {
   if (!spec) throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: rest,
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
-    throw new UsageError(`${command}: ${e.message.replace(/\. To specify a positional argument.*$/s, '')}; see edgeinfer ${command} --help`);
+    throw new UsageError(
+      `${command}: ${e.message.replace(/\. To specify a positional argument.*$/s, '')}; see edgeinfer ${command} --help`,
+    );
   }
   if (parsed.values.help) return { help: `Usage:\n  ${spec.usage.replace(/\n/g, '\n  ')}`, code: 0 };
   if (!spec.multiple && parsed.positionals.length > 1) {
-    throw new UsageError(`${command} takes one file, got ${parsed.positionals.length}: ${parsed.positionals.join(', ')}`);
+    throw new UsageError(
+      `${command} takes one file, got ${parsed.positionals.length}: ${parsed.positionals.join(', ')}`,
+    );
   }
   return { command, positional: parsed.positionals, flags: parsed.values };
 }
@@ -171,13 +192,22 @@ async function loadModel(path, publicKey) {
 /** Splits CSV text into rows of fields (quoted fields may hold commas, quotes and newlines). */
 export function parseCsv(text) {
   const rows = [];
-  let row = [], field = '', quoted = false;
+  let row = [],
+    field = '',
+    quoted = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
     } else if (c === '"' && field === '') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n' || c === '\r') {
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       row.push(field);
       if (row.some((f) => f !== '')) rows.push(row);
@@ -195,13 +225,17 @@ async function csvFeeds(model, file) {
   const [header, ...rows] = parseCsv(await readFile(file, 'utf8'));
   if (!header || !rows.length) throw new UsageError(`${file}: expected a header row and at least one data row`);
   rows.forEach((r, i) => {
-    if (r.length !== header.length) throw new UsageError(`${file}: row ${i + 2} has ${r.length} fields, the header ${header.length}`);
+    if (r.length !== header.length)
+      throw new UsageError(`${file}: row ${i + 2} has ${r.length} fields, the header ${header.length}`);
   });
   const entry = { features: model.metadata.feature_names ? null : header, name: basename(file) };
   const instances = rows.map((r) => Object.fromEntries(header.map((h, j) => [h.trim(), r[j]])));
   let feeds;
   try {
-    feeds = parsePredictRequest({ instances }, instanceLayout(entry, model), { maxBatchRows: Infinity, maxTensorElements: Infinity }).feeds;
+    feeds = parsePredictRequest({ instances }, instanceLayout(entry, model), {
+      maxBatchRows: Infinity,
+      maxTensorElements: Infinity,
+    }).feeds;
   } catch (e) {
     throw new UsageError(`${file}: ${e.message}`);
   }
@@ -218,7 +252,9 @@ const COMMANDS = {
   async inspect([path], flags) {
     const model = await loadModel(path, flags['public-key']);
     const size = (await stat(path)).size;
-    console.log(`${path}: ${(size / 1e6).toFixed(2)} MB${model.manifest ? `, bundle ${model.manifest.name} ${model.manifest.version}` : ''}`);
+    console.log(
+      `${path}: ${(size / 1e6).toFixed(2)} MB${model.manifest ? `, bundle ${model.manifest.name} ${model.manifest.version}` : ''}`,
+    );
     console.log('inputs:');
     for (const i of model.inputs) console.log(`  ${i.name}: ${i.dtype} ${dims(i.shape)}`);
     console.log('outputs:');
@@ -280,7 +316,7 @@ const COMMANDS = {
         out,
         signingKey: flags.sign,
         features: flags.features?.split(',').map((f) => f.trim()),
-        reference: flags.reference && await referenceText(flags.reference, path, flags),
+        reference: flags.reference && (await referenceText(flags.reference, path, flags)),
         snapshot: !flags['no-snapshot'],
       });
     } catch (e) {
@@ -289,7 +325,9 @@ const COMMANDS = {
     const { manifest } = made;
     console.log(`wrote ${out}/: ${made.files.join(', ')}`);
     const snapshot = manifest.snapshot ? `, loaded snapshot ${(manifest.snapshot.size / 1e6).toFixed(1)} MB` : '';
-    console.log(`  ${manifest.name} ${manifest.version}: model as ${manifest.model.encoding}${snapshot}, sha256 ${manifest.model.sha256.slice(0, 16)}…, ${manifest.signer ? `signed by key ${manifest.signer.key_id}` : 'unsigned'}`);
+    console.log(
+      `  ${manifest.name} ${manifest.version}: model as ${manifest.model.encoding}${snapshot}, sha256 ${manifest.model.sha256.slice(0, 16)}…, ${manifest.signer ? `signed by key ${manifest.signer.key_id}` : 'unsigned'}`,
+    );
     return 0;
   },
 
@@ -298,7 +336,10 @@ const COMMANDS = {
     const [privatePem, publicPem] = await bundleTools.keyPair(randomBytes(32));
     // The private key is readable by its owner only.
     await writeFile(`${flags.out}.key`, privatePem, { mode: 0o600, flag: flags.force ? 'w' : 'wx' }).catch((e) => {
-      throw new FileError(`${flags.out}.key`, e.code === 'EEXIST' ? new Error('exists (use --force to replace it)') : e);
+      throw new FileError(
+        `${flags.out}.key`,
+        e.code === 'EEXIST' ? new Error('exists (use --force to replace it)') : e,
+      );
     });
     await writeFile(`${flags.out}.pub`, publicPem, { flag: flags.force ? 'w' : 'wx' });
     console.log(`wrote ${flags.out}.key (private: keep it secret) and ${flags.out}.pub`);
@@ -313,7 +354,9 @@ const COMMANDS = {
     } catch (e) {
       throw new FileError(path, e);
     }
-    const how = flags['public-key'] ? `signature by ${flags['public-key']} (key ${manifest.signer?.key_id})` : 'digests only (no --public-key: the signature was not checked)';
+    const how = flags['public-key']
+      ? `signature by ${flags['public-key']} (key ${manifest.signer?.key_id})`
+      : 'digests only (no --public-key: the signature was not checked)';
     console.log(`${path}: OK, ${manifest.name} ${manifest.version}, ${how}`);
     console.log(JSON.stringify(manifest, null, 2));
     return 0;
@@ -326,7 +369,9 @@ const COMMANDS = {
     if (flags.out) await writeFile(flags.out, text);
     else process.stdout.write(text);
     const kinds = reference.features.map((f) => f.type);
-    console.error(`reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`);
+    console.error(
+      `reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`,
+    );
     return 0;
   },
 
@@ -335,7 +380,13 @@ const COMMANDS = {
     const out = flags.out ?? 'edgeinfer-worker';
     let made;
     try {
-      made = await scaffoldWorker({ models, out, force: flags.force, packageSpec: flags.package, publicKey: await readKey(flags['public-key']) });
+      made = await scaffoldWorker({
+        models,
+        out,
+        force: flags.force,
+        packageSpec: flags.package,
+        publicKey: await readKey(flags['public-key']),
+      });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);
       return 1;
@@ -362,9 +413,13 @@ async function main(argv) {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (e) => {
-    console.error(`edgeinfer: ${e instanceof UsageError || e instanceof FileError ? '' : e.code ? `${e.code}: ` : ''}${e.message}`);
+    console.error(
+      `edgeinfer: ${e instanceof UsageError || e instanceof FileError ? '' : e.code ? `${e.code}: ` : ''}${e.message}`,
+    );
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },
 );

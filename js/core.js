@@ -2,7 +2,14 @@
 // workerd.js) supplies two things this module cannot know: how to start the wasm module
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
 import initWasm, {
-  initSync, WasmModel, BundleSections, __testPanic, buildReference as wasmBuildReference, buildBundle, verifyBundle, keyPair,
+  initSync,
+  WasmModel,
+  BundleSections,
+  __testPanic,
+  buildReference as wasmBuildReference,
+  buildBundle,
+  verifyBundle,
+  keyPair,
   verifyBundleSignature,
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
@@ -53,10 +60,13 @@ export function createApi(platform) {
     started ??= (async () => {
       try {
         const exports = await platform.startWasm(options.wasm, { initWasm, initSync });
-        fresh = options.wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: options.wasm } : null;
+        fresh =
+          options.wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: options.wasm } : null;
       } catch (e) {
         started = null;
-        throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, { cause: e });
+        throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, {
+          cause: e,
+        });
       }
     })();
     return started;
@@ -105,7 +115,10 @@ export function createApi(platform) {
       }
       await claim(options);
       const bytes = await readBytes(platform, source, options);
-      return new Model(call(() => WasmModel.load(bytes, options)), logSink(options.monitoring?.log));
+      return new Model(
+        call(() => WasmModel.load(bytes, options)),
+        logSink(options.monitoring?.log),
+      );
     }
 
     /**
@@ -115,17 +128,35 @@ export function createApi(platform) {
     static async fromBundleModule(module, options = {}, found = bundleSections(moduleSections(module))) {
       await init(options);
       const { manifest, model, signature, snapshot } = found;
-      if (!manifest || !model) throw new EdgeInferError('E_INTEGRITY', 'the module is not an edgeinfer bundle: it lacks its manifest or model section');
+      if (!manifest || !model)
+        throw new EdgeInferError(
+          'E_INTEGRITY',
+          'the module is not an edgeinfer bundle: it lacks its manifest or model section',
+        );
       const [digest, snapshotDigest] = await found.digests;
       const sink = logSink(options.monitoring?.log);
       // From here on nothing awaits, so no other load can come between the check, the
       // restore and taking the model.
-      const restore = digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
+      const restore =
+        digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module
+          ? fresh.exports
+          : null;
       // Restoring needs the model's digest, not its bytes.
-      const sections = new BundleSections(manifest, signature, model.length, restore ? undefined : model, digest, snapshot?.length, snapshotDigest);
+      const sections = new BundleSections(
+        manifest,
+        signature,
+        model.length,
+        restore ? undefined : model,
+        digest,
+        snapshot?.length,
+        snapshotDigest,
+      );
       if (!restore) {
         fresh = null;
-        return new Model(call(() => WasmModel.loadBundleSections(sections, options)), sink);
+        return new Model(
+          call(() => WasmModel.loadBundleSections(sections, options)),
+          sink,
+        );
       }
       // A refusal leaves nothing in the instance, so a later load may still restore.
       call(() => WasmModel.checkBundleSections(sections, options));
@@ -135,7 +166,11 @@ export function createApi(platform) {
       } catch (e) {
         throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
       }
-      return new Model(call(() => WasmModel.fromSnapshot(manifest, options)), sink, 'snapshot');
+      return new Model(
+        call(() => WasmModel.fromSnapshot(manifest, options)),
+        sink,
+        'snapshot',
+      );
     }
 
     get inputs() {
@@ -165,7 +200,9 @@ export function createApi(platform) {
     async predict(feeds) {
       try {
         this.#inputIndex ??= new Map(this.#inputs.map((info, i) => [info.name, i]));
-        return call(() => (stage(this.#wasm, this.#inputIndex, feeds) ? this.#wasm.predictStaged() : this.#wasm.predict(feeds)));
+        return call(() =>
+          stage(this.#wasm, this.#inputIndex, feeds) ? this.#wasm.predictStaged() : this.#wasm.predict(feeds),
+        );
       } finally {
         if (this.#sink) this.#drainLogs();
         if (this.#specializing) {
@@ -303,7 +340,13 @@ export function createApi(platform) {
   /** Refuses with E_INTEGRITY unless the bundle `module` (already loaded) is signed by `publicKey`. */
   function checkSigner(module, publicKey) {
     const section = moduleSections(module);
-    call(() => verifyBundleSignature(section('edgeinfer.manifest') ?? new Uint8Array(), section('edgeinfer.signature'), publicKey));
+    call(() =>
+      verifyBundleSignature(
+        section('edgeinfer.manifest') ?? new Uint8Array(),
+        section('edgeinfer.signature'),
+        publicKey,
+      ),
+    );
   }
 
   return { Model, init, buildReference, EdgeInferError, __internal, bundleTools, checkSigner };
@@ -389,7 +432,8 @@ function stage(wasm, inputIndex, feeds) {
     if (!inputIndex.has(name) || feed === null || typeof feed !== 'object') return false;
     const { data, shape, dtype } = feed;
     const kind = data == null ? undefined : STAGED.get(data.constructor);
-    if (!kind || (dtype !== undefined && dtype !== kind.dtype) || (dtype === undefined && feed.type !== undefined)) return false;
+    if (!kind || (dtype !== undefined && dtype !== kind.dtype) || (dtype === undefined && feed.type !== undefined))
+      return false;
     if (!Array.isArray(shape)) return false;
     for (const d of shape) if (typeof d !== 'number') return false;
     checked.push({ input: inputIndex.get(name), kind, data, shape, declared: dtype !== undefined });
@@ -421,7 +465,8 @@ async function readBytes(platform, source, options) {
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if (typeof source === 'string' || source instanceof URL) return platform.readSource(source, options);
   // After paths: Node loads its fetch implementation on first reading the global `Response`.
-  if (typeof Response !== 'undefined' && source instanceof Response) return responseBytes(source, source.url || 'the Response');
+  if (typeof Response !== 'undefined' && source instanceof Response)
+    return responseBytes(source, source.url || 'the Response');
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
   throw new EdgeInferError(
     'E_INVALID_OPTION',
@@ -432,7 +477,10 @@ async function readBytes(platform, source, options) {
 /** Reads a fetched model, refusing HTTP errors with the status rather than parsing an error page. */
 export async function responseBytes(response, what) {
   if (!response.ok) {
-    throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the model from ${what}: HTTP ${response.status} ${response.statusText}`.trim());
+    throw new EdgeInferError(
+      'E_MODEL_FETCH',
+      `cannot fetch the model from ${what}: HTTP ${response.status} ${response.statusText}`.trim(),
+    );
   }
   return new Uint8Array(await response.arrayBuffer());
 }

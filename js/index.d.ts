@@ -2,10 +2,19 @@
 
 /** Element type names, spelt as onnxruntime-web spells them. */
 export type DType =
-  | 'float32' | 'float64' | 'float16'
-  | 'int8' | 'int16' | 'int32' | 'int64'
-  | 'uint8' | 'uint16' | 'uint32' | 'uint64'
-  | 'bool' | 'string';
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'uint8'
+  | 'uint16'
+  | 'uint32'
+  | 'uint64'
+  | 'bool'
+  | 'string';
 
 /**
  * What an output can be: an element type, or `'map'` for the output of a ZipMap node
@@ -56,9 +65,17 @@ export interface TensorInfo {
 }
 
 export type TypedArray =
-  | Float32Array | Float64Array
-  | Int8Array | Int16Array | Int32Array | BigInt64Array
-  | Uint8Array | Uint8ClampedArray | Uint16Array | Uint32Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
 
 /** One input. Plain arrays take the element type the model declares for the input. */
 export interface Feed {
@@ -170,7 +187,10 @@ export declare class Model {
   /** Changes what is logged and where; `false` stops logging. */
   configureLogs(options: LogOptions | false): void;
   /** Reference statistics of a training sample (CSV text, records, or feeds) as this model sees it, with its predictions. */
-  buildReference(sample: string | readonly Record<string, unknown>[] | Feeds, options?: { categorical?: string[] }): Promise<Reference>;
+  buildReference(
+    sample: string | readonly Record<string, unknown>[] | Feeds,
+    options?: { categorical?: string[] },
+  ): Promise<Reference>;
 }
 
 export interface BundleManifest {
@@ -179,7 +199,12 @@ export interface BundleManifest {
   readonly version: string;
   readonly created: string;
   readonly runtime: { readonly name: string; readonly version: string; readonly sha256?: string };
-  readonly model: { readonly encoding: 'onnx'; readonly sha256: string; readonly size: number; readonly source_sha256: string };
+  readonly model: {
+    readonly encoding: 'onnx';
+    readonly sha256: string;
+    readonly size: number;
+    readonly source_sha256: string;
+  };
   readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
   readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
   readonly features?: readonly string[];
@@ -300,7 +325,15 @@ export interface ModelStats {
   rows: number;
   errors: { total: number; byCode: Partial<Record<ErrorCode, number>> };
   /** Within 0.5% of the exact quantiles. `null` before the first prediction. */
-  latencyMs: { count: number; mean: number | null; min: number | null; p50: number | null; p90: number | null; p99: number | null; max: number | null };
+  latencyMs: {
+    count: number;
+    mean: number | null;
+    min: number | null;
+    p50: number | null;
+    p90: number | null;
+    p99: number | null;
+    max: number | null;
+  };
   /** Cumulative buckets; the last (`le: null`) holds every call. */
   batchSize: { mean: number | null; max: number; histogram: Array<{ le: number | null; count: number }> };
   /** Over the last minute (less until a minute has passed). */
@@ -369,16 +402,34 @@ export interface DriftReport {
 }
 
 /** Reference statistics of a training sample (CSV text with a header row, or records) without a model. */
-export declare function buildReference(sample: string | readonly Record<string, unknown>[], options?: { categorical?: string[] }): Promise<Reference>;
+export declare function buildReference(
+  sample: string | readonly Record<string, unknown>[],
+  options?: { categorical?: string[] },
+): Promise<Reference>;
 
 /** Starts the wasm module ahead of the first load, optionally from a given source. */
 export declare function init(options?: { wasm?: WasmSource }): Promise<void>;
 
 export type ErrorCode =
-  | 'E_MODEL_PARSE' | 'E_MODEL_INVALID' | 'E_UNSUPPORTED_OP' | 'E_MODEL_FETCH'
-  | 'E_INPUT_MISSING' | 'E_INPUT_UNKNOWN' | 'E_INPUT_DTYPE' | 'E_INPUT_SHAPE' | 'E_INPUT_VALUE'
-  | 'E_INVALID_OPTION' | 'E_RESOURCE_LIMIT' | 'E_DISPOSED' | 'E_RUNTIME' | 'E_INTERNAL' | 'E_WASM_LOAD'
-  | 'E_INTEGRITY' | 'E_BUNDLE_VERSION' | 'E_PREDICTION_UNKNOWN' | 'E_FEEDBACK_INVALID';
+  | 'E_MODEL_PARSE'
+  | 'E_MODEL_INVALID'
+  | 'E_UNSUPPORTED_OP'
+  | 'E_MODEL_FETCH'
+  | 'E_INPUT_MISSING'
+  | 'E_INPUT_UNKNOWN'
+  | 'E_INPUT_DTYPE'
+  | 'E_INPUT_SHAPE'
+  | 'E_INPUT_VALUE'
+  | 'E_INVALID_OPTION'
+  | 'E_RESOURCE_LIMIT'
+  | 'E_DISPOSED'
+  | 'E_RUNTIME'
+  | 'E_INTERNAL'
+  | 'E_WASM_LOAD'
+  | 'E_INTEGRITY'
+  | 'E_BUNDLE_VERSION'
+  | 'E_PREDICTION_UNKNOWN'
+  | 'E_FEEDBACK_INVALID';
 
 /** Every rejection from this package is one of these, with a stable `code`. */
 export declare class EdgeInferError extends Error {

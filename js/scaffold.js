@@ -9,7 +9,9 @@ const TEMPLATE = new URL('../worker/', import.meta.url);
 
 /** A model file's name as a route segment and JS identifier: letters, digits and _. */
 export function modelName(path) {
-  const name = basename(path).replace(/\.(onnx|wasm)$/i, '').replace(/[^A-Za-z0-9_]/g, '_');
+  const name = basename(path)
+    .replace(/\.(onnx|wasm)$/i, '')
+    .replace(/[^A-Za-z0-9_]/g, '_');
   return /^[A-Za-z_]/.test(name) ? name : `m_${name}`;
 }
 
@@ -32,7 +34,12 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
   for (const path of models) {
     const bundle = isBundle(path);
     const referencePath = bundle ? null : path.replace(/\.onnx$/i, '') + '.reference.json';
-    const reference = referencePath && await access(referencePath).then(() => readFile(referencePath, 'utf8'), () => null);
+    const reference =
+      referencePath &&
+      (await access(referencePath).then(
+        () => readFile(referencePath, 'utf8'),
+        () => null,
+      ));
     const options = { ...(reference ? { reference } : {}), ...(bundle && publicKey ? { publicKey } : {}) };
     const model = await Model.load(path, options).catch((e) => {
       throw new Error(`${path}${reference ? ` with ${referencePath}` : ''}: ${e.code ?? ''} ${e.message}`.trim());
@@ -41,7 +48,13 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     model.dispose();
     const name = modelName(manifest?.name ?? path);
     if (entries.some((e) => e.name === name)) throw new Error(`two models would be named '${name}'`);
-    entries.push({ name, path, bundle, version: manifest?.version ?? '1', referencePath: reference ? referencePath : null });
+    entries.push({
+      name,
+      path,
+      bundle,
+      version: manifest?.version ?? '1',
+      referencePath: reference ? referencePath : null,
+    });
   }
   await mkdir(join(out, 'src'), { recursive: true });
   await mkdir(join(out, 'models'), { recursive: true });
@@ -52,20 +65,38 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     await copyFile(e.path, join(out, 'models', file(e)));
     if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.name}.reference.json`));
   }
-  const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(/^name = .*$/m, `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`);
+  const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(
+    /^name = .*$/m,
+    `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`,
+  );
   await writeFile(join(out, 'wrangler.toml'), toml);
   await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
-  const imports = entries.map((e) => [
-    `import ${e.name} from '../models/${file(e)}';`,
-    ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
-  ].join('\n')).join('\n');
-  const list = entries.map((e) => {
-    const extra = [e.referencePath && `reference: ${e.name}_reference`, e.bundle && publicKey && 'publicKey: PUBLIC_KEY'].filter(Boolean);
-    return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, bytes: ${e.name}${extra.map((x) => `, ${x}`).join('')} },`;
-  }).join('\n');
+  const imports = entries
+    .map((e) =>
+      [
+        `import ${e.name} from '../models/${file(e)}';`,
+        ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
+      ].join('\n'),
+    )
+    .join('\n');
+  const list = entries
+    .map((e) => {
+      const extra = [
+        e.referencePath && `reference: ${e.name}_reference`,
+        e.bundle && publicKey && 'publicKey: PUBLIC_KEY',
+      ].filter(Boolean);
+      return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, bytes: ${e.name}${extra.map((x) => `, ${x}`).join('')} },`;
+    })
+    .join('\n');
   // A public key is no secret: it can sit in the source, and the bundles are checked against it.
-  const key = publicKey && entries.some((e) => e.bundle) ? `\n// Bundles must be signed by this key.\nconst PUBLIC_KEY = ${JSON.stringify(publicKey)};\n` : '';
-  await writeFile(join(out, 'src/models.js'), `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n`);
+  const key =
+    publicKey && entries.some((e) => e.bundle)
+      ? `\n// Bundles must be signed by this key.\nconst PUBLIC_KEY = ${JSON.stringify(publicKey)};\n`
+      : '';
+  await writeFile(
+    join(out, 'src/models.js'),
+    `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n`,
+  );
   const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   const pkg = {
     name: `edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}`,
@@ -78,7 +109,10 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
   await writeFile(join(out, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   const devKey = randomBytes(24).toString('base64url');
   // Single quotes: dotenv takes the JSON inside literally.
-  await writeFile(join(out, '.dev.vars'), `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics'] }])}'\n`);
+  await writeFile(
+    join(out, '.dev.vars'),
+    `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics'] }])}'\n`,
+  );
   await writeFile(join(out, '.gitignore'), 'node_modules/\n.wrangler/\n.dev.vars\n');
   return { out, models: entries.map((e) => e.name), devKey };
 }

@@ -20,11 +20,13 @@ export function makeSnapshot(runtime, onnx) {
   for (const { module: ns, name, kind } of WebAssembly.Module.imports(module)) {
     const scope = (imports[ns] ??= {});
     if (kind === 'tag') scope[name] = new WebAssembly.Tag({ parameters: ['externref'] });
-    else if (kind !== 'function') throw new Error(`the runtime imports a ${kind} (${name}), which a snapshot cannot provide`);
+    else if (kind !== 'function')
+      throw new Error(`the runtime imports a ${kind} (${name}), which a snapshot cannot provide`);
     else if (name === '__wbindgen_init_externref_table') scope[name] = () => {};
-    else scope[name] = () => {
-      throw new Error(`loading the model called into JS (${name}), so its memory cannot be a snapshot`);
-    };
+    else
+      scope[name] = () => {
+        throw new Error(`loading the model called into JS (${name}), so its memory cannot be a snapshot`);
+      };
   }
   const { exports } = new WebAssembly.Instance(module, imports);
   exports.__wbindgen_start();
@@ -32,7 +34,8 @@ export function makeSnapshot(runtime, onnx) {
   const ptr = exports.__wbindgen_malloc(onnx.length, 1);
   new Uint8Array(exports.memory.buffer, ptr, onnx.length).set(onnx);
   if (exports.edgeinfer_snapshot(ptr, onnx.length) !== 0) throw new Error('the model does not load in a fresh runtime');
-  if (exports.__wbindgen_externrefs.length !== table) throw new Error('loading the model made JS values, so its memory cannot be a snapshot');
+  if (exports.__wbindgen_externrefs.length !== table)
+    throw new Error('loading the model made JS values, so its memory cannot be a snapshot');
   return encode(new Uint8Array(exports.memory.buffer));
 }
 
@@ -43,7 +46,8 @@ function encode(memory) {
   while (at < memory.length) {
     while (at < memory.length && memory[at] === 0) at++;
     if (at === memory.length) break;
-    let end = at, zeros = 0;
+    let end = at,
+      zeros = 0;
     while (end < memory.length && zeros < MIN_GAP) {
       zeros = memory[end] === 0 ? zeros + 1 : 0;
       end++;
@@ -77,11 +81,13 @@ export function restoreSnapshot(memory, snapshot) {
     throw new Error(`the snapshot is malformed: ${why}`);
   };
   if (snapshot.length < 12 || view.getUint32(0, true) !== VERSION) fail(`expected version ${VERSION}`);
-  const bytes = view.getUint32(4, true) * PAGE, count = view.getUint32(8, true);
+  const bytes = view.getUint32(4, true) * PAGE,
+    count = view.getUint32(8, true);
   const runs = [];
   for (let i = 0, o = 12; i < count; i++) {
     if (o + 8 > snapshot.length) fail(`run ${i} of ${count} is cut off`);
-    const offset = view.getUint32(o, true), length = view.getUint32(o + 4, true);
+    const offset = view.getUint32(o, true),
+      length = view.getUint32(o + 4, true);
     if (o + 8 + length > snapshot.length || offset + length > bytes) fail(`run ${i} is out of bounds`);
     runs.push([offset, o + 8, length]);
     o += 8 + length;

@@ -20,7 +20,9 @@ let out = glue.replace(wrapper, (_, params, body) => {
 });
 const helper = 'function wrapError(f, args) {';
 if (count === 0 || !out.includes(helper)) {
-  throw new Error(`${path}: wasm-bindgen's wrapError pattern not found; check this script against the wasm-bindgen version`);
+  throw new Error(
+    `${path}: wasm-bindgen's wrapError pattern not found; check this script against the wasm-bindgen version`,
+  );
 }
 out = out.replace(
   helper,

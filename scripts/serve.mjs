@@ -84,12 +84,17 @@ async function handle(req, res) {
     res.end();
     return;
   }
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 function main() {
   const { values } = parseArgs({
-    options: { port: { type: 'string', default: process.env.PORT ?? '8080' }, host: { type: 'string', default: '127.0.0.1' } },
+    options: {
+      port: { type: 'string', default: process.env.PORT ?? '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+    },
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -97,7 +102,9 @@ function main() {
     process.exit(2);
   }
   if (!existsSync(join(packageDir, 'dist', 'edgeinfer_bg.wasm'))) {
-    console.warn(`warning: ${join(packageDir, 'dist')} has no edgeinfer_bg.wasm: build it with scripts/build.sh (npm start does)`);
+    console.warn(
+      `warning: ${join(packageDir, 'dist')} has no edgeinfer_bg.wasm: build it with scripts/build.sh (npm start does)`,
+    );
   }
   const server = createServer((req, res) => {
     handle(req, res).catch((e) => {

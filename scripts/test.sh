@@ -8,6 +8,7 @@ ROOT=$PWD
 log() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
 
 bash scripts/setup.sh all
+bash scripts/lint.sh
 
 log "cargo test (the core, natively)"
 cargo test --quiet --workspace

@@ -5,14 +5,14 @@ use std::panic::AssertUnwindSafe;
 
 use wasm_bindgen::prelude::*;
 
+use crate::DType;
 use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
-use crate::interop::{self, JsHost};
 use crate::feeds::Feed;
+use crate::interop::{self, JsHost};
 use crate::model::Model;
-use crate::tensor::{HostTensor, Values};
-use crate::DType;
 use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
+use crate::tensor::{HostTensor, Values};
 
 #[wasm_bindgen]
 pub struct WasmModel {
@@ -30,7 +30,11 @@ pub struct WasmModel {
 impl WasmModel {
     /// Wraps a loaded model in its monitoring. A bundle's name and version name it in logs and
     /// metrics, and its reference statistics are the drift reference unless the caller gives one.
-    fn new(model: Model, mut monitoring: MonitorOptions, manifest: Option<bundle::manifest::Manifest>) -> Result<WasmModel, Error> {
+    fn new(
+        model: Model,
+        mut monitoring: MonitorOptions,
+        manifest: Option<bundle::manifest::Manifest>,
+    ) -> Result<WasmModel, Error> {
         if let Some(m) = &manifest {
             if monitoring.name.is_empty() {
                 monitoring.name = m.name.clone();
@@ -43,7 +47,8 @@ impl WasmModel {
             }
         }
         let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();
-        let manifest = manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
+        let manifest =
+            manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
         let model = MonitoredModel::new(model, monitoring)?;
         Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, manifest, staged: Vec::new() })
     }
@@ -180,9 +185,11 @@ impl WasmModel {
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
-            let mut model = crate::snapshot::take().ok_or_else(|| Error::Internal("no model in the restored snapshot".into()))?;
+            let mut model =
+                crate::snapshot::take().ok_or_else(|| Error::Internal("no model in the restored snapshot".into()))?;
             model.configure(&options)?;
-            let manifest = serde_json::from_slice(manifest).map_err(|e| Error::Internal(format!("the checked manifest: {e}")))?;
+            let manifest =
+                serde_json::from_slice(manifest).map_err(|e| Error::Internal(format!("the checked manifest: {e}")))?;
             WasmModel::new(model, monitoring, Some(manifest))
         })
     }
@@ -233,23 +240,42 @@ impl WasmModel {
     /// plain feed objects itself and stages them: reading one from Rust takes a dozen calls
     /// across the boundary, which is a tenth of a small model's prediction.
     #[wasm_bindgen(js_name = stageFeed)]
-    pub fn stage_feed(&mut self, input: u32, dtype: u32, bytes: Vec<u8>, shape: Vec<f64>, declared: bool) -> Result<(), JsValue> {
+    pub fn stage_feed(
+        &mut self,
+        input: u32,
+        dtype: u32,
+        bytes: Vec<u8>,
+        shape: Vec<f64>,
+        declared: bool,
+    ) -> Result<(), JsValue> {
         guarded(|| {
             let staged = (|| {
-                let dtype = *DType::ALL.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no dtype {dtype}")))?;
+                let dtype =
+                    *DType::ALL.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no dtype {dtype}")))?;
                 // A disposed model has no inputs; `predictStaged` then fails with E_DISPOSED.
                 let name = match self.inner.as_ref() {
-                    Some(m) => m.model().inputs().nth(input as usize).ok_or_else(|| Error::Internal(format!("no input {input}")))?.name.clone(),
+                    Some(m) => m
+                        .model()
+                        .inputs()
+                        .nth(input as usize)
+                        .ok_or_else(|| Error::Internal(format!("no input {input}")))?
+                        .name
+                        .clone(),
                     None => String::new(),
                 };
-                let shape = shape.iter().enumerate().map(|(axis, &n)| interop::dim(axis, n)).collect::<Result<Vec<_>, _>>();
+                let shape =
+                    shape.iter().enumerate().map(|(axis, &n)| interop::dim(axis, n)).collect::<Result<Vec<_>, _>>();
                 let shape = shape.map_err(|why| Error::shape(&name, why))?;
-                let values = Values::from_le_bytes(dtype, bytes)
-                    .ok_or_else(|| Error::Internal(format!("the staged bytes of '{name}' are not whole {} elements", dtype.name())))?;
+                let values = Values::from_le_bytes(dtype, bytes).ok_or_else(|| {
+                    Error::Internal(format!("the staged bytes of '{name}' are not whole {} elements", dtype.name()))
+                })?;
                 Ok((name, Feed { dtype: declared.then_some(dtype), tensor: HostTensor::new(shape, values) }))
             })();
             match staged {
-                Ok(feed) => Ok(self.staged.push(feed)),
+                Ok(feed) => {
+                    self.staged.push(feed);
+                    Ok(())
+                }
                 Err(e) => {
                     self.staged.clear();
                     Err(e)
@@ -403,9 +429,14 @@ pub fn verify_bundle(bytes: &[u8], options: JsValue) -> Result<String, JsValue> 
 /// Checks that a bundle's manifest is signed by `publicKey`, for a bundle already loaded
 /// (js/bundle.js holds every later `load({ publicKey })` to it).
 #[wasm_bindgen(js_name = verifyBundleSignature)]
-pub fn verify_bundle_signature(manifest: &[u8], signature: Option<Vec<u8>>, public_key: JsValue) -> Result<(), JsValue> {
+pub fn verify_bundle_signature(
+    manifest: &[u8],
+    signature: Option<Vec<u8>>,
+    public_key: JsValue,
+) -> Result<(), JsValue> {
     guarded(|| {
-        let key = interop::public_key(&public_key)?.ok_or_else(|| Error::InvalidOption("publicKey is required".into()))?;
+        let key =
+            interop::public_key(&public_key)?.ok_or_else(|| Error::InvalidOption("publicKey is required".into()))?;
         bundle::check_signature(manifest, signature.as_deref(), &key)
     })
 }

@@ -124,4 +124,3 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         Err(Error::Internal(message))
     })
 }
-

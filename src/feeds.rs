@@ -37,11 +37,7 @@ pub(crate) struct Bound {
     pub symbols: Vec<(Symbol, i64)>,
 }
 
-pub(crate) fn bind(
-    specs: &[InputSpec],
-    mut feeds: Vec<(String, Feed)>,
-    max_input_elements: usize,
-) -> Result<Bound> {
+pub(crate) fn bind(specs: &[InputSpec], mut feeds: Vec<(String, Feed)>, max_input_elements: usize) -> Result<Bound> {
     let expected = || describe_all(specs.iter().map(|s| &s.info));
     for (name, _) in &feeds {
         if !specs.iter().any(|s| &s.info.name == name) {
@@ -53,13 +49,17 @@ pub(crate) fn bind(
     let mut tensors = TVec::new();
     for spec in specs {
         let name = &spec.info.name;
-        let position = feeds.iter().position(|(n, _)| n == name).ok_or_else(|| {
-            Error::InputMissing { name: name.clone(), expected: expected() }
-        })?;
+        let position = feeds
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| Error::InputMissing { name: name.clone(), expected: expected() })?;
         let (_, feed) = feeds.swap_remove(position);
         let declared = spec.info.dtype;
         if feed.dtype == Some(DType::Map) || feed.tensor.dtype() == Some(DType::Map) {
-            return Err(Error::dtype(name, format!("'map' is an output-only dtype (ZipMap); expected {declared} data")));
+            return Err(Error::dtype(
+                name,
+                format!("'map' is an output-only dtype (ZipMap); expected {declared} data"),
+            ));
         }
         if let Some(given) = feed.dtype
             && given != declared
@@ -73,9 +73,7 @@ pub(crate) fn bind(
                     Some((_, other, value)) if *value != size as i64 => {
                         return Err(Error::shape(
                             name,
-                            format!(
-                                "dimension {axis} ('{sym}') is {size}, but input '{other}' set '{sym}' to {value}"
-                            ),
+                            format!("dimension {axis} ('{sym}') is {size}, but input '{other}' set '{sym}' to {value}"),
                         ));
                     }
                     Some(_) => {}
@@ -95,26 +93,28 @@ fn check_shape(spec: &InputSpec, t: &HostTensor, max_input_elements: usize) -> R
     if t.shape.len() != spec.dims.len() {
         return Err(Error::shape(
             name,
-            format!("shape [{}] has rank {}, expected rank {} ({})", join(&t.shape), t.shape.len(), spec.dims.len(), expected()),
+            format!(
+                "shape [{}] has rank {}, expected rank {} ({})",
+                join(&t.shape),
+                t.shape.len(),
+                spec.dims.len(),
+                expected()
+            ),
         ));
     }
     for (axis, (dim, &size)) in spec.dims.iter().zip(&t.shape).enumerate() {
         if let Ok(fixed) = dim.to_i64()
             && fixed != size as i64
         {
-            return Err(Error::shape(
-                name,
-                format!("dimension {axis} is {size}, expected {fixed} ({})", expected()),
-            ));
+            return Err(Error::shape(name, format!("dimension {axis} is {size}, expected {fixed} ({})", expected())));
         }
     }
     let elements = t.shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match elements {
         None => Err(Error::shape(name, format!("shape [{}] has too many elements", join(&t.shape)))),
-        Some(n) if n != t.values.len() => Err(Error::shape(
-            name,
-            format!("shape [{}] needs {n} values, got {}", join(&t.shape), t.values.len()),
-        )),
+        Some(n) if n != t.values.len() => {
+            Err(Error::shape(name, format!("shape [{}] needs {n} values, got {}", join(&t.shape), t.values.len())))
+        }
         Some(n) if n > max_input_elements => Err(Error::ResourceLimit(format!(
             "input '{name}' has {n} elements, more than the limit of {max_input_elements} (option maxInputElements)"
         ))),

@@ -2,8 +2,8 @@
 //! typed arrays or plain arrays; each is copied once into a core `Values`.
 
 use js_sys::{
-    Array, BigInt64Array, BigUint64Array, Float32Array, Float64Array, Int8Array, Int16Array,
-    Int32Array, Object, Reflect, Uint8Array, Uint16Array, Uint32Array,
+    Array, BigInt64Array, BigUint64Array, Float32Array, Float64Array, Int8Array, Int16Array, Int32Array, Object,
+    Reflect, Uint8Array, Uint16Array, Uint32Array,
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,9 +44,11 @@ extern "C" {
     fn type_(this: &FeedLike) -> JsValue;
 }
 
-#[wasm_bindgen(inline_js = "export function putTensor(target, key, data, shape, dtype) { target[key] = { data, shape: Array.from(shape), dtype }; }
+#[wasm_bindgen(
+    inline_js = "export function putTensor(target, key, data, shape, dtype) { target[key] = { data, shape: Array.from(shape), dtype }; }
 export function putFloat32(target, key, data, shape, dtype) { target[key] = { data: data.slice(), shape: Array.from(shape), dtype }; }
-export function put(target, key, value) { target[key] = value; }")]
+export function put(target, key, value) { target[key] = value; }"
+)]
 extern "C" {
     /// `target[key] = { data, shape, dtype }` in one call.
     #[wasm_bindgen(js_name = putTensor)]
@@ -76,7 +78,7 @@ fn describe(v: &JsValue) -> String {
         if v.is_array() {
             return "an Array".into();
         }
-        if !ctor.is_undefined() && String::from(ctor.clone()) != "Object" {
+        if !ctor.is_undefined() && ctor != "Object" {
             return format!("a {}", String::from(ctor));
         }
     }
@@ -117,7 +119,8 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
             "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
             "publicKey" => out.public_key = public_key(&value)?,
             "maxSpecializedPlans" => {
-                out.max_specialized_plans = if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
+                out.max_specialized_plans =
+                    if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
             }
             // Options of the JS layer, handled before the model reaches the core.
             "wasm" | "fetch" | "signal" => {}
@@ -143,7 +146,10 @@ pub fn public_key(value: &JsValue) -> Result<Option<Vec<u8>>, Error> {
     }
     match value.dyn_ref::<Uint8Array>() {
         Some(bytes) => Ok(Some(bytes.to_vec())),
-        None => Err(Error::InvalidOption(format!("publicKey must be an SPKI PEM string or 32 bytes, got {}", describe(value)))),
+        None => Err(Error::InvalidOption(format!(
+            "publicKey must be an SPKI PEM string or 32 bytes, got {}",
+            describe(value)
+        ))),
     }
 }
 
@@ -257,31 +263,55 @@ fn values(name: &str, data: &JsValue) -> Result<Values, Error> {
     if !data.is_array() {
         return Err(Error::dtype(
             name,
-            format!("data must be a typed array or an array of numbers, bigints, booleans or strings, got {}", describe(data)),
+            format!(
+                "data must be a typed array or an array of numbers, bigints, booleans or strings, got {}",
+                describe(data)
+            ),
         ));
     }
     let items = Array::from(data);
     let first = items.get(0);
     let kind = first.js_typeof().as_string().unwrap_or_default();
     let wrong = |i: u32, v: &JsValue| {
-        Error::dtype(name, format!("data[{i}] is {}, but data[0] is a {kind}; all elements must have one type", describe(v)))
+        Error::dtype(
+            name,
+            format!("data[{i}] is {}, but data[0] is a {kind}; all elements must have one type", describe(v)),
+        )
     };
     let n = items.length();
     Ok(match kind.as_str() {
         "undefined" if n == 0 => Values::Numbers(Vec::new()),
         "number" => Values::Numbers(
-            (0..n).map(|i| { let v = items.get(i); v.as_f64().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+            (0..n)
+                .map(|i| {
+                    let v = items.get(i);
+                    v.as_f64().ok_or_else(|| wrong(i, &v))
+                })
+                .collect::<Result<_, _>>()?,
         ),
         "bigint" => Values::BigInts(
             (0..n)
-                .map(|i| { let v = items.get(i); i128::try_from(v.clone()).map_err(|_| wrong(i, &v)) })
+                .map(|i| {
+                    let v = items.get(i);
+                    i128::try_from(v.clone()).map_err(|_| wrong(i, &v))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         "boolean" => Values::Bool(
-            (0..n).map(|i| { let v = items.get(i); v.as_bool().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+            (0..n)
+                .map(|i| {
+                    let v = items.get(i);
+                    v.as_bool().ok_or_else(|| wrong(i, &v))
+                })
+                .collect::<Result<_, _>>()?,
         ),
         "string" => Values::String(
-            (0..n).map(|i| { let v = items.get(i); v.as_string().ok_or_else(|| wrong(i, &v)) }).collect::<Result<_, _>>()?,
+            (0..n)
+                .map(|i| {
+                    let v = items.get(i);
+                    v.as_string().ok_or_else(|| wrong(i, &v))
+                })
+                .collect::<Result<_, _>>()?,
         ),
         _ => {
             return Err(Error::dtype(
@@ -388,7 +418,9 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
-        v.as_string().map(Some).ok_or_else(|| Error::InvalidOption(format!("{key} must be a string, got {}", describe(&v))))
+        v.as_string()
+            .map(Some)
+            .ok_or_else(|| Error::InvalidOption(format!("{key} must be a string, got {}", describe(&v))))
     };
     let required = |key: &str| text(key)?.ok_or_else(|| Error::InvalidOption(format!("{key} is required")));
     let features = get(options, "features");
@@ -510,7 +542,12 @@ pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
                 .ok()
                 .and_then(|s| s.as_string())
                 .ok_or_else(|| Error::InvalidOption("reference cannot be turned into JSON".into()))?,
-            None => return Err(Error::InvalidOption(format!("reference must be JSON text or an object, got {}", describe(&reference)))),
+            None => {
+                return Err(Error::InvalidOption(format!(
+                    "reference must be JSON text or an object, got {}",
+                    describe(&reference)
+                )));
+            }
         };
         out.reference = Some(crate::monitor::Reference::from_json(&text)?);
     }
@@ -540,7 +577,9 @@ pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
                     "classification" => Task::Classification,
                     "regression" => Task::Regression,
                     other => {
-                        return Err(Error::InvalidOption(format!("{name} is '{other}', expected 'classification' or 'regression'")));
+                        return Err(Error::InvalidOption(format!(
+                            "{name} is '{other}', expected 'classification' or 'regression'"
+                        )));
                     }
                 })
             }
@@ -586,7 +625,10 @@ pub fn log_options(v: &JsValue) -> Result<LogOptions, Error> {
             "sink" => {
                 let console = value.as_string().as_deref() == Some("console");
                 if !console && !value.is_function() {
-                    return Err(Error::InvalidOption(format!("{name} must be 'console' or a function, got {}", describe(&value))));
+                    return Err(Error::InvalidOption(format!(
+                        "{name} must be 'console' or a function, got {}",
+                        describe(&value)
+                    )));
                 }
             }
             "enabled" => out.enabled = bool_option(&value, &name)?,
@@ -604,7 +646,10 @@ pub fn log_options(v: &JsValue) -> Result<LogOptions, Error> {
         }
     }
     if !(0.0..=1.0).contains(&out.sample_rate) {
-        return Err(Error::InvalidOption(format!("monitoring.log.sampleRate must be between 0 and 1, got {}", out.sample_rate)));
+        return Err(Error::InvalidOption(format!(
+            "monitoring.log.sampleRate must be between 0 and 1, got {}",
+            out.sample_rate
+        )));
     }
     Ok(out)
 }
@@ -631,7 +676,10 @@ fn label(v: &JsValue) -> Result<Label, Error> {
         // Integer labels beyond 2^53 stay exact as their decimal text.
         return Ok(if i.unsigned_abs() < 1 << 53 { Label::Number(i as f64) } else { Label::Text(i.to_string()) });
     }
-    Err(Error::FeedbackInvalid(format!("a label must be a number, bigint, string, boolean or null, got {}", describe(v))))
+    Err(Error::FeedbackInvalid(format!(
+        "a label must be a number, bigint, string, boolean or null, got {}",
+        describe(v)
+    )))
 }
 
 /// Feedback labels: one value for a one-row prediction, or an array (or typed array) with
@@ -656,7 +704,8 @@ pub fn metric_labels(v: &JsValue) -> Result<Option<Vec<(String, String)>>, Error
         .map(|k| {
             let value = get(v, &k);
             let text = value.as_string().or_else(|| value.as_f64().map(|n| n.to_string()));
-            text.map(|t| (k.clone(), t)).ok_or_else(|| Error::InvalidOption(format!("label '{k}' must be a string, got {}", describe(&value))))
+            text.map(|t| (k.clone(), t))
+                .ok_or_else(|| Error::InvalidOption(format!("label '{k}' must be a string, got {}", describe(&value))))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -690,7 +739,10 @@ pub fn sample_columns(source: &JsValue, categorical: &[String]) -> Result<Option
     let mut names: Vec<String> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         if !r.is_object() || r.is_array() {
-            return Err(Error::InvalidOption(format!("record {i} must be an object of feature values, got {}", describe(&r))));
+            return Err(Error::InvalidOption(format!(
+                "record {i} must be an object of feature values, got {}",
+                describe(&r)
+            )));
         }
         for k in keys_of(&r) {
             if !names.contains(&k) {
@@ -712,7 +764,9 @@ pub fn sample_columns(source: &JsValue, categorical: &[String]) -> Result<Option
                         .iter()
                         .map(|v| {
                             v.as_string()
-                                .or_else(|| v.as_f64().filter(|x| !x.is_nan()).map(crate::monitor::features::format_number))
+                                .or_else(|| {
+                                    v.as_f64().filter(|x| !x.is_nan()).map(crate::monitor::features::format_number)
+                                })
                                 .or_else(|| v.as_bool().map(|b| b.to_string()))
                         })
                         .collect(),

@@ -6,11 +6,11 @@ pub mod dtype;
 pub mod error;
 pub mod feeds;
 mod footprint;
-mod rewrite;
 pub mod model;
 pub mod monitor;
 pub mod ops;
 pub mod plans;
+mod rewrite;
 pub mod schema;
 pub mod tensor;
 

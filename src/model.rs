@@ -6,12 +6,12 @@ use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
 
+use crate::dtype::DType;
 use crate::error::{Error, Result, chain, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
-use crate::plans::{NodeTime, Plans};
-use crate::dtype::DType;
 use crate::ops::ml::ZipMap;
+use crate::plans::{NodeTime, Plans};
 use crate::schema::TensorInfo;
 use crate::tensor::{HostTensor, MapKeys};
 
@@ -94,7 +94,10 @@ impl Model {
 
     /// Loads a bundle from its sections (as JS reads them from a compiled module), returning
     /// its checked manifest too.
-    pub fn load_bundle(parts: &crate::bundle::Parts, options: &LoadOptions) -> Result<(Model, crate::bundle::manifest::Manifest)> {
+    pub fn load_bundle(
+        parts: &crate::bundle::Parts,
+        options: &LoadOptions,
+    ) -> Result<(Model, crate::bundle::manifest::Manifest)> {
         guard(|| {
             let opened = crate::bundle::open_parts(parts, options)?;
             Ok((Model::from_graph(opened.graph, options)?, opened.manifest))
@@ -122,7 +125,9 @@ impl Model {
                 let fact = optimized.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
                 let info = TensorInfo::from_fact(name, fact)?;
                 Ok(match map_keys.get(i) {
-                    Some(Some(_)) => TensorInfo { dtype: DType::Map, shape: info.shape.into_iter().take(1).collect(), ..info },
+                    Some(Some(_)) => {
+                        TensorInfo { dtype: DType::Map, shape: info.shape.into_iter().take(1).collect(), ..info }
+                    }
                     _ => info,
                 })
             })
@@ -139,7 +144,9 @@ impl Model {
     /// so they need a load of their own.
     pub fn configure(&mut self, options: &LoadOptions) -> Result<()> {
         if !options.input_shapes.is_empty() {
-            return Err(Error::InvalidOption("inputShapes cannot be applied to a loaded model; load the model with them".into()));
+            return Err(Error::InvalidOption(
+                "inputShapes cannot be applied to a loaded model; load the model with them".into(),
+            ));
         }
         self.footprint.check_fixed(options.limits.max_tensor_bytes)?;
         self.limits = options.limits;
@@ -228,7 +235,9 @@ pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
         Ok(parsed) => parsed,
         // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
         // column, concatenated) only type with one batch symbol for all of them.
-        Err(first) if unnamed_batch_inputs(&proto) > 1 => typed_model(&onnx, &proto, options, true).map_err(|_| first)?,
+        Err(first) if unnamed_batch_inputs(&proto) > 1 => {
+            typed_model(&onnx, &proto, options, true).map_err(|_| first)?
+        }
         Err(first) => return Err(first),
     };
     let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
@@ -307,7 +316,8 @@ fn unnamed_batch_inputs(proto: &pb::ModelProto) -> usize {
 fn check_operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
     let mut missing: Vec<(String, String)> = Vec::new();
     visit_nodes(graph, &mut |node| {
-        let op = if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
+        let op =
+            if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
         if !onnx.op_register.0.contains_key(&node.op_type) && !missing.iter().any(|(seen, _)| seen == &op) {
             missing.push((op, node.name.clone()));
         }

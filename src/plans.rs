@@ -42,12 +42,16 @@ impl Plan {
         Ok(times)
     }
 
-    fn run_with(&mut self, run: impl FnOnce(&mut TypedSimpleState) -> TractResult<TVec<TValue>>) -> Result<TVec<TValue>> {
+    fn run_with(
+        &mut self,
+        run: impl FnOnce(&mut TypedSimpleState) -> TractResult<TVec<TValue>>,
+    ) -> Result<TVec<TValue>> {
         let mut state = match self.state.take() {
             Some(state) => state,
             None => self.plan.spawn().map_err(|e| Error::Internal(chain(&e)))?,
         };
-        let outputs = crate::error::guard(|| run(&mut state).map_err(|e| crate::error::from_tract(&e, Error::Runtime)))?;
+        let outputs =
+            crate::error::guard(|| run(&mut state).map_err(|e| crate::error::from_tract(&e, Error::Runtime)))?;
         self.state = Some(state);
         Ok(outputs)
     }
@@ -81,9 +85,10 @@ pub(crate) struct Plans {
 
 impl Plans {
     pub fn new(decluttered: TypedModel, optimized: TypedModel, capacity: usize) -> TractResult<Plans> {
-        let has_symbols = optimized.input_outlets()?.iter().any(|o| {
-            optimized.outlet_fact(*o).map(|f| f.shape.iter().any(|d| d.to_i64().is_err())).unwrap_or(false)
-        });
+        let has_symbols = optimized
+            .input_outlets()?
+            .iter()
+            .any(|o| optimized.outlet_fact(*o).map(|f| f.shape.iter().any(|d| d.to_i64().is_err())).unwrap_or(false));
         let source = (capacity > 0 && has_symbols).then_some(decluttered);
         Ok(Plans { source, generic: Plan::new(optimized)?, specialized: Vec::new(), capacity })
     }

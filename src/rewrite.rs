@@ -101,11 +101,19 @@ fn batch_norm_fold(
 ) -> Option<Fold> {
     let (conv, bn) = (&graph.node[conv_index], &graph.node[bn_index]);
     let plain_domain = |n: &NodeProto| n.domain.is_empty() || n.domain == "ai.onnx";
-    if conv.op_type != "Conv" || !plain_domain(conv) || !plain_domain(bn) || conv.output.len() != 1 || bn.input.len() != 5 {
+    if conv.op_type != "Conv"
+        || !plain_domain(conv)
+        || !plain_domain(bn)
+        || conv.output.len() != 1
+        || bn.input.len() != 5
+    {
         return None;
     }
     // Inference mode only: one output, per channel (`spatial`, before opset 9, defaults to 1).
-    if bn.output.iter().skip(1).any(|o| !o.is_empty()) || int_attr(bn, "training_mode").unwrap_or(0) != 0 || int_attr(bn, "spatial").unwrap_or(1) != 1 {
+    if bn.output.iter().skip(1).any(|o| !o.is_empty())
+        || int_attr(bn, "training_mode").unwrap_or(0) != 0
+        || int_attr(bn, "spatial").unwrap_or(1) != 1
+    {
         return None;
     }
     if uses.get(&conv.output[0]).copied() != Some(1) {
@@ -127,7 +135,11 @@ fn batch_norm_fold(
         }
         None => (None, vec![0.0; channels]),
     };
-    if channels == 0 || w.is_empty() || w.len() % channels != 0 || [&gamma, &beta, &mean, &var, &conv_bias].iter().any(|p| p.len() != channels) {
+    if channels == 0
+        || w.is_empty()
+        || w.len() % channels != 0
+        || [&gamma, &beta, &mean, &var, &conv_bias].iter().any(|p| p.len() != channels)
+    {
         return None;
     }
     let epsilon = bn.attribute.iter().find(|a| a.name == "epsilon").map_or(1e-5, |a| a.f) as f64;
@@ -137,7 +149,8 @@ fn batch_norm_fold(
     for (chunk, &s) in scaled_weights.chunks_mut(per_channel).zip(&scale) {
         scale_in_place(chunk, s);
     }
-    let bias = (0..channels).map(|m| ((conv_bias[m] as f64 - mean[m] as f64) * scale[m] + beta[m] as f64) as f32).collect();
+    let bias =
+        (0..channels).map(|m| ((conv_bias[m] as f64 - mean[m] as f64) * scale[m] + beta[m] as f64) as f32).collect();
     Some(Fold { weights: weights_index, own_bias, scaled_weights, bias })
 }
 
@@ -208,11 +221,8 @@ fn zero_recurrent_states(graph: &mut GraphProto) {
             "GRU" | "RNN" => &[5],
             _ => &[],
         };
-        let missing: Vec<usize> = state_slots
-            .iter()
-            .copied()
-            .filter(|&slot| node.input.get(slot).is_none_or(|s| s.is_empty()))
-            .collect();
+        let missing: Vec<usize> =
+            state_slots.iter().copied().filter(|&slot| node.input.get(slot).is_none_or(|s| s.is_empty())).collect();
         let Some(x) = node.input.first().cloned() else {
             rewritten.push(node);
             continue;
@@ -235,11 +245,8 @@ fn zero_recurrent_states(graph: &mut GraphProto) {
         added_inits.push(int64_tensor(&name("batch_axis"), &[if batch_first { 0 } else { 1 }]));
         added_inits.push(int64_tensor(&name("directions"), &[directions]));
         added_inits.push(int64_tensor(&name("hidden"), &[hidden]));
-        let (first, second) = if batch_first {
-            (name("batch"), name("directions"))
-        } else {
-            (name("directions"), name("batch"))
-        };
+        let (first, second) =
+            if batch_first { (name("batch"), name("directions")) } else { (name("directions"), name("batch")) };
         rewritten.push(simple_node("Shape", &[&x], &name("x_shape")));
         let mut gather = simple_node("Gather", &[&name("x_shape"), &name("batch_axis")], &name("batch"));
         gather.attribute.push(AttributeProto { name: "axis".into(), r#type: 2, i: 0, ..Default::default() });
@@ -329,7 +336,10 @@ mod tests {
             let conv = &graph.node[0];
             assert_eq!((conv.input.len(), conv.output[0].as_str()), (3, "n"), "{name}");
             let bias = graph.initializer.iter().find(|t| t.name == conv.input[2]).unwrap();
-            assert_eq!(floats(bias).unwrap().len() as i64, graph.initializer.iter().find(|t| t.name == "w").unwrap().dims[0]);
+            assert_eq!(
+                floats(bias).unwrap().len() as i64,
+                graph.initializer.iter().find(|t| t.name == "w").unwrap().dims[0]
+            );
         }
     }
 

@@ -42,11 +42,9 @@ pub struct TensorInfo {
 
 impl TensorInfo {
     pub(crate) fn from_fact(name: String, fact: &TypedFact) -> Result<TensorInfo> {
-        let dtype = DType::from_datum(fact.datum_type).ok_or_else(|| {
-            Error::UnsupportedOp {
-                op: format!("element type {:?} of '{name}'", fact.datum_type),
-                node: None,
-            }
+        let dtype = DType::from_datum(fact.datum_type).ok_or_else(|| Error::UnsupportedOp {
+            op: format!("element type {:?} of '{name}'", fact.datum_type),
+            node: None,
         })?;
         let shape = fact.shape.iter().map(Dim::from).collect();
         Ok(TensorInfo { name, dtype, shape })

@@ -32,7 +32,10 @@ pub enum Values {
     BigInts(Vec<i128>),
     /// One map per row, all with the same keys: `probabilities` is [rows, keys] row-major.
     /// Only a ZipMap output has this form; the tensor's shape is [rows].
-    Map { keys: MapKeys, probabilities: Vec<f32> },
+    Map {
+        keys: MapKeys,
+        probabilities: Vec<f32>,
+    },
 }
 
 /// The keys of a map output, in the order of its probabilities' columns.
@@ -79,7 +82,7 @@ impl Values {
         macro_rules! decode {
             ($t:ty, $variant:ident) => {{
                 const N: usize = std::mem::size_of::<$t>();
-                if bytes.len() % N != 0 {
+                if !bytes.len().is_multiple_of(N) {
                     return None;
                 }
                 Values::$variant(bytes.chunks_exact(N).map(|c| <$t>::from_le_bytes(c.try_into().unwrap())).collect())
@@ -180,9 +183,7 @@ impl HostTensor {
     pub fn into_tract(self, name: &str, dtype: DType) -> Result<Tensor> {
         let shape = IxDyn(&self.shape);
         let described = self.values.describe();
-        let mismatch = || {
-            Error::dtype(name, format!("expected {dtype} data, got {described}{}", hint(dtype)))
-        };
+        let mismatch = || Error::dtype(name, format!("expected {dtype} data, got {described}{}", hint(dtype)));
         macro_rules! plain {
             ($v:expr) => {
                 ArrayD::from_shape_vec(shape.clone(), $v)
@@ -232,9 +233,7 @@ impl HostTensor {
     /// Reads a tract tensor back into host form.
     pub fn from_tract(name: &str, t: &Tensor) -> Result<HostTensor> {
         let shape = t.shape().to_vec();
-        let view = t
-            .try_as_plain_ram()
-            .map_err(|e| Error::Runtime(format!("output '{name}' is not readable: {e}")))?;
+        let view = t.try_as_plain_ram().map_err(|e| Error::Runtime(format!("output '{name}' is not readable: {e}")))?;
         macro_rules! read {
             ($variant:ident, $t:ty) => {
                 if t.datum_type() == <$t>::datum_type() {
@@ -294,9 +293,7 @@ fn hint(dtype: DType) -> &'static str {
 
 fn numbers_to_tensor(name: &str, shape: &[usize], v: &[f64], dtype: DType) -> Result<Tensor> {
     fn build<T: Datum>(shape: &[usize], v: Vec<T>) -> Result<Tensor> {
-        ArrayD::from_shape_vec(IxDyn(shape), v)
-            .map(|a| a.into_tensor())
-            .map_err(|e| Error::Internal(e.to_string()))
+        ArrayD::from_shape_vec(IxDyn(shape), v).map(|a| a.into_tensor()).map_err(|e| Error::Internal(e.to_string()))
     }
     macro_rules! ints {
         ($t:ty) => {{
@@ -308,10 +305,7 @@ fn numbers_to_tensor(name: &str, shape: &[usize], v: &[f64], dtype: DType) -> Re
                     if ok {
                         Ok(x as $t)
                     } else {
-                        Err(Error::value(
-                            name,
-                            format!("element {i} is {x}, expected an integer in {}'s range", dtype),
-                        ))
+                        Err(Error::value(name, format!("element {i} is {x}, expected an integer in {}'s range", dtype)))
                     }
                 })
                 .collect::<Result<Vec<$t>>>()?;
@@ -355,9 +349,8 @@ fn bigints_to_tensor(name: &str, shape: &[usize], v: &[i128], dtype: DType) -> R
                 .iter()
                 .enumerate()
                 .map(|(i, &x)| {
-                    <$t>::try_from(x).map_err(|_| {
-                        Error::value(name, format!("element {i} is {x}, outside {}'s range", dtype))
-                    })
+                    <$t>::try_from(x)
+                        .map_err(|_| Error::value(name, format!("element {i} is {x}, outside {}'s range", dtype)))
                 })
                 .collect::<Result<Vec<$t>>>()?;
             ArrayD::from_shape_vec(IxDyn(shape), out)
@@ -390,7 +383,11 @@ mod tests {
     #[test]
     fn typed_array_bytes_decode_to_their_values() {
         let cases = [
-            (DType::Float32, [1.5f32.to_le_bytes(), f32::NAN.to_le_bytes()].concat(), Values::Float32(vec![1.5, f32::NAN])),
+            (
+                DType::Float32,
+                [1.5f32.to_le_bytes(), f32::NAN.to_le_bytes()].concat(),
+                Values::Float32(vec![1.5, f32::NAN]),
+            ),
             (DType::Float64, (-2.25f64).to_le_bytes().to_vec(), Values::Float64(vec![-2.25])),
             (DType::Int8, vec![0x80, 0x7f], Values::Int8(vec![-128, 127])),
             (DType::Int16, (-3i16).to_le_bytes().to_vec(), Values::Int16(vec![-3])),

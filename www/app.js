@@ -182,8 +182,9 @@ const filmName = (film) => `${films[film].title} (${films[film].year})`;
 /** What the model's monitoring has seen in this page, from `model.stats()`: it stays here too. */
 function showMonitoring() {
   const { predictions, latencyMs } = recommender.stats();
-  $('monitor').textContent = `This model has made ${predictions} predictions here: median ${formatMs(latencyMs.p50)}, `
-    + `99th percentile ${formatMs(latencyMs.p99)} (its own monitoring; nothing is sent anywhere).`;
+  $('monitor').textContent =
+    `This model has made ${predictions} predictions here: median ${formatMs(latencyMs.p50)}, ` +
+    `99th percentile ${formatMs(latencyMs.p99)} (its own monitoring; nothing is sent anywhere).`;
 }
 
 function formatMs(ms) {
@@ -215,13 +216,15 @@ async function getJson(url) {
 /** Explains a failure in words a visitor can act on; the code and message go under Details. */
 function fail(e) {
   console.error(e);
-  const advice = {
-    E_WASM_LOAD: 'This browser could not start WebAssembly, which computes the recommendations. '
-      + 'Try a recent Chrome, Edge, Firefox or Safari, and check that WebAssembly is not turned off '
-      + '(some security settings and lockdown modes do that).',
-    E_MODEL_FETCH: 'The recommendation model could not be downloaded. Check the connection and reload the page.',
-    E_DATA_FETCH: 'The film list could not be downloaded. Check the connection and reload the page.',
-  }[e?.code] ?? 'The recommender could not run in this browser.';
+  const advice =
+    {
+      E_WASM_LOAD:
+        'This browser could not start WebAssembly, which computes the recommendations. ' +
+        'Try a recent Chrome, Edge, Firefox or Safari, and check that WebAssembly is not turned off ' +
+        '(some security settings and lockdown modes do that).',
+      E_MODEL_FETCH: 'The recommendation model could not be downloaded. Check the connection and reload the page.',
+      E_DATA_FETCH: 'The film list could not be downloaded. Check the connection and reload the page.',
+    }[e?.code] ?? 'The recommender could not run in this browser.';
   const box = $('error');
   const summary = document.createElement('p');
   summary.textContent = advice;

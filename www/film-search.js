@@ -6,7 +6,12 @@ const MAX_OPTIONS = 8;
 
 /** Lower case, no accents, punctuation as spaces: "Amélie" and "amelie" find the same film. */
 export function normalise(text) {
-  return text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  return text
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, ' ')
+    .trim();
 }
 
 export class FilmSearch {
@@ -49,9 +54,10 @@ export class FilmSearch {
     const query = normalise(this.#input.value);
     this.#matches = query ? this.#find(query) : [];
     this.#active = this.#matches.length ? 0 : -1;
-    this.#hint.textContent = query && !this.#matches.length
-      ? `No film matches “${this.#input.value.trim()}”.`
-      : 'Type to search, arrow keys to choose, Enter to add.';
+    this.#hint.textContent =
+      query && !this.#matches.length
+        ? `No film matches “${this.#input.value.trim()}”.`
+        : 'Type to search, arrow keys to choose, Enter to add.';
     this.#render();
   }
 

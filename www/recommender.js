@@ -19,7 +19,9 @@ export class Recommender {
     const [liked, allowed] = model.inputs;
     if (liked?.name !== 'liked' || allowed?.name !== 'allowed' || allowed.shape[0] !== films.length) {
       model.dispose();
-      throw new Error(`${url} does not fit this page: its inputs are ${JSON.stringify(model.inputs)}, for ${films.length} films`);
+      throw new Error(
+        `${url} does not fit this page: its inputs are ${JSON.stringify(model.inputs)}, for ${films.length} films`,
+      );
     }
     const recommender = new Recommender(model, films);
     // The first prediction pays for the engine's first run (V8 compiles wasm functions lazily):
@@ -45,7 +47,8 @@ export class Recommender {
     out.items.data.forEach((film, i) => {
       const score = out.scores.data[i];
       // -Infinity marks a slot the filter left empty (fewer allowed films than slots).
-      if (Number.isFinite(score)) recommendations.push({ film: Number(film), score, because: Number(out.because.data[i]) });
+      if (Number.isFinite(score))
+        recommendations.push({ film: Number(film), score, because: Number(out.because.data[i]) });
     });
     return { recommendations, ms };
   }
@@ -58,7 +61,10 @@ export class Recommender {
   #allowed(genre) {
     const key = genre ?? -1;
     if (!this.#allowedByGenre.has(key)) {
-      this.#allowedByGenre.set(key, Uint8Array.from(this.#films, (f) => (genre === null || f.genres.includes(genre) ? 1 : 0)));
+      this.#allowedByGenre.set(
+        key,
+        Uint8Array.from(this.#films, (f) => (genre === null || f.genres.includes(genre) ? 1 : 0)),
+      );
     }
     return this.#allowedByGenre.get(key);
   }

@@ -22,14 +22,21 @@ const SHELL = [
 ];
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll(SHELL))
+      .then(() => self.skipWaiting()),
+  );
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil((async () => {
-    for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
-    await self.clients.claim();
-  })());
+  event.waitUntil(
+    (async () => {
+      for (const key of await caches.keys()) if (key !== CACHE) await caches.delete(key);
+      await self.clients.claim();
+    })(),
+  );
 });
 
 self.addEventListener('fetch', (event) => {
@@ -56,12 +63,14 @@ async function staleWhileRevalidate(event) {
 self.addEventListener('message', (event) => {
   if (event.data?.type !== 'cache') return;
   const reply = event.ports[0];
-  event.waitUntil((async () => {
-    const cache = await caches.open(CACHE);
-    const urls = event.data.urls.filter((url) => new URL(url).origin === self.location.origin);
-    for (const url of urls) {
-      if (!(await cache.match(url))) await cache.add(url);
-    }
-    reply?.postMessage({ cached: urls.length });
-  })().catch((e) => reply?.postMessage({ error: String(e?.message ?? e) })));
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE);
+      const urls = event.data.urls.filter((url) => new URL(url).origin === self.location.origin);
+      for (const url of urls) {
+        if (!(await cache.match(url))) await cache.add(url);
+      }
+      reply?.postMessage({ cached: urls.length });
+    })().catch((e) => reply?.postMessage({ error: String(e?.message ?? e) })),
+  );
 });

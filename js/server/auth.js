@@ -18,14 +18,19 @@ export async function parseApiKeys(text) {
     throw new Error('API_KEYS is not JSON: expected [{ "name", "key", "scopes" }]');
   }
   if (!Array.isArray(keys)) throw new Error('API_KEYS must be a JSON array of { "name", "key", "scopes" }');
-  return Promise.all(keys.map(async (k, i) => {
-    if (typeof k?.name !== 'string' || typeof k?.key !== 'string' || k.key.length < 16 || !Array.isArray(k.scopes)) {
-      throw new Error(`API_KEYS[${i}] needs a name, a key of at least 16 characters and a scopes array`);
-    }
-    // A key shaped like a JWT would be taken for one once a JWT verifier is configured.
-    if (looksLikeJwt(k.key)) throw new Error(`API_KEYS[${i}] ('${k.name}') is shaped like a JWT (three dot-separated parts): choose another key`);
-    return { name: k.name, scopes: new Set(k.scopes), digest: await sha256(k.key) };
-  }));
+  return Promise.all(
+    keys.map(async (k, i) => {
+      if (typeof k?.name !== 'string' || typeof k?.key !== 'string' || k.key.length < 16 || !Array.isArray(k.scopes)) {
+        throw new Error(`API_KEYS[${i}] needs a name, a key of at least 16 characters and a scopes array`);
+      }
+      // A key shaped like a JWT would be taken for one once a JWT verifier is configured.
+      if (looksLikeJwt(k.key))
+        throw new Error(
+          `API_KEYS[${i}] ('${k.name}') is shaped like a JWT (three dot-separated parts): choose another key`,
+        );
+      return { name: k.name, scopes: new Set(k.scopes), digest: await sha256(k.key) };
+    }),
+  );
 }
 
 /** The JWT verifiers configured (HS256 secret, EdDSA public key as JWK JSON or SPKI PEM). */
@@ -34,7 +39,8 @@ export async function jwtKeys(settings) {
   if (settings.jwtHs256Secret) {
     keys.HS256 = new TextEncoder().encode(settings.jwtHs256Secret);
     // RFC 7518 3.2: an HS256 key is at least as long as the hash, 256 bits.
-    if (keys.HS256.length < 32) throw new Error(`JWT_HS256_SECRET is ${keys.HS256.length} bytes; it must be at least 32`);
+    if (keys.HS256.length < 32)
+      throw new Error(`JWT_HS256_SECRET is ${keys.HS256.length} bytes; it must be at least 32`);
   }
   if (settings.jwtEddsaPublicKey) {
     const text = settings.jwtEddsaPublicKey.trim();
@@ -84,7 +90,12 @@ async function verifyJwt(token, auth) {
     throw new HttpError(401, 'invalid token: unreadable JWT header', CHALLENGE);
   }
   const key = auth.jwt[alg];
-  if (!key) throw new HttpError(401, `invalid token: algorithm ${alg} is not accepted (accepted: ${Object.keys(auth.jwt).join(', ')})`, CHALLENGE);
+  if (!key)
+    throw new HttpError(
+      401,
+      `invalid token: algorithm ${alg} is not accepted (accepted: ${Object.keys(auth.jwt).join(', ')})`,
+      CHALLENGE,
+    );
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: [alg],
@@ -95,12 +106,23 @@ async function verifyJwt(token, auth) {
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
     });
     if (payload.exp - Date.now() / 1000 > auth.jwtMaxLifetime + CLOCK_TOLERANCE_SECONDS) {
-      throw Object.assign(new Error(`expires more than JWT_MAX_LIFETIME (${auth.jwtMaxLifetime} s) from now`), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED' });
+      throw Object.assign(new Error(`expires more than JWT_MAX_LIFETIME (${auth.jwtMaxLifetime} s) from now`), {
+        code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+      });
     }
-    const scopes = typeof payload.scope === 'string' ? payload.scope.split(/\s+/) : Array.isArray(payload.scopes) ? payload.scopes : [];
+    const scopes =
+      typeof payload.scope === 'string'
+        ? payload.scope.split(/\s+/)
+        : Array.isArray(payload.scopes)
+          ? payload.scopes
+          : [];
     return { name: `jwt:${payload.sub ?? 'unknown'}`, scopes: new Set(scopes) };
   } catch (e) {
-    const why = { ERR_JWT_EXPIRED: 'expired', ERR_JWT_CLAIM_VALIDATION_FAILED: e.message, ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'bad signature' }[e.code];
+    const why = {
+      ERR_JWT_EXPIRED: 'expired',
+      ERR_JWT_CLAIM_VALIDATION_FAILED: e.message,
+      ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'bad signature',
+    }[e.code];
     throw new HttpError(401, `invalid token: ${why ?? 'cannot be verified'}`, CHALLENGE);
   }
 }

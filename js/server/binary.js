@@ -5,16 +5,28 @@
 import { HttpError } from './http.js';
 
 const ARRAYS = {
-  FP32: Float32Array, FP64: Float64Array, FP16: Uint16Array, INT8: Int8Array, INT16: Int16Array,
-  INT32: Int32Array, INT64: BigInt64Array, UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array,
-  UINT64: BigUint64Array, BOOL: Uint8Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+  FP16: Uint16Array,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array,
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array,
+  BOOL: Uint8Array,
 };
 
 /** Splits a request body into its JSON header and the binary tail. */
 export function splitBody(bytes, headerLength) {
   const n = Number(headerLength);
   if (!Number.isInteger(n) || n < 0 || n > bytes.length) {
-    throw new HttpError(400, `Inference-Header-Content-Length is ${headerLength}, but the body has ${bytes.length} bytes`);
+    throw new HttpError(
+      400,
+      `Inference-Header-Content-Length is ${headerLength}, but the body has ${bytes.length} bytes`,
+    );
   }
   return { header: bytes.subarray(0, n), tail: bytes.subarray(n) };
 }
@@ -40,12 +52,16 @@ export function readTensor(name, datatype, count, tail, offset, size) {
       }
       at += 4 + len;
     }
-    if (values.length !== count) throw new HttpError(400, `input '${name}': ${values.length} BYTES elements, expected ${count}`);
+    if (values.length !== count)
+      throw new HttpError(400, `input '${name}': ${values.length} BYTES elements, expected ${count}`);
     return values;
   }
   const C = ARRAYS[datatype];
   if (size !== count * C.BYTES_PER_ELEMENT) {
-    throw new HttpError(400, `input '${name}': binary_data_size ${size} is not ${count} ${datatype} values (${count * C.BYTES_PER_ELEMENT} bytes)`);
+    throw new HttpError(
+      400,
+      `input '${name}': binary_data_size ${size} is not ${count} ${datatype} values (${count * C.BYTES_PER_ELEMENT} bytes)`,
+    );
   }
   return new C(bytes.buffer, 0, count);
 }

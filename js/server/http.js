@@ -105,11 +105,14 @@ export function parseJsonBytes(bytes) {
 
 /** The deepest nesting of arrays and objects in JSON text, stopping once past the limit. */
 function jsonDepth(bytes) {
-  let depth = 0, deepest = 0, inString = false;
+  let depth = 0,
+    deepest = 0,
+    inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     if (inString) {
-      if (b === 0x5c) i++; // a backslash escapes the next byte
+      if (b === 0x5c)
+        i++; // a backslash escapes the next byte
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) {
       inString = true;

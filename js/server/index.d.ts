@@ -44,5 +44,9 @@ export interface ServerSettings {
 }
 
 export declare function createHandler(config: { models: ServedModel[]; settings?: ServerSettings }): {
-  fetch(request: Request, env?: ServerSettings & Record<string, unknown>, ctx?: { waitUntil(promise: Promise<unknown>): void }): Promise<Response>;
+  fetch(
+    request: Request,
+    env?: ServerSettings & Record<string, unknown>,
+    ctx?: { waitUntil(promise: Promise<unknown>): void },
+  ): Promise<Response>;
 };

@@ -35,7 +35,7 @@ export function createHandler(config) {
           // A deployment mistake: its detail (which can quote a setting's value) goes to the
           // Worker's logs, never to callers.
           console.error(`edgeinfer: server misconfigured: ${e.message}`);
-          throw new HttpError(500, 'server misconfigured (the Worker\'s logs say how)');
+          throw new HttpError(500, "server misconfigured (the Worker's logs say how)");
         }
         const url = new URL(request.url);
         if (request.method === 'OPTIONS') {

@@ -20,17 +20,26 @@ export function instanceLayout(entry, model) {
   const inputs = model.inputs;
   if (inputs.length === 1 && inputs[0].shape.length === 2) {
     const width = inputs[0].shape[1];
-    return { kind: 'matrix', input: inputs[0], width: typeof width === 'number' ? width : null, names: featureNames(entry, model) };
+    return {
+      kind: 'matrix',
+      input: inputs[0],
+      width: typeof width === 'number' ? width : null,
+      names: featureNames(entry, model),
+    };
   }
   const columns = inputs.every((i) => i.shape.length === 1 || (i.shape.length === 2 && i.shape[1] === 1));
   return columns ? { kind: 'columns', inputs } : { kind: 'none' };
 }
 
 export function parsePredictRequest(body, layout, limits) {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'the request body must be a JSON object');
   if (body.instances !== undefined) return { kind: 'instances', feeds: fromInstances(body.instances, layout, limits) };
   if (body.inputs !== undefined) return { kind: 'inputs', feeds: fromColumns(body.inputs, limits) };
-  throw new HttpError(400, "the body needs 'instances' (an array of records or rows) or 'inputs' (a map of input names to arrays)");
+  throw new HttpError(
+    400,
+    "the body needs 'instances' (an array of records or rows) or 'inputs' (a map of input names to arrays)",
+  );
 }
 
 function checkRows(n, limits) {
@@ -38,25 +47,43 @@ function checkRows(n, limits) {
 }
 
 function fromInstances(instances, layout, limits) {
-  if (!Array.isArray(instances) || instances.length === 0) throw new HttpError(400, "'instances' must be a non-empty array");
+  if (!Array.isArray(instances) || instances.length === 0)
+    throw new HttpError(400, "'instances' must be a non-empty array");
   checkRows(instances.length, limits);
   if (layout.kind === 'none') {
-    throw new HttpError(422, "this model's inputs cannot be filled from instances; send { \"inputs\": { name: nested arrays } }");
+    throw new HttpError(
+      422,
+      'this model\'s inputs cannot be filled from instances; send { "inputs": { name: nested arrays } }',
+    );
   }
   if (layout.kind === 'matrix') {
     const { input, names } = layout;
     const width = layout.width ?? names?.length ?? (Array.isArray(instances[0]) ? instances[0].length : null);
-    if (width === null) throw new HttpError(422, `the model does not name its features: send each instance as an array of ${input.name}'s values`);
-    if (width * instances.length > limits.maxTensorElements) throw new HttpError(413, `${width * instances.length} values is over the limit of ${limits.maxTensorElements}`);
+    if (width === null)
+      throw new HttpError(
+        422,
+        `the model does not name its features: send each instance as an array of ${input.name}'s values`,
+      );
+    if (width * instances.length > limits.maxTensorElements)
+      throw new HttpError(413, `${width * instances.length} values is over the limit of ${limits.maxTensorElements}`);
     const data = new Array(width * instances.length);
     instances.forEach((inst, row) => {
       if (Array.isArray(inst)) {
-        if (inst.length !== width) throw new HttpError(422, `instances[${row}] has ${inst.length} values, expected ${width}`);
+        if (inst.length !== width)
+          throw new HttpError(422, `instances[${row}] has ${inst.length} values, expected ${width}`);
         for (let j = 0; j < width; j++) data[row * width + j] = inst[j];
       } else if (inst && typeof inst === 'object') {
-        if (!names) throw new HttpError(422, `the model does not name its features: send instances[${row}] as an array of ${width} values`);
+        if (!names)
+          throw new HttpError(
+            422,
+            `the model does not name its features: send instances[${row}] as an array of ${width} values`,
+          );
         for (const key of Object.keys(inst)) {
-          if (!names.includes(key)) throw new HttpError(422, `instances[${row}] has unknown feature '${key}'; the features are ${names.join(', ')}`);
+          if (!names.includes(key))
+            throw new HttpError(
+              422,
+              `instances[${row}] has unknown feature '${key}'; the features are ${names.join(', ')}`,
+            );
         }
         names.forEach((n, j) => {
           if (!Object.hasOwn(inst, n)) throw new HttpError(422, `instances[${row}] lacks feature '${n}'`);
@@ -71,7 +98,8 @@ function fromInstances(instances, layout, limits) {
   const feeds = Object.create(null);
   for (const input of layout.inputs) {
     const data = instances.map((inst, row) => {
-      if (!inst || typeof inst !== 'object' || Array.isArray(inst)) throw new HttpError(400, `instances[${row}] must be an object naming the inputs`);
+      if (!inst || typeof inst !== 'object' || Array.isArray(inst))
+        throw new HttpError(400, `instances[${row}] must be an object naming the inputs`);
       if (!Object.hasOwn(inst, input.name)) throw new HttpError(422, `instances[${row}] lacks input '${input.name}'`);
       return inst[input.name];
     });
@@ -79,21 +107,30 @@ function fromInstances(instances, layout, limits) {
   }
   instances.forEach((inst, row) => {
     for (const key of Object.keys(inst)) {
-      if (!layout.inputs.some((i) => i.name === key)) throw new HttpError(422, `instances[${row}] has unknown input '${key}'; the inputs are ${layout.inputs.map((i) => i.name).join(', ')}`);
+      if (!layout.inputs.some((i) => i.name === key))
+        throw new HttpError(
+          422,
+          `instances[${row}] has unknown input '${key}'; the inputs are ${layout.inputs.map((i) => i.name).join(', ')}`,
+        );
     }
   });
   return feeds;
 }
 
 function fromColumns(inputs, limits) {
-  if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs)) throw new HttpError(400, "'inputs' must map input names to nested arrays");
+  if (!inputs || typeof inputs !== 'object' || Array.isArray(inputs))
+    throw new HttpError(400, "'inputs' must map input names to nested arrays");
   const feeds = Object.create(null);
   for (const [name, value] of Object.entries(inputs)) {
     const shape = Array.isArray(value) ? shapeOf(value) : null;
     if (!shape) throw new HttpError(400, `input '${name}' must be rectangular nested arrays`);
     if (shape.length) checkRows(shape[0], limits);
     const data = flatten(value);
-    if (data.length > limits.maxTensorElements) throw new HttpError(413, `input '${name}' has ${data.length} values, over the limit of ${limits.maxTensorElements}`);
+    if (data.length > limits.maxTensorElements)
+      throw new HttpError(
+        413,
+        `input '${name}' has ${data.length} values, over the limit of ${limits.maxTensorElements}`,
+      );
     feeds[name] = { data, shape };
   }
   return feeds;
@@ -101,7 +138,11 @@ function fromColumns(inputs, limits) {
 
 export function predictResponse(kind, outputs) {
   if (kind === 'inputs') {
-    return { outputs: Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, t.dtype === 'map' ? t.data : nest(jsonValues(t), t.shape)])) };
+    return {
+      outputs: Object.fromEntries(
+        Object.entries(outputs).map(([k, t]) => [k, t.dtype === 'map' ? t.data : nest(jsonValues(t), t.shape)]),
+      ),
+    };
   }
   const names = Object.keys(outputs);
   const perOutput = names.map((k) => {
@@ -112,5 +153,7 @@ export function predictResponse(kind, outputs) {
     return rows(jsonValues(t), shape);
   });
   const n = perOutput[0]?.length ?? 0;
-  return { predictions: Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k, j) => [k, perOutput[j][i]]))) };
+  return {
+    predictions: Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((k, j) => [k, perOutput[j][i]]))),
+  };
 }

@@ -4,7 +4,10 @@
 const BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 const label = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const labels = (o) => `{${Object.entries(o).map(([k, v]) => `${k}="${label(v)}"`).join(',')}}`;
+const labels = (o) =>
+  `{${Object.entries(o)
+    .map(([k, v]) => `${k}="${label(v)}"`)
+    .join(',')}}`;
 
 export class HttpMetrics {
   #requests = new Map();
@@ -16,7 +19,9 @@ export class HttpMetrics {
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     let h = this.#durations.get(route);
     if (!h) this.#durations.set(route, (h = { buckets: new Array(BUCKETS_S.length).fill(0), sum: 0, count: 0 }));
-    BUCKETS_S.forEach((b, i) => { if (seconds <= b) h.buckets[i]++; });
+    BUCKETS_S.forEach((b, i) => {
+      if (seconds <= b) h.buckets[i]++;
+    });
     h.sum += seconds;
     h.count++;
   }
@@ -37,7 +42,9 @@ export class HttpMetrics {
     out.push('# HELP edgeinfer_http_request_duration_seconds Time to answer an HTTP request, by route.');
     out.push('# TYPE edgeinfer_http_request_duration_seconds histogram');
     for (const [route, h] of this.#durations) {
-      BUCKETS_S.forEach((b, i) => out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: b })} ${h.buckets[i]}`));
+      BUCKETS_S.forEach((b, i) =>
+        out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: b })} ${h.buckets[i]}`),
+      );
       out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: '+Inf' })} ${h.count}`);
       out.push(`edgeinfer_http_request_duration_seconds_sum${labels({ route })} ${h.sum}`);
       out.push(`edgeinfer_http_request_duration_seconds_count${labels({ route })} ${h.count}`);

@@ -11,16 +11,28 @@ export class ModelSet {
   constructor(list, metrics) {
     if (!Array.isArray(list) || list.length === 0) throw new Error('createHandler needs models: [{ name, load }]');
     this.#entries = list.map((m) => {
-      if (typeof m?.name !== 'string' || typeof m?.load !== 'function') throw new Error('each model needs a name and a load() function');
-      const entry = { name: m.name, version: String(m.version ?? '1'), features: m.features ?? null, model: null, error: null };
+      if (typeof m?.name !== 'string' || typeof m?.load !== 'function')
+        throw new Error('each model needs a name and a load() function');
+      const entry = {
+        name: m.name,
+        version: String(m.version ?? '1'),
+        features: m.features ?? null,
+        model: null,
+        error: null,
+      };
       const started = performance.now();
       entry.ready = Promise.resolve()
         .then(() => m.load({ monitoring: { name: entry.name, version: entry.version } }))
-        .then((model) => {
-          entry.model = model;
-          entry.layout = instanceLayout(entry, model);
-          metrics.modelLoaded(entry.name, entry.version, (performance.now() - started) / 1000);
-        }, (e) => { entry.error = e; });
+        .then(
+          (model) => {
+            entry.model = model;
+            entry.layout = instanceLayout(entry, model);
+            metrics.modelLoaded(entry.name, entry.version, (performance.now() - started) / 1000);
+          },
+          (e) => {
+            entry.error = e;
+          },
+        );
       return entry;
     });
   }
@@ -36,11 +48,23 @@ export class ModelSet {
   async get(name, version, reveal = true) {
     const named = this.#entries.filter((e) => e.name === name);
     const there = (list) => (reveal ? `; ${list}` : '');
-    if (!named.length) throw new HttpError(404, `unknown model '${name}'${there(`the models are ${[...new Set(this.#entries.map((e) => e.name))].join(', ')}`)}`);
+    if (!named.length)
+      throw new HttpError(
+        404,
+        `unknown model '${name}'${there(`the models are ${[...new Set(this.#entries.map((e) => e.name))].join(', ')}`)}`,
+      );
     const entry = version === undefined ? named[named.length - 1] : named.find((e) => e.version === version);
-    if (!entry) throw new HttpError(404, `model '${name}' has no version '${version}'${there(`its versions are ${named.map((e) => e.version).join(', ')}`)}`);
+    if (!entry)
+      throw new HttpError(
+        404,
+        `model '${name}' has no version '${version}'${there(`its versions are ${named.map((e) => e.version).join(', ')}`)}`,
+      );
     await entry.ready;
-    if (entry.error) throw new HttpError(503, `model '${name}' version ${entry.version} failed to load: ${entry.error.code ?? 'error'}`);
+    if (entry.error)
+      throw new HttpError(
+        503,
+        `model '${name}' version ${entry.version} failed to load: ${entry.error.code ?? 'error'}`,
+      );
     return entry;
   }
 

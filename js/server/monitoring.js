@@ -29,16 +29,23 @@ export function rememberOwner(entry, id, who) {
 export function checkOwner(entry, id, who) {
   if (who.scopes.has('feedback:any') || who.scopes.has('admin')) return;
   if (entry.owners?.get(id) !== who.name) {
-    throw new HttpError(404, `E_PREDICTION_UNKNOWN: unknown prediction: no prediction '${id}' made by '${who.name}' is held by model '${entry.name}' version ${entry.version}`);
+    throw new HttpError(
+      404,
+      `E_PREDICTION_UNKNOWN: unknown prediction: no prediction '${id}' made by '${who.name}' is held by model '${entry.name}' version ${entry.version}`,
+    );
   }
 }
 
 /** `{ "id": "...", "label": v }` or `{ "id": "...", "labels": [v, null, ...] }`. */
 export function parseFeedback(body) {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
-  if (typeof body.id !== 'string') throw new HttpError(400, "'id' must be the prediction id a response gave (parameters.prediction_id)");
-  const hasLabel = 'label' in body, hasLabels = 'labels' in body;
-  if (hasLabel === hasLabels) throw new HttpError(400, "give either 'label' (one row) or 'labels' (one per row, null to skip a row)");
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'the request body must be a JSON object');
+  if (typeof body.id !== 'string')
+    throw new HttpError(400, "'id' must be the prediction id a response gave (parameters.prediction_id)");
+  const hasLabel = 'label' in body,
+    hasLabels = 'labels' in body;
+  if (hasLabel === hasLabels)
+    throw new HttpError(400, "give either 'label' (one row) or 'labels' (one per row, null to skip a row)");
   if (hasLabels && !Array.isArray(body.labels)) throw new HttpError(400, "'labels' must be an array");
   return { id: body.id, labels: hasLabels ? body.labels : body.label };
 }
@@ -66,18 +73,24 @@ export function mergeFamilies(texts) {
       current?.samples.push(line);
     }
   }
-  return [...families.values()].map((f) => [...f.head, ...f.samples].join('\n')).join('\n') + (families.size ? '\n' : '');
+  return (
+    [...families.values()].map((f) => [...f.head, ...f.samples].join('\n')).join('\n') + (families.size ? '\n' : '')
+  );
 }
 
 /** Every loaded model's families, labelled with its name and version. */
 export function modelExposition(models) {
-  return mergeFamilies(models.entries.filter((e) => e.model?.prometheus).map((e) => {
-    try {
-      return e.model.prometheus({ model: e.name, version: e.version });
-    } catch {
-      return ''; // A model loaded with monitoring: false has no families.
-    }
-  }));
+  return mergeFamilies(
+    models.entries
+      .filter((e) => e.model?.prometheus)
+      .map((e) => {
+        try {
+          return e.model.prometheus({ model: e.name, version: e.version });
+        } catch {
+          return ''; // A model loaded with monitoring: false has no families.
+        }
+      }),
+  );
 }
 
 /** Applies the deployment's log settings to a model, once per settings. */
@@ -100,8 +113,12 @@ export function shipLogs(entry, ctx) {
   }
   const sends = [];
   for (let i = 0; i < lines.length; i += 100) {
-    sends.push(queue.sendBatch(lines.slice(i, i + 100).map((line) => ({ body: JSON.parse(line), contentType: 'json' }))));
+    sends.push(
+      queue.sendBatch(lines.slice(i, i + 100).map((line) => ({ body: JSON.parse(line), contentType: 'json' }))),
+    );
   }
-  const done = Promise.all(sends).catch((e) => console.error(`prediction logs: the queue refused a batch: ${e?.message ?? e}`));
+  const done = Promise.all(sends).catch((e) =>
+    console.error(`prediction logs: the queue refused a batch: ${e?.message ?? e}`),
+  );
   if (ctx.waitUntil) ctx.waitUntil(done);
 }

@@ -4,7 +4,15 @@ import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } 
 import { modelMetadata, parseInferRequest, inferResponse } from './v2.js';
 import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
-import { checkOwner, configureLogs, modelExposition, parseFeedback, predictionId, rememberOwner, shipLogs } from './monitoring.js';
+import {
+  checkOwner,
+  configureLogs,
+  modelExposition,
+  parseFeedback,
+  predictionId,
+  rememberOwner,
+  shipLogs,
+} from './monitoring.js';
 
 const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data'] };
 
@@ -40,9 +48,18 @@ const canSee = (who) => who.scopes.has('predict') || who.scopes.has('admin');
 const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version, canSee(ctx.who));
 
 export const ROUTES = [
-  { name: 'health_live', group: 'health', method: 'GET', path: /^\/v2\/health\/live$/, handle: () => json({ live: true }) },
   {
-    name: 'health_ready', group: 'health', method: 'GET', path: /^\/v2\/health\/ready$/,
+    name: 'health_live',
+    group: 'health',
+    method: 'GET',
+    path: /^\/v2\/health\/live$/,
+    handle: () => json({ live: true }),
+  },
+  {
+    name: 'health_ready',
+    group: 'health',
+    method: 'GET',
+    path: /^\/v2\/health\/ready$/,
     handle: async (ctx) => {
       const ready = await ctx.models.allReady();
       return json({ ready }, ready ? 200 : 503);
@@ -50,21 +67,30 @@ export const ROUTES = [
   },
   { name: 'server_metadata', group: 'health', method: 'GET', path: /^\/v2\/?$/, handle: () => json(SERVER) },
   {
-    name: 'model_ready', group: 'health', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/ready$/,
+    name: 'model_ready',
+    group: 'health',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/ready$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json({ name: entry.name, ready: true });
     },
   },
   {
-    name: 'model_metadata', group: 'metadata', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?$/,
+    name: 'model_metadata',
+    group: 'metadata',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json(modelMetadata(entry, entry.model));
     },
   },
   {
-    name: 'infer', group: 'infer', method: 'POST', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/infer$/,
+    name: 'infer',
+    group: 'infer',
+    method: 'POST',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/infer$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       const bytes = await readBody(ctx.request, ctx.settings.limits.maxBodyBytes);
@@ -83,12 +109,18 @@ export const ROUTES = [
       if (!response.chunks.length) return json(response.json);
       const header = new TextEncoder().encode(JSON.stringify(response.json));
       return new Response(new Blob([header, ...response.chunks]), {
-        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) },
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(header.length),
+        },
       });
     },
   },
   {
-    name: 'predict', group: 'infer', method: 'POST', path: /^\/predict$/,
+    name: 'predict',
+    group: 'infer',
+    method: 'POST',
+    path: /^\/predict$/,
     handle: async (ctx) => {
       const body = await jsonBody(ctx);
       const name = body?.model ?? ctx.models.entries[0].name;
@@ -105,7 +137,10 @@ export const ROUTES = [
     },
   },
   {
-    name: 'feedback', group: 'feedback', method: 'POST', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/feedback$/,
+    name: 'feedback',
+    group: 'feedback',
+    method: 'POST',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/feedback$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       const { id, labels } = parseFeedback(await jsonBody(ctx));
@@ -115,24 +150,35 @@ export const ROUTES = [
     },
   },
   {
-    name: 'drift', group: 'metrics', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/drift$/,
+    name: 'drift',
+    group: 'metrics',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/drift$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.drift()) });
     },
   },
   {
-    name: 'stats', group: 'metrics', method: 'GET', path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/stats$/,
+    name: 'stats',
+    group: 'metrics',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/stats$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.stats()) });
     },
   },
   {
-    name: 'metrics', group: 'metrics', method: 'GET', path: /^\/metrics$/,
+    name: 'metrics',
+    group: 'metrics',
+    method: 'GET',
+    path: /^\/metrics$/,
     handle: async (ctx) => {
       await ctx.models.allReady();
-      return new Response(ctx.metrics.render(modelExposition(ctx.models)), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+      return new Response(ctx.metrics.render(modelExposition(ctx.models)), {
+        headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      });
     },
   },
 ];

@@ -23,7 +23,10 @@ const DEFAULTS = {
 export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', feedback: 'predict', metrics: 'metrics' };
 
 function list(text) {
-  return String(text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return String(text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function positive(name, value) {
@@ -35,12 +38,18 @@ function positive(name, value) {
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
 function predictionLogs(get) {
   const mode = String(get('LOG_PREDICTIONS')).trim();
-  if (!['off', 'console', 'queue'].includes(mode)) throw new Error(`LOG_PREDICTIONS must be off, console or queue, got '${mode}'`);
+  if (!['off', 'console', 'queue'].includes(mode))
+    throw new Error(`LOG_PREDICTIONS must be off, console or queue, got '${mode}'`);
   const sampleRate = Number(get('LOG_SAMPLE_RATE'));
-  if (!(sampleRate >= 0 && sampleRate <= 1)) throw new Error(`LOG_SAMPLE_RATE must be between 0 and 1, got '${get('LOG_SAMPLE_RATE')}'`);
+  if (!(sampleRate >= 0 && sampleRate <= 1))
+    throw new Error(`LOG_SAMPLE_RATE must be between 0 and 1, got '${get('LOG_SAMPLE_RATE')}'`);
   const inputs = String(get('LOG_INPUTS')).trim();
   if (!['true', 'false'].includes(inputs)) throw new Error(`LOG_INPUTS must be true or false, got '${inputs}'`);
-  return { mode, queue: String(get('LOG_QUEUE')), options: { sampleRate, includeInputs: inputs === 'true', redact: list(get('LOG_REDACT')) } };
+  return {
+    mode,
+    queue: String(get('LOG_QUEUE')),
+    options: { sampleRate, includeInputs: inputs === 'true', redact: list(get('LOG_REDACT')) },
+  };
 }
 
 const cache = new Map();
@@ -48,13 +57,21 @@ const cache = new Map();
 /** Settings from `env` (string values, as Workers vars and secrets are) over `overrides`. */
 export async function resolveSettings(env, overrides) {
   const get = (k) => env?.[k] ?? overrides?.[k] ?? DEFAULTS[k];
-  const keys = ['API_KEYS', 'JWT_HS256_SECRET', 'JWT_EDDSA_PUBLIC_KEY', 'JWT_AUDIENCE', 'JWT_ISSUER', ...Object.keys(DEFAULTS)];
+  const keys = [
+    'API_KEYS',
+    'JWT_HS256_SECRET',
+    'JWT_EDDSA_PUBLIC_KEY',
+    'JWT_AUDIENCE',
+    'JWT_ISSUER',
+    ...Object.keys(DEFAULTS),
+  ];
   const id = JSON.stringify(keys.map(get));
   let settings = cache.get(id);
   if (!settings) {
     const publicRoutes = new Set(list(get('PUBLIC_ROUTES')));
     for (const g of publicRoutes) {
-      if (!(g in GROUPS)) throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
+      if (!(g in GROUPS))
+        throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
     }
     settings = {
       publicRoutes,

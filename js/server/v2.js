@@ -6,9 +6,19 @@ import { flatten } from '../nested.js';
 
 /** v2 datatypes and the package's dtypes. */
 export const DATATYPES = {
-  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64',
-  FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP16: 'float16',
+  FP32: 'float32',
+  FP64: 'float64',
+  BYTES: 'string',
 };
 const V2_OF = Object.fromEntries(Object.entries(DATATYPES).map(([k, v]) => [v, k]));
 /** ZipMap outputs (one map per row) have no v2 type: each row goes out as JSON text in BYTES. */
@@ -35,7 +45,8 @@ export function modelMetadata(entry, model) {
  * `tail` holds the binary tensor data that follows the JSON header, if any.
  */
 export function parseInferRequest(body, model, limits, tail = new Uint8Array(0)) {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'the request body must be a JSON object');
   if (body.id !== undefined && typeof body.id !== 'string') throw new HttpError(400, "'id' must be a string");
   if (!Array.isArray(body.inputs) || body.inputs.length === 0) {
     throw new HttpError(400, "'inputs' must be a non-empty array of { name, shape, datatype, data }");
@@ -53,13 +64,18 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
       throw new HttpError(400, `input '${name}': shape must be an array of non-negative integers`);
     }
     const dtype = typeof datatype === 'string' && Object.hasOwn(DATATYPES, datatype) ? DATATYPES[datatype] : undefined;
-    if (!dtype) throw new HttpError(400, `input '${name}': datatype ${shown(datatype)} is not one of ${Object.keys(DATATYPES).join(', ')}`);
+    if (!dtype)
+      throw new HttpError(
+        400,
+        `input '${name}': datatype ${shown(datatype)} is not one of ${Object.keys(DATATYPES).join(', ')}`,
+      );
     const count = shape.reduce((a, b) => a * b, 1);
     const binarySize = input.parameters?.binary_data_size;
     if (binarySize !== undefined && !Number.isSafeInteger(binarySize)) {
       throw new HttpError(400, `input '${name}': binary_data_size is ${shown(binarySize)}, expected a number of bytes`);
     }
-    if (binarySize === undefined && !Array.isArray(data)) throw new HttpError(400, `input '${name}': data must be an array (flat or nested, row-major)`);
+    if (binarySize === undefined && !Array.isArray(data))
+      throw new HttpError(400, `input '${name}': data must be an array (flat or nested, row-major)`);
     if (count > limits.maxTensorElements) {
       throw new HttpError(413, `input '${name}' has ${count} elements, over the limit of ${limits.maxTensorElements}`);
     }
@@ -79,7 +95,8 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
     }
     feeds[name] = { data: values, shape, dtype };
   }
-  if (offset !== tail.length) throw new HttpError(400, `the body has ${tail.length - offset} bytes of binary data that no input claims`);
+  if (offset !== tail.length)
+    throw new HttpError(400, `the body has ${tail.length - offset} bytes of binary data that no input claims`);
   let selected = null;
   const binary = new Set();
   const allBinary = body.parameters?.binary_data_output === true;
@@ -88,7 +105,8 @@ export function parseInferRequest(body, model, limits, tail = new Uint8Array(0))
     const known = model.outputs.map((o) => o.name);
     selected = body.outputs.map((o, i) => {
       if (!o || typeof o.name !== 'string') throw new HttpError(400, `outputs[${i}].name must be a string`);
-      if (!known.includes(o.name)) throw new HttpError(400, `unknown output '${o.name}': the model's outputs are ${known.join(', ')}`);
+      if (!known.includes(o.name))
+        throw new HttpError(400, `unknown output '${o.name}': the model's outputs are ${known.join(', ')}`);
       if (o.parameters?.binary_data === true || (allBinary && o.parameters?.binary_data !== false)) binary.add(o.name);
       return o.name;
     });
@@ -144,9 +162,10 @@ export function jsonValues(t) {
 }
 
 function halfToNumber(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return null;
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
-

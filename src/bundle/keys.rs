@@ -17,7 +17,8 @@ fn signed_message(manifest: &[u8]) -> Vec<u8> {
 
 /// A key pair from 32 bytes of OS randomness (the caller's: wasm has no entropy of its own).
 pub fn keypair_from_seed(seed: &[u8]) -> Result<(String, String)> {
-    let seed: [u8; 32] = seed.try_into().map_err(|_| Error::InvalidOption(format!("a key seed is 32 bytes, got {}", seed.len())))?;
+    let seed: [u8; 32] =
+        seed.try_into().map_err(|_| Error::InvalidOption(format!("a key seed is 32 bytes, got {}", seed.len())))?;
     let key = SigningKey::from_bytes(&seed);
     // PKCS#8 v1 (the seed alone): OpenSSL 3.0 refuses v2's embedded public key.
     let v1 = ed25519_dalek::pkcs8::KeypairBytes { secret_key: seed, public_key: None };
@@ -34,7 +35,8 @@ pub fn signing_key(pem: &str) -> Result<SigningKey> {
 /// A public key from SPKI PEM, or its 32 raw bytes.
 pub fn verifying_key(pem_or_raw: &[u8]) -> Result<VerifyingKey> {
     if let Ok(raw) = <[u8; 32]>::try_from(pem_or_raw) {
-        return VerifyingKey::from_bytes(&raw).map_err(|_| Error::InvalidOption("the 32 bytes are not an Ed25519 public key".into()));
+        return VerifyingKey::from_bytes(&raw)
+            .map_err(|_| Error::InvalidOption("the 32 bytes are not an Ed25519 public key".into()));
     }
     let text = std::str::from_utf8(pem_or_raw)
         .map_err(|_| Error::InvalidOption("a public key is SPKI PEM text or 32 raw bytes".into()))?;
@@ -63,8 +65,9 @@ pub fn sign(key: &SigningKey, manifest: &[u8]) -> [u8; 64] {
 
 /// Checks a signature strictly (no malleable encodings).
 pub fn verify(key: &VerifyingKey, manifest: &[u8], signature: &[u8]) -> Result<()> {
-    let signature = Signature::from_slice(signature)
-        .map_err(|_| Error::Integrity(format!("the signature is {} bytes, not an Ed25519 signature", signature.len())))?;
+    let signature = Signature::from_slice(signature).map_err(|_| {
+        Error::Integrity(format!("the signature is {} bytes, not an Ed25519 signature", signature.len()))
+    })?;
     key.verify_strict(&signed_message(manifest), &signature)
         .map_err(|_| Error::Integrity(format!("the signature does not match the manifest for key {}", key_id(key))))
 }
@@ -100,7 +103,10 @@ mod tests {
     #[test]
     fn malformed_keys_are_refused_with_a_reason() {
         assert_eq!(signing_key("hello").unwrap_err().code(), "E_INVALID_OPTION");
-        assert_eq!(verifying_key(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").unwrap_err().code(), "E_INVALID_OPTION");
+        assert_eq!(
+            verifying_key(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").unwrap_err().code(),
+            "E_INVALID_OPTION"
+        );
         assert_eq!(keypair_from_seed(&[1, 2, 3]).unwrap_err().code(), "E_INVALID_OPTION");
     }
 }

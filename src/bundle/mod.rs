@@ -83,7 +83,11 @@ pub fn parts(bytes: &[u8]) -> Result<Parts<'_>> {
     // The runtime is everything before the first of our sections, which are appended last.
     let runtime_end = all.iter().filter(|(n, _, _)| n.starts_with("edgeinfer.")).map(|(_, _, at)| *at).min();
     let find = |name| sections::custom_section(&all, name).map_err(Error::Integrity);
-    let missing = |name: &str| Error::Integrity(format!("the module has no '{name}' section: it is not an edgeinfer bundle, or a section was removed"));
+    let missing = |name: &str| {
+        Error::Integrity(format!(
+            "the module has no '{name}' section: it is not an edgeinfer bundle, or a section was removed"
+        ))
+    };
     Ok(Parts {
         manifest: find(MANIFEST_SECTION)?.ok_or_else(|| missing(MANIFEST_SECTION))?,
         model: Section::bytes(find(MODEL_SECTION)?.ok_or_else(|| missing(MODEL_SECTION))?),
@@ -103,7 +107,10 @@ pub(crate) fn open(bytes: &[u8], options: &LoadOptions) -> Result<Opened> {
 pub(crate) fn open_parts(parts: &Parts, options: &LoadOptions) -> Result<Opened> {
     let manifest = check(parts, options)?;
     let graph = match manifest.model.encoding {
-        Encoding::Onnx => parse_onnx(parts.model.bytes.ok_or_else(|| Error::Internal("the model's bytes were not passed".into()))?, options)?,
+        Encoding::Onnx => parse_onnx(
+            parts.model.bytes.ok_or_else(|| Error::Internal("the model's bytes were not passed".into()))?,
+            options,
+        )?,
     };
     Ok(Opened { manifest, graph })
 }
@@ -116,7 +123,11 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
     let manifest: Manifest = serde_json::from_slice(parts.manifest)
         .map_err(|e| Error::Integrity(format!("the manifest is not a valid bundle manifest: {e}")))?;
     if manifest.format != manifest::FORMAT {
-        return Err(Error::Integrity(format!("unknown bundle format '{}', expected '{}'", manifest.format, manifest::FORMAT)));
+        return Err(Error::Integrity(format!(
+            "unknown bundle format '{}', expected '{}'",
+            manifest.format,
+            manifest::FORMAT
+        )));
     }
     if !compatible(&manifest.runtime.version, manifest.model.encoding) {
         return Err(Error::BundleVersion { bundle: manifest.runtime.version.clone(), runtime: RUNTIME_VERSION.into() });
@@ -139,8 +150,16 @@ pub fn check(parts: &Parts, options: &LoadOptions) -> Result<Manifest> {
     // than ignored.
     match (&manifest.snapshot, &parts.snapshot) {
         (None, None) => {}
-        (Some(_), None) => return Err(Error::Integrity(format!("the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"))),
-        (None, Some(_)) => return Err(Error::Integrity(format!("the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"))),
+        (Some(_), None) => {
+            return Err(Error::Integrity(format!(
+                "the manifest names a snapshot, but the '{SNAPSHOT_SECTION}' section was removed"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(Error::Integrity(format!(
+                "the bundle has a '{SNAPSHOT_SECTION}' section that its manifest does not name"
+            )));
+        }
         (Some(declared), Some(found)) => check_section("snapshot", declared.size, &declared.sha256, found)?,
     }
     Ok(manifest)
@@ -202,8 +221,14 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
     if !sections::is_wasm(runtime) {
         return Err(Error::InvalidOption("the runtime is not a WebAssembly module".into()));
     }
-    if sections::custom_sections(runtime).map_err(Error::InvalidOption)?.iter().any(|(n, _, _)| n.starts_with("edgeinfer.")) {
-        return Err(Error::InvalidOption("the runtime is already a bundle; build from the package's dist/edgeinfer_bg.wasm".into()));
+    if sections::custom_sections(runtime)
+        .map_err(Error::InvalidOption)?
+        .iter()
+        .any(|(n, _, _)| n.starts_with("edgeinfer."))
+    {
+        return Err(Error::InvalidOption(
+            "the runtime is already a bundle; build from the package's dist/edgeinfer_bg.wasm".into(),
+        ));
     }
     let name_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if !name_ok(&options.name) || !name_ok(&options.version) {
@@ -239,16 +264,22 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
         features: options.features.clone().or_else(|| meta("feature_names")),
         labels: class_labels(onnx).or_else(|| meta("class_labels")),
         metadata: metadata.into_iter().collect(),
-        signer: signing_key.as_ref().map(|k| Signer { algorithm: "Ed25519".into(), key_id: keys::key_id(&k.verifying_key()) }),
+        signer: signing_key
+            .as_ref()
+            .map(|k| Signer { algorithm: "Ed25519".into(), key_id: keys::key_id(&k.verifying_key()) }),
         reference: options.reference.clone(),
-        snapshot: options.snapshot.as_ref().map(|s| manifest::Digest { size: s.len() as u64, sha256: keys::sha256_hex(s) }),
+        snapshot: options
+            .snapshot
+            .as_ref()
+            .map(|s| manifest::Digest { size: s.len() as u64, sha256: keys::sha256_hex(s) }),
     };
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
     let mut out = runtime.to_vec();
     sections::append_custom_section(&mut out, MANIFEST_SECTION, &manifest_bytes).map_err(Error::InvalidOption)?;
     sections::append_custom_section(&mut out, MODEL_SECTION, payload).map_err(Error::InvalidOption)?;
     if let Some(key) = &signing_key {
-        sections::append_custom_section(&mut out, SIGNATURE_SECTION, &keys::sign(key, &manifest_bytes)).map_err(Error::InvalidOption)?;
+        sections::append_custom_section(&mut out, SIGNATURE_SECTION, &keys::sign(key, &manifest_bytes))
+            .map_err(Error::InvalidOption)?;
     }
     if let Some(snapshot) = &options.snapshot {
         sections::append_custom_section(&mut out, SNAPSHOT_SECTION, snapshot).map_err(Error::InvalidOption)?;
@@ -268,7 +299,9 @@ fn class_labels(onnx: &[u8]) -> Option<Vec<String>> {
             "classlabels_strings" if !a.strings.is_empty() => {
                 Some(a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
             }
-            "classlabels_int64s" | "classlabels_ints" if !a.ints.is_empty() => Some(a.ints.iter().map(i64::to_string).collect()),
+            "classlabels_int64s" | "classlabels_ints" if !a.ints.is_empty() => {
+                Some(a.ints.iter().map(i64::to_string).collect())
+            }
             _ => None,
         })
     })

@@ -55,8 +55,12 @@ pub fn custom_sections(bytes: &[u8]) -> Result<Vec<Section<'_>>, String> {
         })?;
         if id == CUSTOM {
             let (len, m) = leb_u32(bytes, start).ok_or_else(|| format!("bad custom section name at byte {start}"))?;
-            let name_end = (start + m).checked_add(len as usize).filter(|&e| e <= end).ok_or("custom section name runs past its section")?;
-            let name = std::str::from_utf8(&bytes[start + m..name_end]).map_err(|_| "custom section name is not UTF-8")?;
+            let name_end = (start + m)
+                .checked_add(len as usize)
+                .filter(|&e| e <= end)
+                .ok_or("custom section name runs past its section")?;
+            let name =
+                std::str::from_utf8(&bytes[start + m..name_end]).map_err(|_| "custom section name is not UTF-8")?;
             out.push((name, &bytes[name_end..end], at));
         }
         at = end;

@@ -52,14 +52,18 @@ fn records(text: &str) -> Result<Vec<Vec<String>>> {
 /// The columns of a CSV text with a header row.
 pub fn columns(text: &str, categorical: &[String]) -> Result<Vec<(String, Column)>> {
     let mut rows = records(text)?.into_iter();
-    let header = rows.next().ok_or_else(|| Error::InvalidOption("CSV: the file is empty, expected a header row".into()))?;
+    let header =
+        rows.next().ok_or_else(|| Error::InvalidOption("CSV: the file is empty, expected a header row".into()))?;
     let header: Vec<String> = header.into_iter().map(|h| h.trim().to_owned()).collect();
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
         return Err(Error::InvalidOption(format!("CSV: column '{dup}' appears twice in the header")));
     }
     if let Some(name) = categorical.iter().find(|c| !header.contains(c)) {
-        return Err(Error::InvalidOption(format!("categorical names '{name}', but the CSV's columns are {}", header.join(", "))));
+        return Err(Error::InvalidOption(format!(
+            "categorical names '{name}', but the CSV's columns are {}",
+            header.join(", ")
+        )));
     }
     let mut fields: Vec<Vec<String>> = vec![Vec::new(); header.len()];
     for (i, row) in rows.enumerate() {
@@ -101,7 +105,8 @@ mod tests {
 
     #[test]
     fn quoted_fields_missing_values_and_kinds() {
-        let text = "\u{feff}age,country,note,code\r\n41,FR,\"says \"\"hi\"\", twice\",1\r\n,DE,\"two\nlines\",2\n33,,x,3\n";
+        let text =
+            "\u{feff}age,country,note,code\r\n41,FR,\"says \"\"hi\"\", twice\",1\r\n,DE,\"two\nlines\",2\n33,,x,3\n";
         let cols = columns(text, &["code".to_string()]).unwrap();
         let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["age", "country", "note", "code"]);
@@ -114,7 +119,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(cols[1].1, Column::Categorical(vec![Some("FR".into()), Some("DE".into()), None]));
-        assert_eq!(cols[2].1, Column::Categorical(vec![Some("says \"hi\", twice".into()), Some("two\nlines".into()), Some("x".into())]));
+        assert_eq!(
+            cols[2].1,
+            Column::Categorical(vec![Some("says \"hi\", twice".into()), Some("two\nlines".into()), Some("x".into())])
+        );
         assert_eq!(cols[3].1, Column::Categorical(vec![Some("1".into()), Some("2".into()), Some("3".into())]));
     }
 

@@ -161,7 +161,11 @@ impl Tracked {
 enum PredictionDrift {
     Off,
     /// Collecting the first window of predictions to compare later ones with.
-    Baseline { name: String, column: Column, capacity: usize },
+    Baseline {
+        name: String,
+        column: Column,
+        capacity: usize,
+    },
     Tracked(Tracked),
 }
 
@@ -212,7 +216,8 @@ impl DriftMonitor {
                 features.push((tracked, i));
             }
         }
-        let unmonitored = layout.features.iter().zip(&matched).filter(|(_, m)| !**m).map(|(f, _)| f.name.clone()).collect();
+        let unmonitored =
+            layout.features.iter().zip(&matched).filter(|(_, m)| !**m).map(|(f, _)| f.name.clone()).collect();
         let prediction = match (prediction, reference.and_then(|r| r.prediction.as_ref())) {
             (None, _) => PredictionDrift::Off,
             (Some((name, kind)), Some(r)) => {
@@ -401,7 +406,8 @@ impl DriftMonitor {
         let m: f64 = reference.iter().sum();
         let (p, q) = (smoothed(&live, 0.5), smoothed(reference, 0.5));
         out.psi = Some(psi(&p, &q));
-        let (pr, qr): (Vec<f64>, Vec<f64>) = (live.iter().map(|c| c / n as f64).collect(), reference.iter().map(|c| c / m.max(1.0)).collect());
+        let (pr, qr): (Vec<f64>, Vec<f64>) =
+            (live.iter().map(|c| c / n as f64).collect(), reference.iter().map(|c| c / m.max(1.0)).collect());
         out.jensen_shannon = Some(jensen_shannon(&pr, &qr));
         let occupied = live.iter().zip(reference).filter(|(a, b)| **a > 0.0 || **b > 0.0).count().max(2);
         let noise = chi2_quantile_upper(0.01, (occupied - 1) as f64) * (1.0 / n as f64 + 1.0 / m.max(1.0));
@@ -413,7 +419,10 @@ impl DriftMonitor {
             if ln == 0.0 || rn == 0.0 {
                 (0.0, 1.0)
             } else {
-                let d = ks_statistic(&lp.iter().map(|c| c / ln).collect::<Vec<_>>(), &rp.iter().map(|c| c / rn).collect::<Vec<_>>());
+                let d = ks_statistic(
+                    &lp.iter().map(|c| c / ln).collect::<Vec<_>>(),
+                    &rp.iter().map(|c| c / rn).collect::<Vec<_>>(),
+                );
                 (d, ks_sf(d, ln * rn / (ln + rn)))
             }
         } else {
@@ -460,7 +469,8 @@ fn homogeneity(a: &[f64], b: &[f64]) -> (f64, f64) {
     if pooled.0 + pooled.1 > 0.0 {
         if expected_min(pooled.0, pooled.1) < 5.0 && !cells.is_empty() {
             // Still too small on its own: fold it into the smallest cell.
-            let smallest = (0..cells.len()).min_by(|&i, &j| (cells[i].0 + cells[i].1).total_cmp(&(cells[j].0 + cells[j].1)));
+            let smallest =
+                (0..cells.len()).min_by(|&i, &j| (cells[i].0 + cells[i].1).total_cmp(&(cells[j].0 + cells[j].1)));
             if let Some(i) = smallest {
                 cells[i] = (cells[i].0 + pooled.0, cells[i].1 + pooled.1);
             }
@@ -558,7 +568,11 @@ mod tests {
     const FEATURES: usize = 8;
 
     fn layout() -> FeatureLayout {
-        let inputs = [TensorInfo { name: "x".into(), dtype: DType::Float32, shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(FEATURES)] }];
+        let inputs = [TensorInfo {
+            name: "x".into(),
+            dtype: DType::Float32,
+            shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(FEATURES)],
+        }];
         FeatureLayout::of(&inputs, &[], None).unwrap()
     }
 
@@ -571,7 +585,8 @@ mod tests {
     }
 
     fn feed(rows: usize, z: &mut impl FnMut() -> f64, shift: f64) -> Vec<(String, Feed)> {
-        let data: Vec<f32> = (0..rows * FEATURES).map(|i| (z() + if i % FEATURES == 3 { shift } else { 0.0 }) as f32).collect();
+        let data: Vec<f32> =
+            (0..rows * FEATURES).map(|i| (z() + if i % FEATURES == 3 { shift } else { 0.0 }) as f32).collect();
         vec![("x".into(), Feed::new(HostTensor::new(vec![rows, FEATURES], Values::Float32(data))))]
     }
 
@@ -649,11 +664,21 @@ mod tests {
 
     #[test]
     fn categorical_features_use_chi_squared() {
-        let inputs = [TensorInfo { name: "country".into(), dtype: DType::String, shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(1)] }];
+        let inputs = [TensorInfo {
+            name: "country".into(),
+            dtype: DType::String,
+            shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(1)],
+        }];
         let layout = FeatureLayout::of(&inputs, &[], None).unwrap();
         let pick = |i: usize, weights: [usize; 3]| {
             let r = i % weights.iter().sum::<usize>();
-            if r < weights[0] { "FR" } else if r < weights[0] + weights[1] { "DE" } else { "IT" }
+            if r < weights[0] {
+                "FR"
+            } else if r < weights[0] + weights[1] {
+                "DE"
+            } else {
+                "IT"
+            }
         };
         let column = Column::Categorical((0..3000).map(|i| Some(pick(i * 7919, [5, 3, 2]).to_owned())).collect());
         let reference = Reference::from_columns(&[("country".into(), column)]).unwrap();

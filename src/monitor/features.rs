@@ -67,7 +67,8 @@ impl FeatureLayout {
                     matrices.len()
                 )));
             };
-            let width = matrix.shape.get(1).and_then(|d| if let Dim::Fixed(f) = d { Some(*f) } else { None }).unwrap_or(0);
+            let width =
+                matrix.shape.get(1).and_then(|d| if let Dim::Fixed(f) = d { Some(*f) } else { None }).unwrap_or(0);
             if names.len() != width {
                 return Err(Error::InvalidOption(format!(
                     "monitoring.features has {} names, but input '{}' has {width} columns",
@@ -94,7 +95,9 @@ impl FeatureLayout {
                 [_] => features.push(feature(input.name.clone(), 0, 1, false)),
                 [_, Dim::Fixed(1)] => features.push(feature(input.name.clone(), 0, 1, true)),
                 [_, Dim::Fixed(f)] => {
-                    let own = names.map(<[String]>::to_vec).or_else(|| metadata_names.clone().filter(|_| matrices.len() == 1));
+                    let own = names
+                        .map(<[String]>::to_vec)
+                        .or_else(|| metadata_names.clone().filter(|_| matrices.len() == 1));
                     let own = own.filter(|n| n.len() == *f);
                     for j in 0..*f {
                         let name = own.as_ref().map_or_else(|| format!("{}[{j}]", input.name), |n| n[j].clone());
@@ -104,7 +107,8 @@ impl FeatureLayout {
                 _ => {}
             }
         }
-        let batch_input = inputs.iter().find(|i| matches!(i.shape.first(), Some(Dim::Symbolic(_)))).map(|i| i.name.clone());
+        let batch_input =
+            inputs.iter().find(|i| matches!(i.shape.first(), Some(Dim::Symbolic(_)))).map(|i| i.name.clone());
         Ok(FeatureLayout { features, batch_input })
     }
 
@@ -132,7 +136,8 @@ impl FeatureLayout {
     /// many names as features, by position (a CSV with its own header for an unnamed
     /// `[batch, F]` input).
     pub fn resolve(&self, names: &[&str]) -> Vec<Option<usize>> {
-        let by_name: Vec<Option<usize>> = names.iter().map(|n| self.features.iter().position(|f| f.name == *n)).collect();
+        let by_name: Vec<Option<usize>> =
+            names.iter().map(|n| self.features.iter().position(|f| f.name == *n)).collect();
         if by_name.iter().all(Option::is_none) && names.len() == self.features.len() && !names.is_empty() {
             return (0..names.len()).map(Some).collect();
         }
@@ -148,7 +153,8 @@ impl FeatureLayout {
         let rows = columns.first().map_or(0, |(_, c)| c.len());
         let mut feeds = Vec::new();
         for input in inputs {
-            let features: Vec<usize> = (0..self.features.len()).filter(|&i| self.features[i].input == input.name).collect();
+            let features: Vec<usize> =
+                (0..self.features.len()).filter(|&i| self.features[i].input == input.name).collect();
             let Some(&first) = features.first() else {
                 return Err(Error::InvalidOption(format!(
                     "input '{}' ({}) cannot be filled from named columns",
@@ -173,7 +179,9 @@ impl FeatureLayout {
                     match (column, text) {
                         (Column::Numeric(v), false) => numbers.push(v.get(row).copied().unwrap_or(f64::NAN)),
                         (Column::Categorical(v), true) => texts.push(v.get(row).cloned().flatten().unwrap_or_default()),
-                        (Column::Numeric(v), true) => texts.push(v.get(row).map(|x| format_number(*x)).unwrap_or_default()),
+                        (Column::Numeric(v), true) => {
+                            texts.push(v.get(row).map(|x| format_number(*x)).unwrap_or_default())
+                        }
                         (Column::Categorical(_), false) => {
                             return Err(Error::InvalidOption(format!(
                                 "column '{}' holds text, but input '{}' is {}",
@@ -225,8 +233,14 @@ mod tests {
         assert!(err.to_string().contains("1 names, but input 'x' has 3 columns"), "{err}");
 
         let feeds = vec![
-            ("x".to_string(), Feed::new(HostTensor::new(vec![2, 3], Values::Float32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])))),
-            ("country".to_string(), Feed::new(HostTensor::new(vec![2, 1], Values::String(vec!["FR".into(), "DE".into()])))),
+            (
+                "x".to_string(),
+                Feed::new(HostTensor::new(vec![2, 3], Values::Float32(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))),
+            ),
+            (
+                "country".to_string(),
+                Feed::new(HostTensor::new(vec![2, 1], Values::String(vec!["FR".into(), "DE".into()]))),
+            ),
         ];
         assert_eq!(layout.rows(&feeds), 2);
         let b = layout.values(1, &feeds).unwrap();
@@ -241,8 +255,10 @@ mod tests {
     fn columns_fill_feeds_by_name_or_position() {
         let inputs = [info("x", DType::Float32, vec![batch(), Dim::Fixed(2)])];
         let layout = FeatureLayout::of(&inputs, &[], None).unwrap();
-        let columns =
-            vec![("f0".to_string(), Column::Numeric(vec![1.0, 3.0])), ("f1".to_string(), Column::Numeric(vec![2.0, f64::NAN]))];
+        let columns = vec![
+            ("f0".to_string(), Column::Numeric(vec![1.0, 3.0])),
+            ("f1".to_string(), Column::Numeric(vec![2.0, f64::NAN])),
+        ];
         assert_eq!(layout.resolve(&["f0", "f1"]), [Some(0), Some(1)]);
         let feeds = layout.feeds(&inputs, &columns).unwrap();
         assert_eq!(feeds[0].1.tensor.shape, [2, 2]);
@@ -251,7 +267,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(layout.resolve(&["x[1]", "nope"]), [Some(1), None]);
-        let text = vec![("x[0]".to_string(), Column::Categorical(vec![Some("a".into())])), ("x[1]".to_string(), Column::Numeric(vec![1.0]))];
+        let text = vec![
+            ("x[0]".to_string(), Column::Categorical(vec![Some("a".into())])),
+            ("x[1]".to_string(), Column::Numeric(vec![1.0])),
+        ];
         assert!(layout.feeds(&inputs, &text).unwrap_err().to_string().contains("holds text"));
         assert_eq!(format_number(3.0), "3");
         assert_eq!(format_number(2.5), "2.5");

@@ -32,7 +32,10 @@ impl PredictionId {
         if !hex(instance, 8) || !hex(token, TOKEN_DIGITS) {
             return None;
         }
-        Some(PredictionId { instance: u32::from_str_radix(instance, 16).ok()?, token: u128::from_str_radix(token, 16).ok()? })
+        Some(PredictionId {
+            instance: u32::from_str_radix(instance, 16).ok()?,
+            token: u128::from_str_radix(token, 16).ok()?,
+        })
     }
 }
 

@@ -19,8 +19,8 @@ const MAX_US: f64 = 1e9;
 
 /// Prometheus bucket boundaries, in seconds.
 pub const PROMETHEUS_LE_S: [f64; 19] = [
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0,
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 ];
 
 #[derive(Debug, Clone)]
@@ -174,7 +174,8 @@ mod tests {
                 20.0 * (0.8 * z).exp()
             })
             .collect();
-        let bimodal: Vec<f64> = (0..50_000).map(|i| if i % 10 == 0 { 5_000.0 + u() * 100.0 } else { 15.0 + u() * 3.0 }).collect();
+        let bimodal: Vec<f64> =
+            (0..50_000).map(|i| if i % 10 == 0 { 5_000.0 + u() * 100.0 } else { 15.0 + u() * 3.0 }).collect();
         for sample in [lognormal, bimodal] {
             let mut h = LatencyHistogram::default();
             for &v in &sample {

@@ -125,7 +125,8 @@ impl PredictionLog {
             if self.redacted(name) {
                 continue;
             }
-            let features: Vec<usize> = (0..layout.features.len()).filter(|&i| &layout.features[i].input == name).collect();
+            let features: Vec<usize> =
+                (0..layout.features.len()).filter(|&i| &layout.features[i].input == name).collect();
             if features.is_empty() {
                 out.insert(name.clone(), self.tensor(&feed.tensor));
                 continue;
@@ -145,7 +146,11 @@ impl PredictionLog {
     }
 
     fn outputs(&self, outputs: &[(String, HostTensor)]) -> Map<String, Value> {
-        outputs.iter().filter(|(name, _)| !self.redacted(name)).map(|(name, t)| (name.clone(), self.tensor(t))).collect()
+        outputs
+            .iter()
+            .filter(|(name, _)| !self.redacted(name))
+            .map(|(name, t)| (name.clone(), self.tensor(t)))
+            .collect()
     }
 
     fn tensor(&self, t: &HostTensor) -> Value {
@@ -174,7 +179,12 @@ impl PredictionLog {
         Value::Object(o)
     }
 
-    pub fn push_success(&mut self, entry: &Entry, outputs: &[(String, HostTensor)], inputs: Option<Map<String, Value>>) {
+    pub fn push_success(
+        &mut self,
+        entry: &Entry,
+        outputs: &[(String, HostTensor)],
+        inputs: Option<Map<String, Value>>,
+    ) {
         let outputs = Some(self.outputs(outputs));
         self.push(entry, None, outputs, inputs);
     }
@@ -184,7 +194,13 @@ impl PredictionLog {
         self.push(entry, Some(code), None, inputs);
     }
 
-    fn push(&mut self, e: &Entry, error: Option<&str>, outputs: Option<Map<String, Value>>, inputs: Option<Map<String, Value>>) {
+    fn push(
+        &mut self,
+        e: &Entry,
+        error: Option<&str>,
+        outputs: Option<Map<String, Value>>,
+        inputs: Option<Map<String, Value>>,
+    ) {
         let line = Line {
             id: e.id,
             time: iso8601(e.unix_ms),
@@ -204,7 +220,9 @@ impl PredictionLog {
     }
 
     fn trim(&mut self) {
-        while self.queue.len() > self.options.max_lines || (self.bytes > self.options.max_bytes && !self.queue.is_empty()) {
+        while self.queue.len() > self.options.max_lines
+            || (self.bytes > self.options.max_bytes && !self.queue.is_empty())
+        {
             if let Some(old) = self.queue.pop_front() {
                 self.bytes -= old.len();
                 self.dropped += 1;
@@ -276,14 +294,24 @@ mod tests {
 
     fn fixture() -> (FeatureLayout, Named<Feed>, Named<HostTensor>) {
         let inputs = [
-            TensorInfo { name: "x".into(), dtype: DType::Float32, shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(2)] },
+            TensorInfo {
+                name: "x".into(),
+                dtype: DType::Float32,
+                shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(2)],
+            },
             TensorInfo { name: "email".into(), dtype: DType::String, shape: vec![Dim::Symbolic("N".into())] },
         ];
         let meta = [("feature_names".to_string(), "age,ssn".to_string())];
         let layout = FeatureLayout::of(&inputs, &meta, None).unwrap();
         let feeds = vec![
-            ("x".to_string(), Feed::new(HostTensor::new(vec![2, 2], Values::Float32(vec![41.0, 123456789.0, 33.0, 987654321.0])))),
-            ("email".to_string(), Feed::new(HostTensor::new(vec![2], Values::String(vec!["a@b.c".into(), "d@e.f".into()])))),
+            (
+                "x".to_string(),
+                Feed::new(HostTensor::new(vec![2, 2], Values::Float32(vec![41.0, 123456789.0, 33.0, 987654321.0]))),
+            ),
+            (
+                "email".to_string(),
+                Feed::new(HostTensor::new(vec![2], Values::String(vec!["a@b.c".into(), "d@e.f".into()]))),
+            ),
         ];
         let outputs = vec![
             ("score".to_string(), HostTensor::new(vec![2, 1], Values::Float32(vec![0.3, 0.7]))),
@@ -335,7 +363,8 @@ mod tests {
     fn sampling_and_bounds() {
         let (layout, feeds, outputs) = fixture();
         let mut random = Random::new([11; 32]);
-        let mut log = PredictionLog::new(LogOptions { enabled: true, sample_rate: 0.1, max_lines: 50, ..LogOptions::default() });
+        let mut log =
+            PredictionLog::new(LogOptions { enabled: true, sample_rate: 0.1, max_lines: 50, ..LogOptions::default() });
         for _ in 0..10_000 {
             if log.sample(Some(&mut random)) {
                 log.push_success(&entry(), &outputs, None);
@@ -344,7 +373,13 @@ mod tests {
         assert!((900..1100).contains(&log.written), "{} of 10,000 sampled at 10%", log.written);
         assert_eq!(log.queued().0, 50);
         assert_eq!(log.dropped, log.written - 50);
-        let mut tight = PredictionLog::new(LogOptions { enabled: true, include_inputs: true, max_bytes: 1000, max_values: 1, ..LogOptions::default() });
+        let mut tight = PredictionLog::new(LogOptions {
+            enabled: true,
+            include_inputs: true,
+            max_bytes: 1000,
+            max_values: 1,
+            ..LogOptions::default()
+        });
         for _ in 0..100 {
             let inputs = tight.inputs(&layout, &feeds);
             tight.push_success(&entry(), &outputs, inputs);

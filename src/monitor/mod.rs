@@ -39,9 +39,9 @@ use classes::ClassTable;
 use drift::{DriftMonitor, DriftOptions, DriftReport, PredictionKind};
 use elements::Element;
 use features::FeatureLayout;
-pub use host::{Host, ManualHost};
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::SystemHost;
+pub use host::{Host, ManualHost};
 pub use ids::PredictionId;
 use logs::{Entry, LogOptions, PredictionLog};
 pub use monitored::{MonitoredModel, Prediction};
@@ -209,7 +209,10 @@ impl Monitor {
             )));
         }
         if !(options.drift.alpha > 0.0 && options.drift.alpha < 1.0) {
-            return Err(Error::InvalidOption(format!("monitoring.alpha must be between 0 and 1, got {}", options.drift.alpha)));
+            return Err(Error::InvalidOption(format!(
+                "monitoring.alpha must be between 0 and 1, got {}",
+                options.drift.alpha
+            )));
         }
         let layout = FeatureLayout::of(inputs, metadata, options.features.as_deref())?;
         let mut classes = ClassTable::new(options.max_classes.max(2));
@@ -266,7 +269,12 @@ impl Monitor {
 
     /// The model answered: counts it, keeps it for feedback and drift, logs it. Returns the
     /// prediction's id, if the platform has given entropy to make one.
-    pub fn succeed(&mut self, call: Call, outputs: &[(String, HostTensor)], host: &mut dyn Host) -> Option<PredictionId> {
+    pub fn succeed(
+        &mut self,
+        call: Call,
+        outputs: &[(String, HostTensor)],
+        host: &mut dyn Host,
+    ) -> Option<PredictionId> {
         let now = host.monotonic_ms();
         let latency_ms = now - call.started_ms;
         let sequence = self.next_sequence;
@@ -287,8 +295,12 @@ impl Monitor {
                 for (i, p) in self.predicted.iter().enumerate() {
                     let value = match (target.watched, p) {
                         (Watched::Number, Predicted::Value(v)) => Element::Number(*v),
-                        (Watched::Number, _) => self.scores.get(i * width).map_or(Element::Missing, |&s| Element::Number(s as f64)),
-                        (Watched::Class, Predicted::Class(c)) => self.classes.get(*c).map_or(Element::Missing, |l| Element::Text(&l.text)),
+                        (Watched::Number, _) => {
+                            self.scores.get(i * width).map_or(Element::Missing, |&s| Element::Number(s as f64))
+                        }
+                        (Watched::Class, Predicted::Class(c)) => {
+                            self.classes.get(*c).map_or(Element::Missing, |l| Element::Text(&l.text))
+                        }
                         (Watched::Class, _) => Element::Missing,
                     };
                     self.drift.observe_prediction(value);
@@ -389,7 +401,11 @@ impl Monitor {
                 (target::Task::Regression, Label::Number(x)) if x.is_finite() => Some(Truth::Value(*x)),
                 (target::Task::Regression, Label::Text(s)) => match s.trim().parse::<f64>() {
                     Ok(x) if x.is_finite() => Some(Truth::Value(x)),
-                    _ => return Err(Error::FeedbackInvalid(format!("label {row} is {label}, expected a number for a regression"))),
+                    _ => {
+                        return Err(Error::FeedbackInvalid(format!(
+                            "label {row} is {label}, expected a number for a regression"
+                        )));
+                    }
                 },
                 (target::Task::Regression, _) => {
                     return Err(Error::FeedbackInvalid(format!("label {row} is {label}, expected a finite number")));
@@ -401,7 +417,9 @@ impl Monitor {
                     Some(Truth::Class(self.classes.text(s).ok_or_else(|| too_many_classes(self.classes.len()))?))
                 }
                 (target::Task::Classification, _) => {
-                    return Err(Error::FeedbackInvalid(format!("label {row} is {label}, expected a class (an integer or a string)")));
+                    return Err(Error::FeedbackInvalid(format!(
+                        "label {row} is {label}, expected a class (an integer or a string)"
+                    )));
                 }
             };
             if let (Some(new), (_, _, Some(old))) = (truth, pending.row(found, row))
@@ -467,8 +485,15 @@ impl Monitor {
         let default = [("model".to_string(), self.name.clone()), ("version".to_string(), self.version.clone())];
         let labels = labels.unwrap_or(&default);
         for (k, _) in labels {
-            let valid = k.chars().enumerate().all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-            if k.is_empty() || !valid || k.starts_with("__") || ["le", "code", "feature", "kind", "quantile"].contains(&k.as_str()) {
+            let valid = k
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            if k.is_empty()
+                || !valid
+                || k.starts_with("__")
+                || ["le", "code", "feature", "kind", "quantile"].contains(&k.as_str())
+            {
                 return Err(Error::InvalidOption(format!("'{k}' cannot be a Prometheus label name here")));
             }
         }
@@ -491,7 +516,10 @@ impl Monitor {
 
     pub fn configure_logs(&mut self, options: LogOptions) -> Result<()> {
         if !(0.0..=1.0).contains(&options.sample_rate) {
-            return Err(Error::InvalidOption(format!("log sampleRate must be between 0 and 1, got {}", options.sample_rate)));
+            return Err(Error::InvalidOption(format!(
+                "log sampleRate must be between 0 and 1, got {}",
+                options.sample_rate
+            )));
         }
         self.log.configure(options);
         Ok(())
@@ -548,5 +576,7 @@ impl Monitor {
 }
 
 fn too_many_classes(n: usize) -> Error {
-    Error::FeedbackInvalid(format!("the model already has {n} classes, the most monitoring keeps (monitoring.maxClasses)"))
+    Error::FeedbackInvalid(format!(
+        "the model already has {n} classes, the most monitoring keeps (monitoring.maxClasses)"
+    ))
 }

@@ -61,7 +61,11 @@ impl MonitoredModel {
 
     /// Runs the model on the feeds `convert` makes (the binding's conversion from JS, timed
     /// with the rest).
-    pub fn predict(&mut self, host: &mut dyn Host, convert: impl FnOnce() -> Result<Vec<(String, Feed)>>) -> Result<Prediction> {
+    pub fn predict(
+        &mut self,
+        host: &mut dyn Host,
+        convert: impl FnOnce() -> Result<Vec<(String, Feed)>>,
+    ) -> Result<Prediction> {
         let Some(monitor) = &mut self.monitor else {
             return Ok(Prediction { outputs: self.model.predict(convert()?)?, id: None });
         };
@@ -132,7 +136,9 @@ impl MonitoredModel {
                         (0..view.rows)
                             .map(|r| match view.get(r) {
                                 super::elements::Element::Text(s) => Some(s.to_owned()),
-                                super::elements::Element::Number(x) if !x.is_nan() => Some(super::features::format_number(x)),
+                                super::elements::Element::Number(x) if !x.is_nan() => {
+                                    Some(super::features::format_number(x))
+                                }
                                 _ => None,
                             })
                             .collect(),

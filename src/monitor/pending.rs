@@ -83,7 +83,15 @@ impl Pending {
     /// `width` scores are kept per row (0 for none).
     pub fn new(capacity: usize, width: usize) -> Self {
         let capacity = capacity.max(1);
-        Pending { capacity, width, headers: Vec::new(), by_token: HashMap::default(), rows: Vec::new(), scores: Vec::new(), written: 0 }
+        Pending {
+            capacity,
+            width,
+            headers: Vec::new(),
+            by_token: HashMap::default(),
+            rows: Vec::new(),
+            scores: Vec::new(),
+            written: 0,
+        }
     }
 
     /// Keeps prediction `sequence`'s rows, to be found by `token`. `scores` has `width` per

@@ -113,12 +113,21 @@ pub fn render(s: &Sections, labels: &[(String, String)], now_ms: f64) -> String 
     }
 
     let d = s.drift;
-    f.family("edgeinfer_drift_detected", "gauge", "1 if the model's inputs or predictions drift from the reference, else 0.");
+    f.family(
+        "edgeinfer_drift_detected",
+        "gauge",
+        "1 if the model's inputs or predictions drift from the reference, else 0.",
+    );
     f.sample("edgeinfer_drift_detected", &[], if d.status == Status::Drift { 1.0 } else { 0.0 });
-    let watched: Vec<_> = d.features.iter().map(|x| ("feature", x)).chain(d.prediction.iter().map(|x| ("prediction", x))).collect();
+    let watched: Vec<_> =
+        d.features.iter().map(|x| ("feature", x)).chain(d.prediction.iter().map(|x| ("prediction", x))).collect();
     let with_stats: Vec<_> = watched.iter().filter(|(_, x)| x.psi.is_some()).collect();
     if !with_stats.is_empty() {
-        f.family("edgeinfer_drift_psi", "gauge", "Population stability index of the live window against the reference.");
+        f.family(
+            "edgeinfer_drift_psi",
+            "gauge",
+            "Population stability index of the live window against the reference.",
+        );
         for (kind, x) in &with_stats {
             f.sample("edgeinfer_drift_psi", &[("feature", &x.name), ("kind", kind)], x.psi.unwrap_or(0.0));
         }
@@ -128,12 +137,20 @@ pub fn render(s: &Sections, labels: &[(String, String)], now_ms: f64) -> String 
         }
         f.family("edgeinfer_drift_feature_detected", "gauge", "1 if this feature or prediction drifts, else 0.");
         for (kind, x) in &with_stats {
-            f.sample("edgeinfer_drift_feature_detected", &[("feature", &x.name), ("kind", kind)], if x.status == Status::Drift { 1.0 } else { 0.0 });
+            f.sample(
+                "edgeinfer_drift_feature_detected",
+                &[("feature", &x.name), ("kind", kind)],
+                if x.status == Status::Drift { 1.0 } else { 0.0 },
+            );
         }
     }
     f.family("edgeinfer_prediction_logs_total", "counter", "Prediction log lines written.");
     f.sample("edgeinfer_prediction_logs_total", &[], s.logs_written as f64);
-    f.family("edgeinfer_prediction_logs_dropped_total", "counter", "Prediction log lines dropped before a sink took them.");
+    f.family(
+        "edgeinfer_prediction_logs_dropped_total",
+        "counter",
+        "Prediction log lines dropped before a sink took them.",
+    );
     f.sample("edgeinfer_prediction_logs_dropped_total", &[], s.logs_dropped as f64);
     f.out
 }

@@ -93,7 +93,8 @@ impl Quality {
                 }
                 let present = classes.sorted(pairs.iter().flat_map(|&(t, p)| [t, p]).collect());
                 let m = classification::metrics(&pairs, &present);
-                report.classes = m.classes.iter().map(|&c| classes.get(c).map(|l| l.text.clone()).unwrap_or_default()).collect();
+                report.classes =
+                    m.classes.iter().map(|&c| classes.get(c).map(|l| l.text.clone()).unwrap_or_default()).collect();
                 report.roc_auc = columns.and_then(|c| self.roc_auc(c));
                 report.accuracy = Some(m.accuracy);
                 report.macro_avg = Some(m.macro_avg);

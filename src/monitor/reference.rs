@@ -93,7 +93,9 @@ impl FeatureReference {
     pub fn from_column(name: &str, column: &Column) -> FeatureReference {
         match column {
             Column::Numeric(values) => FeatureReference::Numeric(NumericReference::from_values(name, values)),
-            Column::Categorical(values) => FeatureReference::Categorical(CategoricalReference::from_values(name, values)),
+            Column::Categorical(values) => {
+                FeatureReference::Categorical(CategoricalReference::from_values(name, values))
+            }
         }
     }
 
@@ -104,7 +106,13 @@ impl FeatureReference {
                     return Err(format!("feature '{}': edges must be finite and strictly ascending", n.name));
                 }
                 if n.counts.len() != n.edges.len() + 1 {
-                    return Err(format!("feature '{}': {} counts for {} edges, expected {}", n.name, n.counts.len(), n.edges.len(), n.edges.len() + 1));
+                    return Err(format!(
+                        "feature '{}': {} counts for {} edges, expected {}",
+                        n.name,
+                        n.counts.len(),
+                        n.edges.len(),
+                        n.edges.len() + 1
+                    ));
                 }
                 if n.edges.len() > 250 {
                     return Err(format!("feature '{}': {} bins, at most 251 are supported", n.name, n.counts.len()));
@@ -112,7 +120,11 @@ impl FeatureReference {
             }
             FeatureReference::Categorical(c) => {
                 if c.categories.len() > 250 {
-                    return Err(format!("feature '{}': {} categories, at most 250 are supported", c.name, c.categories.len()));
+                    return Err(format!(
+                        "feature '{}': {} categories, at most 250 are supported",
+                        c.name,
+                        c.categories.len()
+                    ));
                 }
                 let mut seen = std::collections::HashSet::new();
                 if let Some((dup, _)) = c.categories.iter().find(|(k, _)| !seen.insert(k)) {
@@ -135,8 +147,11 @@ impl NumericReference {
             let hi = (lo + 1).min(n - 1);
             present[lo] + (present[hi] - present[lo]) * frac
         };
-        let quantiles: Vec<f64> =
-            if n == 0 { Vec::new() } else { (0..=QUANTILE_STEPS).map(|i| quantile(i as f64 / QUANTILE_STEPS as f64)).collect() };
+        let quantiles: Vec<f64> = if n == 0 {
+            Vec::new()
+        } else {
+            (0..=QUANTILE_STEPS).map(|i| quantile(i as f64 / QUANTILE_STEPS as f64)).collect()
+        };
         let mut edges: Vec<f64> = quantiles.iter().skip(1).take(QUANTILE_STEPS.saturating_sub(1)).copied().collect();
         edges.dedup();
         let mut counts = vec![0u64; edges.len() + 1];
@@ -144,7 +159,9 @@ impl NumericReference {
             counts[edges.partition_point(|&e| e < v)] += 1;
         }
         let mean = (n > 0).then(|| present.iter().sum::<f64>() / n as f64);
-        let std = mean.filter(|_| n > 1).map(|m| (present.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64).sqrt());
+        let std = mean
+            .filter(|_| n > 1)
+            .map(|m| (present.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64).sqrt());
         NumericReference {
             name: name.to_owned(),
             count: n as u64,
@@ -172,7 +189,13 @@ impl CategoricalReference {
         sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let other = sorted.iter().skip(MAX_CATEGORIES).map(|(_, n)| n).sum();
         sorted.truncate(MAX_CATEGORIES);
-        CategoricalReference { name: name.to_owned(), count: (values.len() - missing) as u64, missing: missing as u64, categories: sorted, other }
+        CategoricalReference {
+            name: name.to_owned(),
+            count: (values.len() - missing) as u64,
+            missing: missing as u64,
+            categories: sorted,
+            other,
+        }
     }
 }
 
@@ -181,7 +204,10 @@ impl Reference {
     pub fn from_columns(columns: &[(String, Column)]) -> Result<Reference> {
         let rows = columns.first().map_or(0, |(_, c)| c.len());
         if let Some((name, c)) = columns.iter().find(|(_, c)| c.len() != rows) {
-            return Err(Error::InvalidOption(format!("reference column '{name}' has {} rows, the first has {rows}", c.len())));
+            return Err(Error::InvalidOption(format!(
+                "reference column '{name}' has {} rows, the first has {rows}",
+                c.len()
+            )));
         }
         let features = columns.iter().map(|(name, c)| FeatureReference::from_column(name, c)).collect();
         Ok(Reference { format: FORMAT.into(), version: 1, rows: rows as u64, features, prediction: None })

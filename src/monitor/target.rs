@@ -106,7 +106,10 @@ impl Target {
             let Some(name) = name else { return Ok(None) };
             outputs.iter().position(|o| &o.name == name).map(Some).ok_or_else(|| {
                 let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
-                Error::InvalidOption(format!("monitoring.{what} names '{name}', but the model's outputs are {}", names.join(", ")))
+                Error::InvalidOption(format!(
+                    "monitoring.{what} names '{name}', but the model's outputs are {}",
+                    names.join(", ")
+                ))
             })
         };
         let label_named = named(&options.label_output, "labelOutput")?;
@@ -116,7 +119,10 @@ impl Target {
 
         if options.task == Some(Task::Regression) {
             let value = score_named.or_else(|| find(&|o| is_float(o.dtype) && one_per_row(o))).ok_or_else(|| {
-                Error::InvalidOption("monitoring.task is 'regression', but no output is one number per row ([batch] or [batch, 1])".into())
+                Error::InvalidOption(
+                    "monitoring.task is 'regression', but no output is one number per row ([batch] or [batch, 1])"
+                        .into(),
+                )
             })?;
             if !one_per_row(&outputs[value]) || !is_float(outputs[value].dtype) {
                 return Err(Error::InvalidOption(format!(
@@ -254,7 +260,10 @@ impl Target {
                 let column = if self.width == 1 {
                     (row[0] as f64 >= self.threshold) as usize
                 } else {
-                    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (j, &p)| if p > best.1 { (j, p) } else { best }).0
+                    row.iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |best, (j, &p)| if p > best.1 { (j, p) } else { best })
+                        .0
                 };
                 let class = if self.width == 1 { classes.int(column as i64) } else { columns.get(column).copied() };
                 predicted.push(class.map_or(Predicted::Unknown, Predicted::Class));
@@ -310,12 +319,16 @@ mod tests {
     #[test]
     fn detects_labels_scores_and_values() {
         let mut classes = ClassTable::new(100);
-        let sk = [info("label", DType::Int64, &[batch()]), info("probabilities", DType::Float32, &[batch(), Dim::Fixed(3)])];
+        let sk =
+            [info("label", DType::Int64, &[batch()]), info("probabilities", DType::Float32, &[batch(), Dim::Fixed(3)])];
         let mut t = Target::detect(&sk, &[], &TargetOptions::default(), &mut classes).unwrap().unwrap();
         assert_eq!((t.task, t.width, t.watched), (Task::Classification, 3, Watched::Class));
         let outputs = vec![
             ("label".to_string(), HostTensor::new(vec![2], Values::Int64(vec![2, 0]))),
-            ("probabilities".to_string(), HostTensor::new(vec![2, 3], Values::Float32(vec![0.1, 0.2, 0.7, 0.8, 0.1, 0.1]))),
+            (
+                "probabilities".to_string(),
+                HostTensor::new(vec![2, 3], Values::Float32(vec![0.1, 0.2, 0.7, 0.8, 0.1, 0.1])),
+            ),
         ];
         let (mut predicted, mut scores) = (Vec::new(), Vec::new());
         assert_eq!(t.extract(&outputs, &mut classes, &mut predicted, &mut scores), 2);
@@ -338,7 +351,10 @@ mod tests {
         assert!(Target::detect(&topk, &[], &TargetOptions::default(), &mut classes).unwrap().is_none());
         let bad = TargetOptions { label_output: Some("nope".into()), ..Default::default() };
         let err = Target::detect(&sk, &[], &bad, &mut classes).unwrap_err();
-        assert!(matches!(&err, Error::InvalidOption(m) if m.contains("'nope'") && m.contains("probabilities")), "{err}");
+        assert!(
+            matches!(&err, Error::InvalidOption(m) if m.contains("'nope'") && m.contains("probabilities")),
+            "{err}"
+        );
     }
 
     #[test]
@@ -351,7 +367,10 @@ mod tests {
             ("label".to_string(), HostTensor::new(vec![1], Values::String(vec!["b".into()]))),
             (
                 "probabilities".to_string(),
-                HostTensor::new(vec![1], Values::Map { keys: MapKeys::String(vec!["a".into(), "b".into()]), probabilities: vec![0.4, 0.6] }),
+                HostTensor::new(
+                    vec![1],
+                    Values::Map { keys: MapKeys::String(vec!["a".into(), "b".into()]), probabilities: vec![0.4, 0.6] },
+                ),
             ),
         ];
         let (mut predicted, mut scores) = (Vec::new(), Vec::new());

@@ -101,7 +101,8 @@ impl Checked {
             return Ok(false);
         }
         let facts: TVec<&TypedFact> = inputs.iter().map(|o| model.outlet_fact(*o)).collect::<TractResult<_>>()?;
-        let (Some(indices), Some(data)) = (facts.get(1).and_then(|f| f.konst.clone()), facts[0].shape.as_concrete()) else {
+        let (Some(indices), Some(data)) = (facts.get(1).and_then(|f| f.konst.clone()), facts[0].shape.as_concrete())
+        else {
             return Ok(false);
         };
         let updates = match facts.get(2) {
@@ -139,12 +140,16 @@ impl Checked {
                 }
             }
             Rule::Elements { axis, scatter } => {
-                let fits = shape.len() == data.len() && shape.iter().zip(data).enumerate().all(|(d, (i, n))| d == *axis || i <= n);
+                let fits = shape.len() == data.len()
+                    && shape.iter().zip(data).enumerate().all(|(d, (i, n))| d == *axis || i <= n);
                 if !fits {
                     return Err(self.fail(format!("indices of shape {shape:?} do not fit data of shape {data:?} (the same rank, no larger off axis {axis})")));
                 }
                 if *scatter && updates != Some(shape) {
-                    return Err(self.fail(format!("updates of shape {:?} must have the indices' shape {shape:?}", updates.unwrap_or(&[]))));
+                    return Err(self.fail(format!(
+                        "updates of shape {:?} must have the indices' shape {shape:?}",
+                        updates.unwrap_or(&[])
+                    )));
                 }
                 let len = *data.get(*axis).unwrap_or(&0);
                 if let Some(&i) = values.iter().find(|&&i| !in_range(i, len)) {
@@ -163,9 +168,12 @@ impl Checked {
                     )));
                 }
                 if *scatter {
-                    let expected: Vec<usize> = shape[..shape.len() - 1].iter().chain(&data[b + width..]).copied().collect();
+                    let expected: Vec<usize> =
+                        shape[..shape.len() - 1].iter().chain(&data[b + width..]).copied().collect();
                     if updates != Some(&expected[..]) {
-                        return Err(self.fail(format!("updates of shape {:?}, expected {expected:?}", updates.unwrap_or(&[]))));
+                        return Err(
+                            self.fail(format!("updates of shape {:?}, expected {expected:?}", updates.unwrap_or(&[])))
+                        );
                     }
                 }
                 if width > 0 {
@@ -186,7 +194,14 @@ impl Checked {
     /// OneHot by the specification: positions out of [-depth, depth) give a row of off
     /// values. Runs tract's OneHot on the positions with those replaced by 0, then puts
     /// off back where they landed.
-    fn one_hot(&self, ctx: &EvalContext, inputs: TVec<TValue>, axis: usize, depth: usize, off: &Tensor) -> TractResult<TVec<TValue>> {
+    fn one_hot(
+        &self,
+        ctx: &EvalContext,
+        inputs: TVec<TValue>,
+        axis: usize,
+        depth: usize,
+        off: &Tensor,
+    ) -> TractResult<TVec<TValue>> {
         let positions = inputs[0].cast_to::<i64>()?.into_owned();
         let shape = positions.shape().to_vec();
         let mut out_shape = shape.clone();
@@ -195,7 +210,8 @@ impl Checked {
             return Ok(tvec!(off.broadcast_scalar_to_shape(&out_shape)?.into_tvalue()));
         }
         let values = positions.try_as_plain_ram()?.as_slice::<i64>()?;
-        let outside: Vec<usize> = values.iter().enumerate().filter(|&(_, &i)| !in_range(i, depth)).map(|(k, _)| k).collect();
+        let outside: Vec<usize> =
+            values.iter().enumerate().filter(|&(_, &i)| !in_range(i, depth)).map(|(k, _)| k).collect();
         if outside.is_empty() {
             return self.inner.eval(ctx, inputs);
         }

@@ -20,8 +20,15 @@ use tract_onnx::tract_hir::ops as hir;
 
 /// Replaces tract's LSTM, GRU and RNN.
 pub(crate) fn register(reg: &mut OnnxOpRegister) {
-    reg.insert("LSTM", |_, node| build(node, Kind::Lstm { input_forget: node.get_attr_opt::<i64>("input_forget")?.unwrap_or(0) != 0 }));
-    reg.insert("GRU", |_, node| build(node, Kind::Gru { linear_before_reset: node.get_attr_opt::<i64>("linear_before_reset")?.unwrap_or(0) != 0 }));
+    reg.insert("LSTM", |_, node| {
+        build(node, Kind::Lstm { input_forget: node.get_attr_opt::<i64>("input_forget")?.unwrap_or(0) != 0 })
+    });
+    reg.insert("GRU", |_, node| {
+        build(
+            node,
+            Kind::Gru { linear_before_reset: node.get_attr_opt::<i64>("linear_before_reset")?.unwrap_or(0) != 0 },
+        )
+    });
     reg.insert("RNN", |_, node| build(node, Kind::Rnn));
 }
 
@@ -59,10 +66,19 @@ fn build(node: &NodeProto, kind: Kind) -> TractResult<(Box<dyn InferenceOp>, Vec
     let names: Vec<String> = match node.get_attr_opt_vec::<String>("activations")? {
         Some(names) => names,
         None if kind == Kind::Rnn => vec!["Tanh".to_string(); reverse.len()],
-        None => defaults[..per_direction].iter().cycle().take(per_direction * reverse.len()).map(|s| s.to_string()).collect(),
+        None => defaults[..per_direction]
+            .iter()
+            .cycle()
+            .take(per_direction * reverse.len())
+            .map(|s| s.to_string())
+            .collect(),
     };
     if names.len() != per_direction * reverse.len() {
-        bail!("{label}: {} activations, expected {} ({per_direction} per direction)", names.len(), per_direction * reverse.len());
+        bail!(
+            "{label}: {} activations, expected {} ({per_direction} per direction)",
+            names.len(),
+            per_direction * reverse.len()
+        );
     }
     let alphas: Vec<f32> = node.get_attr_opt_vec("activation_alpha")?.unwrap_or_default();
     let betas: Vec<f32> = node.get_attr_opt_vec("activation_beta")?.unwrap_or_default();
@@ -72,7 +88,8 @@ fn build(node: &NodeProto, kind: Kind) -> TractResult<(Box<dyn InferenceOp>, Vec
         let (takes_alpha, takes_beta) = Activation::parameters(name);
         let a = if takes_alpha { alpha.next() } else { None };
         let b = if takes_beta { beta.next() } else { None };
-        activations.push(Activation::named(name, a, b).ok_or_else(|| format_err!("{label}: unknown activation '{name}'"))?);
+        activations
+            .push(Activation::named(name, a, b).ok_or_else(|| format_err!("{label}: unknown activation '{name}'"))?);
     }
     // Directions share the kernels' activations: two different sets are left to tract, as
     // are activations past the first direction's that differ.
@@ -124,7 +141,12 @@ impl Expansion for Lowering {
         self.tract.nboutputs()
     }
 
-    fn rules<'r, 'p: 'r, 's: 'r>(&'s self, s: &mut Solver<'r>, inputs: &'p [TensorProxy], outputs: &'p [TensorProxy]) -> InferenceResult {
+    fn rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        inputs: &'p [TensorProxy],
+        outputs: &'p [TensorProxy],
+    ) -> InferenceResult {
         self.tract.rules(s, inputs, outputs)
     }
 
@@ -187,14 +209,22 @@ impl Recurrent {
         Cell { kind: self.kind, input, hidden, activations: self.activations, clip: self.clip }
     }
 
-    fn pack(&self, w: &Tensor, r: &Tensor, b: Option<&Tensor>, p: Option<&Tensor>) -> TractResult<Vec<DirectionWeights>> {
+    fn pack(
+        &self,
+        w: &Tensor,
+        r: &Tensor,
+        b: Option<&Tensor>,
+        p: Option<&Tensor>,
+    ) -> TractResult<Vec<DirectionWeights>> {
         let (input, hidden) = self.sizes(w.shape())?;
         if self.hidden.is_some_and(|h| h != hidden) {
             bail!("{}: hidden_size is {:?}, but W has {} rows a gate", self.label, self.hidden, hidden);
         }
         let cell = self.cell(input, hidden);
         let dirs = self.reverse.len();
-        let f32s = |t: &Tensor| -> TractResult<Vec<f32>> { Ok(t.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()) };
+        let f32s = |t: &Tensor| -> TractResult<Vec<f32>> {
+            Ok(t.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())
+        };
         let (w, r) = (f32s(w)?, f32s(r)?);
         let (b, p) = (b.map(f32s).transpose()?, p.map(f32s).transpose()?);
         let part = |all: &[f32], d: usize| all.chunks(all.len() / dirs.max(1)).nth(d).unwrap_or(&[]).to_vec();
@@ -241,7 +271,11 @@ impl EvalOp for Recurrent {
         let w_shape = self.input(&inputs, 1).context("no W")?.shape();
         let (input, hidden) = self.sizes(w_shape)?;
         let shape = x.shape();
-        ensure!(shape.len() == 3 && shape[2] == input, "{}: X has shape {shape:?}, expected 3 axes and {input} inputs", self.label);
+        ensure!(
+            shape.len() == 3 && shape[2] == input,
+            "{}: X has shape {shape:?}, expected 3 axes and {input} inputs",
+            self.label
+        );
         let (seq, batch) = if self.batch_first { (shape[1], shape[0]) } else { (shape[0], shape[1]) };
         let dirs = self.reverse.len();
         let lengths: Option<Vec<i32>> = match self.input(&inputs, 4) {
@@ -255,14 +289,24 @@ impl EvalOp for Recurrent {
             }
         };
         let (h0, c0) = (state(5)?, state(6)?);
-        let seq_shape: TVec<usize> = if self.batch_first { tvec![batch, seq, dirs, hidden] } else { tvec![seq, dirs, batch, hidden] };
-        let state_shape: TVec<usize> = if self.batch_first { tvec![batch, dirs, hidden] } else { tvec![dirs, batch, hidden] };
+        let seq_shape: TVec<usize> =
+            if self.batch_first { tvec![batch, seq, dirs, hidden] } else { tvec![seq, dirs, batch, hidden] };
+        let state_shape: TVec<usize> =
+            if self.batch_first { tvec![batch, dirs, hidden] } else { tvec![dirs, batch, hidden] };
         let (mut y, mut y_h, mut y_c) =
             (Tensor::zero::<f32>(&seq_shape)?, Tensor::zero::<f32>(&state_shape)?, Tensor::zero::<f32>(&state_shape)?);
         {
-            let (mut ys, mut hs, mut cs) = (y.try_as_plain_ram_mut()?, y_h.try_as_plain_ram_mut()?, y_c.try_as_plain_ram_mut()?);
-            let directions: Vec<(DirectionWeights, bool)> = packed.iter().cloned().zip(self.reverse.iter().copied()).collect();
-            let sequence = Sequence { x: x.try_as_plain_ram()?.as_slice::<f32>()?, seq, batch, batch_first: self.batch_first, lengths: lengths.as_deref() };
+            let (mut ys, mut hs, mut cs) =
+                (y.try_as_plain_ram_mut()?, y_h.try_as_plain_ram_mut()?, y_c.try_as_plain_ram_mut()?);
+            let directions: Vec<(DirectionWeights, bool)> =
+                packed.iter().cloned().zip(self.reverse.iter().copied()).collect();
+            let sequence = Sequence {
+                x: x.try_as_plain_ram()?.as_slice::<f32>()?,
+                seq,
+                batch,
+                batch_first: self.batch_first,
+                lengths: lengths.as_deref(),
+            };
             let out = Outputs {
                 y: self.outputs[0].map(|_| ys.as_slice_mut::<f32>()).transpose()?,
                 y_h: self.outputs[1].map(|_| hs.as_slice_mut::<f32>()).transpose()?,
@@ -296,7 +340,12 @@ impl TypedOp for Recurrent {
             let state = tvec![dirs.clone(), batch.clone(), hidden.clone()];
             [tvec![seq, dirs, batch, hidden], state.clone(), state]
         };
-        Ok(shapes.into_iter().enumerate().filter(|(slot, _)| self.outputs[*slot].is_some()).map(|(_, s)| f32::fact(s)).collect())
+        Ok(shapes
+            .into_iter()
+            .enumerate()
+            .filter(|(slot, _)| self.outputs[*slot].is_some())
+            .map(|(_, s)| f32::fact(s))
+            .collect())
     }
     as_op!();
 }

@@ -66,14 +66,18 @@ fn manifest_of(bundle: &[u8]) -> Manifest {
 #[test]
 fn the_manifest_describes_the_model() {
     let (private, public) = keys(2);
-    let (bytes, manifest) = bundle::build(&runtime(), &model("encoder_block"), &options("enc", Some(&private))).unwrap();
+    let (bytes, manifest) =
+        bundle::build(&runtime(), &model("encoder_block"), &options("enc", Some(&private))).unwrap();
     assert_eq!(manifest_of(&bytes), manifest);
     assert_eq!(manifest.name, "enc");
     assert_eq!(manifest.version, "3");
     assert_eq!(manifest.model.encoding, Encoding::Onnx);
     assert_eq!(manifest.model.sha256, manifest.model.source_sha256, "the ONNX file is stored as it is");
     assert_eq!(manifest.inputs[0].name, "x");
-    assert_eq!(manifest.inputs[0].shape, vec![serde_json::json!("batch"), serde_json::json!("seq"), serde_json::json!(32)]);
+    assert_eq!(
+        manifest.inputs[0].shape,
+        vec![serde_json::json!("batch"), serde_json::json!("seq"), serde_json::json!(32)]
+    );
     assert_eq!(manifest.runtime.version, env!("CARGO_PKG_VERSION"));
     let signer = manifest.signer.unwrap();
     assert_eq!(signer.algorithm, "Ed25519");
@@ -182,7 +186,10 @@ fn a_snapshot_is_held_to_the_manifest() {
     let build = BuildOptions { snapshot: Some(memory.clone()), ..options("mlp", Some(&private)) };
     let (good, manifest) = bundle::build(&runtime(), &model("mlp_tabular"), &build).unwrap();
     let declared = manifest.snapshot.clone().unwrap();
-    assert_eq!((declared.size, declared.sha256.as_str()), (4000, edgeinfer::bundle::keys::sha256_hex(&memory).as_str()));
+    assert_eq!(
+        (declared.size, declared.sha256.as_str()),
+        (4000, edgeinfer::bundle::keys::sha256_hex(&memory).as_str())
+    );
     assert_eq!(bundle::parts(&good).unwrap().snapshot.and_then(|s| s.bytes), Some(&memory[..]));
     Model::load(&good, &with_key(&public)).unwrap();
     for at in [0, 1999, 3999] {
@@ -196,14 +203,20 @@ fn a_snapshot_is_held_to_the_manifest() {
     refused(&added, &LoadOptions::default(), "E_INTEGRITY", "does not name");
     // What JS passes from a compiled module: the platform's digest, or only the size.
     let (upper, other) = (declared.sha256.to_uppercase(), edgeinfer::bundle::keys::sha256_hex(b"other memory"));
-    let parts = |size, sha256| bundle::Parts { snapshot: Some(bundle::Section { size, bytes: None, sha256 }), ..bundle::parts(&good).unwrap() };
+    let parts = |size, sha256| bundle::Parts {
+        snapshot: Some(bundle::Section { size, bytes: None, sha256 }),
+        ..bundle::parts(&good).unwrap()
+    };
     let check = |size, sha256| bundle::check(&parts(size, sha256), &LoadOptions::default());
     check(4000, Some(&upper)).unwrap();
     check(4000, None).unwrap();
     for (size, sha256) in [(4000, Some(other.as_str())), (3999, None)] {
         let e = check(size, sha256).unwrap_err();
         assert_eq!(e.code(), "E_INTEGRITY", "{e}");
-        assert!(e.to_string().contains("the snapshot (") && e.to_string().contains("does not match the manifest"), "{e}");
+        assert!(
+            e.to_string().contains("the snapshot (") && e.to_string().contains("does not match the manifest"),
+            "{e}"
+        );
     }
 }
 
@@ -226,7 +239,10 @@ fn a_digest_from_the_host_is_held_to_the_manifest() {
     }
     assert_eq!(parts.model.sha256, None);
     // Restoring a snapshot passes the model's size and digest without its bytes; neither is refused.
-    let unpassed = |sha256| bundle::Parts { model: bundle::Section { bytes: None, sha256, ..parts.model }, ..bundle::parts(&good).unwrap() };
+    let unpassed = |sha256| bundle::Parts {
+        model: bundle::Section { bytes: None, sha256, ..parts.model },
+        ..bundle::parts(&good).unwrap()
+    };
     bundle::check(&unpassed(Some(&manifest.model.sha256)), &LoadOptions::default()).unwrap();
     assert_eq!(bundle::check(&unpassed(None), &LoadOptions::default()).unwrap_err().code(), "E_INTERNAL");
 }
@@ -257,9 +273,11 @@ fn a_bundle_from_another_runtime_version_is_refused() {
     other.runtime.version = "9.9.0".into();
     let manifest_bytes = serde_json::to_vec(&other).unwrap();
     let key = edgeinfer::bundle::keys::signing_key(&private).unwrap();
-    let resigned = with_section(&with_section(&good, bundle::MANIFEST_SECTION, |p| *p = manifest_bytes.clone()), bundle::SIGNATURE_SECTION, |p| {
-        *p = edgeinfer::bundle::keys::sign(&key, &manifest_bytes).to_vec()
-    });
+    let resigned = with_section(
+        &with_section(&good, bundle::MANIFEST_SECTION, |p| *p = manifest_bytes.clone()),
+        bundle::SIGNATURE_SECTION,
+        |p| *p = edgeinfer::bundle::keys::sign(&key, &manifest_bytes).to_vec(),
+    );
     refused(&resigned, &with_key(&public), "E_BUNDLE_VERSION", "9.9.0");
 }
 
@@ -272,7 +290,9 @@ fn building_refuses_bad_requests() {
     assert!(bundle::build(&built, &mlp, &options("m", None)).unwrap_err().to_string().contains("already a bundle"));
     assert_eq!(bundle::build(&runtime(), &mlp, &options("bad name", None)).unwrap_err().code(), "E_INVALID_OPTION");
     assert_eq!(bundle::build(&runtime(), b"junk", &options("m", None)).unwrap_err().code(), "E_MODEL_PARSE");
-    let e = bundle::build(&runtime(), &mlp, &BuildOptions { signing_key_pem: Some("nope".into()), ..options("m", None) }).unwrap_err();
+    let e =
+        bundle::build(&runtime(), &mlp, &BuildOptions { signing_key_pem: Some("nope".into()), ..options("m", None) })
+            .unwrap_err();
     assert_eq!(e.code(), "E_INVALID_OPTION");
 }
 

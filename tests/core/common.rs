@@ -124,7 +124,13 @@ fn half_to_f64(h: u16) -> f64 {
     let m = (h & 0x3ff) as f64;
     match e {
         0 => s * m * 2f64.powi(-24),
-        31 => if m == 0.0 { s * f64::INFINITY } else { f64::NAN },
+        31 => {
+            if m == 0.0 {
+                s * f64::INFINITY
+            } else {
+                f64::NAN
+            }
+        }
         _ => s * (1.0 + m / 1024.0) * 2f64.powi(e - 15),
     }
 }

@@ -11,9 +11,8 @@ fn every_corpus_case_matches_onnxruntime() {
     let cases = common::cases();
     assert!(cases.len() >= 20, "expected the full corpus, found {} cases", cases.len());
     for case in &cases {
-        let result = Model::load(&case.model, &LoadOptions::default()).and_then(|mut m| {
-            m.predict(case.inputs.iter().map(|(k, t)| (k.clone(), Feed::new(t.clone()))).collect())
-        });
+        let result = Model::load(&case.model, &LoadOptions::default())
+            .and_then(|mut m| m.predict(case.inputs.iter().map(|(k, t)| (k.clone(), Feed::new(t.clone()))).collect()));
         match result {
             Err(e) => failures.push(format!("{}: {} {e}", case.name, e.code())),
             Ok(out) => {

@@ -71,9 +71,22 @@ fn fixtures_cover_every_operator() {
     for case in FIXTURES.iter().flat_map(|kind| common::cases_in(&fixtures_dir(kind))) {
         let model = String::from_utf8_lossy(&case.model).into_owned();
         for op in [
-            "ArrayFeatureExtractor", "Binarizer", "CategoryMapper", "FeatureVectorizer", "Imputer", "LabelEncoder",
-            "LinearClassifier", "LinearRegressor", "Normalizer", "OneHotEncoder", "Scaler", "SVMClassifier",
-            "SVMRegressor", "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap",
+            "ArrayFeatureExtractor",
+            "Binarizer",
+            "CategoryMapper",
+            "FeatureVectorizer",
+            "Imputer",
+            "LabelEncoder",
+            "LinearClassifier",
+            "LinearRegressor",
+            "Normalizer",
+            "OneHotEncoder",
+            "Scaler",
+            "SVMClassifier",
+            "SVMRegressor",
+            "TreeEnsembleClassifier",
+            "TreeEnsembleRegressor",
+            "ZipMap",
         ] {
             if model.contains(op) {
                 ops.insert(op);
@@ -181,7 +194,8 @@ fn a_zipmap_output_is_a_map_of_batch_shape_and_refused_as_an_input_dtype() {
     let map = out.iter().find(|(n, _)| n == &probs.name).map(|(_, t)| t).unwrap();
     // A shape seen again runs on a plan specialised for it: the output is still the same map.
     for _ in 0..2 {
-        let again = model.predict(vec![(x.clone(), Feed::new(HostTensor::new(vec![2, 13], Values::Float32(vec![0.1; 26]))))]);
+        let again =
+            model.predict(vec![(x.clone(), Feed::new(HostTensor::new(vec![2, 13], Values::Float32(vec![0.1; 26]))))]);
         assert_eq!(again.unwrap().iter().find(|(n, _)| n == &probs.name).map(|(_, t)| t), Some(map));
     }
     assert_eq!(map.shape, vec![2]);

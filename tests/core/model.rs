@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use edgeinfer::{DType, Dim, Feed, HostTensor, LoadOptions, Limits, Model, Values};
+use edgeinfer::{DType, Dim, Feed, HostTensor, Limits, LoadOptions, Model, Values};
 
 fn corpus_model(name: &str) -> Vec<u8> {
     std::fs::read(common::corpus_dir().join(format!("{name}.onnx"))).unwrap()
@@ -105,7 +105,8 @@ fn shapes_are_checked_before_allocation() {
 
 #[test]
 fn limits_refuse_oversized_work() {
-    let opts = LoadOptions { limits: Limits { max_input_elements: 64, max_tensor_bytes: 1 << 30 }, ..Default::default() };
+    let opts =
+        LoadOptions { limits: Limits { max_input_elements: 64, max_tensor_bytes: 1 << 30 }, ..Default::default() };
     let mut m = Model::load(&corpus_model("mlp_tabular"), &opts).unwrap();
     let e = m.predict(vec![("x".into(), feed(&[3, 32], Values::Float32(vec![0.0; 96])))]).unwrap_err();
     assert_eq!(e.code(), "E_RESOURCE_LIMIT");
@@ -140,7 +141,10 @@ fn a_loaded_model_takes_new_limits() {
     let tiny = Limits { max_tensor_bytes: 16, ..Limits::default() };
     let refused = e.configure(&LoadOptions { limits: tiny, ..Default::default() }).unwrap_err();
     assert!(refused.code() == "E_RESOURCE_LIMIT" && refused.to_string().contains("the model itself"), "{refused}");
-    assert_eq!(e.predict(vec![("x".into(), feed(&[1, 32], Values::Float32(vec![0.5; 32])))]).unwrap()[0].1.shape, vec![1, 1]);
+    assert_eq!(
+        e.predict(vec![("x".into(), feed(&[1, 32], Values::Float32(vec![0.5; 32])))]).unwrap()[0].1.shape,
+        vec![1, 1]
+    );
     let pinned = LoadOptions { input_shapes: vec![("x".into(), vec![1, 32])], ..Default::default() };
     assert_eq!(m.configure(&pinned).unwrap_err().code(), "E_INVALID_OPTION");
 }

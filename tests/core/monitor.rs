@@ -8,7 +8,9 @@ use crate::common;
 use std::path::PathBuf;
 
 use edgeinfer::monitor::logs::LogOptions;
-use edgeinfer::monitor::{Column, Host, Label, ManualHost, Monitor, MonitorOptions, MonitoredModel, PredictionId, Reference};
+use edgeinfer::monitor::{
+    Column, Host, Label, ManualHost, Monitor, MonitorOptions, MonitoredModel, PredictionId, Reference,
+};
 use edgeinfer::{DType, Dim, Error, Feed, HostTensor, LoadOptions, Model, TensorInfo, Values};
 use serde_json::Value;
 
@@ -260,7 +262,10 @@ fn feedback_refusals_name_what_is_wrong() {
 
 #[test]
 fn memory_stays_bounded_over_a_million_predictions() {
-    let outputs_info = [info("label", DType::Int64, vec![batch()]), info("probabilities", DType::Float32, vec![batch(), Dim::Fixed(3)])];
+    let outputs_info = [
+        info("label", DType::Int64, vec![batch()]),
+        info("probabilities", DType::Float32, vec![batch(), Dim::Fixed(3)]),
+    ];
     let columns = vec![
         ("x[0]".to_string(), Column::Numeric((0..1000).map(|i| (i % 97) as f64 / 97.0).collect())),
         ("x[1]".to_string(), Column::Numeric((0..1000).map(|i| (i % 13) as f64).collect())),
@@ -271,14 +276,22 @@ fn memory_stays_bounded_over_a_million_predictions() {
         quality_window: 300,
         feedback_capacity: 2000,
         max_classes: 50,
-        log: LogOptions { enabled: true, sample_rate: 0.01, include_inputs: true, max_lines: 100, ..LogOptions::default() },
+        log: LogOptions {
+            enabled: true,
+            sample_rate: 0.01,
+            include_inputs: true,
+            max_lines: 100,
+            ..LogOptions::default()
+        },
         ..MonitorOptions::default()
     };
     let mut m = Monitor::new(&x_input(), &outputs_info, &[], options).unwrap();
     let mut host = ManualHost::new(5);
     host.step_ms = 0.02;
     let feeds: Vec<Vec<(String, Feed)>> = (0..4)
-        .map(|r| vec![("x".into(), Feed::new(HostTensor::new(vec![1, 2], Values::Float32(vec![r as f32 * 0.25, r as f32]))))])
+        .map(|r| {
+            vec![("x".into(), Feed::new(HostTensor::new(vec![1, 2], Values::Float32(vec![r as f32 * 0.25, r as f32]))))]
+        })
         .collect();
     let mut sizes = None;
     for i in 0..1_000_000u64 {
@@ -301,8 +314,13 @@ fn memory_stays_bounded_over_a_million_predictions() {
         }
     }
     let end = m.footprint();
-    let lines_only = |f: &edgeinfer::monitor::Footprint| edgeinfer::monitor::Footprint { log: (f.log.0, 0), ..f.clone() };
-    assert_eq!(Some(lines_only(&end)), sizes.as_ref().map(lines_only), "no structure grew between 100,000 and 1,000,000 predictions");
+    let lines_only =
+        |f: &edgeinfer::monitor::Footprint| edgeinfer::monitor::Footprint { log: (f.log.0, 0), ..f.clone() };
+    assert_eq!(
+        Some(lines_only(&end)),
+        sizes.as_ref().map(lines_only),
+        "no structure grew between 100,000 and 1,000,000 predictions"
+    );
     assert_eq!(end.pending, (2000, 2000, 6000));
     assert_eq!(end.quality, (300, 900));
     assert!(end.drift.iter().all(|&n| n <= 500), "{:?}", end.drift);
@@ -341,13 +359,18 @@ fn design(rows: usize, seed: u64, shift: (usize, f32)) -> Vec<f32> {
 #[test]
 fn a_real_model_monitored_end_to_end() {
     let mut plain = MonitoredModel::new(corpus_model("mlp_tabular"), MonitorOptions::default()).unwrap();
-    let sample = vec![("x".to_string(), Feed::new(HostTensor::new(vec![2000, 32], Values::Float32(design(2000, 1, (0, 0.0))))))];
+    let sample =
+        vec![("x".to_string(), Feed::new(HostTensor::new(vec![2000, 32], Values::Float32(design(2000, 1, (0, 0.0))))))];
     let reference = plain.build_reference(sample).unwrap();
     assert_eq!(reference.features.len(), 32);
     assert_eq!(reference.features[5].name(), "x[5]");
     assert_eq!(reference.prediction.as_ref().map(|p| p.name()), Some("y"));
     let json = reference.to_json();
-    assert_eq!(plain.stats(&mut ManualHost::new(0)).unwrap().performance.predictions, 0, "building a reference is not traffic");
+    assert_eq!(
+        plain.stats(&mut ManualHost::new(0)).unwrap().performance.predictions,
+        0,
+        "building a reference is not traffic"
+    );
 
     let options = MonitorOptions {
         name: "mlp".into(),
@@ -360,7 +383,10 @@ fn a_real_model_monitored_end_to_end() {
     let mut host = ManualHost::new(9);
     host.step_ms = 0.5;
     for seed in 0..10 {
-        let feeds = vec![("x".to_string(), Feed::new(HostTensor::new(vec![100, 32], Values::Float32(design(100, 100 + seed, (7, 0.5))))))];
+        let feeds = vec![(
+            "x".to_string(),
+            Feed::new(HostTensor::new(vec![100, 32], Values::Float32(design(100, 100 + seed, (7, 0.5))))),
+        )];
         let p = m.predict(&mut host, || Ok(feeds)).unwrap();
         assert!(p.id.is_some());
         assert_eq!(p.outputs[0].1.shape, [100, 1]);
@@ -378,7 +404,12 @@ fn a_real_model_monitored_end_to_end() {
     assert_eq!(stats.performance.batch_size.max, 100);
 
     let drift = m.drift().unwrap();
-    let shifted: Vec<&str> = drift.features.iter().filter(|f| f.status == edgeinfer::monitor::drift::Status::Drift).map(|f| f.name.as_str()).collect();
+    let shifted: Vec<&str> = drift
+        .features
+        .iter()
+        .filter(|f| f.status == edgeinfer::monitor::drift::Status::Drift)
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(shifted, ["x[7]"], "{drift:?}");
     assert_eq!(drift.rows, 1000);
 
@@ -404,7 +435,10 @@ fn a_real_model_monitored_end_to_end() {
     let logs = m.take_logs();
     assert_eq!(logs.len(), 12, "ten predictions and two failures");
     let first: Value = serde_json::from_str(&logs[0]).unwrap();
-    assert_eq!((first["model"].as_str(), first["version"].as_str(), first["rows"].as_u64()), (Some("mlp"), Some("3"), Some(100)));
+    assert_eq!(
+        (first["model"].as_str(), first["version"].as_str(), first["rows"].as_u64()),
+        (Some("mlp"), Some("3"), Some(100))
+    );
     assert_eq!(first["latency_ms"], 0.5);
     assert_eq!(first["inputs"]["x[0]"].as_array().unwrap().len(), 100);
     for line in &logs {
@@ -413,7 +447,11 @@ fn a_real_model_monitored_end_to_end() {
     assert!(m.take_logs().is_empty());
 
     // Monitoring off: nothing is watched, and asking says so.
-    let mut off = MonitoredModel::new(corpus_model("mlp_tabular"), MonitorOptions { enabled: false, ..MonitorOptions::default() }).unwrap();
+    let mut off = MonitoredModel::new(
+        corpus_model("mlp_tabular"),
+        MonitorOptions { enabled: false, ..MonitorOptions::default() },
+    )
+    .unwrap();
     let feeds = vec![("x".to_string(), Feed::new(HostTensor::new(vec![1, 32], Values::Float32(vec![0.0; 32]))))];
     assert_eq!(off.predict(&mut host, || Ok(feeds)).unwrap().id, None);
     assert_eq!(off.stats(&mut host).unwrap_err().code(), "E_INVALID_OPTION");
@@ -443,7 +481,11 @@ fn a_csv_reference_maps_onto_a_model_by_name_or_position() {
     assert!(reference.prediction.is_some());
     // A reference naming a feature the model lacks is refused at load.
     let bad = Reference::from_columns(&[("colour".to_string(), Column::Numeric(vec![1.0]))]).unwrap();
-    let err = MonitoredModel::new(corpus_model("mlp_tabular"), MonitorOptions { reference: Some(bad), ..MonitorOptions::default() }).unwrap_err();
+    let err = MonitoredModel::new(
+        corpus_model("mlp_tabular"),
+        MonitorOptions { reference: Some(bad), ..MonitorOptions::default() },
+    )
+    .unwrap_err();
     assert_eq!(err.code(), "E_INVALID_OPTION");
     assert!(err.to_string().contains("'colour'"), "{err}");
 }

@@ -44,7 +44,8 @@ fn both_plans(case: &common::Case) -> Result<(), String> {
 }
 
 fn all_pass(cases: &[common::Case]) {
-    let failures: Vec<String> = cases.iter().filter_map(|c| both_plans(c).err().map(|e| format!("{}: {e}", c.name))).collect();
+    let failures: Vec<String> =
+        cases.iter().filter_map(|c| both_plans(c).err().map(|e| format!("{}: {e}", c.name))).collect();
     assert!(failures.is_empty(), "{} of {} cases:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
@@ -93,7 +94,8 @@ fn a_shape_seen_twice_gets_its_plan_when_the_host_is_idle() {
     assert!(!model.wants_specializing());
     check(&mut model, &case).unwrap();
     // A model specialising nothing never asks.
-    let mut off = Model::load(&case.model, &LoadOptions { max_specialized_plans: 0, ..LoadOptions::default() }).unwrap();
+    let mut off =
+        Model::load(&case.model, &LoadOptions { max_specialized_plans: 0, ..LoadOptions::default() }).unwrap();
     for _ in 0..3 {
         check(&mut off, &case).unwrap();
     }

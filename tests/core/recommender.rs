@@ -52,7 +52,10 @@ fn schema_is_what_the_page_feeds() {
         ]
     );
     let outputs: Vec<_> = m.outputs().iter().map(|o| (o.name.as_str(), o.signature())).collect();
-    assert_eq!(outputs, vec![("items", "int64[10]".into()), ("scores", "float32[10]".into()), ("because", "int64[10]".into())]);
+    assert_eq!(
+        outputs,
+        vec![("items", "int64[10]".into()), ("scores", "float32[10]".into()), ("because", "int64[10]".into())]
+    );
 }
 
 #[test]
@@ -76,7 +79,8 @@ fn recommendations_match_onnxruntime() {
             case["scores"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
         let int_tensor = |v: Vec<i64>| HostTensor::new(vec![v.len()], Values::Int64(v));
         common::compare(&format!("{name}: items"), &int_tensor(ints(&case["items"])), get("items"), 0.0, 0.0).unwrap();
-        common::compare(&format!("{name}: because"), &int_tensor(ints(&case["because"])), get("because"), 0.0, 0.0).unwrap();
+        common::compare(&format!("{name}: because"), &int_tensor(ints(&case["because"])), get("because"), 0.0, 0.0)
+            .unwrap();
         let scores = HostTensor::new(vec![expected_scores.len()], Values::Float32(expected_scores));
         common::compare(&format!("{name}: scores"), &scores, get("scores"), 1e-4, 1e-5).unwrap();
     }

@@ -17,11 +17,29 @@ before(async () => {
   // A signed bundle made by the package's CLI, for the page to import as a user's page would.
   rmSync(bundles, { recursive: true, force: true });
   mkdirSync(bundles, { recursive: true });
-  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: bundles, stdio: 'pipe' });
+  const cli = (...args) =>
+    execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: bundles, stdio: 'pipe' });
   cli('keygen', '-o', 'team');
-  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(bundles, 'dist'));
+  cli(
+    'build',
+    join(root, 'examples/iris.onnx'),
+    '--name',
+    'iris',
+    '--version',
+    '1',
+    '--sign',
+    'team.key',
+    '-o',
+    join(bundles, 'dist'),
+  );
   server = await serve(
-    { '/pkg/': packageDir, '/suite/': join(root, 'tests/suite'), '/models/': corpusDir(), '/bundles/': bundles, '/': join(root, 'tests/browser') },
+    {
+      '/pkg/': packageDir,
+      '/suite/': join(root, 'tests/suite'),
+      '/models/': corpusDir(),
+      '/bundles/': bundles,
+      '/': join(root, 'tests/browser'),
+    },
     { '/fixtures.json': JSON.stringify(suiteFixtures()) },
   );
   browser = await launchChromium();
@@ -35,7 +53,9 @@ after(async () => {
 test('the shared suite passes inside headless Chromium', async (t) => {
   const page = await browser.newPage();
   const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
   page.on('pageerror', (e) => problems.push(e.message));
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
   await page.waitForFunction(() => window.__results, null, { timeout: 300000 });
@@ -47,5 +67,8 @@ test('the shared suite passes inside headless Chromium', async (t) => {
     await t.test(r.name, () => assert.ok(r.ok, r.error));
   }
   // The missing-model test makes Chromium log the 404; nothing else may reach the console.
-  assert.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+  assert.deepEqual(
+    problems.filter((p) => !/404/.test(p)),
+    [],
+  );
 });

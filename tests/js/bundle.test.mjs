@@ -17,7 +17,9 @@ const out = join(dir, 'dist');
 
 async function cli(...args) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(packageDir, 'js/cli.js'), ...args], {
+      cwd: dir,
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
@@ -34,10 +36,32 @@ before(async () => {
   assert.equal(keygen.code, 0, keygen.stderr);
   await cli('keygen', '-o', 'other');
   for (const m of CORPUS_MODELS) {
-    const r = await cli('build', join(corpusDir(), `${m}.onnx`), '--name', m, '--version', '3', '--sign', 'team.key', '-o', out);
+    const r = await cli(
+      'build',
+      join(corpusDir(), `${m}.onnx`),
+      '--name',
+      m,
+      '--version',
+      '3',
+      '--sign',
+      'team.key',
+      '-o',
+      out,
+    );
     assert.equal(r.code, 0, `${m}: ${r.stderr}`);
   }
-  const iris = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', out);
+  const iris = await cli(
+    'build',
+    join(root, 'examples/iris.onnx'),
+    '--name',
+    'iris',
+    '--version',
+    '1',
+    '--sign',
+    'team.key',
+    '-o',
+    out,
+  );
   assert.equal(iris.code, 0, iris.stderr);
 });
 
@@ -73,7 +97,14 @@ describe('generated modules', () => {
     assert.deepEqual(iris.labels, ['setosa', 'versicolor', 'virginica']);
     assert.deepEqual(iris.features, ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
     assert.match(iris.manifest.model.sha256, /^[0-9a-f]{64}$/);
-    for (const f of ['iris.wasm', 'iris.js', 'iris.worker.js', 'iris.d.ts', 'iris.runtime/js/bundle.js', 'iris.runtime/dist/edgeinfer.js']) {
+    for (const f of [
+      'iris.wasm',
+      'iris.js',
+      'iris.worker.js',
+      'iris.d.ts',
+      'iris.runtime/js/bundle.js',
+      'iris.runtime/dist/edgeinfer.js',
+    ]) {
       assert.ok(existsSync(join(out, f)), f);
     }
     const enc = await import(pathToFileURL(join(out, 'encoder_block.js')).href);
@@ -86,7 +117,9 @@ describe('generated modules', () => {
     const bytes = readFileSync(join(out, 'mlp_tabular.wasm'));
     const m = await Model.load(bytes, { publicKey: readFileSync(join(dir, 'team.pub'), 'utf8') });
     assert.equal(m.manifest.signer.algorithm, 'Ed25519');
-    await assert.rejects(Model.load(bytes, { publicKey: readFileSync(join(dir, 'other.pub'), 'utf8') }), { code: 'E_INTEGRITY' });
+    await assert.rejects(Model.load(bytes, { publicKey: readFileSync(join(dir, 'other.pub'), 'utf8') }), {
+      code: 'E_INTEGRITY',
+    });
   });
 });
 
@@ -97,19 +130,32 @@ describe('tampering', () => {
     const { Model } = await importPackage();
     const good = readFileSync(join(out, 'mlp_tabular.wasm'));
     const { runtime, list } = sections(good);
-    assert.deepEqual(list.map((s) => s.name), ['edgeinfer.manifest', 'edgeinfer.model', 'edgeinfer.signature', 'edgeinfer.snapshot']);
+    assert.deepEqual(
+      list.map((s) => s.name),
+      ['edgeinfer.manifest', 'edgeinfer.model', 'edgeinfer.signature', 'edgeinfer.snapshot'],
+    );
     for (const [k, s] of list.entries()) {
       for (const at of [0, s.payload.length >> 1, s.payload.length - 1]) {
-        const edited = list.map((x, j) => (j === k ? { ...x, payload: Uint8Array.from(x.payload, (b, i) => (i === at ? b ^ 1 : b)) } : x));
+        const edited = list.map((x, j) =>
+          j === k ? { ...x, payload: Uint8Array.from(x.payload, (b, i) => (i === at ? b ^ 1 : b)) } : x,
+        );
         const file = join(dir, 'tampered.wasm');
         writeFileSync(file, assemble(runtime, edited));
         const v = await cli('verify', file, '--public-key', 'team.pub');
         assert.equal(v.code, 1, `${s.name}[${at}] passed verify`);
         assert.match(v.stderr, /tampered\.wasm: E_INTEGRITY/);
-        await assert.rejects(Model.load(readFileSync(file), { publicKey: pub() }), { code: 'E_INTEGRITY' }, `${s.name}[${at}]`);
+        await assert.rejects(
+          Model.load(readFileSync(file), { publicKey: pub() }),
+          { code: 'E_INTEGRITY' },
+          `${s.name}[${at}]`,
+        );
         const module = await WebAssembly.compile(readFileSync(file));
         const bundle = await import(`${pathToFileURL(join(out, 'mlp_tabular.js')).href}?${s.name}${at}`);
-        await assert.rejects(bundle.load({ wasm: module, publicKey: pub() }), { code: 'E_INTEGRITY' }, `module ${s.name}[${at}]`);
+        await assert.rejects(
+          bundle.load({ wasm: module, publicKey: pub() }),
+          { code: 'E_INTEGRITY' },
+          `module ${s.name}[${at}]`,
+        );
       }
     }
     const code = Buffer.from(good);
@@ -131,9 +177,16 @@ describe('tampering', () => {
         return real.call(subtle, algorithm, data);
       };
       const m = await (await fresh('real')).load({ wasm: module, publicKey: pub() });
-      assert.equal(hashed, m.manifest.model.size + m.manifest.snapshot.size, 'WebCrypto hashed the model and its snapshot');
+      assert.equal(
+        hashed,
+        m.manifest.model.size + m.manifest.snapshot.size,
+        'WebCrypto hashed the model and its snapshot',
+      );
       subtle.digest = async () => new Uint8Array(32).buffer;
-      await assert.rejects((await fresh('wrong')).load({ wasm: module }), { code: 'E_INTEGRITY', message: /does not match the manifest/ });
+      await assert.rejects((await fresh('wrong')).load({ wasm: module }), {
+        code: 'E_INTEGRITY',
+        message: /does not match the manifest/,
+      });
       // Without a working digest (an insecure browser context) the core hashes the model itself.
       subtle.digest = async () => {
         throw new Error('SubtleCrypto is unavailable');
@@ -151,11 +204,17 @@ describe('tampering', () => {
     // predict() loads without a key; a later load naming a key that did not sign it is refused.
     const afterPredict = await fresh('predict');
     await afterPredict.predict(feeds);
-    await assert.rejects(afterPredict.load({ publicKey: other }), { code: 'E_INTEGRITY', message: /signature does not match/ });
+    await assert.rejects(afterPredict.load({ publicKey: other }), {
+      code: 'E_INTEGRITY',
+      message: /signature does not match/,
+    });
     assert.equal((await afterPredict.load({ publicKey: pub() })).manifest.name, 'mlp_tabular');
     // A load with the right key, then one with another key, concurrently or later.
     const afterKey = await fresh('key');
-    const [good, bad] = await Promise.allSettled([afterKey.load({ publicKey: pub() }), afterKey.load({ publicKey: other })]);
+    const [good, bad] = await Promise.allSettled([
+      afterKey.load({ publicKey: pub() }),
+      afterKey.load({ publicKey: other }),
+    ]);
     assert.equal(good.status, 'fulfilled');
     assert.equal(bad.reason?.code, 'E_INTEGRITY');
     await assert.rejects(afterKey.load({ publicKey: other }), { code: 'E_INTEGRITY' });
@@ -168,16 +227,31 @@ describe('tampering', () => {
     assert.equal((await refusedFirst.load({ publicKey: pub() })).manifest.name, 'mlp_tabular');
     // An unsigned bundle, loaded without a key, is refused to any later key.
     const { runtime, list } = sections(readFileSync(join(out, 'mlp_tabular.wasm')));
-    const unsigned = await WebAssembly.compile(assemble(runtime, list.filter((s) => s.name !== 'edgeinfer.signature')));
+    const unsigned = await WebAssembly.compile(
+      assemble(
+        runtime,
+        list.filter((s) => s.name !== 'edgeinfer.signature'),
+      ),
+    );
     const plain = await fresh('unsigned');
     await plain.load({ wasm: unsigned });
-    await assert.rejects(plain.load({ wasm: unsigned, publicKey: pub() }), { code: 'E_INTEGRITY', message: /not signed/ });
+    await assert.rejects(plain.load({ wasm: unsigned, publicKey: pub() }), {
+      code: 'E_INTEGRITY',
+      message: /not signed/,
+    });
   });
 
-  test('a load whose options differ from the first load\'s is refused, not ignored', async () => {
+  test("a load whose options differ from the first load's is refused, not ignored", async () => {
     const bundle = await import(`${pathToFileURL(join(out, 'iris.js')).href}?options`);
-    const first = await bundle.load({ monitoring: { name: 'flowers', log: { sampleRate: 0.5 } }, maxInputElements: 1000 });
-    assert.equal(await bundle.load({ monitoring: { name: 'flowers', log: { sampleRate: 0.5 } } }), first, 'the same options');
+    const first = await bundle.load({
+      monitoring: { name: 'flowers', log: { sampleRate: 0.5 } },
+      maxInputElements: 1000,
+    });
+    assert.equal(
+      await bundle.load({ monitoring: { name: 'flowers', log: { sampleRate: 0.5 } } }),
+      first,
+      'the same options',
+    );
     assert.equal(await bundle.load(), first, 'no options take what is loaded');
     for (const [options, named] of [
       [{ monitoring: { name: 'flowers', log: { sampleRate: 1 } } }, 'monitoring'],
@@ -186,7 +260,11 @@ describe('tampering', () => {
       [{ inputShapes: { features: [1, 4] } }, 'inputShapes'],
       [{ wasm: new URL('file:///elsewhere.wasm') }, 'wasm'],
     ]) {
-      await assert.rejects(bundle.load(options), { code: 'E_INVALID_OPTION', message: new RegExp(`'${named}' option`) }, JSON.stringify(options));
+      await assert.rejects(
+        bundle.load(options),
+        { code: 'E_INVALID_OPTION', message: new RegExp(`'${named}' option`) },
+        JSON.stringify(options),
+      );
     }
     await assert.rejects(bundle.load(null), { code: 'E_INVALID_OPTION' });
   });
@@ -207,8 +285,19 @@ describe('tampering', () => {
     const manifest = JSON.parse(new TextDecoder().decode(list[0].payload));
     manifest.runtime.version = '0.0.1';
     const m = new TextEncoder().encode(JSON.stringify(manifest));
-    const signature = sign(null, Buffer.concat([Buffer.from('edgeinfer-bundle/1\n'), m]), readFileSync(join(dir, 'team.key'), 'utf8'));
-    writeFileSync(join(dir, 'old.wasm'), assemble(runtime, [{ name: 'edgeinfer.manifest', payload: m }, list[1], { name: 'edgeinfer.signature', payload: signature }]));
+    const signature = sign(
+      null,
+      Buffer.concat([Buffer.from('edgeinfer-bundle/1\n'), m]),
+      readFileSync(join(dir, 'team.key'), 'utf8'),
+    );
+    writeFileSync(
+      join(dir, 'old.wasm'),
+      assemble(runtime, [
+        { name: 'edgeinfer.manifest', payload: m },
+        list[1],
+        { name: 'edgeinfer.signature', payload: signature },
+      ]),
+    );
     const old = await cli('verify', 'old.wasm', '--public-key', 'team.pub');
     assert.equal(old.code, 1);
     assert.match(old.stderr, /E_BUNDLE_VERSION: the bundle was built by edgeinfer 0\.0\.1/);
@@ -216,13 +305,16 @@ describe('tampering', () => {
 });
 
 describe('command line', () => {
-  test('inspect shows a bundle\'s manifest; predict takes JSON or CSV; errors name the file', async () => {
+  test("inspect shows a bundle's manifest; predict takes JSON or CSV; errors name the file", async () => {
     const inspect = await cli('inspect', join(out, 'iris.wasm'));
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.match(inspect.stdout, /bundle iris 1/);
     assert.match(inspect.stdout, /signed: Ed25519, key [0-9a-f]{16}/);
     assert.match(inspect.stdout, /labels: setosa, versicolor, virginica/);
-    writeFileSync(join(dir, 'flowers.csv'), 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n');
+    writeFileSync(
+      join(dir, 'flowers.csv'),
+      'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n',
+    );
     const csv = await cli('predict', join(out, 'iris.wasm'), '--csv', 'flowers.csv', '--public-key', 'team.pub');
     assert.equal(csv.code, 0, csv.stderr);
     assert.deepEqual(JSON.parse(csv.stdout).label.data, [0, 2]);
@@ -241,8 +333,10 @@ describe('command line', () => {
     assert.match(badName.stderr, /E_INVALID_OPTION/);
   });
 
-  test('the generated types accept the model\'s inputs and refuse others (tsc)', async () => {
-    writeFileSync(join(out, 'use.ts'), `import { predict, load, labels } from './iris.js';
+  test("the generated types accept the model's inputs and refuse others (tsc)", async () => {
+    writeFileSync(
+      join(out, 'use.ts'),
+      `import { predict, load, labels } from './iris.js';
 async function main(): Promise<void> {
   const out = await predict({ features: { data: new Float32Array(4), shape: [1, 4] } });
   const probs: Float32Array = out.probabilities.data;
@@ -256,10 +350,27 @@ async function main(): Promise<void> {
   void probs; void label; void first;
 }
 void main;
-`);
-    writeFileSync(join(out, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], types: [] }, files: ['use.ts'] }));
+`,
+    );
+    writeFileSync(
+      join(out, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          lib: ['ES2022', 'DOM'],
+          types: [],
+        },
+        files: ['use.ts'],
+      }),
+    );
     writeFileSync(join(out, 'package.json'), '{"type": "module"}');
-    const { stderr, stdout } = await promisify(execFile)(join(root, 'node_modules/.bin/tsc'), ['-p', out]).catch((e) => e);
+    const { stderr, stdout } = await promisify(execFile)(join(root, 'node_modules/.bin/tsc'), ['-p', out]).catch(
+      (e) => e,
+    );
     assert.equal(stdout + stderr, '', 'tsc reported errors');
   });
 });
@@ -274,27 +385,72 @@ describe('monitoring reference', () => {
       const v = (seed + 1) / 2147483649;
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     };
-    const means = [5.8, 3.0, 3.8, 1.2], sds = [0.8, 0.4, 1.7, 0.8];
+    const means = [5.8, 3.0, 3.8, 1.2],
+      sds = [0.8, 0.4, 1.7, 0.8];
     const row = (shift = 0) => means.map((m, j) => m + sds[j] * normal() + (j === 2 ? shift : 0));
     const header = 'sepal_length,sepal_width,petal_length,petal_width';
-    writeFileSync(join(dir, 'train.csv'), `${header}\n${Array.from({ length: 2000 }, () => row().map((x) => x.toFixed(3)).join(',')).join('\n')}\n`);
-    const ref = await cli('reference', 'train.csv', '--model', join(root, 'examples/iris.onnx'), '-o', 'iris.reference.json');
+    writeFileSync(
+      join(dir, 'train.csv'),
+      `${header}\n${Array.from({ length: 2000 }, () =>
+        row()
+          .map((x) => x.toFixed(3))
+          .join(','),
+      ).join('\n')}\n`,
+    );
+    const ref = await cli(
+      'reference',
+      'train.csv',
+      '--model',
+      join(root, 'examples/iris.onnx'),
+      '-o',
+      'iris.reference.json',
+    );
     assert.equal(ref.code, 0, ref.stderr);
-    const built = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_watched', '--version', '2', '--sign', 'team.key', '--reference', 'iris.reference.json', '-o', out);
+    const built = await cli(
+      'build',
+      join(root, 'examples/iris.onnx'),
+      '--name',
+      'iris_watched',
+      '--version',
+      '2',
+      '--sign',
+      'team.key',
+      '--reference',
+      'iris.reference.json',
+      '-o',
+      out,
+    );
     assert.equal(built.code, 0, built.stderr);
     const bundle = await import(pathToFileURL(join(out, 'iris_watched.js')).href);
-    const model = await bundle.load({ publicKey: readFileSync(join(dir, 'team.pub'), 'utf8'), monitoring: { window: 1000 } });
+    const model = await bundle.load({
+      publicKey: readFileSync(join(dir, 'team.pub'), 'utf8'),
+      monitoring: { window: 1000 },
+    });
     assert.equal(model.manifest.reference.rows, 2000);
     assert.equal(bundle.manifest.reference, undefined, 'the module keeps the reference out of its inlined manifest');
     const batch = (shift) => Float32Array.from(Array.from({ length: 250 }, () => row(shift)).flat());
     for (let k = 0; k < 4; k++) await model.predict({ features: { data: batch(1.0), shape: [250, 4] } });
     const drift = model.drift();
     assert.equal(drift.status, 'drift', JSON.stringify(drift).slice(0, 500));
-    assert.deepEqual(drift.features.filter((f) => f.status === 'drift').map((f) => f.name), ['petal_length']);
+    assert.deepEqual(
+      drift.features.filter((f) => f.status === 'drift').map((f) => f.name),
+      ['petal_length'],
+    );
     const stats = model.stats();
     assert.equal(stats.predictions, 4);
     // build --reference takes the training CSV itself: the same statistics, made with the model.
-    const direct = await cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_from_csv', '--version', '2', '--reference', 'train.csv', '-o', out);
+    const direct = await cli(
+      'build',
+      join(root, 'examples/iris.onnx'),
+      '--name',
+      'iris_from_csv',
+      '--version',
+      '2',
+      '--reference',
+      'train.csv',
+      '-o',
+      out,
+    );
     assert.equal(direct.code, 0, direct.stderr);
     const fromCsv = await (await import(pathToFileURL(join(out, 'iris_from_csv.js')).href)).load();
     assert.deepEqual(fromCsv.manifest.reference, JSON.parse(readFileSync(join(dir, 'iris.reference.json'), 'utf8')));

@@ -82,21 +82,36 @@ test('flags are checked per command: unknown or malformed ones exit 2 naming the
 test('reference writes the statistics of a CSV sample, named as the model names its features', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-reference-'));
   const rows = ['sepal_length,sepal_width,petal_length,petal_width,species'];
-  for (let i = 0; i < 60; i++) rows.push([4.5 + (i % 30) / 10, 2.5 + (i % 10) / 10, 1 + (i % 50) / 10, 0.1 + (i % 25) / 10, ['a', 'b', 'c'][i % 3]].join(','));
+  for (let i = 0; i < 60; i++)
+    rows.push(
+      [4.5 + (i % 30) / 10, 2.5 + (i % 10) / 10, 1 + (i % 50) / 10, 0.1 + (i % 25) / 10, ['a', 'b', 'c'][i % 3]].join(
+        ',',
+      ),
+    );
   writeFileSync(join(dir, 'train.csv'), `${rows.join('\n')}\n`);
   const plain = await run('reference', join(dir, 'train.csv'), '-o', join(dir, 'plain.json'));
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stderr, /reference of 60 rows: 4 numeric and 1 categorical features in .*plain\.json/);
   const reference = JSON.parse(readFileSync(join(dir, 'plain.json'), 'utf8'));
   assert.equal(reference.format, 'edgeinfer-reference');
-  assert.deepEqual(reference.features.map((f) => f.name), ['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species']);
-  assert.deepEqual(reference.features[4].categories, [['a', 20], ['b', 20], ['c', 20]]);
+  assert.deepEqual(
+    reference.features.map((f) => f.name),
+    ['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'species'],
+  );
+  assert.deepEqual(reference.features[4].categories, [
+    ['a', 20],
+    ['b', 20],
+    ['c', 20],
+  ]);
   assert.equal(reference.features[0].quantiles.length, 21);
   // With the model: its four features by name (the species column is not one), and its predictions.
   const withModel = await run('reference', join(dir, 'train.csv'), '--model', iris);
   assert.equal(withModel.code, 0, withModel.stderr);
   const own = JSON.parse(withModel.stdout);
-  assert.deepEqual(own.features.map((f) => f.name), ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+  assert.deepEqual(
+    own.features.map((f) => f.name),
+    ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'],
+  );
   assert.equal(own.prediction.name, 'label');
   assert.equal(own.prediction.type, 'categorical');
   writeFileSync(join(dir, 'short.csv'), `${rows.map((r) => r.split(',').slice(0, 3).join(',')).join('\n')}\n`);
@@ -112,7 +127,18 @@ test('reference writes the statistics of a CSV sample, named as the model names 
 test('worker scaffolds bundles under their manifest name and version, checked against the key', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-worker-cli-'));
   for (const k of ['team', 'other']) assert.equal((await run('keygen', '-o', join(dir, k))).code, 0);
-  const built = await run('build', iris, '--name', 'flowers', '--version', '4', '--sign', join(dir, 'team.key'), '-o', join(dir, 'dist'));
+  const built = await run(
+    'build',
+    iris,
+    '--name',
+    'flowers',
+    '--version',
+    '4',
+    '--sign',
+    join(dir, 'team.key'),
+    '-o',
+    join(dir, 'dist'),
+  );
   assert.equal(built.code, 0, built.stderr);
   const bundle = join(dir, 'dist/flowers.wasm');
   const made = await run('worker', bundle, iris, '--public-key', join(dir, 'team.pub'), '-o', join(dir, 'w'));
@@ -121,7 +147,10 @@ test('worker scaffolds bundles under their manifest name and version, checked ag
   assert.match(models, /import flowers from '\.\.\/models\/flowers\.bundle';/);
   assert.match(models, /\{ name: 'flowers', version: "4", bytes: flowers, publicKey: PUBLIC_KEY \}/);
   assert.match(models, /\{ name: 'iris', version: "1", bytes: iris \}/);
-  assert.ok(models.includes(JSON.stringify(readFileSync(join(dir, 'team.pub'), 'utf8'))), 'the public key is in the source');
+  assert.ok(
+    models.includes(JSON.stringify(readFileSync(join(dir, 'team.pub'), 'utf8'))),
+    'the public key is in the source',
+  );
   const wrong = await run('worker', bundle, '--public-key', join(dir, 'other.pub'), '-o', join(dir, 'w2'));
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /flowers\.wasm: E_INTEGRITY/);

@@ -45,7 +45,9 @@ after(async () => {
 async function open(context, url) {
   const page = await context.newPage();
   const problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
   page.on('pageerror', (e) => problems.push(e.message));
   await page.goto(url);
   await page.waitForSelector('html[data-state="ready"]', { timeout: 120000 });
@@ -61,20 +63,33 @@ async function pick(page, film) {
 /** The recommendations once the list answers `picks` within `genre` (an index, or null). */
 async function recommendations(page, picks, genre = null) {
   await page.waitForSelector(`#recommendations[data-picks="${picks.join(',')}"][data-genre="${genre ?? ''}"]`);
-  return page.$$eval('#recommendations > li', (rows) => rows.map((li) => ({
-    film: Number(li.dataset.film),
-    score: Number(li.dataset.score),
-    because: Number(li.dataset.because),
-    reason: li.querySelector('.reason').textContent,
-  })));
+  return page.$$eval('#recommendations > li', (rows) =>
+    rows.map((li) => ({
+      film: Number(li.dataset.film),
+      score: Number(li.dataset.score),
+      because: Number(li.dataset.because),
+      reason: li.querySelector('.reason').textContent,
+    })),
+  );
 }
 
 function assertMatchesReference(rows, c) {
-  assert.deepEqual(rows.map((r) => r.film), c.items, `${c.name}: films`);
-  assert.deepEqual(rows.map((r) => r.because), c.because, `${c.name}: reasons`);
+  assert.deepEqual(
+    rows.map((r) => r.film),
+    c.items,
+    `${c.name}: films`,
+  );
+  assert.deepEqual(
+    rows.map((r) => r.because),
+    c.because,
+    `${c.name}: reasons`,
+  );
   rows.forEach((r, i) => {
     const tolerance = 1e-4 * Math.abs(c.scores[i]) + 1e-5;
-    assert.ok(Math.abs(r.score - c.scores[i]) <= tolerance, `${c.name}: score ${i} is ${r.score}, onnxruntime ${c.scores[i]}`);
+    assert.ok(
+      Math.abs(r.score - c.scores[i]) <= tolerance,
+      `${c.name}: score ${i} is ${r.score}, onnxruntime ${c.scores[i]}`,
+    );
     assert.equal(r.reason, `Because you liked ${films[c.because[i]].title}`);
   });
 }
@@ -84,7 +99,9 @@ test('picked films get the top 10 onnxruntime computes, with reasons, with and w
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const origin = new URL(demo.url).origin;
   const elsewhere = [];
-  context.on('request', (r) => { if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) elsewhere.push(r.url()); });
+  context.on('request', (r) => {
+    if (!r.url().startsWith(origin) && !r.url().startsWith('data:')) elsewhere.push(r.url());
+  });
   const { page, problems } = await open(context, demo.url);
   for (const [n, c] of cases.entries()) {
     if (n > 0) {
@@ -104,9 +121,15 @@ test('picked films get the top 10 onnxruntime computes, with reasons, with and w
     assert.deepEqual(requests, [], 'recommending fetches nothing: it all happens in the page');
     assert.equal(rows.length, 10);
     assertMatchesReference(rows, c);
-    assert.match(await page.textContent('#status'), /^10 recommendations( in [^ ]+)? in (under )?\d+(\.\d)? ms, computed in this browser\.$/);
+    assert.match(
+      await page.textContent('#status'),
+      /^10 recommendations( in [^ ]+)? in (under )?\d+(\.\d)? ms, computed in this browser\.$/,
+    );
     // The model's own monitoring, shown: the load's warm-up, then one prediction per pick and per genre change.
-    const monitored = /^This model has made (\d+) predictions here: median (under )?\d+(\.\d)? ms, 99th percentile (under )?\d+(\.\d)? ms/.exec(await page.textContent('#monitor'));
+    const monitored =
+      /^This model has made (\d+) predictions here: median (under )?\d+(\.\d)? ms, 99th percentile (under )?\d+(\.\d)? ms/.exec(
+        await page.textContent('#monitor'),
+      );
     assert.ok(monitored && Number(monitored[1]) >= 1 + c.picks.length, await page.textContent('#monitor'));
     if (n === 0) await page.screenshot({ path: join(artifacts, 'demo.png'), fullPage: true });
   }
@@ -118,10 +141,15 @@ test('picked films get the top 10 onnxruntime computes, with reasons, with and w
 test('the keyboard alone finds, adds and removes films, filters and follows a recommendation', async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
   const { page, problems } = await open(context, demo.url);
-  const focused = () => page.evaluate(() => {
-    const e = document.activeElement;
-    return { id: e.id, label: e.getAttribute('aria-label'), film: e.dataset.film === undefined ? null : Number(e.dataset.film) };
-  });
+  const focused = () =>
+    page.evaluate(() => {
+      const e = document.activeElement;
+      return {
+        id: e.id,
+        label: e.getAttribute('aria-label'),
+        film: e.dataset.film === undefined ? null : Number(e.dataset.film),
+      };
+    });
   const search = '#film-search';
 
   // The introduction's one link, then the search.
@@ -148,7 +176,11 @@ test('the keyboard alone finds, adds and removes films, filters and follows a re
 
   // Then the picks' remove buttons, "Clear all", the genre, and the recommendations.
   await page.keyboard.press('Tab');
-  assert.deepEqual(await focused(), { id: '', label: `Remove ${films[options[1]].title} (${films[options[1]].year})`, film: options[1] });
+  assert.deepEqual(await focused(), {
+    id: '',
+    label: `Remove ${films[options[1]].title} (${films[options[1]].year})`,
+    film: options[1],
+  });
   await page.keyboard.press('Tab');
   assert.equal((await focused()).film, second);
   await page.keyboard.press('Tab');
@@ -181,7 +213,12 @@ test('the keyboard alone finds, adds and removes films, filters and follows a re
 });
 
 test('on a phone-sized touch screen the page fits and works by tapping', async () => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    isMobile: true,
+    hasTouch: true,
+    deviceScaleFactor: 2,
+  });
   const { page, problems } = await open(context, demo.url);
   const film = filmIndex('Toy Story');
   await page.tap('#film-search');
@@ -191,7 +228,9 @@ test('on a phone-sized touch screen the page fits and works by tapping', async (
   assert.equal(rows.length, 10);
   const layout = await page.evaluate(() => ({
     overflow: document.documentElement.scrollWidth - window.innerWidth,
-    targets: [...document.querySelectorAll('button, input, select')].filter((e) => e.offsetParent).map((e) => e.getBoundingClientRect().height),
+    targets: [...document.querySelectorAll('button, input, select')]
+      .filter((e) => e.offsetParent)
+      .map((e) => e.getBoundingClientRect().height),
   }));
   assert.ok(layout.overflow <= 0, `the page is ${layout.overflow}px wider than the screen`);
   assert.ok(Math.min(...layout.targets) >= 40, `touch targets as small as ${Math.min(...layout.targets)}px`);
@@ -209,7 +248,10 @@ test('after the first visit the page recommends with the server gone', async () 
     assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null));
     own.proc.stop();
     await assert.rejects(async () => {
-      for (;;) { await fetch(own.url); await new Promise((r) => setTimeout(r, 100)); }
+      for (;;) {
+        await fetch(own.url);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }, 'the server is down');
 
     await page.reload();
@@ -226,7 +268,9 @@ test('after the first visit the page recommends with the server gone', async () 
 
 test('a WebAssembly module that cannot start is explained, with its code', async () => {
   const context = await browser.newContext({ serviceWorkers: 'block' });
-  await context.route('**/edgeinfer_bg.wasm', (route) => route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not wasm') }));
+  await context.route('**/edgeinfer_bg.wasm', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not wasm') }),
+  );
   const page = await context.newPage();
   await page.goto(demo.url);
   await page.waitForSelector('html[data-state="error"]', { timeout: 60000 });
@@ -239,14 +283,26 @@ test('a WebAssembly module that cannot start is explained, with its code', async
 
 test('the server gives each file its type and nothing outside the page and the package', async () => {
   const get = (path) => fetch(new URL(path, demo.url));
-  const types = { '': 'text/html', 'edgeinfer/dist/edgeinfer_bg.wasm': 'application/wasm', 'edgeinfer/js/browser.js': 'text/javascript', 'sw.js': 'text/javascript', 'data/films.json': 'application/json' };
+  const types = {
+    '': 'text/html',
+    'edgeinfer/dist/edgeinfer_bg.wasm': 'application/wasm',
+    'edgeinfer/js/browser.js': 'text/javascript',
+    'sw.js': 'text/javascript',
+    'data/films.json': 'application/json',
+  };
   for (const [path, type] of Object.entries(types)) {
     const r = await get(path);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get('content-type').split(';')[0], type, path);
     await r.arrayBuffer();
   }
-  for (const path of ['edgeinfer/package.json', 'edgeinfer/js/%2e%2e/Cargo.toml', 'edgeinfer/js/..%2f..%2fCargo.toml', 'edgeinfer/dist/..%5c..%5cCargo.toml', '..%2fCargo.toml']) {
+  for (const path of [
+    'edgeinfer/package.json',
+    'edgeinfer/js/%2e%2e/Cargo.toml',
+    'edgeinfer/js/..%2f..%2fCargo.toml',
+    'edgeinfer/dist/..%5c..%5cCargo.toml',
+    '..%2fCargo.toml',
+  ]) {
     const r = await get(path);
     assert.equal(r.status, 404, path);
     await r.arrayBuffer();

@@ -25,14 +25,21 @@ export async function importPackage() {
  * make_corpus.py with onnxruntime's answers), or `$EDGEINFER_SHARED/corpus` where that is
  * set, to run the tests against another corpus.
  */
-export const corpusDir = () => (process.env.EDGEINFER_SHARED ? join(process.env.EDGEINFER_SHARED, 'corpus') : join(root, 'tests/fixtures/corpus'));
+export const corpusDir = () =>
+  process.env.EDGEINFER_SHARED ? join(process.env.EDGEINFER_SHARED, 'corpus') : join(root, 'tests/fixtures/corpus');
 
 /** Cases as the in-runtime harnesses receive them, from `dirs` (the shared corpus by default): case JSON and base64 models. */
 export function packedFixtures(dirs = [corpusDir()]) {
-  const cases = [], models = {};
+  const cases = [],
+    models = {};
   for (const dir of dirs) {
     const files = readdirSync(dir);
-    cases.push(...files.filter((f) => f.endsWith('.json') && !f.startsWith('bad_')).sort().map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))));
+    cases.push(
+      ...files
+        .filter((f) => f.endsWith('.json') && !f.startsWith('bad_'))
+        .sort()
+        .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8'))),
+    );
     for (const f of files.filter((f) => f.endsWith('.onnx'))) {
       if (models[f]) throw new Error(`two fixture models are named ${f}`);
       models[f] = readFileSync(join(dir, f)).toString('base64');
@@ -46,7 +53,8 @@ export function packedFixtures(dirs = [corpusDir()]) {
  * (tests/fixtures/nan), the layers the core fuses (tests/fixtures/layers) and recurrent
  * layers (tests/fixtures/recurrent).
  */
-export const suiteFixtures = () => packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent'].map((d) => join(root, 'tests/fixtures', d))]);
+export const suiteFixtures = () =>
+  packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent'].map((d) => join(root, 'tests/fixtures', d))]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 
@@ -72,14 +80,24 @@ onnx.save(m, sys.argv[1])
 /** The bundle's module split into sections, and a way to put it back together. */
 export function sections(bytes) {
   const list = [];
-  let at = 8, runtimeEnd = null;
+  let at = 8,
+    runtimeEnd = null;
   const leb = () => {
-    let v = 0, shift = 0, b;
-    do { b = bytes[at++]; v |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
+    let v = 0,
+      shift = 0,
+      b;
+    do {
+      b = bytes[at++];
+      v |= (b & 0x7f) << shift;
+      shift += 7;
+    } while (b & 0x80);
     return v >>> 0;
   };
   while (at < bytes.length) {
-    const start = at, id = bytes[at++], size = leb(), bodyStart = at;
+    const start = at,
+      id = bytes[at++],
+      size = leb(),
+      bodyStart = at;
     if (id === 0) {
       const len = leb();
       const name = new TextDecoder().decode(bytes.subarray(at, at + len));
@@ -95,7 +113,16 @@ export function sections(bytes) {
 
 export function assemble(runtime, list) {
   const parts = [runtime];
-  const leb = (v) => { const o = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; o.push(b); } while (v); return o; };
+  const leb = (v) => {
+    const o = [];
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      o.push(b);
+    } while (v);
+    return o;
+  };
   for (const { name, payload } of list) {
     const n = new TextEncoder().encode(name);
     const body = [...leb(n.length), ...n];

@@ -17,7 +17,9 @@ async function handler(publicRoutes, vars = {}) {
   const { createHandler } = await import(pathToFileURL(join(packageDir, 'js/server/index.js')).href);
   const { Model } = await importPackage();
   const bytes = readFileSync(join(corpusDir(), 'mlp_tabular.onnx'));
-  const h = createHandler({ models: [{ name: 'mlp_tabular', version: '1', load: (options) => Model.load(bytes, options) }] });
+  const h = createHandler({
+    models: [{ name: 'mlp_tabular', version: '1', load: (options) => Model.load(bytes, options) }],
+  });
   const env = { API_KEYS, PUBLIC_ROUTES: publicRoutes, ...vars };
   const pending = [];
   const context = { waitUntil: (p) => pending.push(p) };
@@ -32,7 +34,10 @@ async function handler(publicRoutes, vars = {}) {
   };
 }
 
-const infer = { method: 'POST', body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] } };
+const infer = {
+  method: 'POST',
+  body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] },
+};
 
 test('health off PUBLIC_ROUTES asks for valid credentials of any scope', async () => {
   const call = await handler('');
@@ -70,12 +75,17 @@ test('a misconfiguration answers 500 with no values in it; the detail goes to th
   for (const [vars, logged] of [
     [{ PUBLIC_ROUTES: 'health,everything' }, /PUBLIC_ROUTES names 'everything'; the route groups are health, metadata/],
     [{ JWT_HS256_SECRET: 'a' }, /JWT_HS256_SECRET is 1 bytes; it must be at least 32/],
-    [{ API_KEYS: JSON.stringify([{ name: 'dotted', key: 'abcdefgh.ijklmnop.qrstuvwx', scopes: ['predict'] }]) }, /API_KEYS\[0\] \('dotted'\) is shaped like a JWT/],
+    [
+      { API_KEYS: JSON.stringify([{ name: 'dotted', key: 'abcdefgh.ijklmnop.qrstuvwx', scopes: ['predict'] }]) },
+      /API_KEYS\[0\] \('dotted'\) is shaped like a JWT/,
+    ],
     [{ JWT_EDDSA_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot-a-key-at-all\n-----END PUBLIC KEY-----' }, /./],
   ]) {
     const call = await handler(vars.PUBLIC_ROUTES ?? 'health', vars);
     let r;
-    const lines = await errorsOf(async () => { r = await call('/v2/health/live'); });
+    const lines = await errorsOf(async () => {
+      r = await call('/v2/health/live');
+    });
     assert.equal(r.status, 500, JSON.stringify(vars));
     assert.equal(r.json.error, "server misconfigured (the Worker's logs say how)");
     assert.match(lines.join('\n'), logged);
@@ -86,28 +96,63 @@ test('hostile bodies get a 4xx naming the problem, never a 500, and the model ke
   const call = await handler('health');
   const deep = (n) => `${'['.repeat(n)}0${']'.repeat(n)}`;
   const cases = [
-    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: [['FP32']], data: new Array(32).fill(0) }] }, 400, /datatype \[\["FP32"\]\] is not one of/],
-    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: { toString: 1 }, data: [] }] }, 400, /datatype \{"toString":1\} is not one of/],
-    [{ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: { toString: 1 } } }] }, 400, /binary_data_size is \{"toString":1\}/],
-    [{ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [[[1]], [[2]]] }] }, 400, /data nests deeper than its 2 axes/],
-    [{ inputs: [{ name: '__proto__', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] }, 422, /E_INPUT_UNKNOWN: unknown input '__proto__'/],
-    [{ inputs: [{ name: 'constructor', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] }, 422, /E_INPUT_UNKNOWN: unknown input 'constructor'/],
+    [
+      { inputs: [{ name: 'x', shape: [1, 32], datatype: [['FP32']], data: new Array(32).fill(0) }] },
+      400,
+      /datatype \[\["FP32"\]\] is not one of/,
+    ],
+    [
+      { inputs: [{ name: 'x', shape: [1, 32], datatype: { toString: 1 }, data: [] }] },
+      400,
+      /datatype \{"toString":1\} is not one of/,
+    ],
+    [
+      { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: { toString: 1 } } }] },
+      400,
+      /binary_data_size is \{"toString":1\}/,
+    ],
+    [
+      { inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [[[1]], [[2]]] }] },
+      400,
+      /data nests deeper than its 2 axes/,
+    ],
+    [
+      { inputs: [{ name: '__proto__', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] },
+      422,
+      /E_INPUT_UNKNOWN: unknown input '__proto__'/,
+    ],
+    [
+      { inputs: [{ name: 'constructor', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0) }] },
+      422,
+      /E_INPUT_UNKNOWN: unknown input 'constructor'/,
+    ],
   ];
   for (const [body, status, pattern] of cases) {
     const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEY, body });
     assert.equal(r.status, status, JSON.stringify(body).slice(0, 80));
     assert.match(r.json.error, pattern);
   }
-  const version = await call('/predict', { method: 'POST', key: KEY, body: { version: { toString: 1 }, instances: [new Array(32).fill(0)] } });
+  const version = await call('/predict', {
+    method: 'POST',
+    key: KEY,
+    body: { version: { toString: 1 }, instances: [new Array(32).fill(0)] },
+  });
   assert.equal(version.status, 400);
   assert.match(version.json.error, /'version' must be a string or a number/);
-  for (const text of [`{"inputs": [{"name": "x", "shape": [1, 32], "datatype": "FP32", "data": ${deep(10000)}}]}`, deep(500000)]) {
+  for (const text of [
+    `{"inputs": [{"name": "x", "shape": [1, 32], "datatype": "FP32", "data": ${deep(10000)}}]}`,
+    deep(500000),
+  ]) {
     const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEY, text });
     assert.equal(r.status, 400, text.slice(0, 60));
     assert.match(r.json.error, /the JSON nests more than 32 levels deep/);
   }
   // Strings may hold brackets: they do not count.
-  const brackets = await call('/predict', { method: 'POST', key: KEY, body: { model: `${'['.repeat(100)}`, instances: [[1]] } });
+  const brackets = await call('/predict', {
+    method: 'POST',
+    key: KEY,
+    body: { model: `${'['.repeat(100)}`, instances: [[1]] },
+  });
   assert.equal(brackets.status, 404);
   assert.equal((await call('/v2/models/mlp_tabular/infer', { ...infer, key: KEY })).status, 200, 'still serving');
 });
@@ -127,7 +172,11 @@ test('a JWT valid further ahead than JWT_MAX_LIFETIME is refused', async () => {
   const { SignJWT } = await import(pathToFileURL(createRequire(join(packageDir, 'package.json')).resolve('jose')).href);
   const secret = 'hs256-secret-for-tests-0123456789abcdef';
   const call = await handler('health', { JWT_HS256_SECRET: secret, JWT_MAX_LIFETIME: '3600' });
-  const token = (exp) => new SignJWT({ scope: 'predict' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(new TextEncoder().encode(secret));
+  const token = (exp) =>
+    new SignJWT({ scope: 'predict' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(secret));
   const now = Math.floor(Date.now() / 1000);
   assert.equal((await call('/v2/models/mlp_tabular', { key: await token(now + 600) })).status, 200);
   const far = await call('/v2/models/mlp_tabular', { key: await token(1e12) });
@@ -138,19 +187,35 @@ test('a JWT valid further ahead than JWT_MAX_LIFETIME is refused', async () => {
 test('prediction logs go to the Queue binding, one message per line, without the redacted feature', async () => {
   const messages = [];
   const queue = { sendBatch: async (batch) => messages.push(...batch) };
-  const call = await handler('health', { LOG_PREDICTIONS: 'queue', LOG_QUEUE: 'LOGS', LOGS: queue, LOG_INPUTS: 'true', LOG_REDACT: 'x[3]' });
+  const call = await handler('health', {
+    LOG_PREDICTIONS: 'queue',
+    LOG_QUEUE: 'LOGS',
+    LOGS: queue,
+    LOG_INPUTS: 'true',
+    LOG_REDACT: 'x[3]',
+  });
   const data = Array.from({ length: 64 }, (_, i) => i / 64);
   const ids = [];
   for (let k = 0; k < 3; k++) {
-    const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEY, body: { inputs: [{ name: 'x', shape: [2, 32], datatype: 'FP32', data }] } });
+    const r = await call('/v2/models/mlp_tabular/infer', {
+      method: 'POST',
+      key: KEY,
+      body: { inputs: [{ name: 'x', shape: [2, 32], datatype: 'FP32', data }] },
+    });
     assert.equal(r.status, 200);
     ids.push(r.json.parameters.prediction_id);
   }
-  assert.deepEqual(messages.map((m) => m.body.id), ids);
+  assert.deepEqual(
+    messages.map((m) => m.body.id),
+    ids,
+  );
   for (const m of messages) {
     assert.equal(m.contentType, 'json');
     assert.deepEqual([m.body.model, m.body.version, m.body.rows], ['mlp_tabular', '1', 2]);
     assert.deepEqual(m.body.inputs['x[2]'], [data[2], data[34]], 'the inputs as sent');
-    assert.ok(!('x[3]' in m.body.inputs) && !JSON.stringify(m.body).includes(String(data[3])), 'a redacted feature reached the queue');
+    assert.ok(
+      !('x[3]' in m.body.inputs) && !JSON.stringify(m.body).includes(String(data[3])),
+      'a redacted feature reached the queue',
+    );
   }
 });

@@ -28,10 +28,18 @@ test('each typed array goes in and comes back as it was, by both readings', asyn
   try {
     writeIdentityModel(join(dir, 'dtypes.onnx'), Object.keys(VALUES));
     const m = await Model.load(new Uint8Array(readFileSync(join(dir, 'dtypes.onnx'))));
-    const feeds = (shape, declared) => Object.fromEntries(
-      Object.entries(VALUES).map(([dtype, data]) => [`in_${dtype}`, declared ? { data, shape, dtype } : { data, shape }]),
-    );
-    for (const [label, f] of [['fast', feeds([5], false)], ['fast, dtype given', feeds([5], true)], ['general', feeds(Int32Array.of(5), false)]]) {
+    const feeds = (shape, declared) =>
+      Object.fromEntries(
+        Object.entries(VALUES).map(([dtype, data]) => [
+          `in_${dtype}`,
+          declared ? { data, shape, dtype } : { data, shape },
+        ]),
+      );
+    for (const [label, f] of [
+      ['fast', feeds([5], false)],
+      ['fast, dtype given', feeds([5], true)],
+      ['general', feeds(Int32Array.of(5), false)],
+    ]) {
       const out = await m.predict(f);
       for (const [dtype, data] of Object.entries(VALUES)) {
         const o = out[`out_${dtype}`];
@@ -50,9 +58,23 @@ test('each typed array goes in and comes back as it was, by both readings', asyn
     const out = await m.predict({ ...f, in_int16: { data: odd, shape: [5] } });
     assert.deepEqual(Array.from(out.out_int16.data), [1, -2, 3, -4, 5]);
     // Each typed array given to the wrong input is refused, naming the input.
-    const other = { int8: 'uint8', uint8: 'int8', int16: 'uint16', uint16: 'int16', int32: 'uint32', uint32: 'int32', int64: 'uint64', uint64: 'int64', float32: 'float64', float64: 'float32' };
+    const other = {
+      int8: 'uint8',
+      uint8: 'int8',
+      int16: 'uint16',
+      uint16: 'int16',
+      int32: 'uint32',
+      uint32: 'int32',
+      int64: 'uint64',
+      uint64: 'int64',
+      float32: 'float64',
+      float64: 'float32',
+    };
     for (const [dtype, wrong] of Object.entries(other)) {
-      await assert.rejects(m.predict({ ...f, [`in_${dtype}`]: { data: VALUES[wrong], shape: [5] } }), (e) => e.code === 'E_INPUT_DTYPE' && e.message.includes(`in_${dtype}`));
+      await assert.rejects(
+        m.predict({ ...f, [`in_${dtype}`]: { data: VALUES[wrong], shape: [5] } }),
+        (e) => e.code === 'E_INPUT_DTYPE' && e.message.includes(`in_${dtype}`),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -28,8 +28,19 @@ const LIMITS = { MAX_BODY_BYTES: 200000, MAX_BATCH_ROWS: 64, MAX_TENSOR_ELEMENTS
 // integer datatypes the corpus lacks.
 const MODELS = [...new Set(fixtures().cases.map((c) => c.modelName))];
 const V2 = {
-  float32: 'FP32', float64: 'FP64', float16: 'FP16', int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64',
-  uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64', bool: 'BOOL', string: 'BYTES',
+  float32: 'FP32',
+  float64: 'FP64',
+  float16: 'FP16',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  bool: 'BOOL',
+  string: 'BYTES',
 };
 
 let server, base, edKeys;
@@ -41,11 +52,19 @@ async function call(path, { method = 'GET', key, token, body, headers = {}, raw 
   if (key) h.authorization = `Bearer ${key}`;
   if (token) h.authorization = `Bearer ${token}`;
   if (body !== undefined && !raw) h['content-type'] ??= 'application/json';
-  const response = await fetch(`${base}${path}`, { method, headers: h, body: raw ?? (body === undefined ? undefined : JSON.stringify(body)) });
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: h,
+    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
   const text = await response.text();
   seen.push(text, JSON.stringify([...response.headers]));
   let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
   return { status: response.status, headers: response.headers, text, json };
 }
 
@@ -54,8 +73,15 @@ function v2Request(c, extra = {}) {
   return {
     ...extra,
     inputs: Object.entries(c.inputs).map(([name, t]) => ({
-      name, shape: t.shape, datatype: V2[t.dtype],
-      data: t.dtype === 'float16' ? Array.from(t.data, half) : t.dtype === 'bool' ? Array.from(t.data, (b) => b !== 0) : Array.from(t.data, (x) => (typeof x === 'bigint' ? Number(x) : x)),
+      name,
+      shape: t.shape,
+      datatype: V2[t.dtype],
+      data:
+        t.dtype === 'float16'
+          ? Array.from(t.data, half)
+          : t.dtype === 'bool'
+            ? Array.from(t.data, (b) => b !== 0)
+            : Array.from(t.data, (x) => (typeof x === 'bigint' ? Number(x) : x)),
     })),
   };
 }
@@ -70,7 +96,12 @@ function assertAsOnnxruntime(c, response) {
     assert.equal(o.datatype, V2[expected.dtype]);
     if (expected.dtype === 'float16') {
       assert.deepEqual(o.shape, expected.shape);
-      o.data.forEach((v, i) => assert.ok(Math.abs(v - half(expected.data[i])) <= c.atol + c.rtol * Math.abs(half(expected.data[i])), `${c.name}[${i}]`));
+      o.data.forEach((v, i) =>
+        assert.ok(
+          Math.abs(v - half(expected.data[i])) <= c.atol + c.rtol * Math.abs(half(expected.data[i])),
+          `${c.name}[${i}]`,
+        ),
+      );
     } else {
       assertMatches(fromV2(o, expected.dtype), expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
     }
@@ -78,14 +109,22 @@ function assertAsOnnxruntime(c, response) {
 }
 
 function half(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** A v2 response output back in the package's { data, shape, dtype } form, to compare. */
 function fromV2(o, dtype) {
-  const arrays = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array, float16: Uint16Array };
+  const arrays = {
+    float32: Float32Array,
+    float64: Float64Array,
+    int32: Int32Array,
+    bool: Uint8Array,
+    float16: Uint16Array,
+  };
   if (dtype === 'int64') return { dtype, shape: o.shape, data: BigInt64Array.from(o.data, BigInt) };
   if (dtype === 'string') return { dtype, shape: o.shape, data: o.data };
   if (dtype === 'bool') return { dtype, shape: o.shape, data: Uint8Array.from(o.data, Number) };
@@ -106,7 +145,8 @@ async function jwt(claims, { alg = 'HS256', expires = '5m', notBefore, audience 
 /** A training sample for mlp_tabular as CSV (its own column names, taken by position). */
 function sampleCsv(rows) {
   const lines = [Array.from({ length: 32 }, (_, j) => `f${j}`).join(',')];
-  for (let i = 0; i < rows; i++) lines.push(Array.from({ length: 32 }, (_, j) => Math.sin(i * 31 + j).toFixed(6)).join(','));
+  for (let i = 0; i < rows; i++)
+    lines.push(Array.from({ length: 32 }, (_, j) => Math.sin(i * 31 + j).toFixed(6)).join(','));
   return `${lines.join('\n')}\n`;
 }
 
@@ -117,12 +157,36 @@ before(async () => {
   mkdirSync(modelsDir, { recursive: true });
   copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'mlp_tabular.onnx'));
   writeFileSync(join(modelsDir, 'sample.csv'), sampleCsv(1000));
-  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), 'reference', join(modelsDir, 'sample.csv'), '--model', join(modelsDir, 'mlp_tabular.onnx'), '-o', join(modelsDir, 'mlp_tabular.reference.json')], { stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [
+      join(packageDir, 'js/cli.js'),
+      'reference',
+      join(modelsDir, 'sample.csv'),
+      '--model',
+      join(modelsDir, 'mlp_tabular.onnx'),
+      '-o',
+      join(modelsDir, 'mlp_tabular.reference.json'),
+    ],
+    { stdio: 'pipe' },
+  );
   writeIdentityModel(join(modelsDir, 'dtypes.onnx'), ['int8', 'int16', 'uint16', 'uint32', 'uint64']);
   // A signed bundle, served under its manifest's name and version, its signature checked in the Worker.
-  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
+  const cli = (...args) =>
+    execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
   cli('keygen', '-o', 'team');
-  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris_signed', '--version', '7', '--sign', 'team.key', '-o', 'dist');
+  cli(
+    'build',
+    join(root, 'examples/iris.onnx'),
+    '--name',
+    'iris_signed',
+    '--version',
+    '7',
+    '--sign',
+    'team.key',
+    '-o',
+    'dist',
+  );
   const models = [
     join(modelsDir, 'mlp_tabular.onnx'),
     ...MODELS.filter((m) => m !== 'mlp_tabular').map((m) => join(corpusDir(), `${m}.onnx`)),
@@ -151,13 +215,22 @@ before(async () => {
     LOG_REDACT: 'petal_width',
     ...LIMITS,
   };
-  writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n'));
+  writeFileSync(
+    join(dir, '.dev.vars'),
+    Object.entries(vars)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join('\n'),
+  );
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'log'], {
-    cwd: dir,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-  });
+  server = start(
+    join(root, 'node_modules/.bin/wrangler'),
+    ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'log'],
+    {
+      cwd: dir,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    },
+  );
   await waitFor(`${base}/v2/health/live`, server);
 });
 
@@ -182,22 +255,41 @@ describe('Open Inference Protocol (v2)', () => {
     const cases = fixtures().cases;
     assert.ok(cases.length >= 21, `${cases.length} cases`);
     for (const c of cases) {
-      const r = await call(`/v2/models/${c.modelName}/infer`, { method: 'POST', key: KEYS.predict, body: v2Request(c) });
+      const r = await call(`/v2/models/${c.modelName}/infer`, {
+        method: 'POST',
+        key: KEYS.predict,
+        body: v2Request(c),
+      });
       assert.equal(r.status, 200, `${c.name}: ${r.text}`);
       assertAsOnnxruntime(c, r.json);
     }
   });
 
   test('the integer datatypes go in and come back as sent', async () => {
-    const values = { INT8: [-128, 0, 127], INT16: [-32768, 7, 32767], UINT16: [0, 1, 65535], UINT32: [0, 7, 4294967295], UINT64: [0, 1, 2 ** 52] };
-    const inputs = Object.entries(values).map(([datatype, data]) => ({ name: `in_${DATATYPE_NAME[datatype]}`, shape: [3], datatype, data }));
+    const values = {
+      INT8: [-128, 0, 127],
+      INT16: [-32768, 7, 32767],
+      UINT16: [0, 1, 65535],
+      UINT32: [0, 7, 4294967295],
+      UINT64: [0, 1, 2 ** 52],
+    };
+    const inputs = Object.entries(values).map(([datatype, data]) => ({
+      name: `in_${DATATYPE_NAME[datatype]}`,
+      shape: [3],
+      datatype,
+      data,
+    }));
     const r = await call('/v2/models/dtypes/infer', { method: 'POST', key: KEYS.predict, body: { inputs } });
     assert.equal(r.status, 200, r.text);
     for (const [datatype, data] of Object.entries(values)) {
       const o = r.json.outputs.find((x) => x.name === `out_${DATATYPE_NAME[datatype]}`);
       assert.deepEqual([o.datatype, o.shape, o.data], [datatype, [3], data]);
     }
-    const over = await call('/v2/models/dtypes/infer', { method: 'POST', key: KEYS.predict, body: { inputs: [{ ...inputs[0], data: [1, 2, 128] }, ...inputs.slice(1)] } });
+    const over = await call('/v2/models/dtypes/infer', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { inputs: [{ ...inputs[0], data: [1, 2, 128] }, ...inputs.slice(1)] },
+    });
     assert.equal(over.status, 422, over.text);
     assert.match(over.json.error, /E_INPUT_VALUE.*in_int8/);
   });
@@ -206,34 +298,50 @@ describe('Open Inference Protocol (v2)', () => {
     const meta = await call('/v2/models/iris_signed', { key: KEYS.predict });
     assert.equal(meta.status, 200, meta.text);
     assert.deepEqual(meta.json.versions, ['7']);
-    const body = { inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] };
+    const body = {
+      inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
+    };
     const signed = await call('/v2/models/iris_signed/versions/7/infer', { method: 'POST', key: KEYS.predict, body });
     const plain = await call('/v2/models/iris/infer', { method: 'POST', key: KEYS.predict, body });
     assert.equal(signed.status, 200, signed.text);
     assert.equal(signed.json.model_version, '7');
     assert.deepEqual(signed.json.outputs, plain.json.outputs);
-    assert.equal((await call('/v2/models/iris_signed/versions/1/infer', { method: 'POST', key: KEYS.predict, body })).status, 404);
+    assert.equal(
+      (await call('/v2/models/iris_signed/versions/1/infer', { method: 'POST', key: KEYS.predict, body })).status,
+      404,
+    );
   });
 
   test('output selection, id echo and versions', async () => {
     const c = fixtures().cases.find((x) => x.name === 'recommender_topk#0');
     const r = await call('/v2/models/recommender_topk/versions/1/infer', {
-      method: 'POST', key: KEYS.predict, body: v2Request(c, { id: 'req-42', outputs: [{ name: 'top_items' }] }),
+      method: 'POST',
+      key: KEYS.predict,
+      body: v2Request(c, { id: 'req-42', outputs: [{ name: 'top_items' }] }),
     });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.id, 'req-42');
     assert.equal(r.json.model_name, 'recommender_topk');
     assert.equal(r.json.model_version, '1');
-    assert.deepEqual(r.json.outputs.map((o) => o.name), ['top_items']);
+    assert.deepEqual(
+      r.json.outputs.map((o) => o.name),
+      ['top_items'],
+    );
     assert.deepEqual(r.json.outputs[0].data, Array.from(c.outputs.top_items.data, Number));
   });
 
-  test("50 concurrent requests, across every model, get their own onnxruntime answers", async () => {
+  test('50 concurrent requests, across every model, get their own onnxruntime answers', async () => {
     const cases = fixtures().cases;
     const picked = Array.from({ length: 50 }, (_, i) => cases[(i * 7) % cases.length]);
-    const answers = await Promise.all(picked.map((c, i) => call(`/v2/models/${c.modelName}/infer`, {
-      method: 'POST', key: KEYS.predict, body: v2Request(c, { id: `concurrent-${i}` }),
-    })));
+    const answers = await Promise.all(
+      picked.map((c, i) =>
+        call(`/v2/models/${c.modelName}/infer`, {
+          method: 'POST',
+          key: KEYS.predict,
+          body: v2Request(c, { id: `concurrent-${i}` }),
+        }),
+      ),
+    );
     for (const [i, r] of answers.entries()) {
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.id, `concurrent-${i}`);
@@ -248,26 +356,56 @@ describe('/predict with records', () => {
       { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 },
       { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 },
     ];
-    const byName = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: iris } });
+    const byName = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', instances: iris },
+    });
     assert.equal(byName.status, 200, byName.text);
-    assert.deepEqual(byName.json.predictions.map((p) => p.label), [0, 2]);
+    assert.deepEqual(
+      byName.json.predictions.map((p) => p.label),
+      [0, 2],
+    );
     assert.equal(byName.json.predictions[0].probabilities.length, 3);
-    const rows = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: iris.map(Object.values) } });
+    const rows = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', instances: iris.map(Object.values) },
+    });
     assert.deepEqual(rows.json.predictions, byName.json.predictions);
     assert.notEqual(rows.json.id, byName.json.id, 'each answer has its own prediction id');
-    const columns = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', inputs: { features: iris.map(Object.values) } } });
+    const columns = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', inputs: { features: iris.map(Object.values) } },
+    });
     assert.equal(columns.status, 200, columns.text);
     assert.deepEqual(columns.json.outputs.label, [0, 2]);
   });
 
   test('records that do not fit the model are 422 naming the feature', async () => {
-    const missing = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [{ sepal_length: 1 }] } });
+    const missing = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', instances: [{ sepal_length: 1 }] },
+    });
     assert.equal(missing.status, 422);
     assert.match(missing.json.error, /lacks feature 'sepal_width'/);
-    const unknown = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [{ sepal_length: 1, sepal_width: 1, petal_length: 1, petal_width: 1, colour: 2 }] } });
+    const unknown = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: {
+        model: 'iris',
+        instances: [{ sepal_length: 1, sepal_width: 1, petal_length: 1, petal_width: 1, colour: 2 }],
+      },
+    });
     assert.equal(unknown.status, 422);
     assert.match(unknown.json.error, /unknown feature 'colour'/);
-    const short = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [[1, 2, 3]] } });
+    const short = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', instances: [[1, 2, 3]] },
+    });
     assert.equal(short.status, 422);
     assert.match(short.json.error, /3 values, expected 4/);
     const neither = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris' } });
@@ -276,9 +414,12 @@ describe('/predict with records', () => {
 });
 
 describe('access control', () => {
-  const infer = (auth) => call('/v2/models/mlp_tabular/infer', {
-    method: 'POST', ...auth, body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] },
-  });
+  const infer = (auth) =>
+    call('/v2/models/mlp_tabular/infer', {
+      method: 'POST',
+      ...auth,
+      body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] },
+    });
 
   test('API keys: none, wrong, each scope, admin', async () => {
     const none = await infer({});
@@ -303,17 +444,23 @@ describe('access control', () => {
     assert.equal((await infer({ token: await jwt({ scope: 'predict' }) })).status, 200);
     assert.equal((await infer({ token: await jwt({ scope: 'predict' }, { alg: 'EdDSA' }) })).status, 200);
     assert.equal((await infer({ token: await jwt({ scope: 'metrics' }) })).status, 403);
-    const expired = await infer({ token: await jwt({ scope: 'predict' }, { expires: Math.floor(Date.now() / 1000) - 60 }) });
+    const expired = await infer({
+      token: await jwt({ scope: 'predict' }, { expires: Math.floor(Date.now() / 1000) - 60 }),
+    });
     assert.equal(expired.status, 401);
     assert.match(expired.json.error, /expired/);
-    const early = await infer({ token: await jwt({ scope: 'predict' }, { notBefore: Math.floor(Date.now() / 1000) + 3600 }) });
+    const early = await infer({
+      token: await jwt({ scope: 'predict' }, { notBefore: Math.floor(Date.now() / 1000) + 3600 }),
+    });
     assert.equal(early.status, 401);
     const aud = await infer({ token: await jwt({ scope: 'predict' }, { audience: 'someone-else' }) });
     assert.equal(aud.status, 401);
     assert.match(aud.json.error, /aud/);
     const good = await jwt({ scope: 'predict' });
     const [h, p, s] = good.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url')), scope: 'admin' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url')), scope: 'admin' })).toString(
+      'base64url',
+    );
     const tampered = await infer({ token: `${h}.${forged}.${s}` });
     assert.equal(tampered.status, 401);
     assert.match(tampered.json.error, /bad signature|cannot be verified/);
@@ -322,23 +469,33 @@ describe('access control', () => {
     const forever = await infer({ token: await jwt({ scope: 'predict' }, { expires: null }) });
     assert.equal(forever.status, 401, 'a token without exp never expires: refused');
     assert.match(forever.json.error, /"exp" claim/);
-    const edExpired = await infer({ token: await jwt({ scope: 'predict' }, { alg: 'EdDSA', expires: Math.floor(Date.now() / 1000) - 60 }) });
+    const edExpired = await infer({
+      token: await jwt({ scope: 'predict' }, { alg: 'EdDSA', expires: Math.floor(Date.now() / 1000) - 60 }),
+    });
     assert.equal(edExpired.status, 401);
     assert.match(edExpired.json.error, /expired/);
     const ed = await jwt({ scope: 'predict' }, { alg: 'EdDSA' });
     const [eh, ep, es] = ed.split('.');
-    const edForged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(ep, 'base64url')), scope: 'admin' })).toString('base64url');
+    const edForged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(ep, 'base64url')), scope: 'admin' }),
+    ).toString('base64url');
     const edTampered = await infer({ token: `${eh}.${edForged}.${es}` });
     assert.equal(edTampered.status, 401);
     assert.match(edTampered.json.error, /bad signature|cannot be verified/);
   });
 
   test('CORS: the allowed origin only', async () => {
-    const pre = await call('/v2/models/mlp_tabular/infer', { method: 'OPTIONS', headers: { origin: ORIGIN, 'access-control-request-method': 'POST' } });
+    const pre = await call('/v2/models/mlp_tabular/infer', {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), ORIGIN);
     assert.match(pre.headers.get('access-control-allow-headers'), /authorization/);
-    const other = await call('/v2/models/mlp_tabular/infer', { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    const other = await call('/v2/models/mlp_tabular/infer', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(other.headers.get('access-control-allow-origin'), null);
     const real = await call('/v2/health/live', { headers: { origin: ORIGIN } });
     assert.equal(real.headers.get('access-control-allow-origin'), ORIGIN);
@@ -347,35 +504,114 @@ describe('access control', () => {
 
 describe('bad requests', () => {
   const post = (path, body, extra = {}) => call(path, { method: 'POST', key: KEYS.predict, body, ...extra });
-  const x = (over = {}) => ({ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.1), ...over }] });
+  const x = (over = {}) => ({
+    inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.1), ...over }],
+  });
 
   test('each gets its status and a JSON error naming the problem', async () => {
     const cases = [
-      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: '{"inputs": [', headers: { 'content-type': 'application/json' } }), 400, /malformed JSON/],
-      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: 'x=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /content-type must be application\/json/],
-      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: JSON.stringify(x()), headers: { 'content-type': 'text/plain' } }), 415, /got 'text\/plain'/],
+      [
+        () =>
+          post('/v2/models/mlp_tabular/infer', undefined, {
+            raw: '{"inputs": [',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        /malformed JSON/,
+      ],
+      [
+        () =>
+          post('/v2/models/mlp_tabular/infer', undefined, {
+            raw: 'x=1',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+        415,
+        /content-type must be application\/json/,
+      ],
+      [
+        () =>
+          post('/v2/models/mlp_tabular/infer', undefined, {
+            raw: JSON.stringify(x()),
+            headers: { 'content-type': 'text/plain' },
+          }),
+        415,
+        /got 'text\/plain'/,
+      ],
       [() => post('/v2/models/mlp_tabular/infer', { inputs: 'x' }), 400, /'inputs' must be a non-empty array/],
       [() => post('/v2/models/mlp_tabular/infer', x({ datatype: 'FLOAT' })), 400, /datatype "FLOAT" is not one of/],
-      [() => post('/v2/models/mlp_tabular/infer', x({ datatype: 'INT64', data: new Array(32).fill(1) })), 422, /E_INPUT_DTYPE.*'x'.*float32/],
+      [
+        () => post('/v2/models/mlp_tabular/infer', x({ datatype: 'INT64', data: new Array(32).fill(1) })),
+        422,
+        /E_INPUT_DTYPE.*'x'.*float32/,
+      ],
       [() => post('/v2/models/mlp_tabular/infer', x({ shape: [2, 32] })), 400, /needs 64 values, got 32/],
-      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [1, 16], data: new Array(16).fill(0) })), 422, /E_INPUT_SHAPE.*dimension 1 is 16, expected 32/],
+      [
+        () => post('/v2/models/mlp_tabular/infer', x({ shape: [1, 16], data: new Array(16).fill(0) })),
+        422,
+        /E_INPUT_SHAPE.*dimension 1 is 16, expected 32/,
+      ],
       [() => post('/v2/models/mlp_tabular/infer', x({ shape: [-1, 32] })), 400, /non-negative integers/],
-      [() => post('/v2/models/mlp_tabular/infer', x({ data: [...new Array(31).fill(0.1), 'a'] })), 422, /E_INPUT_DTYPE/],
+      [
+        () => post('/v2/models/mlp_tabular/infer', x({ data: [...new Array(31).fill(0.1), 'a'] })),
+        422,
+        /E_INPUT_DTYPE/,
+      ],
       [() => post('/v2/models/mlp_tabular/infer', x({ name: 'y' })), 422, /E_INPUT_UNKNOWN.*'y'/],
       [() => post('/v2/models/mlp_tabular/infer', { inputs: [x().inputs[0], x().inputs[0]] }), 400, /given twice/],
-      [() => post('/v2/models/mlp_tabular/infer', { ...x(), outputs: [{ name: 'nope' }] }), 400, /unknown output 'nope'/],
-      [() => post('/v2/models/mlp_tabular/infer', x({ shape: [100, 32], data: new Array(3200).fill(0) })), 413, /100 rows, over the limit of 64/],
-      [() => post('/v2/models/image_uint8/infer', { inputs: [{ name: 'pixels', shape: [6, 28, 28], datatype: 'UINT8', data: new Array(4704).fill(1) }] }), 413, /4704 elements, over the limit of 4096/],
-      [() => post('/v2/models/mlp_tabular/infer', undefined, { raw: JSON.stringify({ pad: 'x'.repeat(250000) }), headers: { 'content-type': 'application/json' } }), 413, /over the limit of 200000 bytes/],
-      [() => post('/v2/models/recommender_topk/infer', { inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 2.5] }] }), 422, /E_INPUT_VALUE.*element 1 is 2.5/],
+      [
+        () => post('/v2/models/mlp_tabular/infer', { ...x(), outputs: [{ name: 'nope' }] }),
+        400,
+        /unknown output 'nope'/,
+      ],
+      [
+        () => post('/v2/models/mlp_tabular/infer', x({ shape: [100, 32], data: new Array(3200).fill(0) })),
+        413,
+        /100 rows, over the limit of 64/,
+      ],
+      [
+        () =>
+          post('/v2/models/image_uint8/infer', {
+            inputs: [{ name: 'pixels', shape: [6, 28, 28], datatype: 'UINT8', data: new Array(4704).fill(1) }],
+          }),
+        413,
+        /4704 elements, over the limit of 4096/,
+      ],
+      [
+        () =>
+          post('/v2/models/mlp_tabular/infer', undefined, {
+            raw: JSON.stringify({ pad: 'x'.repeat(250000) }),
+            headers: { 'content-type': 'application/json' },
+          }),
+        413,
+        /over the limit of 200000 bytes/,
+      ],
+      [
+        () =>
+          post('/v2/models/recommender_topk/infer', {
+            inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 2.5] }],
+          }),
+        422,
+        /E_INPUT_VALUE.*element 1 is 2.5/,
+      ],
       [() => post('/v2/models/nope/infer', x()), 404, /unknown model 'nope'/],
       [() => post('/v2/models/mlp_tabular/versions/7/infer', x()), 404, /no version '7'/],
       [() => call('/v3/anything', { key: KEYS.predict }), 404, /no route/],
       [() => call('/v2/models/mlp_tabular/infer', { key: KEYS.predict }), 405, /GET is not allowed.*POST/],
       [() => call('/v2/health/live', { method: 'DELETE' }), 405, /DELETE is not allowed/],
       [() => call('/v2/models/%E0%A4%A/ready', { key: KEYS.predict }), 400, /not valid percent-encoding/],
-      [() => post('/v2/models/recommender_topk/infer', { inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 99999] }] }), 422, /E_RUNTIME.*index 99999 is out of range/],
-      [() => post('/predict', { model: 'iris', instances: Array.from({ length: 65 }, () => [1, 2, 3, 4]) }), 413, /65 rows is over the limit of 64/],
+      [
+        () =>
+          post('/v2/models/recommender_topk/infer', {
+            inputs: [{ name: 'liked', shape: [1, 2], datatype: 'INT64', data: [1, 99999] }],
+          }),
+        422,
+        /E_RUNTIME.*index 99999 is out of range/,
+      ],
+      [
+        () => post('/predict', { model: 'iris', instances: Array.from({ length: 65 }, () => [1, 2, 3, 4]) }),
+        413,
+        /65 rows is over the limit of 64/,
+      ],
     ];
     for (const [run, status, pattern] of cases) {
       const r = await run();
@@ -385,13 +621,23 @@ describe('bad requests', () => {
       assert.doesNotMatch(r.text, /at \S+ \(|\.js:\d+/, 'no stack trace');
     }
     // The binary extension's framing, and a body with no declared length (streamed).
-    const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: 128 } }] }));
-    const framed = (tail, length = header.length) => call('/v2/models/mlp_tabular/infer', {
-      method: 'POST', key: KEYS.predict, raw: Buffer.concat([header, tail]),
-      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(length) },
-    });
+    const header = new TextEncoder().encode(
+      JSON.stringify({
+        inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', parameters: { binary_data_size: 128 } }],
+      }),
+    );
+    const framed = (tail, length = header.length) =>
+      call('/v2/models/mlp_tabular/infer', {
+        method: 'POST',
+        key: KEYS.predict,
+        raw: Buffer.concat([header, tail]),
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(length) },
+      });
     const binaryCases = [
-      [await framed(Buffer.alloc(128), header.length + 500), /Inference-Header-Content-Length is \d+, but the body has \d+ bytes/],
+      [
+        await framed(Buffer.alloc(128), header.length + 500),
+        /Inference-Header-Content-Length is \d+, but the body has \d+ bytes/,
+      ],
       [await framed(Buffer.alloc(64)), /binary_data_size 128 runs past the end of the body/],
     ];
     for (const [r, pattern] of binaryCases) {
@@ -399,10 +645,23 @@ describe('bad requests', () => {
       assert.match(r.json.error, pattern);
     }
     assert.equal((await framed(Buffer.from(new Float32Array(32).fill(0.5).buffer))).status, 200, 'well-framed binary');
-    const chunks = [new TextEncoder().encode('{"pad": "'), new TextEncoder().encode('x'.repeat(250000)), new TextEncoder().encode('"}')];
-    const stream = new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } });
+    const chunks = [
+      new TextEncoder().encode('{"pad": "'),
+      new TextEncoder().encode('x'.repeat(250000)),
+      new TextEncoder().encode('"}'),
+    ];
+    const stream = new ReadableStream({
+      pull(c) {
+        const next = chunks.shift();
+        if (next) c.enqueue(next);
+        else c.close();
+      },
+    });
     const streamed = await fetch(`${base}/v2/models/mlp_tabular/infer`, {
-      method: 'POST', body: stream, duplex: 'half', headers: { authorization: `Bearer ${KEYS.predict}`, 'content-type': 'application/json' },
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+      headers: { authorization: `Bearer ${KEYS.predict}`, 'content-type': 'application/json' },
     });
     assert.equal(streamed.status, 413);
     assert.match((await streamed.json()).error, /request body (of \d+ bytes )?is over the limit of 200000 bytes/);
@@ -414,11 +673,18 @@ describe('bad requests', () => {
 });
 
 describe('monitoring', () => {
-  const iris = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 0.987654]];
-  const inferIris = (extra = {}) => call('/v2/models/iris/infer', {
-    method: 'POST', key: KEYS.predict, body: { ...extra, inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: iris.flat() }] },
-  });
-  const feedback = (body, key = KEYS.predict, path = '/v2/models/iris/feedback') => call(path, { method: 'POST', key, body });
+  const iris = [
+    [5.1, 3.5, 1.4, 0.2],
+    [6.7, 3.0, 5.2, 0.987654],
+  ];
+  const inferIris = (extra = {}) =>
+    call('/v2/models/iris/infer', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { ...extra, inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: iris.flat() }] },
+    });
+  const feedback = (body, key = KEYS.predict, path = '/v2/models/iris/feedback') =>
+    call(path, { method: 'POST', key, body });
 
   test('infer responses carry a prediction id that feedback joins ground truth to', async () => {
     const r = await inferIris();
@@ -434,7 +700,11 @@ describe('monitoring', () => {
     assert.equal(joined.status, 200, joined.text);
     assert.deepEqual(joined.json, { model_name: 'iris', model_version: '1', id, joined: 2 });
     assert.equal((await feedback({ id, labels })).json.joined, 0, 'the same labels again: nothing new');
-    const one = await call('/predict', { method: 'POST', key: KEYS.predict, body: { model: 'iris', instances: [iris[0]] } });
+    const one = await call('/predict', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { model: 'iris', instances: [iris[0]] },
+    });
     assert.match(one.json.id, /^[0-9a-f]{8}-[0-9a-f]{24}$/);
     assert.equal((await feedback({ id: one.json.id, label: 1 })).json.joined, 1);
     const stats = await call('/v2/models/iris/stats', { key: KEYS.metrics });
@@ -450,7 +720,12 @@ describe('monitoring', () => {
     const id = r.json.parameters.prediction_id;
     const cases = [
       [{ id: 'nope', label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction 'nope'/],
-      [{ id: `${id.split('-')[0]}-${'0'.repeat(24)}`, label: 1 }, KEYS.predict, 404, /E_PREDICTION_UNKNOWN.*no prediction/],
+      [
+        { id: `${id.split('-')[0]}-${'0'.repeat(24)}`, label: 1 },
+        KEYS.predict,
+        404,
+        /E_PREDICTION_UNKNOWN.*no prediction/,
+      ],
       [{ id, labels: [1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID.*2 rows, got 1 label/],
       [{ id, labels: [{}, 1] }, KEYS.predict, 422, /E_FEEDBACK_INVALID/],
       [{ id }, KEYS.predict, 400, /either 'label'.*or 'labels'/],
@@ -463,7 +738,11 @@ describe('monitoring', () => {
       assert.match(f.json.error, pattern);
     }
     assert.equal((await feedback({ id, labels: [0, 1] }, KEYS.predict, '/v2/models/nope/feedback')).status, 404);
-    const none = await call('/v2/models/recommender_topk/feedback', { method: 'POST', key: KEYS.predict, body: { id, label: 1 } });
+    const none = await call('/v2/models/recommender_topk/feedback', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: { id, label: 1 },
+    });
     assert.equal(none.status, 404, 'another model does not hold this id');
   });
 
@@ -471,7 +750,10 @@ describe('monitoring', () => {
     const ids = [];
     for (let i = 0; i < 4; i++) ids.push((await inferIris()).json.parameters.prediction_id);
     const [prefix] = ids[0].split('-');
-    assert.ok(ids.every((id) => id.startsWith(`${prefix}-`)), 'one isolate, one prefix');
+    assert.ok(
+      ids.every((id) => id.startsWith(`${prefix}-`)),
+      'one isolate, one prefix',
+    );
     const tokens = ids.map((id) => BigInt(`0x${id.split('-')[1]}`));
     assert.equal(new Set(tokens).size, 4);
     for (let i = 1; i < 4; i++) {
@@ -498,10 +780,17 @@ describe('monitoring', () => {
 
   test('drift against the reference the CLI made, per feature, with the predictions', async () => {
     // Rows like the reference's, then rows with one feature moved.
-    const rows = (n, shift) => Array.from({ length: n }, (_, i) => Array.from({ length: 32 }, (_, j) => Math.sin((i + 5000) * 31 + j) + (j === 4 ? shift : 0)));
+    const rows = (n, shift) =>
+      Array.from({ length: n }, (_, i) =>
+        Array.from({ length: 32 }, (_, j) => Math.sin((i + 5000) * 31 + j) + (j === 4 ? shift : 0)),
+      );
     for (let i = 0; i < 10; i++) {
       const data = rows(50, i < 5 ? 0 : 0.8).flat();
-      const r = await call('/v2/models/mlp_tabular/infer', { method: 'POST', key: KEYS.predict, body: { inputs: [{ name: 'x', shape: [50, 32], datatype: 'FP32', data }] } });
+      const r = await call('/v2/models/mlp_tabular/infer', {
+        method: 'POST',
+        key: KEYS.predict,
+        body: { inputs: [{ name: 'x', shape: [50, 32], datatype: 'FP32', data }] },
+      });
       assert.equal(r.status, 200, r.text);
     }
     const d = await call('/v2/models/mlp_tabular/drift', { key: KEYS.metrics });
@@ -513,7 +802,11 @@ describe('monitoring', () => {
     assert.equal(d.json.prediction.name, 'y');
     assert.equal(d.json.features[4].status, 'drift', JSON.stringify(d.json.features[4]));
     assert.equal(d.json.status, 'drift');
-    assert.equal((await call('/v2/models/mlp_tabular/drift', { key: KEYS.predict })).status, 403, 'drift needs the metrics scope');
+    assert.equal(
+      (await call('/v2/models/mlp_tabular/drift', { key: KEYS.predict })).status,
+      403,
+      'drift needs the metrics scope',
+    );
     const noRef = await call('/v2/models/iris/drift', { key: KEYS.metrics });
     assert.equal(noRef.status, 200);
     assert.deepEqual(noRef.json.features, []);
@@ -530,7 +823,11 @@ describe('monitoring', () => {
     const id = r.json.parameters.prediction_id;
     let line;
     for (let i = 0; i < 50 && !line; i++) {
-      line = server.output().split('\n').map((l) => l.trim()).find((l) => l.includes(`"id":"${id}"`));
+      line = server
+        .output()
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.includes(`"id":"${id}"`));
       if (!line) await new Promise((done) => setTimeout(done, 100));
     }
     assert.ok(line, `no log line for ${id} in the Worker's output`);
@@ -538,9 +835,13 @@ describe('monitoring', () => {
     assert.equal(parsed.model, 'iris');
     assert.equal(parsed.version, '1');
     assert.deepEqual(parsed.inputs.sepal_length, [5.1, 6.7], 'the inputs as sent');
-    const logged = server.output().split('\n').filter((l) => l.includes('"model":"iris"'));
+    const logged = server
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"model":"iris"'));
     assert.ok(logged.length >= 3, `${logged.length} iris log lines`);
-    for (const l of logged) assert.ok(!l.includes('petal_width') && !l.includes('0.98765'), `a redacted feature was logged: ${l}`);
+    for (const l of logged)
+      assert.ok(!l.includes('petal_width') && !l.includes('0.98765'), `a redacted feature was logged: ${l}`);
   });
 });
 
@@ -558,16 +859,38 @@ describe('metrics', () => {
 
   test("the models' monitoring families, once each, labelled by model and version", async () => {
     const r = await call('/metrics', { key: KEYS.metrics });
-    const predictions = [...r.text.matchAll(/^edgeinfer_predictions_total\{model="[^"]+",version="1"\} (\d+)$/gm)].map((m) => Number(m[1]));
+    const predictions = [...r.text.matchAll(/^edgeinfer_predictions_total\{model="[^"]+",version="1"\} (\d+)$/gm)].map(
+      (m) => Number(m[1]),
+    );
     assert.ok(predictions.length >= MODELS.length, `${predictions.length} models counted`);
-    assert.ok(predictions.reduce((a, b) => a + b, 0) >= 50 + 21, 'the corpus cases and the concurrent requests were predictions');
+    assert.ok(
+      predictions.reduce((a, b) => a + b, 0) >= 50 + 21,
+      'the corpus cases and the concurrent requests were predictions',
+    );
     assert.match(r.text, /edgeinfer_predict_errors_total\{model="mlp_tabular",version="1",code="E_INPUT_SHAPE"\} \d+/);
     assert.match(r.text, /edgeinfer_predict_duration_seconds_bucket\{model="iris",version="1",le="\+Inf"\} \d+/);
     assert.match(r.text, /edgeinfer_predict_batch_size_bucket\{model="recommender_topk",version="1",le="1"\} \d+/);
     assert.match(r.text, /edgeinfer_quality_accuracy\{model="iris",version="1"\} [\d.]+/);
-    assert.match(r.text, /edgeinfer_drift_feature_detected\{model="mlp_tabular",version="1",feature="x\[4\]",kind="feature"\} 1/);
-    for (const family of ['edgeinfer_predictions_total', 'edgeinfer_predict_duration_seconds', 'edgeinfer_drift_detected']) {
-      assert.equal(r.text.split('\n').filter((l) => l === `# TYPE ${family} ${family === 'edgeinfer_predict_duration_seconds' ? 'histogram' : family.endsWith('_total') ? 'counter' : 'gauge'}`).length, 1, family);
+    assert.match(
+      r.text,
+      /edgeinfer_drift_feature_detected\{model="mlp_tabular",version="1",feature="x\[4\]",kind="feature"\} 1/,
+    );
+    for (const family of [
+      'edgeinfer_predictions_total',
+      'edgeinfer_predict_duration_seconds',
+      'edgeinfer_drift_detected',
+    ]) {
+      assert.equal(
+        r.text
+          .split('\n')
+          .filter(
+            (l) =>
+              l ===
+              `# TYPE ${family} ${family === 'edgeinfer_predict_duration_seconds' ? 'histogram' : family.endsWith('_total') ? 'counter' : 'gauge'}`,
+          ).length,
+        1,
+        family,
+      );
     }
     // Every sample line belongs to the family whose TYPE came last.
     let family = null;
@@ -579,7 +902,7 @@ describe('metrics', () => {
   });
 });
 
-test('no secret ever appears in a response or in the Worker\'s logs', () => {
+test("no secret ever appears in a response or in the Worker's logs", () => {
   const responses = seen.join('\n');
   const logs = server.output();
   assert.ok(seen.length > 100 && logs.includes('"model":"iris"'), 'the responses and logs were collected');
@@ -594,7 +917,12 @@ test("a standard v2 client (Triton's tritonclient.http) works unchanged, JSON an
   const python = join(root, '.cache/venv/bin/python');
   const out = execFileSync(python, ['tests/python/v2_client_against_worker.py', '-v'], {
     cwd: root,
-    env: { ...process.env, EDGEINFER_V2_URL: base.replace('http://', ''), EDGEINFER_V2_KEY: KEYS.predict, EDGEINFER_CORPUS: corpusDir() },
+    env: {
+      ...process.env,
+      EDGEINFER_V2_URL: base.replace('http://', ''),
+      EDGEINFER_V2_KEY: KEYS.predict,
+      EDGEINFER_CORPUS: corpusDir(),
+    },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -18,15 +18,31 @@ before(async () => {
   cpSync(join(root, 'tests/workerd'), dir, { recursive: true });
   cpSync(join(root, 'tests/suite'), join(dir, 'suite'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
-  const cli = (...args) => execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir, stdio: 'pipe' });
+  const cli = (...args) =>
+    execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir, stdio: 'pipe' });
   cli('keygen', '-o', 'team');
-  cli('build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', '1', '--sign', 'team.key', '-o', join(dir, 'bundles'));
+  cli(
+    'build',
+    join(root, 'examples/iris.onnx'),
+    '--name',
+    'iris',
+    '--version',
+    '1',
+    '--sign',
+    'team.key',
+    '-o',
+    join(dir, 'bundles'),
+  );
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = start(join(root, 'node_modules/.bin/wrangler'), ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'], {
-    cwd: dir,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-  });
+  server = start(
+    join(root, 'node_modules/.bin/wrangler'),
+    ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'],
+    {
+      cwd: dir,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    },
+  );
   await waitFor(`${base}/health`, server);
 });
 
@@ -42,7 +58,7 @@ test('the shared suite passes inside workerd', async (t) => {
   }
 });
 
-test('a generated bundle module predicts in workerd, checked with the signer\'s key', async () => {
+test("a generated bundle module predicts in workerd, checked with the signer's key", async () => {
   const key = encodeURIComponent(readFileSync(join(dir, 'team.pub'), 'utf8'));
   const r = await fetch(`${base}/bundle?publicKey=${key}`);
   const body = await r.json();

@@ -13,7 +13,8 @@ export function equal(actual, expected, message = '') {
 }
 
 export function deepEqual(actual, expected, message = '') {
-  const a = show(actual), e = show(expected);
+  const a = show(actual),
+    e = show(expected);
   if (a !== e) throw new AssertionError(`${message ? message + ': ' : ''}got ${a}, expected ${e}`);
 }
 
@@ -38,7 +39,8 @@ export async function rejects(promise, code, pattern) {
 export function close(actual, expected, { rtol = 1e-4, atol = 1e-5 } = {}, message = '') {
   equal(actual.length, expected.length, `${message} length`);
   for (let i = 0; i < expected.length; i++) {
-    const a = Number(actual[i]), e = Number(expected[i]);
+    const a = Number(actual[i]),
+      e = Number(expected[i]);
     if (Number.isNaN(a) && Number.isNaN(e)) continue;
     if (a === e) continue;
     if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
@@ -50,7 +52,8 @@ export function close(actual, expected, { rtol = 1e-4, atol = 1e-5 } = {}, messa
 export function show(v) {
   return JSON.stringify(v, (_, x) => {
     if (typeof x === 'bigint') return `${x}n`;
-    if (ArrayBuffer.isView(x)) return { [x.constructor.name]: Array.from(x, (y) => (typeof y === 'bigint' ? `${y}n` : y)) };
+    if (ArrayBuffer.isView(x))
+      return { [x.constructor.name]: Array.from(x, (y) => (typeof y === 'bigint' ? `${y}n` : y)) };
     if (typeof x === 'number' && !Number.isFinite(x)) return String(x);
     return x;
   });

@@ -21,7 +21,9 @@ export function assertMatches(actual, expected, tol, label) {
 }
 
 function half(h) {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
@@ -31,8 +33,12 @@ function half(h) {
 function rand(seed) {
   let x = seed >>> 0 || 1;
   return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return (x / 2 ** 31) - 1;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 31 - 1;
   };
 }
 
@@ -44,7 +50,8 @@ function floats(n, seed = 7) {
 /** Replaces the first occurrence of `from` by `to` (same length) in the model's bytes. */
 function patch(bytes, from, to, occurrence = 0) {
   const enc = new TextEncoder();
-  const f = enc.encode(from), t = enc.encode(to);
+  const f = enc.encode(from),
+    t = enc.encode(to);
   const out = bytes.slice();
   let seen = 0;
   for (let i = 0; i + f.length <= out.length; i++) {
@@ -98,7 +105,10 @@ export function suite(api, fixtures) {
       ok(typeof t.op === 'string' && t.op.length > 0, JSON.stringify(t));
       ok(Number.isFinite(t.ms) && t.ms >= 0, JSON.stringify(t));
     }
-    ok(times.some((t) => t.op.startsWith('DenseF32')), `the dense layers run fused: ${times.map((t) => t.op)}`);
+    ok(
+      times.some((t) => t.op.startsWith('DenseF32')),
+      `the dense layers run fused: ${times.map((t) => t.op)}`,
+    );
     equal(m.stats().predictions, 0);
     await rejects(m.profile({ x: { data: new Float32Array(3), shape: [1, 3] } }), 'E_INPUT_SHAPE');
     m.dispose();
@@ -114,7 +124,13 @@ export function suite(api, fixtures) {
     equal(sk.metadata.producer_name, 'skl2onnx');
     const r = await Model.load(model('recommender_topk'));
     deepEqual(r.inputs, [{ name: 'liked', dtype: 'int64', shape: ['batch', 'n_liked'] }]);
-    deepEqual(r.outputs.map((o) => [o.name, o.dtype]), [['top_scores', 'float32'], ['top_items', 'int64']]);
+    deepEqual(
+      r.outputs.map((o) => [o.name, o.dtype]),
+      [
+        ['top_scores', 'float32'],
+        ['top_items', 'int64'],
+      ],
+    );
   });
 
   test('one loaded model serves any batch size, row by row the same as batch 1', async () => {
@@ -161,10 +177,22 @@ export function suite(api, fixtures) {
     const input = mlpInput(4, 2);
     close((await m.predict(input)).y.data, (await free.predict(input)).y.data, { rtol: 1e-5, atol: 1e-6 });
     await rejects(m.predict(mlpInput(2, 2)), 'E_INPUT_SHAPE', /'x'.*dimension 0 is 2, expected 4/);
-    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { nope: [1, 32] } }), 'E_INVALID_OPTION', /'nope'.*x/);
-    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [1, 31] } }), 'E_INVALID_OPTION', /dimension 1 = 31.*32/);
+    await rejects(
+      Model.load(model('mlp_tabular'), { inputShapes: { nope: [1, 32] } }),
+      'E_INVALID_OPTION',
+      /'nope'.*x/,
+    );
+    await rejects(
+      Model.load(model('mlp_tabular'), { inputShapes: { x: [1, 31] } }),
+      'E_INVALID_OPTION',
+      /dimension 1 = 31.*32/,
+    );
     await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [1] } }), 'E_INVALID_OPTION', /rank 1.*rank 2/);
-    await rejects(Model.load(model('mlp_tabular'), { inputShapes: { x: [-1, 32] } }), 'E_INVALID_OPTION', /non-negative integer/);
+    await rejects(
+      Model.load(model('mlp_tabular'), { inputShapes: { x: [-1, 32] } }),
+      'E_INVALID_OPTION',
+      /non-negative integer/,
+    );
   });
 
   test('bad model bytes are refused with a code, never a crash', async () => {
@@ -223,7 +251,11 @@ export function suite(api, fixtures) {
     const cases = [
       [{}, 'E_INPUT_MISSING', /missing input 'x'.*float32\[batch,32\]/],
       [{ ...input, z: input.x }, 'E_INPUT_UNKNOWN', /unknown input 'z'.*'x'/],
-      [{ x: { data: Float64Array.from(data), shape: [2, 32] } }, 'E_INPUT_DTYPE', /'x'.*expected float32 data, got float64/],
+      [
+        { x: { data: Float64Array.from(data), shape: [2, 32] } },
+        'E_INPUT_DTYPE',
+        /'x'.*expected float32 data, got float64/,
+      ],
       [{ x: { data, shape: [2, 32], dtype: 'int32' } }, 'E_INPUT_DTYPE', /'x'.*expected float32, got dtype 'int32'/],
       [{ x: { data, shape: [2, 32], dtype: 'float' } }, 'E_INPUT_DTYPE', /unknown dtype 'float'/],
       [{ x: { data, shape: [3, 32] } }, 'E_INPUT_SHAPE', /'x'.*needs 96 values, got 64/],
@@ -255,9 +287,17 @@ export function suite(api, fixtures) {
 
   test('values an input type cannot hold are refused by element', async () => {
     const r = await Model.load(model('recommender_topk'));
-    await rejects(r.predict({ liked: { data: [3, 1.5, 42], shape: [1, 3] } }), 'E_INPUT_VALUE', /'liked'.*element 1 is 1.5/);
+    await rejects(
+      r.predict({ liked: { data: [3, 1.5, 42], shape: [1, 3] } }),
+      'E_INPUT_VALUE',
+      /'liked'.*element 1 is 1.5/,
+    );
     await rejects(r.predict({ liked: { data: [3, NaN], shape: [1, 2] } }), 'E_INPUT_VALUE', /element 1 is NaN/);
-    await rejects(r.predict({ liked: { data: new Float32Array([3, 4]), shape: [1, 2] } }), 'E_INPUT_DTYPE', /expected int64 data.*BigInt64Array/);
+    await rejects(
+      r.predict({ liked: { data: new Float32Array([3, 4]), shape: [1, 2] } }),
+      'E_INPUT_DTYPE',
+      /expected int64 data.*BigInt64Array/,
+    );
     await rejects(r.predict({ liked: { data: [true], shape: [1, 1] } }), 'E_INPUT_DTYPE', /int64/);
     const out = await r.predict({ liked: { data: [3, 17, 42], shape: [1, 3] } });
     deepEqual(out.top_items.shape, [1, 10]);
@@ -270,7 +310,11 @@ export function suite(api, fixtures) {
     const liked = { liked: { data: new BigInt64Array(users), shape: [users, 1] } };
     await rejects(r.predict(liked), 'E_RESOURCE_LIMIT', /GiB.*maxTensorBytes/);
     const small = await Model.load(model('recommender_topk'), { maxTensorBytes: 100000 });
-    await rejects(small.predict({ liked: { data: new BigInt64Array(100), shape: [100, 1] } }), 'E_RESOURCE_LIMIT', /KiB/);
+    await rejects(
+      small.predict({ liked: { data: new BigInt64Array(100), shape: [100, 1] } }),
+      'E_RESOURCE_LIMIT',
+      /KiB/,
+    );
     const fine = await small.predict({ liked: { data: new BigInt64Array(2), shape: [2, 1] } });
     deepEqual(fine.top_items.shape, [2, 10]);
     const few = await Model.load(model('mlp_tabular'), { maxInputElements: 64 });
@@ -348,7 +392,8 @@ export function suite(api, fixtures) {
   // must agree on every answer and every refusal.
   test('typed-array feeds: the fast path and the general reading give the same outputs and errors', async () => {
     const m = await Model.load(model('mlp_tabular'));
-    const general = (feeds) => Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, { ...f, shape: Int32Array.from(f.shape) }]));
+    const general = (feeds) =>
+      Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, { ...f, shape: Int32Array.from(f.shape) }]));
     const same = async (feeds, label) => {
       const [a, b] = [await m.predict(feeds), await m.predict(general(feeds))];
       deepEqual(Array.from(a.y.data), Array.from(b.y.data), `${label}: values`);
@@ -376,10 +421,18 @@ export function suite(api, fixtures) {
       equal(fast.message, slow.message, `the same message for ${code}`);
     }
     // Shapes an Int32Array cannot hold, refused with the axis named.
-    await rejects(m.predict({ x: { data: x, shape: [3, -32] } }), 'E_INPUT_SHAPE', /shape\[1\] is -32, expected a non-negative integer/);
+    await rejects(
+      m.predict({ x: { data: x, shape: [3, -32] } }),
+      'E_INPUT_SHAPE',
+      /shape\[1\] is -32, expected a non-negative integer/,
+    );
     await rejects(m.predict({ x: { data: x, shape: [NaN, 32] } }), 'E_INPUT_SHAPE', /shape\[0\] is NaN/);
     await rejects(m.predict({ x: { data: x, shape: [1.5, 32] } }), 'E_INPUT_SHAPE', /shape\[0\] is 1.5/);
-    await rejects(m.predict({ x: { data: x, shape: [3, 32] }, extra: { data: x, shape: [3, 32] } }), 'E_INPUT_UNKNOWN', /extra/);
+    await rejects(
+      m.predict({ x: { data: x, shape: [3, 32] }, extra: { data: x, shape: [3, 32] } }),
+      'E_INPUT_UNKNOWN',
+      /extra/,
+    );
     await rejects(m.predict({}), 'E_INPUT_MISSING', /x/);
     const after = await m.predict({ x: { data: x, shape: [3, 32] } });
     deepEqual(Array.from(after.y.data), Array.from(full.y.data), 'the model still serves after every refusal');
@@ -404,7 +457,10 @@ export function suite(api, fixtures) {
     for (const batch of [1, 2, 5]) {
       const out = await m.predict(mlpInput(batch, batch));
       deepEqual(Object.keys(out), ['y'], 'the id is not an output');
-      deepEqual(Object.entries(out).map(([k]) => k), ['y']);
+      deepEqual(
+        Object.entries(out).map(([k]) => k),
+        ['y'],
+      );
       const seen = [];
       for (const k in out) seen.push(k);
       deepEqual(seen, ['y']);
@@ -423,16 +479,35 @@ export function suite(api, fixtures) {
     deepEqual([s.predictions, s.rows], [3, 8]);
     deepEqual(s.errors, { total: 2, byCode: { E_INPUT_SHAPE: 1, E_INVALID_OPTION: 1 } });
     equal(s.latencyMs.count, 3);
-    ok(s.latencyMs.p50 >= 0 && s.latencyMs.p50 <= s.latencyMs.p99 && s.latencyMs.p99 <= s.latencyMs.max + 1e-9, JSON.stringify(s.latencyMs));
+    ok(
+      s.latencyMs.p50 >= 0 && s.latencyMs.p50 <= s.latencyMs.p99 && s.latencyMs.p99 <= s.latencyMs.max + 1e-9,
+      JSON.stringify(s.latencyMs),
+    );
     equal(s.batchSize.max, 5);
-    deepEqual(s.batchSize.histogram.slice(0, 4).map((b) => [b.le, b.count]), [[1, 1], [2, 2], [4, 2], [8, 3]]);
+    deepEqual(
+      s.batchSize.histogram.slice(0, 4).map((b) => [b.le, b.count]),
+      [
+        [1, 1],
+        [2, 2],
+        [4, 2],
+        [8, 3],
+      ],
+    );
     equal(s.batchSize.histogram.at(-1).le, null);
     equal(s.quality.task, 'regression', 'one number per row: a regressor');
     const off = await Model.load(model('mlp_tabular'), { monitoring: false });
     equal(predictionId(await off.predict(mlpInput(1, 1))), undefined);
     await rejects(async () => off.stats(), 'E_INVALID_OPTION', /monitoring is off/);
-    await rejects(Model.load(model('mlp_tabular'), { monitoring: { windw: 5 } }), 'E_INVALID_OPTION', /monitoring\.windw/);
-    await rejects(Model.load(model('mlp_tabular'), { monitoring: { log: { sink: 'stdout' } } }), 'E_INVALID_OPTION', /sink/);
+    await rejects(
+      Model.load(model('mlp_tabular'), { monitoring: { windw: 5 } }),
+      'E_INVALID_OPTION',
+      /monitoring\.windw/,
+    );
+    await rejects(
+      Model.load(model('mlp_tabular'), { monitoring: { log: { sink: 'stdout' } } }),
+      'E_INVALID_OPTION',
+      /sink/,
+    );
   });
 
   test('monitoring: feedback joins ground truth to predictions for quality metrics', async () => {
@@ -447,7 +522,10 @@ export function suite(api, fixtures) {
     deepEqual([q.task, q.rows, q.accuracy], ['classification', 32, 1]);
     deepEqual(q.classes, ['0', '1']);
     const zeros = Array.from(labels).filter((l) => l === 0n).length;
-    deepEqual(q.confusion, [[zeros, 0], [0, 32 - zeros]]);
+    deepEqual(q.confusion, [
+      [zeros, 0],
+      [0, 32 - zeros],
+    ]);
     ok(q.rocAuc > 0.99, `ROC AUC ${q.rocAuc}`);
     // One more prediction, labelled wrong: 32 right of 33.
     const one = await m.predict({ X: { data: c.inputs.X.data.slice(0, 30), shape: [1, 30] } });
@@ -457,7 +535,11 @@ export function suite(api, fixtures) {
     close([q.accuracy], [32 / 33], { rtol: 1e-12, atol: 0 });
     equal(m.stats().feedback.rows, 33);
     await rejects(async () => m.feedback('nope', 1), 'E_PREDICTION_UNKNOWN', /not a prediction id/);
-    await rejects(async () => m.feedback(`${id(out).split('-')[0]}-${'0'.repeat(24)}`, 1), 'E_PREDICTION_UNKNOWN', /no prediction/);
+    await rejects(
+      async () => m.feedback(`${id(out).split('-')[0]}-${'0'.repeat(24)}`, 1),
+      'E_PREDICTION_UNKNOWN',
+      /no prediction/,
+    );
     await rejects(async () => m.feedback(id(out), [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
     await rejects(async () => m.feedback(id(one), 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
     await rejects(async () => m.feedback(id(one), { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
@@ -483,7 +565,10 @@ export function suite(api, fixtures) {
     equal(reference.features[5].name, 'x[5]');
     equal(reference.prediction.name, 'y');
     equal(m.stats().predictions, 0, 'a reference is not traffic');
-    const watched = await Model.load(model('mlp_tabular'), { reference: JSON.stringify(reference), monitoring: { window: 500 } });
+    const watched = await Model.load(model('mlp_tabular'), {
+      reference: JSON.stringify(reference),
+      monitoring: { window: 500 },
+    });
     equal(watched.drift().status, 'insufficient_data');
     for (let i = 0; i < 5; i++) {
       const data = floats(100 * 32, 200 + i);
@@ -493,7 +578,10 @@ export function suite(api, fixtures) {
     const d = watched.drift();
     equal(d.rows, 500);
     equal(d.status, 'drift');
-    deepEqual(d.features.filter((f) => f.status === 'drift').map((f) => f.name), ['x[5]']);
+    deepEqual(
+      d.features.filter((f) => f.status === 'drift').map((f) => f.name),
+      ['x[5]'],
+    );
     const x5 = d.features[5];
     equal(x5.test, 'ks');
     ok(x5.pValue < d.alphaPerTest && x5.psi > x5.psiThreshold, JSON.stringify(x5));
@@ -501,12 +589,34 @@ export function suite(api, fixtures) {
     equal(d.prediction.name, 'y');
     // Without a model: CSV text or records.
     const csv = await api.buildReference('age,country\n41,FR\n35,DE\n,FR\n');
-    deepEqual(csv.features.map((f) => [f.name, f.type, f.count, f.missing]), [['age', 'numeric', 2, 1], ['country', 'categorical', 3, 0]]);
-    deepEqual(csv.features[1].categories, [['FR', 2], ['DE', 1]]);
-    const records = await api.buildReference([{ age: 41, code: 3 }, { age: 35, code: 4 }], { categorical: ['code'] });
-    deepEqual(records.features.map((f) => f.type), ['numeric', 'categorical']);
+    deepEqual(
+      csv.features.map((f) => [f.name, f.type, f.count, f.missing]),
+      [
+        ['age', 'numeric', 2, 1],
+        ['country', 'categorical', 3, 0],
+      ],
+    );
+    deepEqual(csv.features[1].categories, [
+      ['FR', 2],
+      ['DE', 1],
+    ]);
+    const records = await api.buildReference(
+      [
+        { age: 41, code: 3 },
+        { age: 35, code: 4 },
+      ],
+      { categorical: ['code'] },
+    );
+    deepEqual(
+      records.features.map((f) => f.type),
+      ['numeric', 'categorical'],
+    );
     await rejects(Model.load(model('mlp_tabular'), { reference: csv }), 'E_INVALID_OPTION', /'age'.*x\[0\]/);
-    await rejects(Model.load(model('mlp_tabular'), { reference: '{"format": "nope"}' }), 'E_INVALID_OPTION', /reference/);
+    await rejects(
+      Model.load(model('mlp_tabular'), { reference: '{"format": "nope"}' }),
+      'E_INVALID_OPTION',
+      /reference/,
+    );
     await rejects(api.buildReference('a,b\n1\n'), 'E_INVALID_OPTION', /data row 1 has 1 fields/);
   });
 
@@ -514,7 +624,12 @@ export function suite(api, fixtures) {
     const names = Array.from({ length: 32 }, (_, i) => `f${i}`);
     const lines = [];
     const m = await Model.load(model('mlp_tabular'), {
-      monitoring: { name: 'mlp', version: '1', features: names, log: { sink: (line) => lines.push(line), includeInputs: true, redact: ['f3'] } },
+      monitoring: {
+        name: 'mlp',
+        version: '1',
+        features: names,
+        log: { sink: (line) => lines.push(line), includeInputs: true, redact: ['f3'] },
+      },
     });
     const input = mlpInput(2, 8);
     input.x.data[3] = 12345.678;
@@ -541,7 +656,10 @@ export function suite(api, fixtures) {
     }
     equal(printed.length, 1);
     for (const line of [...lines, ...printed]) {
-      ok(!line.includes('"f3"') && !line.includes('12345.6') && !line.includes('23456.7'), `a redacted value was logged: ${line}`);
+      ok(
+        !line.includes('"f3"') && !line.includes('12345.6') && !line.includes('23456.7'),
+        `a redacted value was logged: ${line}`,
+      );
     }
     // Without a sink, sampled lines wait for takeLogs(), bounded.
     m.configureLogs({ sampleRate: 0.5, maxLines: 50 });

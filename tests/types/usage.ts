@@ -1,6 +1,19 @@
 // Compiled with `tsc --noEmit`: the public types accept what the README shows and refuse
 // what they must (each @ts-expect-error fails the build if the line ever type-checks).
-import { Model, init, buildReference, predictionId, EdgeInferError, type Outputs, type TensorInfo, type ErrorCode, type Reference, type ModelStats, type DriftReport, type PredictionLogLine } from 'edgeinfer';
+import {
+  Model,
+  init,
+  buildReference,
+  predictionId,
+  EdgeInferError,
+  type Outputs,
+  type TensorInfo,
+  type ErrorCode,
+  type Reference,
+  type ModelStats,
+  type DriftReport,
+  type PredictionLogLine,
+} from 'edgeinfer';
 import { createHandler } from 'edgeinfer/server';
 
 async function main(): Promise<void> {
@@ -36,7 +49,20 @@ async function main(): Promise<void> {
   const reference: Reference = await buildReference('a,b\n1,x\n', { categorical: ['b'] });
   const watched = await Model.load('model.onnx', {
     reference,
-    monitoring: { name: 'm', version: '2', task: 'classification', window: 500, log: { sink: (line: string) => { const l = JSON.parse(line) as PredictionLogLine; void l.latency_ms; }, sampleRate: 0.1, redact: ['ssn'] } },
+    monitoring: {
+      name: 'm',
+      version: '2',
+      task: 'classification',
+      window: 500,
+      log: {
+        sink: (line: string) => {
+          const l = JSON.parse(line) as PredictionLogLine;
+          void l.latency_ms;
+        },
+        sampleRate: 0.1,
+        redact: ['ssn'],
+      },
+    },
   });
   const prediction: Outputs = await watched.predict({ x: { data: new Float32Array(32), shape: [1, 32] } });
   const id: string | undefined = predictionId(prediction);
@@ -54,7 +80,10 @@ async function main(): Promise<void> {
   const own: Reference = await watched.buildReference([{ a: 1 }]);
   await Model.load('model.onnx', { monitoring: false });
   void [p99, accuracy, drifting, text, lines, own];
-  createHandler({ models: [{ name: 'm', load: (options) => Model.load('m.onnx', { ...options, reference }) }], settings: { LOG_PREDICTIONS: 'queue', LOG_REDACT: 'ssn' } });
+  createHandler({
+    models: [{ name: 'm', load: (options) => Model.load('m.onnx', { ...options, reference }) }],
+    settings: { LOG_PREDICTIONS: 'queue', LOG_REDACT: 'ssn' },
+  });
   // @ts-expect-error a task is classification or regression
   await Model.load('m.onnx', { monitoring: { task: 'ranking' } });
   // @ts-expect-error the log sink is 'console' or a function

@@ -19,8 +19,16 @@ export default {
       const publicKey = url.searchParams.get('publicKey') ?? undefined;
       try {
         const model = await iris.load({ publicKey });
-        const out = await model.predict({ features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]), shape: [2, 4] } });
-        return Response.json({ name: iris.manifest.name, labels: iris.labels, label: Array.from(out.label.data, Number), signer: model.manifest.signer, loadedFrom: model.loadedFrom });
+        const out = await model.predict({
+          features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]), shape: [2, 4] },
+        });
+        return Response.json({
+          name: iris.manifest.name,
+          labels: iris.labels,
+          label: Array.from(out.label.data, Number),
+          signer: model.manifest.signer,
+          loadedFrom: model.loadedFrom,
+        });
       } catch (e) {
         return Response.json({ code: e.code, message: e.message }, { status: 400 });
       }

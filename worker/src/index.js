@@ -8,5 +8,8 @@ import { createHandler } from 'edgeinfer/server';
 import { MODELS } from './models.js';
 
 export default createHandler({
-  models: MODELS.map(({ bytes, reference, publicKey, ...m }) => ({ ...m, load: (options) => Model.load(bytes, { ...options, reference, publicKey }) })),
+  models: MODELS.map(({ bytes, reference, publicKey, ...m }) => ({
+    ...m,
+    load: (options) => Model.load(bytes, { ...options, reference, publicKey }),
+  })),
 });

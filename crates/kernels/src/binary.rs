@@ -44,7 +44,7 @@ const TILE: usize = 256;
 pub fn chain(a: &mut [f32], steps: &[Step]) -> Result<(), String> {
     for (i, step) in steps.iter().enumerate() {
         let (Operand::Cyclic(b) | Operand::PerBlock(b)) = step.b;
-        if b.is_empty() || a.len() % b.len() != 0 {
+        if b.is_empty() || !a.len().is_multiple_of(b.len()) {
             return Err(format!("step {i}: {} values do not divide {} elements", b.len(), a.len()));
         }
     }
@@ -82,7 +82,8 @@ fn chain_blocks(a: &mut [f32], steps: &[Step], period: usize) {
     if period == 0 {
         return;
     }
-    let cycles: Vec<usize> = steps.iter().filter_map(|s| if let Operand::Cyclic(b) = s.b { Some(b.len()) } else { None }).collect();
+    let cycles: Vec<usize> =
+        steps.iter().filter_map(|s| if let Operand::Cyclic(b) = s.b { Some(b.len()) } else { None }).collect();
     for (j, block) in a.chunks_mut(period).enumerate() {
         let mut done = 0;
         while done < block.len() {
@@ -233,7 +234,10 @@ mod tests {
         chain(&mut y, &[Step { op: Op::Min, b: Operand::PerBlock(&[0.0]) }]).unwrap();
         assert!(same(&y, &[f32::NAN, 0.0, -2.0, 0.0, f32::NAN, 0.0, -f32::INFINITY, 0.0, 0.0]));
         // Blocks of 3 then of 9 (one block): step by step.
-        let steps = [Step { op: Op::Add, b: Operand::PerBlock(&[1.0, 2.0, 3.0]) }, Step { op: Op::Mul, b: Operand::PerBlock(&[2.0]) }];
+        let steps = [
+            Step { op: Op::Add, b: Operand::PerBlock(&[1.0, 2.0, 3.0]) },
+            Step { op: Op::Mul, b: Operand::PerBlock(&[2.0]) },
+        ];
         let mut z = a;
         chain(&mut z, &steps).unwrap();
         assert!(same(&z, &reference(&a, &steps)));

@@ -126,7 +126,10 @@ fn select_t<T: Copy>(
             // A mask over rows of values against one value: the demo's "allowed, else -inf".
             (1, 1, 0) => {
                 let other = e[oe];
-                y.iter_mut().zip(&cond[oc..oc + len]).zip(&t[ot..ot + len]).for_each(|((y, &c), &t)| *y = if c { t } else { other });
+                y.iter_mut()
+                    .zip(&cond[oc..oc + len])
+                    .zip(&t[ot..ot + len])
+                    .for_each(|((y, &c), &t)| *y = if c { t } else { other });
             }
             (1, 1, 1) => y
                 .iter_mut()
@@ -176,8 +179,20 @@ pub enum Compare {
 /// `out[i] = a[i] op b[i]`, `a` and `b` of one type and broadcast to `shape`. Only Eq, Lt and
 /// Le have loops of their own (each loop is instantiated for every type and stride case,
 /// which weighs on the module): Gt and Ge swap the operands, Ne negates Eq.
-pub fn compare(op: Compare, shape: &[usize], a: (Values, &[usize]), b: (Values, &[usize]), out: &mut [bool]) -> Result<(), String> {
-    fn typed<T: Copy + PartialOrd>(op: Compare, shape: &[usize], a: (&[T], &[usize]), b: (&[T], &[usize]), out: &mut [bool]) -> Result<(), String> {
+pub fn compare(
+    op: Compare,
+    shape: &[usize],
+    a: (Values, &[usize]),
+    b: (Values, &[usize]),
+    out: &mut [bool],
+) -> Result<(), String> {
+    fn typed<T: Copy + PartialOrd>(
+        op: Compare,
+        shape: &[usize],
+        a: (&[T], &[usize]),
+        b: (&[T], &[usize]),
+        out: &mut [bool],
+    ) -> Result<(), String> {
         match op {
             Compare::Eq => zip2(shape, a, b, out, |x, y| x == y),
             Compare::Lt => zip2(shape, a, b, out, |x, y| x < y),
@@ -199,10 +214,18 @@ pub fn compare(op: Compare, shape: &[usize], a: (Values, &[usize]), b: (Values, 
             Compare::Eq => zip2(shape, (a, a_shape), (b, b_shape), out, |x, y| x == y),
             _ => Err(format!("{op:?} of bool values")),
         },
-        (Values::I32(a), Values::I32(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
-        (Values::I64(a), Values::I64(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
-        (Values::F32(a), Values::F32(b)) if !matches!(op, Compare::And | Compare::Or) => typed(op, shape, (a, a_shape), (b, b_shape), out),
-        (Values::I32(_) | Values::I64(_) | Values::F32(_), _) if matches!(op, Compare::And | Compare::Or) => Err(format!("{op:?} is for bool values")),
+        (Values::I32(a), Values::I32(b)) if !matches!(op, Compare::And | Compare::Or) => {
+            typed(op, shape, (a, a_shape), (b, b_shape), out)
+        }
+        (Values::I64(a), Values::I64(b)) if !matches!(op, Compare::And | Compare::Or) => {
+            typed(op, shape, (a, a_shape), (b, b_shape), out)
+        }
+        (Values::F32(a), Values::F32(b)) if !matches!(op, Compare::And | Compare::Or) => {
+            typed(op, shape, (a, a_shape), (b, b_shape), out)
+        }
+        (Values::I32(_) | Values::I64(_) | Values::F32(_), _) if matches!(op, Compare::And | Compare::Or) => {
+            Err(format!("{op:?} is for bool values"))
+        }
         _ => Err("compared values of two types".into()),
     }?;
     if negate {
@@ -213,7 +236,13 @@ pub fn compare(op: Compare, shape: &[usize], a: (Values, &[usize]), b: (Values, 
 
 /// `out[i] = if cond[i] { t[i] } else { e[i] }`, the three broadcast to `shape`; `t`, `e` and
 /// `out` of one type.
-pub fn select(shape: &[usize], cond: (&[bool], &[usize]), (t, t_shape): (Values, &[usize]), (e, e_shape): (Values, &[usize]), out: ValuesMut) -> Result<(), String> {
+pub fn select(
+    shape: &[usize],
+    cond: (&[bool], &[usize]),
+    (t, t_shape): (Values, &[usize]),
+    (e, e_shape): (Values, &[usize]),
+    out: ValuesMut,
+) -> Result<(), String> {
     match (t, e, out) {
         (Values::Bool(t), Values::Bool(e), ValuesMut::Bool(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
         (Values::I32(t), Values::I32(e), ValuesMut::I32(o)) => select_t(shape, cond, (t, t_shape), (e, e_shape), o),
@@ -301,8 +330,16 @@ mod tests {
             let expected: Vec<bool> = ra.iter().zip(&rb).map(|(x, y)| x == y).collect();
             assert_eq!(eq, expected, "{out:?} {a_shape:?} {b_shape:?}");
             let mut picked = vec![0i64; n];
-            select(out, (&expected, out), (Values::I64(&a), a_shape), (Values::I64(&b), b_shape), ValuesMut::I64(&mut picked)).unwrap();
-            let chosen: Vec<i64> = expected.iter().zip(ra.iter().zip(&rb)).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
+            select(
+                out,
+                (&expected, out),
+                (Values::I64(&a), a_shape),
+                (Values::I64(&b), b_shape),
+                ValuesMut::I64(&mut picked),
+            )
+            .unwrap();
+            let chosen: Vec<i64> =
+                expected.iter().zip(ra.iter().zip(&rb)).map(|(&c, (&x, &y))| if c { x } else { y }).collect();
             assert_eq!(picked, chosen, "select {out:?}");
         }
     }
@@ -311,7 +348,8 @@ mod tests {
     fn every_comparison_of_floats_with_nan() {
         let a = [1.0f32, f32::NAN, 2.0, -0.0, f32::INFINITY, 3.0];
         let b = [2.0f32, 1.0, 2.0, 0.0, f32::INFINITY, f32::NAN];
-        let cases: [(Compare, fn(f32, f32) -> bool); 6] = [
+        type Case = (Compare, fn(f32, f32) -> bool);
+        let cases: [Case; 6] = [
             (Compare::Eq, |x, y| x == y),
             (Compare::Ne, |x, y| x != y),
             (Compare::Lt, |x, y| x < y),
@@ -337,8 +375,14 @@ mod tests {
         assert!(zip2(&[2, 3], (&[1, 2], &[2]), (&[1; 6], &[2, 3]), &mut out, |a: i32, b: i32| a == b).is_err());
         assert!(zip2(&[2, 3], (&[1; 5], &[2, 3]), (&[1; 6], &[2, 3]), &mut out, |a: i32, b: i32| a == b).is_err());
         assert!(zip2(&[3], (&[1; 3], &[1, 3]), (&[1; 3], &[3]), &mut out[..3], |a: i32, b: i32| a == b).is_err());
-        assert!(compare(Compare::Eq, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I64(&[1, 2]), &[2]), &mut out[..2]).is_err());
-        assert!(compare(Compare::And, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I32(&[1, 2]), &[2]), &mut out[..2]).is_err());
+        assert!(
+            compare(Compare::Eq, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I64(&[1, 2]), &[2]), &mut out[..2])
+                .is_err()
+        );
+        assert!(
+            compare(Compare::And, &[2], (Values::I32(&[1, 2]), &[2]), (Values::I32(&[1, 2]), &[2]), &mut out[..2])
+                .is_err()
+        );
     }
 
     #[test]

@@ -46,10 +46,22 @@ impl Weights {
 }
 
 /// `out` (`m x n`) = `x` (`m x k`) · `w` + `bias` (`n` values, if any), then `clamp`.
-pub fn matmul(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) -> Result<(), String> {
+pub fn matmul(
+    x: &[f32],
+    m: usize,
+    w: &Weights,
+    bias: Option<&[f32]>,
+    clamp: Clamp,
+    out: &mut [f32],
+) -> Result<(), String> {
     let (k, n) = (w.k, w.n);
     if x.len() != m * k || out.len() != m * n || bias.is_some_and(|b| b.len() != n) {
-        return Err(format!("dense: {} inputs, {} outputs and {:?} biases for {m} rows of {k} x {n}", x.len(), out.len(), bias.map(<[f32]>::len)));
+        return Err(format!(
+            "dense: {} inputs, {} outputs and {:?} biases for {m} rows of {k} x {n}",
+            x.len(),
+            out.len(),
+            bias.map(<[f32]>::len)
+        ));
     }
     let mut row = 0;
     while row < m {
@@ -124,7 +136,9 @@ mod tests {
 
     #[test]
     fn products_match_the_definition() {
-        for (m, k, n) in [(1, 32, 64), (2, 64, 1663), (3, 7, 5), (5, 16, 9), (9, 1, 1), (4, 64, 1), (0, 3, 4), (13, 20, 17)] {
+        for (m, k, n) in
+            [(1, 32, 64), (2, 64, 1663), (3, 7, 5), (5, 16, 9), (9, 1, 1), (4, 64, 1), (0, 3, 4), (13, 20, 17)]
+        {
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
             let w: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
             let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
@@ -132,7 +146,10 @@ mod tests {
             for (b, relu) in [(None, false), (Some(&bias[..]), true)] {
                 let expected = reference(&x, m, &w, k, n, b, relu);
                 let act = if relu { Clamp::RELU } else { Clamp::NONE };
-                for (packed, label) in [(Weights::new(&w, k, n, false).unwrap(), "k x n"), (Weights::new(&wt, k, n, true).unwrap(), "n x k")] {
+                for (packed, label) in [
+                    (Weights::new(&w, k, n, false).unwrap(), "k x n"),
+                    (Weights::new(&wt, k, n, true).unwrap(), "n x k"),
+                ] {
                     let mut out = vec![f32::NAN; m * n];
                     matmul(&x, m, &packed, b, act, &mut out).unwrap();
                     for (i, (a, e)) in out.iter().zip(&expected).enumerate() {

@@ -128,7 +128,17 @@ mod tests {
     }
 
     /// The definition, output by output.
-    fn reference(x: &[f32], batch: usize, channels: usize, y: Axis, xa: Axis, w: &[f32], b: &[f32], clamp: Clamp) -> Vec<f32> {
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[f32],
+        batch: usize,
+        channels: usize,
+        y: Axis,
+        xa: Axis,
+        w: &[f32],
+        b: &[f32],
+        clamp: Clamp,
+    ) -> Vec<f32> {
         let mut out = Vec::new();
         for n in 0..batch {
             for c in 0..channels {
@@ -137,9 +147,13 @@ mod tests {
                         let mut s = b[c];
                         for i in 0..y.kernel {
                             for j in 0..xa.kernel {
-                                let (iy, ix) = ((oy * y.stride + i) as isize - y.pad_before as isize, (ox * xa.stride + j) as isize - xa.pad_before as isize);
+                                let (iy, ix) = (
+                                    (oy * y.stride + i) as isize - y.pad_before as isize,
+                                    (ox * xa.stride + j) as isize - xa.pad_before as isize,
+                                );
                                 if iy >= 0 && ix >= 0 && (iy as usize) < y.input && (ix as usize) < xa.input {
-                                    s += w[(c * y.kernel + i) * xa.kernel + j] * x[((n * channels + c) * y.input + iy as usize) * xa.input + ix as usize];
+                                    s += w[(c * y.kernel + i) * xa.kernel + j]
+                                        * x[((n * channels + c) * y.input + iy as usize) * xa.input + ix as usize];
                                 }
                             }
                         }

@@ -32,8 +32,16 @@ impl Axis {
 /// row, four lanes at a time), then across: a sliding maximum at every position of that row,
 /// padded with `f32::MIN`, of which every `stride`th is kept.
 pub fn max_pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, output: &mut [f32]) -> Result<(), String> {
-    if input.len() != planes * y.input * x.input || output.len() != planes * y.output * x.output || y.stride == 0 || x.stride == 0 {
-        return Err(format!("max pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}", input.len(), output.len()));
+    if input.len() != planes * y.input * x.input
+        || output.len() != planes * y.output * x.output
+        || y.stride == 0
+        || x.stride == 0
+    {
+        return Err(format!(
+            "max pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}",
+            input.len(),
+            output.len()
+        ));
     }
     let (w_in, w_out) = (x.input, x.output);
     if w_out == 0 || y.output == 0 {
@@ -116,16 +124,33 @@ mod tests {
 
     #[test]
     fn pools_as_defined_with_padding_strides_and_nan_which_wins() {
-        for (h, w, k, s, pad, ceil) in [(7, 9, 3, 2, 0, true), (8, 8, 2, 2, 0, false), (5, 6, 3, 1, 1, false), (13, 13, 3, 2, 1, true), (1, 3, 1, 1, 0, false)] {
+        for (h, w, k, s, pad, ceil) in [
+            (7, 9, 3, 2, 0, true),
+            (8, 8, 2, 2, 0, false),
+            (5, 6, 3, 1, 1, false),
+            (13, 13, 3, 2, 1, true),
+            (1, 3, 1, 1, 0, false),
+        ] {
             let (y, x) = (axis(h, k, s, pad, pad, ceil), axis(w, k, s, pad, pad, ceil));
             let planes = 3;
             let input: Vec<f32> = (0..planes * h * w)
-                .map(|i| if i % 11 == 4 { f32::NAN } else if i % 17 == 5 { f32::NEG_INFINITY } else { ((i * 29) % 31) as f32 - 15.0 })
+                .map(|i| {
+                    if i % 11 == 4 {
+                        f32::NAN
+                    } else if i % 17 == 5 {
+                        f32::NEG_INFINITY
+                    } else {
+                        ((i * 29) % 31) as f32 - 15.0
+                    }
+                })
                 .collect();
             let mut out = vec![0.0; planes * y.output * x.output];
             max_pool_2d(&input, planes, y, x, &mut out).unwrap();
             let expected = reference(&input, planes, y, x);
-            assert!(out.iter().zip(&expected).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())), "{h}x{w} k{k} s{s} pad {pad}");
+            assert!(
+                out.iter().zip(&expected).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())),
+                "{h}x{w} k{k} s{s} pad {pad}"
+            );
             assert!(out.iter().any(|v| v.is_nan()) && out.iter().any(|v| !v.is_nan()));
         }
     }

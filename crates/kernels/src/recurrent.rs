@@ -130,9 +130,13 @@ impl Activation {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     /// Gates i, o, f, c; `input_forget` couples f to 1 - i.
-    Lstm { input_forget: bool },
+    Lstm {
+        input_forget: bool,
+    },
     /// Gates z, r, h; `linear_before_reset` applies r after the hidden state's product.
-    Gru { linear_before_reset: bool },
+    Gru {
+        linear_before_reset: bool,
+    },
     Rnn,
 }
 
@@ -176,9 +180,19 @@ pub struct DirectionWeights {
 impl DirectionWeights {
     /// From ONNX's `W[d]` (`gates*hidden x input`), `R[d]` (`gates*hidden x hidden`), `B[d]`
     /// (`2*gates*hidden`) and `P[d]` (`3*hidden`, LSTM).
-    pub fn new(cell: &Cell, w: &[f32], r: &[f32], b: Option<&[f32]>, p: Option<&[f32]>) -> Result<DirectionWeights, String> {
+    pub fn new(
+        cell: &Cell,
+        w: &[f32],
+        r: &[f32],
+        b: Option<&[f32]>,
+        p: Option<&[f32]>,
+    ) -> Result<DirectionWeights, String> {
         let (g, h, i) = (cell.kind.gates(), cell.hidden, cell.input);
-        if w.len() != g * h * i || r.len() != g * h * h || b.is_some_and(|b| b.len() != 2 * g * h) || p.is_some_and(|p| p.len() != 3 * h) {
+        if w.len() != g * h * i
+            || r.len() != g * h * h
+            || b.is_some_and(|b| b.len() != 2 * g * h)
+            || p.is_some_and(|p| p.len() != 3 * h)
+        {
             return Err(format!(
                 "recurrent weights of {} (W), {} (R), {:?} (B) and {:?} (P) values do not fit {g} gates of {h} over {i} inputs",
                 w.len(),
@@ -192,7 +206,11 @@ impl DirectionWeights {
         let (r, r_h, state_bias_h) = match cell.kind {
             Kind::Gru { .. } => {
                 input_bias[2 * h..].copy_from_slice(&wb[2 * h..]);
-                (Weights::new(&r[..2 * h * h], h, 2 * h, true)?, Some(Weights::new(&r[2 * h * h..], h, h, true)?), rb[2 * h..].to_vec())
+                (
+                    Weights::new(&r[..2 * h * h], h, 2 * h, true)?,
+                    Some(Weights::new(&r[2 * h * h..], h, h, true)?),
+                    rb[2 * h..].to_vec(),
+                )
             }
             _ => (Weights::new(r, h, g * h, true)?, None, Vec::new()),
         };
@@ -231,7 +249,14 @@ pub struct Outputs<'a> {
 /// Runs the layer over `sequence` in each direction of `directions` (weights, and whether it
 /// runs backwards), from the initial states `h0` and `c0` (zero when absent; laid out as
 /// `y_h`).
-pub fn run(cell: &Cell, directions: &[(DirectionWeights, bool)], sequence: Sequence, h0: Option<&[f32]>, c0: Option<&[f32]>, out: Outputs) -> Result<(), String> {
+pub fn run(
+    cell: &Cell,
+    directions: &[(DirectionWeights, bool)],
+    sequence: Sequence,
+    h0: Option<&[f32]>,
+    c0: Option<&[f32]>,
+    out: Outputs,
+) -> Result<(), String> {
     let Sequence { x, seq, batch, batch_first, lengths } = sequence;
     let (dirs, h, gh) = (directions.len(), cell.hidden, cell.kind.gates() * cell.hidden);
     let states = dirs * batch * h;
@@ -243,7 +268,9 @@ pub fn run(cell: &Cell, directions: &[(DirectionWeights, bool)], sequence: Seque
         || out.y_c.as_ref().is_some_and(|s| s.len() != states)
         || lengths.is_some_and(|l| l.len() != batch)
     {
-        return Err(format!("recurrent layer: the inputs or outputs do not fit {seq} steps of {batch} rows, {dirs} directions and {h} hidden"));
+        return Err(format!(
+            "recurrent layer: the inputs or outputs do not fit {seq} steps of {batch} rows, {dirs} directions and {h} hidden"
+        ));
     }
     if let Some(bad) = lengths.and_then(|l| l.iter().find(|&&n| n < 0 || n as usize > seq)) {
         return Err(format!("a sequence length is {bad}, expected between 0 and {seq}"));
@@ -254,7 +281,9 @@ pub fn run(cell: &Cell, directions: &[(DirectionWeights, bool)], sequence: Seque
     }
     let row = |t: usize, b: usize| if batch_first { b * seq + t } else { t * batch + b };
     let state_at = |d: usize, b: usize| if batch_first { (b * dirs + d) * h } else { (d * batch + b) * h };
-    let y_at = |t: usize, d: usize, b: usize| if batch_first { ((b * seq + t) * dirs + d) * h } else { ((t * dirs + d) * batch + b) * h };
+    let y_at = |t: usize, d: usize, b: usize| {
+        if batch_first { ((b * seq + t) * dirs + d) * h } else { ((t * dirs + d) * batch + b) * h }
+    };
     let mut gates_x = vec![0.0f32; seq * batch * gh];
     let (mut hs, mut cs) = (vec![0.0f32; h], vec![0.0f32; h]);
     let mut scratch = Scratch::new(gh, h);
@@ -304,7 +333,14 @@ impl Scratch {
     }
 
     /// One step of one batch row: `gx` is the input's term, `hs` and `cs` the state, updated.
-    fn step(&mut self, cell: &Cell, w: &DirectionWeights, gx: &[f32], hs: &mut [f32], cs: &mut [f32]) -> Result<(), String> {
+    fn step(
+        &mut self,
+        cell: &Cell,
+        w: &DirectionWeights,
+        gx: &[f32],
+        hs: &mut [f32],
+        cs: &mut [f32],
+    ) -> Result<(), String> {
         let h = cell.hidden;
         let [f, g, act_h] = cell.activations;
         let clip = |v: f32| cell.clip.map_or(v, |c| v.clamp(-c, c));
@@ -413,7 +449,13 @@ mod tests {
     /// A one-unit LSTM by hand: every weight 1, input 1, two steps.
     #[test]
     fn one_unit_lstm_by_hand() {
-        let cell = Cell { kind: Kind::Lstm { input_forget: false }, input: 1, hidden: 1, activations: [Activation::Sigmoid, Activation::Tanh, Activation::Tanh], clip: None };
+        let cell = Cell {
+            kind: Kind::Lstm { input_forget: false },
+            input: 1,
+            hidden: 1,
+            activations: [Activation::Sigmoid, Activation::Tanh, Activation::Tanh],
+            clip: None,
+        };
         let w = DirectionWeights::new(&cell, &[1.0; 4], &[1.0; 4], None, None).unwrap();
         let s = |x: f32| 1.0 / (1.0 + (-x).exp());
         let (mut h, mut c) = (0.0f32, 0.0f32);
@@ -426,7 +468,15 @@ mod tests {
         }
         let (mut y, mut y_h, mut y_c) = (vec![0.0; 2], vec![0.0; 1], vec![0.0; 1]);
         let sequence = Sequence { x: &[1.0, 1.0], seq: 2, batch: 1, batch_first: false, lengths: None };
-        run(&cell, &[(w.clone(), false)], sequence, None, None, Outputs { y: Some(&mut y), y_h: Some(&mut y_h), y_c: Some(&mut y_c) }).unwrap();
+        run(
+            &cell,
+            &[(w.clone(), false)],
+            sequence,
+            None,
+            None,
+            Outputs { y: Some(&mut y), y_h: Some(&mut y_h), y_c: Some(&mut y_c) },
+        )
+        .unwrap();
         assert!((y[0] - expected[0]).abs() < 1e-6 && (y[1] - expected[1]).abs() < 1e-6, "{y:?} {expected:?}");
         assert_eq!(y_h[0], y[1]);
         assert!((y_c[0] - c).abs() < 1e-6, "{} {c}", y_c[0]);

@@ -8,7 +8,9 @@ use crate::simd::F32x4;
 /// Checks that `x` is `[outer, n, inner]` and `out` `[outer, inner]`, with `n` at least 1.
 fn check(x: usize, outer: usize, n: usize, inner: usize, out: usize) -> Result<(), String> {
     if n == 0 || x != outer * n * inner || out != outer * inner {
-        return Err(format!("reduction: {x} values are not [{outer}, {n}, {inner}], or {out} outputs not [{outer}, {inner}]"));
+        return Err(format!(
+            "reduction: {x} values are not [{outer}, {n}, {inner}], or {out} outputs not [{outer}, {inner}]"
+        ));
     }
     Ok(())
 }
@@ -70,7 +72,15 @@ pub fn min(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32]) -> 
 }
 
 /// The index of each largest (`smallest`: smallest) value along the middle axis.
-pub fn arg_extreme(x: &[f32], outer: usize, n: usize, inner: usize, smallest: bool, last: bool, out: &mut [i64]) -> Result<(), String> {
+pub fn arg_extreme(
+    x: &[f32],
+    outer: usize,
+    n: usize,
+    inner: usize,
+    smallest: bool,
+    last: bool,
+    out: &mut [i64],
+) -> Result<(), String> {
     check(x.len(), outer, n, inner, out.len())?;
     let wins = |v: f32, acc: f32| match (smallest, last) {
         (false, false) => v > acc,
@@ -133,7 +143,8 @@ mod tests {
     #[test]
     fn wide_inner_axes_match_a_plain_fold() {
         let (outer, n, inner) = (3, 5, 11);
-        let x: Vec<f32> = (0..outer * n * inner).map(|i| if i % 13 == 7 { NAN } else { ((i * 37) % 19) as f32 - 9.0 }).collect();
+        let x: Vec<f32> =
+            (0..outer * n * inner).map(|i| if i % 13 == 7 { NAN } else { ((i * 37) % 19) as f32 - 9.0 }).collect();
         for smallest in [false, true] {
             let mut ours = vec![0.0; outer * inner];
             extreme(&x, outer, n, inner, &mut ours, smallest).unwrap();
@@ -141,7 +152,9 @@ mod tests {
             for o in 0..outer {
                 for i in 0..inner {
                     let col = (0..n).map(|r| x[(o * n + r) * inner + i]);
-                    plain.push(col.clone().skip(1).fold(x[o * n * inner + i], |acc, v| if (smallest && v < acc) || (!smallest && v > acc) { v } else { acc }));
+                    plain.push(col.clone().skip(1).fold(x[o * n * inner + i], |acc, v| {
+                        if (smallest && v < acc) || (!smallest && v > acc) { v } else { acc }
+                    }));
                 }
             }
             assert!(same(&ours, &plain), "smallest {smallest}");

@@ -135,13 +135,25 @@ pub(crate) use imp::F32x4;
 /// The larger of two floats, NaN if either is (as wasm's `f32.max` and onnxruntime's Max).
 #[inline(always)]
 pub(crate) fn max(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() { f32::NAN } else if a > b || (a == b && b.is_sign_negative()) { a } else { b }
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a > b || (a == b && b.is_sign_negative()) {
+        a
+    } else {
+        b
+    }
 }
 
 /// The smaller of two floats, NaN if either is.
 #[inline(always)]
 pub(crate) fn min(a: f32, b: f32) -> f32 {
-    if a.is_nan() || b.is_nan() { f32::NAN } else if a < b || (a == b && a.is_sign_negative()) { a } else { b }
+    if a.is_nan() || b.is_nan() {
+        f32::NAN
+    } else if a < b || (a == b && a.is_sign_negative()) {
+        a
+    } else {
+        b
+    }
 }
 
 /// tanh, four lanes at a time: a rational approximation (Eigen's, which onnxruntime's MLAS
@@ -150,15 +162,8 @@ pub(crate) fn min(a: f32, b: f32) -> f32 {
 pub(crate) fn tanh4(x: F32x4) -> F32x4 {
     let x = x.max(F32x4::splat(-9.0)).min(F32x4::splat(9.0));
     let x2 = x.mul(x);
-    let p = [
-        -2.760_768_5e-16,
-        2.000_187_9e-13,
-        -8.604_671_5e-11,
-        5.122_297e-8,
-        1.485_722_4e-5,
-        6.372_619_3e-4,
-        4.893_524_6e-3,
-    ];
+    let p =
+        [-2.760_768_4e-16, 2.000_188e-13, -8.604_672e-11, 5.122_297e-8, 1.485_722_4e-5, 6.372_619_3e-4, 4.893_524_6e-3];
     let q = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_6e-3, 4.893_525e-3];
     let mut num = F32x4::splat(p[0]);
     for c in &p[1..] {

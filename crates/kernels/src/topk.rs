@@ -48,7 +48,8 @@ pub fn top_k(row: &[f32], k: usize, largest: bool, values: &mut [f32], indices: 
         }
     } else {
         let mut all: Vec<(f32, usize)> = row.iter().copied().zip(0..).collect();
-        let order = |a: &(f32, usize), b: &(f32, usize)| if before(*a, *b) { Ordering::Less } else { Ordering::Greater };
+        let order =
+            |a: &(f32, usize), b: &(f32, usize)| if before(*a, *b) { Ordering::Less } else { Ordering::Greater };
         if k < all.len() {
             all.select_nth_unstable_by(k - 1, order);
         }

@@ -16,11 +16,17 @@ use tract_onnx::tract_core::ops::math;
 use tract_onnx::tract_core::tract_linalg::BinOp;
 use tract_onnx::tract_core::tract_linalg::multithread::BShare;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     if !super::all_f32(node, inputs) {
         return Ok(None);
     }
-    let chain = |steps: Option<Vec<(Arith, Share)>>| steps.map(|steps| Box::new(BinChainF32 { steps, accumulator: 0 }) as Box<dyn TypedOp>);
+    let chain = |steps: Option<Vec<(Arith, Share)>>| {
+        steps.map(|steps| Box::new(BinChainF32 { steps, accumulator: 0 }) as Box<dyn TypedOp>)
+    };
     let share = |s: BShare| match s {
         BShare::Lockstep => Share::Cyclic,
         BShare::PerBlock => Share::PerBlock,
@@ -129,7 +135,10 @@ impl EvalOp for BinChainF32 {
         let mut steps = Vec::with_capacity(self.steps.len());
         for ((op, share), b) in self.steps.iter().zip(&operands) {
             let b = b.try_as_plain_ram()?.as_slice::<f32>()?;
-            steps.push(Step { op: *op, b: if *share == Share::PerBlock { Operand::PerBlock(b) } else { Operand::Cyclic(b) } });
+            steps.push(Step {
+                op: *op,
+                b: if *share == Share::PerBlock { Operand::PerBlock(b) } else { Operand::Cyclic(b) },
+            });
         }
         binary::chain(a.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?, &steps).map_err(TractError::msg)?;
         Ok(tvec!(a.into_tvalue()))

@@ -9,7 +9,11 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_onnx::tract_core::ops::logic::{And, CompEq, CompGT, CompGTE, CompLT, CompLTE, CompNE, Iff, Or};
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     if node.op_is::<Iff>() {
         let dt = inputs[1].datum_type;
         let fits = inputs[0].datum_type == DatumType::Bool && inputs[2].datum_type == dt && KINDS.contains(&dt);
@@ -119,7 +123,11 @@ impl EvalOp for Where {
 
 impl TypedOp for Where {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let shape = tract_onnx::tract_core::broadcast::multi_broadcast(&[&*inputs[0].shape, &*inputs[1].shape, &*inputs[2].shape])?;
+        let shape = tract_onnx::tract_core::broadcast::multi_broadcast(&[
+            &*inputs[0].shape,
+            &*inputs[1].shape,
+            &*inputs[2].shape,
+        ])?;
         Ok(tvec!(inputs[1].datum_type.fact(shape)))
     }
     as_op!();

@@ -10,10 +10,15 @@ use tract_onnx::tract_core::ops::cast::Cast;
 
 const TYPES: [DatumType; 4] = [DatumType::Bool, DatumType::I32, DatumType::I64, DatumType::F32];
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     let Some(op) = node.op_as::<Cast>() else { return Ok(None) };
     let from = inputs[0].datum_type;
-    Ok((from != op.to && TYPES.contains(&from) && TYPES.contains(&op.to)).then(|| Box::new(CastPlain(op.to)) as Box<dyn TypedOp>))
+    Ok((from != op.to && TYPES.contains(&from) && TYPES.contains(&op.to))
+        .then(|| Box::new(CastPlain(op.to)) as Box<dyn TypedOp>))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

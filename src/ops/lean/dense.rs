@@ -27,7 +27,8 @@ pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>>
         return Ok(None);
     }
     let (x, w) = (model.outlet_fact(node.inputs[0])?, model.outlet_fact(node.inputs[1])?);
-    let Some(weights) = w.konst.as_ref().filter(|_| x.datum_type == DatumType::F32 && w.datum_type == DatumType::F32) else {
+    let Some(weights) = w.konst.as_ref().filter(|_| x.datum_type == DatumType::F32 && w.datum_type == DatumType::F32)
+    else {
         return Ok(None);
     };
     // Many rows are tract's: its packed kernel then outruns this one (a MiniLM's 128 tokens).
@@ -43,8 +44,15 @@ pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>>
         (true, [n, k]) => (*k, *n),
         _ => return Ok(None),
     };
-    let packed = Weights::new(weights.try_as_plain_ram()?.as_slice::<f32>()?, k, n, layout.transposed).map_err(TractError::msg)?;
-    let mut op = DenseF32 { weights: Arc::new(packed), bias: None, clamp: Clamp::NONE, vanish: layout.vanish, with_n: layout.with_n };
+    let packed = Weights::new(weights.try_as_plain_ram()?.as_slice::<f32>()?, k, n, layout.transposed)
+        .map_err(TractError::msg)?;
+    let mut op = DenseF32 {
+        weights: Arc::new(packed),
+        bias: None,
+        clamp: Clamp::NONE,
+        vanish: layout.vanish,
+        with_n: layout.with_n,
+    };
     let mut last = id;
     if let Some((next, bias)) = successor_with_constant::<math::Add>(model, last)?
         && (bias.len() == n || bias.len() == 1)
@@ -72,7 +80,8 @@ impl Layout {
     fn of(expr: &str, x: &TypedFact) -> Option<Layout> {
         let (inputs, output) = expr.split_once("->")?;
         let (xs, ws) = inputs.split_once(',')?;
-        let (xs, ws, out): (Vec<char>, Vec<char>, Vec<char>) = (xs.chars().collect(), ws.chars().collect(), output.chars().collect());
+        let (xs, ws, out): (Vec<char>, Vec<char>, Vec<char>) =
+            (xs.chars().collect(), ws.chars().collect(), output.chars().collect());
         let &k = xs.last()?;
         if out.contains(&k) || !ws.contains(&k) || xs.len() != x.rank() {
             return None;
@@ -118,7 +127,12 @@ impl Eq for DenseF32 {}
 
 impl DenseF32 {
     fn output_shape<D: DimLike>(&self, x: &[D]) -> TVec<D> {
-        let mut shape: TVec<D> = x[..x.len() - 1].iter().enumerate().filter(|(i, _)| !self.vanish.contains(i)).map(|(_, d)| d.clone()).collect();
+        let mut shape: TVec<D> = x[..x.len() - 1]
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.vanish.contains(i))
+            .map(|(_, d)| d.clone())
+            .collect();
         if self.with_n {
             shape.push(D::from(self.weights.n()));
         }
@@ -128,7 +142,14 @@ impl DenseF32 {
 
 impl Op for DenseF32 {
     fn name(&self) -> StaticName {
-        format!("DenseF32<{}x{}{}{}>", self.weights.k(), self.weights.n(), if self.bias.is_some() { "+bias" } else { "" }, if self.clamp.is_none() { "" } else { "+clamp" }).into()
+        format!(
+            "DenseF32<{}x{}{}{}>",
+            self.weights.k(),
+            self.weights.n(),
+            if self.bias.is_some() { "+bias" } else { "" },
+            if self.clamp.is_none() { "" } else { "+clamp" }
+        )
+        .into()
     }
     op_as_typed_op!();
 }
@@ -143,9 +164,15 @@ impl EvalOp for DenseF32 {
         let rows = x.len() / k.max(1);
         let mut y = Tensor::zero::<f32>(&self.output_shape(x.shape()))?;
         let mut out = y.try_as_plain_ram_mut()?;
-        dense::matmul(x.try_as_plain_ram()?.as_slice::<f32>()?, rows, &self.weights, self.bias.as_deref().map(Vec::as_slice), self.clamp, out.as_slice_mut::<f32>()?)
-            .map_err(TractError::msg)?;
-        drop(out);
+        dense::matmul(
+            x.try_as_plain_ram()?.as_slice::<f32>()?,
+            rows,
+            &self.weights,
+            self.bias.as_deref().map(Vec::as_slice),
+            self.clamp,
+            out.as_slice_mut::<f32>()?,
+        )
+        .map_err(TractError::msg)?;
         Ok(tvec!(y.into_tvalue()))
     }
 }

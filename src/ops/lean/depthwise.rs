@@ -67,7 +67,14 @@ impl Eq for DepthwiseF32 {}
 impl Op for DepthwiseF32 {
     fn name(&self) -> StaticName {
         let k = &self.spec.kernel_shape;
-        format!("DepthwiseF32<{}x{}/{}{}>", k[0], k[1], self.spec.stride(0), if self.clamp.is_none() { "" } else { "+clamp" }).into()
+        format!(
+            "DepthwiseF32<{}x{}/{}{}>",
+            k[0],
+            k[1],
+            self.spec.stride(0),
+            if self.clamp.is_none() { "" } else { "+clamp" }
+        )
+        .into()
     }
     op_as_typed_op!();
 }
@@ -95,9 +102,18 @@ impl EvalOp for DepthwiseF32 {
         out_shape[shape.len() - 1] = xa.output;
         let mut out = Tensor::zero::<f32>(&out_shape)?;
         let mut plain = out.try_as_plain_ram_mut()?;
-        depthwise_2d(x.try_as_plain_ram()?.as_slice::<f32>()?, batch, channels, y, xa, &self.weights, &self.bias, self.clamp, plain.as_slice_mut::<f32>()?)
-            .map_err(TractError::msg)?;
-        drop(plain);
+        depthwise_2d(
+            x.try_as_plain_ram()?.as_slice::<f32>()?,
+            batch,
+            channels,
+            y,
+            xa,
+            &self.weights,
+            &self.bias,
+            self.clamp,
+            plain.as_slice_mut::<f32>()?,
+        )
+        .map_err(TractError::msg)?;
         Ok(tvec!(out.into_tvalue()))
     }
 }

@@ -54,7 +54,10 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
 
 /// The one node reading node `id`'s output, if it is a `Mini` with a constant f32 operand,
 /// keeps the output's shape and type, and the output is nothing else's (nor the model's).
-pub(super) fn successor_with_constant<Mini: BinMiniOp>(model: &TypedModel, id: usize) -> TractResult<Option<(usize, Arc<Tensor>)>> {
+pub(super) fn successor_with_constant<Mini: BinMiniOp>(
+    model: &TypedModel,
+    id: usize,
+) -> TractResult<Option<(usize, Arc<Tensor>)>> {
     let node = model.node(id);
     let outlet = OutletId::new(id, 0);
     if node.outputs[0].successors.len() != 1 || model.output_outlets()?.contains(&outlet) {

@@ -7,9 +7,15 @@ use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::nn::GeluExact;
 use tract_onnx::tract_core::tract_linalg::routines::Func;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     Ok(match node.op_as::<ElementWiseOp>() {
-        Some(ElementWiseOp(mini, None)) if mini.is::<GeluExact>() && super::all_f32(node, inputs) => Some(Box::new(GeluF32)),
+        Some(ElementWiseOp(mini, None)) if mini.is::<GeluExact>() && super::all_f32(node, inputs) => {
+            Some(Box::new(GeluF32))
+        }
         _ => None,
     })
 }
@@ -79,7 +85,6 @@ fn half_x_one_plus(x: &mut [f32], e: &[f32]) {
         *x = (*x * 0.5) * (*e + 1.0);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

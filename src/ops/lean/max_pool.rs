@@ -8,7 +8,11 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, OptMaxPool, PoolSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     // The symbolic plan keeps MaxPool, which tract optimises only for concrete shapes.
     let (spec, indices) = match (node.op_as::<OptMaxPool>(), node.op_as::<MaxPool>()) {
         (Some(op), _) => (&op.pool_spec, op.with_index_outputs),
@@ -54,8 +58,14 @@ impl EvalOp for MaxPoolF32 {
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = x_axis.output;
         let mut out = Tensor::zero::<f32>(&out_shape)?;
-        pool::max_pool_2d(x.try_as_plain_ram()?.as_slice::<f32>()?, planes, y, x_axis, out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?)
-            .map_err(TractError::msg)?;
+        pool::max_pool_2d(
+            x.try_as_plain_ram()?.as_slice::<f32>()?,
+            planes,
+            y,
+            x_axis,
+            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
+        )
+        .map_err(TractError::msg)?;
         Ok(tvec!(out.into_tvalue()))
     }
 }

@@ -77,7 +77,8 @@ pub(crate) fn swap_in(model: &mut TypedModel) -> TractResult<()> {
 
 /// Whether every input and output of the node is f32.
 fn all_f32(node: &TypedNode, inputs: &[&TypedFact]) -> bool {
-    inputs.iter().all(|f| f.datum_type == DatumType::F32) && node.outputs.iter().all(|o| o.fact.datum_type == DatumType::F32)
+    inputs.iter().all(|f| f.datum_type == DatumType::F32)
+        && node.outputs.iter().all(|o| o.fact.datum_type == DatumType::F32)
 }
 
 /// A tensor's values as the kernels take them (bool, i32, i64 or f32).
@@ -104,7 +105,6 @@ fn filled(dt: DatumType, shape: &[usize], fill: impl FnOnce(ValuesMut) -> Result
         dt => bail!("the kernels make no {dt:?}"),
     };
     fill(out).map_err(TractError::msg)?;
-    drop(plain);
     Ok(t)
 }
 
@@ -190,7 +190,14 @@ mod tests {
         let x = Tensor::from_shape(&[1, 16, 37], &x).unwrap();
         let lean = super::super::optimized(model()).unwrap();
         let names: Vec<String> = lean.nodes().iter().map(|n| n.op.name().to_string()).collect();
-        for op in ["GeluF32", "RowSumF32", "BinChainF32(Mul)", "BinChainF32(Add)", "BinChainF32(Sub)", "BinChainF32(SubFlipped)"] {
+        for op in [
+            "GeluF32",
+            "RowSumF32",
+            "BinChainF32(Mul)",
+            "BinChainF32(Add)",
+            "BinChainF32(Sub)",
+            "BinChainF32(SubFlipped)",
+        ] {
             assert!(names.iter().any(|n| n == op), "{op} not swapped in: {names:?}");
         }
         assert!(!names.iter().any(|n| n.contains("GeluExact") || n.starts_with("Reduce")), "{names:?}");

@@ -8,7 +8,11 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     Ok(match node.op_as::<ElementWiseOp>() {
         Some(op) if super::all_f32(node, inputs) => Some(Box::new(NanSafe(op.clone()))),
         _ => None,
@@ -40,7 +44,6 @@ impl EvalOp for NanSafe {
             for i in nans {
                 ys[i] = f32::NAN;
             }
-            drop(plain);
             outputs.insert(0, y.into_tvalue());
         }
         Ok(outputs)

@@ -9,10 +9,15 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     let Some(op) = node.op_as::<Reduce>() else { return Ok(None) };
     let adjacent = op.axes.windows(2).all(|w| w[1] == w[0] + 1);
-    let known = matches!(op.reducer, Reducer::Sum | Reducer::Max | Reducer::Min | Reducer::ArgMax(_) | Reducer::ArgMin(_));
+    let known =
+        matches!(op.reducer, Reducer::Sum | Reducer::Max | Reducer::Min | Reducer::ArgMax(_) | Reducer::ArgMin(_));
     Ok((known && adjacent && !op.axes.is_empty() && inputs[0].datum_type == f32::datum_type())
         .then(|| Box::new(ReduceF32(op.clone())) as Box<dyn TypedOp>))
 }
@@ -58,8 +63,16 @@ impl EvalOp for ReduceF32 {
             Reducer::ArgMax(last) | Reducer::ArgMin(last) => {
                 let mut y = Tensor::zero::<i64>(&out_shape)?;
                 let smallest = matches!(self.0.reducer, Reducer::ArgMin(_));
-                reduce::arg_extreme(xs, outer, n, inner, smallest, last, y.try_as_plain_ram_mut()?.as_slice_mut::<i64>()?)
-                    .map_err(TractError::msg)?;
+                reduce::arg_extreme(
+                    xs,
+                    outer,
+                    n,
+                    inner,
+                    smallest,
+                    last,
+                    y.try_as_plain_ram_mut()?.as_slice_mut::<i64>()?,
+                )
+                .map_err(TractError::msg)?;
                 y
             }
             _ => bail!("ReduceF32 does not compute {:?}", self.0.reducer),

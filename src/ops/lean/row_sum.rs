@@ -6,10 +6,16 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
 use tract_onnx::tract_core::tract_linalg::routines::Func;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     let rank = inputs.first().map_or(0, |f| f.rank());
     Ok(match node.op_as::<Reduce>() {
-        Some(r) if r.reducer == Reducer::Sum && rank > 0 && *r.axes == [rank - 1] && super::all_f32(node, inputs) => Some(Box::new(RowSumF32)),
+        Some(r) if r.reducer == Reducer::Sum && rank > 0 && *r.axes == [rank - 1] && super::all_f32(node, inputs) => {
+            Some(Box::new(RowSumF32))
+        }
         _ => None,
     })
 }
@@ -55,4 +61,3 @@ impl TypedOp for RowSumF32 {
     }
     as_op!();
 }
-

@@ -7,7 +7,11 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::array::Topk;
 
-pub(super) fn stand_in(_: &TypedModel, node: &TypedNode, inputs: &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>> {
+pub(super) fn stand_in(
+    _: &TypedModel,
+    node: &TypedNode,
+    inputs: &[&TypedFact],
+) -> TractResult<Option<Box<dyn TypedOp>>> {
     let Some(op) = node.op_as::<Topk>() else { return Ok(None) };
     Ok((inputs[0].datum_type == f32::datum_type()).then(|| Box::new(TopkF32(op.clone())) as Box<dyn TypedOp>))
 }

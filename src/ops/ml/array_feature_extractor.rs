@@ -79,7 +79,10 @@ impl EvalOp for ArrayFeatureExtractor {
 impl TypedOp for ArrayFeatureExtractor {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         let (x, indices) = (inputs[0], inputs[1]);
-        if !matches!(x.datum_type, DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::I32 | DatumType::String) {
+        if !matches!(
+            x.datum_type,
+            DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::I32 | DatumType::String
+        ) {
             bail!("{}: expected float, double, int64, int32 or string data, got {:?}", self.label, x.datum_type);
         }
         if !matches!(indices.datum_type, DatumType::I64 | DatumType::I32) {

@@ -17,7 +17,11 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     if strings.len() != ints.len() {
         return node.bail_attr(
             "cats_int64s",
-            &format!("has {} values, but cats_strings has {}: they must have the same length", ints.len(), strings.len()),
+            &format!(
+                "has {} values, but cats_strings has {}: they must have the same length",
+                ints.len(),
+                strings.len()
+            ),
         );
     }
     let default_int64 = node.get_attr_opt("default_int64")?.unwrap_or(-1);
@@ -54,8 +58,10 @@ impl EvalOp for CategoryMapper {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = args_1!(inputs);
         let y = if x.datum_type() == DatumType::String {
-            let y: Vec<i64> =
-                plain::<String>(&x)?.iter().map(|s| self.to_int.get(s).copied().unwrap_or(self.default_int64)).collect();
+            let y: Vec<i64> = plain::<String>(&x)?
+                .iter()
+                .map(|s| self.to_int.get(s).copied().unwrap_or(self.default_int64))
+                .collect();
             Tensor::from_shape(x.shape(), &y)?
         } else {
             let y: Vec<String> = plain::<i64>(&x)?

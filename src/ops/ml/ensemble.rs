@@ -72,7 +72,10 @@ impl Ensemble {
         if let Some(max) = self.max_feature()
             && stride <= max
         {
-            return Err(bad_shape(op, format!("expected at least {} features per row (the trees test feature {max}), got {stride}", max + 1)));
+            return Err(bad_shape(
+                op,
+                format!("expected at least {} features per row (the trees test feature {max}), got {stride}", max + 1),
+            ));
         }
         match self {
             Ensemble::F32(f, wide) if x.datum_type() == DatumType::F64 => {

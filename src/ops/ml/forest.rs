@@ -176,18 +176,29 @@ impl<S: Real> Forest<S> {
         let describe = naming.node;
         let invalid = |attribute, message| Invalid { attribute, message };
         if drafts.len() >= u32::MAX as usize / 2 {
-            return Err(invalid("nodes_featureids", format!("{} nodes is more than this runtime can hold", drafts.len())));
+            return Err(invalid(
+                "nodes_featureids",
+                format!("{} nodes is more than this runtime can hold", drafts.len()),
+            ));
         }
         for (i, d) in drafts.iter().enumerate() {
             match d {
                 Draft::Branch { feature, next, .. } => {
+                    // Always false on wasm32, where usize is u32; natively it is the check.
+                    #[allow(clippy::absurd_extreme_comparisons)]
                     if *feature > MAX_FEATURE {
-                        return Err(invalid("nodes_featureids", format!("{} tests feature {feature}, above the limit of {MAX_FEATURE}", describe(i))));
+                        return Err(invalid(
+                            "nodes_featureids",
+                            format!("{} tests feature {feature}, above the limit of {MAX_FEATURE}", describe(i)),
+                        ));
                     }
                     for (k, &n) in next.iter().enumerate() {
                         let attribute = if k == 0 { "nodes_truenodeids" } else { "nodes_falsenodeids" };
                         if n >= drafts.len() {
-                            return Err(invalid(attribute, format!("{} branches to node {n}, which does not exist", describe(i))));
+                            return Err(invalid(
+                                attribute,
+                                format!("{} branches to node {n}, which does not exist", describe(i)),
+                            ));
                         }
                         if n == i {
                             return Err(invalid(attribute, format!("{} branches to itself", describe(i))));
@@ -196,7 +207,10 @@ impl<S: Real> Forest<S> {
                 }
                 Draft::Leaf { weights } => {
                     if let Some((t, _)) = weights.iter().find(|(t, _)| *t >= targets) {
-                        return Err(invalid(naming.targets, format!("{} gives a weight to target {t}, but there are {targets} targets", describe(i))));
+                        return Err(invalid(
+                            naming.targets,
+                            format!("{} gives a weight to target {t}, but there are {targets} targets", describe(i)),
+                        ));
                     }
                 }
             }
@@ -204,7 +218,8 @@ impl<S: Real> Forest<S> {
         if let Some(&r) = roots.iter().find(|&&r| r >= drafts.len()) {
             return Err(invalid("tree_roots", format!("a tree starts at node {r}, which does not exist")));
         }
-        let weights: usize = drafts.iter().map(|d| if let Draft::Leaf { weights } = d { weights.len() } else { 0 }).sum();
+        let weights: usize =
+            drafts.iter().map(|d| if let Draft::Leaf { weights } = d { weights.len() } else { 0 }).sum();
         if weights >= u32::MAX as usize {
             return Err(invalid(naming.targets, format!("{weights} leaf weights is more than this runtime can hold")));
         }
@@ -218,7 +233,11 @@ impl<S: Real> Forest<S> {
         if steps > drafts.len() as u64 {
             return Err(invalid(
                 "tree_roots",
-                format!("the {} trees share nodes: a row would take {steps} steps through {} nodes", roots.len(), drafts.len()),
+                format!(
+                    "the {} trees share nodes: a row would take {steps} steps through {} nodes",
+                    roots.len(),
+                    drafts.len()
+                ),
             ));
         }
         Ok(Self::flatten(&drafts, roots, &walked, targets))
@@ -275,7 +294,10 @@ impl<S: Real> Forest<S> {
                         }
                     }
                     let flags = *mode as u8 | if *missing_true { MISSING_TRUE } else { 0 };
-                    (Node { value: *threshold, feature: *feature as u32, next: [index[next[0]], index[next[1]]] }, flags)
+                    (
+                        Node { value: *threshold, feature: *feature as u32, next: [index[next[0]], index[next[1]]] },
+                        flags,
+                    )
                 }
                 Draft::Leaf { weights } => {
                     if any_member {
@@ -305,7 +327,11 @@ impl<S: Real> Forest<S> {
     /// The same trees with thresholds and weights in `T` (exact from f32 to f64).
     pub fn widened<T: Real>(&self) -> Forest<T> {
         Forest {
-            nodes: self.nodes.iter().map(|n| Node { value: n.value.widen(), feature: n.feature, next: n.next }).collect(),
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| Node { value: n.value.widen(), feature: n.feature, next: n.next })
+                .collect(),
             flags: self.flags.clone(),
             roots: self.roots.clone(),
             depths: self.depths.clone(),
@@ -386,7 +412,13 @@ impl<S: Real> Forest<S> {
                 at.fill(root);
                 self.walk_any(x, at, &base[..n], depth, nan);
                 for (row, &leaf) in at.iter().enumerate() {
-                    self.gather(tree, leaf, aggregate, &mut values[row * t..(row + 1) * t], &mut has[row * t..(row + 1) * t]);
+                    self.gather(
+                        tree,
+                        leaf,
+                        aggregate,
+                        &mut values[row * t..(row + 1) * t],
+                        &mut has[row * t..(row + 1) * t],
+                    );
                 }
             }
         }
@@ -611,7 +643,14 @@ mod tests {
         let mut drafts = stump();
         let f = forest(drafts.clone(), &[0]).unwrap();
         assert_eq!(sums(&f, &[f32::NAN, 0.0], 2, Aggregate::Sum), [30.0]);
-        drafts[0] = Draft::Branch { feature: 0, mode: Mode::Leq, threshold: 1.0, members: vec![], missing_true: true, next: [1, 4] };
+        drafts[0] = Draft::Branch {
+            feature: 0,
+            mode: Mode::Leq,
+            threshold: 1.0,
+            members: vec![],
+            missing_true: true,
+            next: [1, 4],
+        };
         let f = forest(drafts, &[0]).unwrap();
         assert_eq!(sums(&f, &[f32::NAN, 0.0], 2, Aggregate::Sum), [10.0]);
         assert_eq!(sums(&f, &[f32::NAN, f32::NAN], 2, Aggregate::Sum), [20.0]);
@@ -620,7 +659,8 @@ mod tests {
     #[test]
     fn every_comparison_in_one_tree() {
         // A chain: each mode's true branch is its own leaf, its false branch the next test.
-        let modes = [(Mode::Leq, 0.0), (Mode::Lt, 1.0), (Mode::Gte, 9.0), (Mode::Gt, 8.0), (Mode::Eq, 2.0), (Mode::Neq, 3.0)];
+        let modes =
+            [(Mode::Leq, 0.0), (Mode::Lt, 1.0), (Mode::Gte, 9.0), (Mode::Gt, 8.0), (Mode::Eq, 2.0), (Mode::Neq, 3.0)];
         let mut drafts = Vec::new();
         for (k, (mode, t)) in modes.iter().enumerate() {
             drafts.push(branch(0, *mode, *t, [2 * k + 1, 2 * k + 2]));
@@ -654,7 +694,14 @@ mod tests {
     #[test]
     fn several_targets_and_leaves_with_several_weights() {
         let drafts = vec![
-            Draft::Branch { feature: 0, mode: Mode::Lt, threshold: 0.0, members: vec![], missing_true: false, next: [1, 2] },
+            Draft::Branch {
+                feature: 0,
+                mode: Mode::Lt,
+                threshold: 0.0,
+                members: vec![],
+                missing_true: false,
+                next: [1, 2],
+            },
             Draft::Leaf { weights: vec![(0, 1.0), (2, 2.0)] },
             Draft::Leaf { weights: vec![(1, 3.0)] },
         ];
@@ -706,7 +753,10 @@ mod tests {
         let mut out_of_range = stump();
         out_of_range[1] = branch(1, Mode::Leq, 2.0, [2, 9]);
         let e = forest(out_of_range, &[0]).unwrap_err();
-        assert_eq!((e.attribute, e.message.as_str()), ("nodes_falsenodeids", "node 1 branches to node 9, which does not exist"));
+        assert_eq!(
+            (e.attribute, e.message.as_str()),
+            ("nodes_falsenodeids", "node 1 branches to node 9, which does not exist")
+        );
         let mut to_itself = stump();
         to_itself[0] = branch(0, Mode::Leq, 1.0, [0, 4]);
         assert!(forest(to_itself, &[0]).unwrap_err().message.contains("itself"));

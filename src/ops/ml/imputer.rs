@@ -13,13 +13,21 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let floats: Vec<f32> = node.get_attr_opt_vec("imputed_value_floats")?.unwrap_or_default();
     let ints: Vec<i64> = node.get_attr_opt_vec("imputed_value_int64s")?.unwrap_or_default();
     let values = match (floats.is_empty(), ints.is_empty()) {
-        (false, true) => Imputed::Float { values: floats, replaced: node.get_attr_opt("replaced_value_float")?.unwrap_or(0.0) },
-        (true, false) => Imputed::Int { values: ints, replaced: node.get_attr_opt("replaced_value_int64")?.unwrap_or(0) },
+        (false, true) => {
+            Imputed::Float { values: floats, replaced: node.get_attr_opt("replaced_value_float")?.unwrap_or(0.0) }
+        }
+        (true, false) => {
+            Imputed::Int { values: ints, replaced: node.get_attr_opt("replaced_value_int64")?.unwrap_or(0) }
+        }
         (false, false) => {
-            return node.bail_attr("imputed_value_floats", "only one of imputed_value_floats and imputed_value_int64s may be set");
+            return node.bail_attr(
+                "imputed_value_floats",
+                "only one of imputed_value_floats and imputed_value_int64s may be set",
+            );
         }
         (true, true) => {
-            return node.bail_attr("imputed_value_floats", "one of imputed_value_floats and imputed_value_int64s is required");
+            return node
+                .bail_attr("imputed_value_floats", "one of imputed_value_floats and imputed_value_int64s is required");
         }
     };
     typed(Imputer { label: label(node), values }, 1)
@@ -67,7 +75,12 @@ impl Imputer {
         }
     }
 
-    fn impute<T: Datum + Copy + PartialEq>(x: &Tensor, values: &[T], replaced: T, is_nan: fn(T) -> bool) -> TractResult<Tensor> {
+    fn impute<T: Datum + Copy + PartialEq>(
+        x: &Tensor,
+        values: &[T],
+        replaced: T,
+        is_nan: fn(T) -> bool,
+    ) -> TractResult<Tensor> {
         let width = x.shape().last().copied().unwrap_or(1).max(1);
         let nan_marker = is_nan(replaced);
         let y: Vec<T> = plain::<T>(x)?
@@ -112,7 +125,8 @@ impl EvalOp for Imputer {
             (Imputed::Int { values, replaced }, DatumType::I64) => Self::impute(&x, values, *replaced, |_| false)?,
             (Imputed::Int { values, replaced }, _) => {
                 // Values outside int32 cannot occur in an int32 input, nor be written to one.
-                let values: Vec<i32> = values.iter().map(|&v| v.clamp(i32::MIN as i64, i32::MAX as i64) as i32).collect();
+                let values: Vec<i32> =
+                    values.iter().map(|&v| v.clamp(i32::MIN as i64, i32::MAX as i64) as i32).collect();
                 let replaced = i32::try_from(*replaced).unwrap_or(i32::MIN);
                 Self::impute(&x, &values, replaced, |_| false)?
             }

@@ -32,7 +32,11 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
             if keys.len() != values.len() {
                 return node.bail_attr(
                     "values",
-                    &format!("has {} values for {} keys: keys and values must have the same length", values.len(), keys.len()),
+                    &format!(
+                        "has {} values for {} keys: keys and values must have the same length",
+                        values.len(),
+                        keys.len()
+                    ),
                 );
             }
             let default = default_value(ctx, node, values.datum_type())?;
@@ -59,7 +63,8 @@ fn list_or_tensor(ctx: &ParsingContext, node: &NodeProto, prefix: &str) -> Tract
     if let Some(t) = node.get_attr_opt::<&tract_onnx::pb::TensorProto>(&tensor_name)? {
         let t = ctx.load_tensor(t)?;
         if !supported(t.datum_type()) {
-            return node.bail_attr(&tensor_name, &format!("element type {:?} is not a LabelEncoder type", t.datum_type()));
+            return node
+                .bail_attr(&tensor_name, &format!("element type {:?} is not a LabelEncoder type", t.datum_type()));
         }
         let len = t.len();
         found.push((tensor_name, t.into_shape(&[len])?));
@@ -98,7 +103,9 @@ fn default_value(ctx: &ParsingContext, node: &NodeProto, dt: DatumType) -> Tract
         return t.into_shape(&[]);
     }
     Ok(match dt {
-        DatumType::String => tensor0(node.get_attr_opt::<String>("default_string")?.unwrap_or_else(|| "_Unused".into())),
+        DatumType::String => {
+            tensor0(node.get_attr_opt::<String>("default_string")?.unwrap_or_else(|| "_Unused".into()))
+        }
         DatumType::I64 => tensor0(node.get_attr_opt::<i64>("default_int64")?.unwrap_or(-1)),
         DatumType::F32 => tensor0(node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0)),
         other => Tensor::zero_scalar_dt(other)?,
@@ -160,7 +167,11 @@ impl Table {
     }
 
     fn map(&self, x: &Tensor) -> TractResult<Tensor> {
-        fn gather<T: Datum + Clone>(table: &Table, positions: &[Option<usize>], shape: &[usize]) -> TractResult<Tensor> {
+        fn gather<T: Datum + Clone>(
+            table: &Table,
+            positions: &[Option<usize>],
+            shape: &[usize],
+        ) -> TractResult<Tensor> {
             let values = plain::<T>(&table.values)?;
             let default = table.default.try_as_plain_ram()?.to_scalar::<T>()?;
             let out: Vec<T> =

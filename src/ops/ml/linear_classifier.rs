@@ -155,7 +155,12 @@ impl TypedOp for LinearClassifier {
 mod tests {
     use super::*;
 
-    fn op(labels: ClassLabels, coefficients: Vec<f32>, intercepts: Vec<f32>, post_transform: PostTransform) -> LinearClassifier {
+    fn op(
+        labels: ClassLabels,
+        coefficients: Vec<f32>,
+        intercepts: Vec<f32>,
+        post_transform: PostTransform,
+    ) -> LinearClassifier {
         let features = coefficients.len() / intercepts.len();
         LinearClassifier { label: "l".into(), labels, coefficients, intercepts, features, post_transform }
     }
@@ -170,7 +175,12 @@ mod tests {
 
     #[test]
     fn several_scores_take_the_first_largest_and_the_transform() {
-        let c = op(ClassLabels::String(vec!["a".into(), "b".into()]), vec![1.0, 1.0], vec![0.0, 0.0], PostTransform::Softmax);
+        let c = op(
+            ClassLabels::String(vec!["a".into(), "b".into()]),
+            vec![1.0, 1.0],
+            vec![0.0, 0.0],
+            PostTransform::Softmax,
+        );
         let (labels, scores) = c.classify(&[3.0], 1).unwrap();
         assert_eq!(labels, tensor1(&["a".to_string()]));
         assert_eq!(scores, tensor2(&[[0.5f32, 0.5]]));

@@ -24,7 +24,8 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         );
     }
     if !intercepts.is_empty() && intercepts.len() != targets {
-        return node.bail_attr("intercepts", &format!("has {} values, expected one per target ({targets})", intercepts.len()));
+        return node
+            .bail_attr("intercepts", &format!("has {} values, expected one per target ({targets})", intercepts.len()));
     }
     let intercepts = if intercepts.is_empty() { vec![0.0; targets] } else { intercepts };
     let features = coefficients.len() / targets;

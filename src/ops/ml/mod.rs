@@ -96,8 +96,7 @@ impl Expansion for Typed {
         check_output_arity(outputs, self.outputs)?;
         s.given_all(inputs.iter().map(|i| &i.datum_type), move |s, types| {
             s.given_all(inputs.iter().map(|i| &i.shape), move |s, shapes| {
-                let facts: Vec<TypedFact> =
-                    types.iter().zip(shapes).map(|(dt, shape)| dt.fact(shape)).collect();
+                let facts: Vec<TypedFact> = types.iter().zip(shapes).map(|(dt, shape)| dt.fact(shape)).collect();
                 let refs: Vec<&TypedFact> = facts.iter().collect();
                 for (proxy, fact) in outputs.iter().zip(self.op.output_facts(&refs)?) {
                     s.equals(&proxy.datum_type, fact.datum_type)?;

@@ -50,7 +50,8 @@ impl Normalizer {
             Norm::L2 => {
                 let sum: f32 = row.iter().map(|v| v * v).sum();
                 if sum != 0.0 {
-                    row.iter_mut().for_each(|v| *v = (*v * *v / sum).sqrt().copysign(if *v < 0.0 { -1.0 } else { 1.0 }));
+                    row.iter_mut()
+                        .for_each(|v| *v = (*v * *v / sum).sqrt().copysign(if *v < 0.0 { -1.0 } else { 1.0 }));
                 }
             }
         }

@@ -21,7 +21,9 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     // Later duplicates win, as in onnxruntime's map.
     let categories = match (ints.is_empty(), strings.is_empty()) {
         (false, true) => Categories::Int64(ints.iter().enumerate().map(|(i, &c)| (c, i)).collect(), ints.len()),
-        (true, false) => Categories::String(strings.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect(), strings.len()),
+        (true, false) => {
+            Categories::String(strings.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect(), strings.len())
+        }
         (false, false) => return node.bail_attr("cats_int64s", "only one of cats_int64s and cats_strings may be set"),
         (true, true) => return node.bail_attr("cats_int64s", "one of cats_int64s and cats_strings is required"),
     };
@@ -50,7 +52,12 @@ impl OneHotEncoder {
     }
 
     /// Ones at the positions `lookup` gives; `describe` names a value without a category.
-    fn encode(&self, count: usize, lookup: impl Fn(usize) -> Option<usize>, describe: impl Fn(usize) -> String) -> TractResult<Vec<f32>> {
+    fn encode(
+        &self,
+        count: usize,
+        lookup: impl Fn(usize) -> Option<usize>,
+        describe: impl Fn(usize) -> String,
+    ) -> TractResult<Vec<f32>> {
         let width = self.width();
         let mut y = vec![0f32; count.saturating_mul(width)];
         for i in 0..count {
@@ -64,7 +71,10 @@ impl OneHotEncoder {
                 None => {
                     return Err(bad_value(
                         &self.label,
-                        format!("element {i} ({}) is not one of the {width} categories, and zeros=0 makes that an error", describe(i)),
+                        format!(
+                            "element {i} ({}) is not one of the {width} categories, and zeros=0 makes that an error",
+                            describe(i)
+                        ),
                     ));
                 }
             }
@@ -99,11 +109,19 @@ impl EvalOp for OneHotEncoder {
         let y = match &self.categories {
             Categories::String(map, _) => {
                 let s = plain::<String>(&x)?;
-                self.encode(s.len(), |i| s.get(i).and_then(|v| map.get(v).copied()), |i| format!("'{}'", s.get(i).map(String::as_str).unwrap_or("")))?
+                self.encode(
+                    s.len(),
+                    |i| s.get(i).and_then(|v| map.get(v).copied()),
+                    |i| format!("'{}'", s.get(i).map(String::as_str).unwrap_or("")),
+                )?
             }
             Categories::Int64(map, _) => {
                 let v = as_i64(&x)?;
-                self.encode(v.len(), |i| v.get(i).and_then(|c| map.get(c).copied()), |i| v.get(i).copied().unwrap_or(0).to_string())?
+                self.encode(
+                    v.len(),
+                    |i| v.get(i).and_then(|c| map.get(c).copied()),
+                    |i| v.get(i).copied().unwrap_or(0).to_string(),
+                )?
             }
         };
         let mut shape = x.shape().to_vec();

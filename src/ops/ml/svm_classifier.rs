@@ -25,7 +25,8 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     let kernel = Kernel::parse(node)?;
     let post_transform = PostTransform::parse(node)?;
     let floats = |name: &str| -> TractResult<Vec<f32>> { Ok(node.get_attr_opt_vec(name)?.unwrap_or_default()) };
-    let (coefficients, rho, prob_a, prob_b) = (floats("coefficients")?, floats("rho")?, floats("prob_a")?, floats("prob_b")?);
+    let (coefficients, rho, prob_a, prob_b) =
+        (floats("coefficients")?, floats("rho")?, floats("prob_a")?, floats("prob_b")?);
     let support_vectors = floats("support_vectors")?;
     let per_class: Vec<i64> = node.get_attr_opt_vec("vectors_per_class")?.unwrap_or_default();
     let classes = labels.len();
@@ -45,28 +46,37 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
             return node.bail_attr("classlabels_ints", &format!("an SVC needs at least 2 classes, got {classes}"));
         }
         if per_class.len() != classes {
-            return node.bail_attr(
-                "vectors_per_class",
-                &format!("has {} counts for {classes} class labels", per_class.len()),
-            );
+            return node
+                .bail_attr("vectors_per_class", &format!("has {} counts for {classes} class labels", per_class.len()));
         }
         if support_vectors.is_empty() || support_vectors.len() % vectors != 0 {
             return node.bail_attr(
                 "support_vectors",
-                &format!("has {} values, expected a non-zero multiple of the {vectors} support vectors", support_vectors.len()),
+                &format!(
+                    "has {} values, expected a non-zero multiple of the {vectors} support vectors",
+                    support_vectors.len()
+                ),
             );
         }
         if coefficients.len() != (classes - 1) * vectors {
             return node.bail_attr(
                 "coefficients",
-                &format!("has {} values, expected (classes - 1) * vectors = {}", coefficients.len(), (classes - 1) * vectors),
+                &format!(
+                    "has {} values, expected (classes - 1) * vectors = {}",
+                    coefficients.len(),
+                    (classes - 1) * vectors
+                ),
             );
         }
         if rho.len() != pairs {
-            return node.bail_attr("rho", &format!("has {} values, expected one per pair of classes ({pairs})", rho.len()));
+            return node
+                .bail_attr("rho", &format!("has {} values, expected one per pair of classes ({pairs})", rho.len()));
         }
         if !prob_a.is_empty() && prob_a.len() != pairs {
-            return node.bail_attr("prob_a", &format!("has {} values, expected one per pair of classes ({pairs})", prob_a.len()));
+            return node.bail_attr(
+                "prob_a",
+                &format!("has {} values, expected one per pair of classes ({pairs})", prob_a.len()),
+            );
         }
         let starts = per_class.iter().scan(0, |acc, &n| {
             let start = *acc;
@@ -96,7 +106,20 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         );
     }
     let positive_weights = coefficients.iter().all(|&c| c >= 0.0);
-    typed(SvmClassifier { label: label(node), labels, mode, coefficients, rho, prob_a, prob_b, post_transform, positive_weights }, 2)
+    typed(
+        SvmClassifier {
+            label: label(node),
+            labels,
+            mode,
+            coefficients,
+            rho,
+            prob_a,
+            prob_b,
+            post_transform,
+            positive_weights,
+        },
+        2,
+    )
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,7 +162,11 @@ impl SvmClassifier {
         let k = self.classes();
         match self.mode {
             Mode::Svc { .. } if self.prob_a.is_empty() => {
-                if k > 2 { k * (k - 1) / 2 } else { 2 }
+                if k > 2 {
+                    k * (k - 1) / 2
+                } else {
+                    2
+                }
             }
             _ => k,
         }
@@ -153,12 +180,18 @@ impl SvmClassifier {
                 let mut scores: Vec<f32> = self
                     .coefficients
                     .chunks((*features).max(1))
-                    .map(|w| x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + self.rho.first().copied().unwrap_or(0.0))
+                    .map(|w| {
+                        x.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + self.rho.first().copied().unwrap_or(0.0)
+                    })
                     .collect();
                 let best = argmax(&scores);
                 let top = scores.get(best).copied().unwrap_or(0.0);
                 let class = if k == 2 && self.prob_a.is_empty() {
-                    if (self.positive_weights && top >= 0.5) || (!self.positive_weights && top > 0.0) { 1 } else { best }
+                    if (self.positive_weights && top >= 0.5) || (!self.positive_weights && top > 0.0) {
+                        1
+                    } else {
+                        best
+                    }
                 } else {
                     best
                 };
@@ -181,7 +214,8 @@ impl SvmClassifier {
                 let mut decisions = Vec::with_capacity(k * (k - 1) / 2);
                 for i in 0..k {
                     for j in i + 1..k {
-                        let (bi, bj) = (blocks.get(i).copied().unwrap_or((0, 0)), blocks.get(j).copied().unwrap_or((0, 0)));
+                        let (bi, bj) =
+                            (blocks.get(i).copied().unwrap_or((0, 0)), blocks.get(j).copied().unwrap_or((0, 0)));
                         let rho = self.rho.get(decisions.len()).copied().unwrap_or(0.0) as f64;
                         let sum = block(bi, j - 1) + block(bj, i) + rho;
                         if let Some(v) = votes.get_mut(if sum > 0.0 { i } else { j }) {

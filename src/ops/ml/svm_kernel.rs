@@ -34,7 +34,10 @@ impl Kernel {
             "RBF" => Kernel::Rbf { gamma },
             "SIGMOID" => Kernel::Sigmoid { gamma, coef0 },
             other => {
-                return node.bail_attr("kernel_type", &format!("unknown kernel '{other}', expected LINEAR, POLY, RBF or SIGMOID"));
+                return node.bail_attr(
+                    "kernel_type",
+                    &format!("unknown kernel '{other}', expected LINEAR, POLY, RBF or SIGMOID"),
+                );
             }
         })
     }

@@ -35,7 +35,10 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
         if support_vectors.is_empty() || support_vectors.len() % supports != 0 {
             return node.bail_attr(
                 "support_vectors",
-                &format!("has {} values, expected a non-zero multiple of n_supports ({supports})", support_vectors.len()),
+                &format!(
+                    "has {} values, expected a non-zero multiple of n_supports ({supports})",
+                    support_vectors.len()
+                ),
             );
         }
         if coefficients.len() != supports {
@@ -48,7 +51,15 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     } else {
         (Kernel::Linear, coefficients.len())
     };
-    let op = SvmRegressor { label: label(node), kernel, coefficients, support_vectors, rho: rho[0], features, one_class: one_class == 1 };
+    let op = SvmRegressor {
+        label: label(node),
+        kernel,
+        coefficients,
+        support_vectors,
+        rho: rho[0],
+        features,
+        one_class: one_class == 1,
+    };
     typed(op, 1)
 }
 

@@ -143,7 +143,11 @@ impl Lists {
                         Some(&c) => Ok(c),
                         None => node.bail_attr(
                             attribute,
-                            &format!("{} branches to node {id}, which tree {} does not have", describe(i), self.tree_ids[i]),
+                            &format!(
+                                "{} branches to node {id}, which tree {} does not have",
+                                describe(i),
+                                self.tree_ids[i]
+                            ),
                         ),
                     };
                     let feature = self.features[i];
@@ -156,7 +160,10 @@ impl Lists {
                         threshold: S::from_f64(self.values[i]),
                         members: vec![],
                         missing_true: self.missing_true.get(i) == Some(&1),
-                        next: [child("nodes_truenodeids", self.true_ids[i])?, child("nodes_falsenodeids", self.false_ids[i])?],
+                        next: [
+                            child("nodes_truenodeids", self.true_ids[i])?,
+                            child("nodes_falsenodeids", self.false_ids[i])?,
+                        ],
                     }
                 }
             };
@@ -205,7 +212,10 @@ pub(super) fn parallel(
     let (base_name, n) = base;
     for &(name, len) in lists.iter().chain(optional.iter().filter(|(_, len)| *len != 0)) {
         if len != n {
-            return node.bail_attr(name, &format!("has {len} entries, but {base_name} has {n}: the lists give one entry per {item}"));
+            return node.bail_attr(
+                name,
+                &format!("has {len} entries, but {base_name} has {n}: the lists give one entry per {item}"),
+            );
         }
     }
     Ok(())
@@ -239,10 +249,17 @@ pub(super) fn floats_or_tensor(ctx: &ParsingContext, node: &NodeProto, name: &st
 }
 
 /// The values of a float or double tensor attribute, and which of the two it is.
-pub(super) fn tensor_values(ctx: &ParsingContext, node: &NodeProto, name: &str, t: &TensorProto) -> TractResult<(Vec<f64>, DatumType)> {
+pub(super) fn tensor_values(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
+    t: &TensorProto,
+) -> TractResult<(Vec<f64>, DatumType)> {
     let t = ctx.load_tensor(t)?;
     match t.datum_type() {
-        dt @ (DatumType::F32 | DatumType::F64) => Ok((t.cast_to::<f64>()?.try_as_plain_ram()?.as_slice::<f64>()?.to_vec(), dt)),
+        dt @ (DatumType::F32 | DatumType::F64) => {
+            Ok((t.cast_to::<f64>()?.try_as_plain_ram()?.as_slice::<f64>()?.to_vec(), dt))
+        }
         other => node.bail_attr(name, &format!("expected a float or double tensor, got {other:?}")),
     }
 }

@@ -29,7 +29,12 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
         1 => Aggregate::Sum,
         2 => Aggregate::Min,
         3 => Aggregate::Max,
-        other => return node.bail_attr("aggregate_function", &format!("expected 0 (AVERAGE), 1 (SUM), 2 (MIN) or 3 (MAX), got {other}")),
+        other => {
+            return node.bail_attr(
+                "aggregate_function",
+                &format!("expected 0 (AVERAGE), 1 (SUM), 2 (MIN) or 3 (MAX), got {other}"),
+            );
+        }
     };
     let post_transform = match node.get_attr_opt::<i64>("post_transform")?.unwrap_or(0) {
         0 => PostTransform::None,
@@ -47,7 +52,10 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
     let splits = tensor(ctx, node, "nodes_splits")?;
     let leaf_weights = tensor(ctx, node, "leaf_weights")?;
     if splits.1 != leaf_weights.1 {
-        return node.bail_attr("leaf_weights", &format!("are {:?}, but nodes_splits are {:?}: they must share one type", leaf_weights.1, splits.1));
+        return node.bail_attr(
+            "leaf_weights",
+            &format!("are {:?}, but nodes_splits are {:?}: they must share one type", leaf_weights.1, splits.1),
+        );
     }
     let lists = Lists::read(ctx, node, splits.0, leaf_weights.0)?;
     let ensemble = match splits.1 {
@@ -88,7 +96,8 @@ impl Lists {
             Some(t) => {
                 let t = ctx.load_tensor(t)?;
                 if t.datum_type() != DatumType::U8 {
-                    return node.bail_attr("nodes_modes", &format!("expected a uint8 tensor, got {:?}", t.datum_type()));
+                    return node
+                        .bail_attr("nodes_modes", &format!("expected a uint8 tensor, got {:?}", t.datum_type()));
                 }
                 t.try_as_plain_ram()?.as_slice::<u8>()?.to_vec()
             }
@@ -129,7 +138,13 @@ impl Lists {
         ];
         let optional = [("nodes_missing_value_tracks_true", self.missing_true.len())];
         parallel(node, ("nodes_featureids", self.features.len()), &nodes, &optional, "node")?;
-        parallel(node, ("leaf_targetids", self.leaf_targets.len()), &[("leaf_weights", self.leaf_weights.len())], &[], "leaf")
+        parallel(
+            node,
+            ("leaf_targetids", self.leaf_targets.len()),
+            &[("leaf_weights", self.leaf_weights.len())],
+            &[],
+            "leaf",
+        )
     }
 
     /// The sets of the MEMBER nodes, in order.
@@ -189,12 +204,16 @@ impl Lists {
                 threshold: S::from_f64(self.splits[i]),
                 members: members.into_iter().map(S::from_f64).collect(),
                 missing_true: self.missing_true.get(i) == Some(&1),
-                next: [child(&self.true_ids, &self.true_leafs, "true")?, child(&self.false_ids, &self.false_leafs, "false")?],
+                next: [
+                    child(&self.true_ids, &self.true_leafs, "true")?,
+                    child(&self.false_ids, &self.false_leafs, "false")?,
+                ],
             });
         }
         for (k, (&t, &w)) in self.leaf_targets.iter().zip(&self.leaf_weights).enumerate() {
             if t < 0 || t as u64 >= targets as u64 {
-                return node.bail_attr("leaf_targetids", &format!("leaf {k} is for target {t}, but n_targets is {targets}"));
+                return node
+                    .bail_attr("leaf_targetids", &format!("leaf {k} is for target {t}, but n_targets is {targets}"));
             }
             drafts.push(Draft::Leaf { weights: vec![(t as usize, S::from_f64(w))] });
         }
@@ -208,7 +227,8 @@ impl Lists {
             // the leaf at the root's own position, as onnxruntime and the ONNX reference do.
             if self.true_leafs[r] != 0 && self.false_leafs[r] != 0 && self.true_ids[r] == self.false_ids[r] {
                 if r >= leaves {
-                    return node.bail_attr("tree_roots", &format!("tree root {r} is a leaf, but there are {leaves} leaves"));
+                    return node
+                        .bail_attr("tree_roots", &format!("tree root {r} is a leaf, but there are {leaves} leaves"));
                 }
                 roots.push(n + r);
             } else {

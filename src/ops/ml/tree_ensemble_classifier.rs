@@ -22,15 +22,22 @@ use super::{Built, label, tree_attributes, typed};
 pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
     let labels = ClassLabels::parse(node, "classlabels_int64s", "classlabels_strings")?;
     if labels.len() < 2 {
-        return node.bail_attr("classlabels_int64s", &format!("has {} label: a classifier needs at least two classes", labels.len()));
+        return node.bail_attr(
+            "classlabels_int64s",
+            &format!("has {} label: a classifier needs at least two classes", labels.len()),
+        );
     }
     let post_transform = PostTransform::parse(node)?;
     let classes = labels.len();
     let trees = tree_attributes::parse(ctx, node, "class", classes)?;
     let base_values = trees.base_values;
-    let allowed = if classes == 2 { base_values.len() <= 2 } else { base_values.is_empty() || base_values.len() == classes };
+    let allowed =
+        if classes == 2 { base_values.len() <= 2 } else { base_values.is_empty() || base_values.len() == classes };
     if !allowed {
-        return node.bail_attr("base_values", &format!("has {} values for {classes} classes: give one per class, or none", base_values.len()));
+        return node.bail_attr(
+            "base_values",
+            &format!("has {} values for {classes} classes: give one per class, or none", base_values.len()),
+        );
     }
     let binary = classes == 2 && trees.weighted_ids == 1;
     let op = TreeEnsembleClassifier {
@@ -103,7 +110,13 @@ impl TreeEnsembleClassifier {
                 both = has[1];
             }
         }
-        let positive = if both && has[1] { s[1] } else if has[0] { s[0] } else { S::ZERO };
+        let positive = if both && has[1] {
+            s[1]
+        } else if has[0] {
+            s[0]
+        } else {
+            S::ZERO
+        };
         let class = if self.binary {
             let threshold = if self.weights_all_positive { S::ONE / (S::ONE + S::ONE) } else { S::ZERO };
             second_column = Some(if self.weights_all_positive { Complement::OneMinus } else { Complement::Negated });
@@ -158,7 +171,8 @@ impl Finish for TreeEnsembleClassifier {
         let classes = self.labels.len();
         let mut out = vec![0f32; rows * classes];
         let mut picked = Vec::with_capacity(rows);
-        let rows_of = scores.values.chunks_mut(classes).zip(scores.has.chunks_mut(classes)).zip(out.chunks_mut(classes));
+        let rows_of =
+            scores.values.chunks_mut(classes).zip(scores.has.chunks_mut(classes)).zip(out.chunks_mut(classes));
         for ((s, has), out) in rows_of {
             picked.push(self.classify(s, has, out));
         }
@@ -201,7 +215,13 @@ mod tests {
 
     use super::super::forest::{Draft, Forest, Naming};
 
-    fn classifier(classes: usize, base_values: Vec<f64>, binary: bool, positive: bool, post_transform: PostTransform) -> TreeEnsembleClassifier {
+    fn classifier(
+        classes: usize,
+        base_values: Vec<f64>,
+        binary: bool,
+        positive: bool,
+        post_transform: PostTransform,
+    ) -> TreeEnsembleClassifier {
         let drafts = vec![Draft::Leaf { weights: vec![(0, 1.0f32)] }];
         let naming = Naming { node: &|i| format!("{i}"), targets: "class_ids" };
         TreeEnsembleClassifier {

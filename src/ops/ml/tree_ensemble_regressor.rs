@@ -25,9 +25,20 @@ pub(super) fn build(ctx: &ParsingContext, node: &NodeProto) -> Built {
     let base_values = trees.base_values;
     if !base_values.is_empty() && base_values.len() != targets {
         let n = base_values.len();
-        return node.bail_attr("base_values", &format!("has {n} values for {targets} targets: give one per target, or none"));
+        return node
+            .bail_attr("base_values", &format!("has {n} values for {targets} targets: give one per target, or none"));
     }
-    typed(TreeEnsembleRegressor { label: label(node), ensemble: trees.ensemble, aggregate, post_transform, base_values, targets }, 1)
+    typed(
+        TreeEnsembleRegressor {
+            label: label(node),
+            ensemble: trees.ensemble,
+            aggregate,
+            post_transform,
+            base_values,
+            targets,
+        },
+        1,
+    )
 }
 
 fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
@@ -38,7 +49,10 @@ fn parse_aggregate(node: &NodeProto) -> TractResult<Aggregate> {
         "MIN" => Aggregate::Min,
         "MAX" => Aggregate::Max,
         other => {
-            return node.bail_attr("aggregate_function", &format!("unknown function '{other}', expected SUM, AVERAGE, MIN or MAX"));
+            return node.bail_attr(
+                "aggregate_function",
+                &format!("unknown function '{other}', expected SUM, AVERAGE, MIN or MAX"),
+            );
         }
     })
 }
@@ -81,7 +95,12 @@ pub(super) fn regress<S: Real>(scores: Scores<S>, base_values: &[f64], targets: 
 
 /// `regress`, then in f32, where onnxruntime computes the transforms, each row of `targets`
 /// scores transformed.
-pub(super) fn transformed<S: Real>(scores: Scores<S>, base_values: &[f64], post_transform: PostTransform, targets: usize) -> Vec<f32> {
+pub(super) fn transformed<S: Real>(
+    scores: Scores<S>,
+    base_values: &[f64],
+    post_transform: PostTransform,
+    targets: usize,
+) -> Vec<f32> {
     let mut y: Vec<f32> = regress(scores, base_values, targets).into_iter().map(|v| v.to_f64() as f32).collect();
     post_transform.apply_rows(&mut y, targets);
     y

@@ -47,7 +47,10 @@ impl EvalOp for ZipMap {
         let x = args_1!(inputs);
         let width = x.shape().last().copied().unwrap_or(0);
         if width != self.keys.len() {
-            return Err(bad_shape(&self.label, format!("{width} probabilities per row for {} labels", self.keys.len())));
+            return Err(bad_shape(
+                &self.label,
+                format!("{width} probabilities per row for {} labels", self.keys.len()),
+            ));
         }
         if x.rank() == 1 {
             return Ok(tvec!(x.into_tensor().into_shape(&[1, width])?.into_tvalue()));
