@@ -43,7 +43,16 @@ export interface ServerSettings {
   LOG_REDACT?: string;
 }
 
-export declare function createHandler(config: { models: ServedModel[]; settings?: ServerSettings }): {
+export declare function createHandler(config: {
+  models: ServedModel[];
+  /**
+   * When models load: 'first-request' (default) starts them all in the background of the first
+   * request, keeping a Worker's start-up (module scope) short; 'startup' loads them when the
+   * handler is made.
+   */
+  loading?: 'first-request' | 'startup';
+  settings?: ServerSettings;
+}): {
   fetch(
     request: Request,
     env?: ServerSettings & Record<string, unknown>,

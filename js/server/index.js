@@ -16,18 +16,23 @@ const ANONYMOUS = Object.freeze({ name: 'anonymous', scopes: new Set() });
 const CORS_HEADERS = 'authorization, content-type, inference-header-content-length';
 
 /**
- * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, settings?: object }} config
+ * `loading`: 'first-request' (the default: nothing loads at start-up; the first request starts
+ * every model loading in the background) or 'startup' (load when the handler is made, at a
+ * Worker's module scope, which counts against its start-up time limit).
+ * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, loading?: 'first-request' | 'startup', settings?: object }} config
  * @returns {{ fetch(request: Request, env?: object, ctx?: object): Promise<Response> }}
  */
 export function createHandler(config) {
   const metrics = new HttpMetrics();
-  const models = new ModelSet(config?.models, metrics);
+  const models = new ModelSet(config?.models, metrics, config?.loading);
   return {
     async fetch(request, env = {}, context = undefined) {
       const started = performance.now();
       let routeName = 'unmatched';
       let settings = null;
       let response;
+      const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
+      models.startInBackground(waitUntil);
       try {
         try {
           settings = await resolveSettings(env, config.settings);
@@ -49,7 +54,6 @@ export function createHandler(config) {
             who = await authenticate(request, settings.auth);
             authorize(who, GROUPS[route.group]);
           }
-          const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
           response = await route.handle({ request, params, models, settings, metrics, env, waitUntil, who });
         }
       } catch (e) {

@@ -1,51 +1,94 @@
-// The models a deployment serves, loaded once per isolate as soon as the handler is made
-// (at module scope in a Worker), so the first request does not pay for it when it can be avoided.
+// The models a deployment serves. A Worker's start-up (its module scope) has a time limit that
+// loading a mid-size model alone can exceed, so by default nothing loads there: the first
+// request starts every model loading in the background (kept alive by its `waitUntil`), and a
+// request for a model not yet loaded loads that one on its own path. `loading: 'startup'` loads
+// at construction instead, for small models on plans whose requests have little CPU time.
 import { HttpError } from './http.js';
 import { instanceLayout } from './instances.js';
 
+export const LOADING = ['first-request', 'startup'];
+
 export class ModelSet {
   #entries;
+  #metrics;
+  #started = false;
 
   /** `list`: [{ name, version?, load: (options) => Promise<Model>, features? }]; `load` gets the
    * monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`. */
-  constructor(list, metrics) {
+  constructor(list, metrics, loading = 'first-request') {
     if (!Array.isArray(list) || list.length === 0) throw new Error('createHandler needs models: [{ name, load }]');
+    if (!LOADING.includes(loading))
+      throw new Error(`createHandler's loading is '${loading}', expected one of ${LOADING.join(', ')}`);
+    this.#metrics = metrics;
     this.#entries = list.map((m) => {
       if (typeof m?.name !== 'string' || typeof m?.load !== 'function')
         throw new Error('each model needs a name and a load() function');
-      const entry = {
+      return {
         name: m.name,
         version: String(m.version ?? '1'),
         features: m.features ?? null,
+        load: m.load,
+        state: 'unloaded',
         model: null,
         error: null,
+        ready: null,
       };
-      const started = performance.now();
-      entry.ready = Promise.resolve()
-        .then(() => m.load({ monitoring: { name: entry.name, version: entry.version } }))
-        .then(
-          (model) => {
-            entry.model = model;
-            entry.layout = instanceLayout(entry, model);
-            metrics.modelLoaded(entry.name, entry.version, (performance.now() - started) / 1000);
-          },
-          (e) => {
-            entry.error = e;
-          },
-        );
-      return entry;
     });
+    if (loading === 'startup') this.#startAll();
   }
 
   get entries() {
     return this.#entries;
   }
 
+  /** Loads an entry once; every caller gets the same promise, which never rejects. */
+  #start(entry) {
+    if (entry.ready) return entry.ready;
+    entry.state = 'loading';
+    const started = performance.now();
+    entry.ready = Promise.resolve()
+      .then(() => entry.load({ monitoring: { name: entry.name, version: entry.version } }))
+      .then(
+        (model) => {
+          entry.model = model;
+          entry.layout = instanceLayout(entry, model);
+          entry.state = 'ready';
+          this.#metrics.modelLoaded(entry.name, entry.version, (performance.now() - started) / 1000);
+        },
+        (e) => {
+          entry.error = e;
+          entry.state = 'failed';
+          console.error(`edgeinfer: model '${entry.name}' version ${entry.version} failed to load: ${e?.message ?? e}`);
+        },
+      );
+    return entry.ready;
+  }
+
+  #startAll() {
+    this.#started = true;
+    return Promise.all(this.#entries.map((e) => this.#start(e)));
+  }
+
   /**
-   * The entry for `name` (the latest version unless `version` is given), loaded; else 404 or
-   * 503. The 404 names the models there are only when `reveal` (a caller who may see them).
+   * Starts every model loading after the current request has been answered (a timer, so that
+   * the request's own work goes first), once per isolate. `waitUntil` keeps the isolate
+   * running until they are loaded.
    */
-  async get(name, version, reveal = true) {
+  startInBackground(waitUntil) {
+    if (this.#started) return;
+    this.#started = true;
+    const all = new Promise((resolve) => setTimeout(resolve, 0)).then(() =>
+      Promise.all(this.#entries.map((e) => this.#start(e))),
+    );
+    waitUntil?.(all);
+  }
+
+  /**
+   * The entry for `name` (the latest version unless `version` is given), not waiting for it to
+   * load; else 404. The 404 names the models there are only when `reveal` (a caller who may
+   * see them).
+   */
+  find(name, version, reveal = true) {
     const named = this.#entries.filter((e) => e.name === name);
     const there = (list) => (reveal ? `; ${list}` : '');
     if (!named.length)
@@ -59,7 +102,13 @@ export class ModelSet {
         404,
         `model '${name}' has no version '${version}'${there(`its versions are ${named.map((e) => e.version).join(', ')}`)}`,
       );
-    await entry.ready;
+    return entry;
+  }
+
+  /** The entry as `find` gives it, loaded (on this request's path if need be); else 503. */
+  async get(name, version, reveal = true) {
+    const entry = this.find(name, version, reveal);
+    await this.#start(entry);
     if (entry.error)
       throw new HttpError(
         503,
@@ -68,8 +117,13 @@ export class ModelSet {
     return entry;
   }
 
-  async allReady() {
-    await Promise.all(this.#entries.map((e) => e.ready));
-    return this.#entries.every((e) => e.model);
+  /** Each model's state, without waiting: unloaded, loading, ready or failed (with its code). */
+  states() {
+    return this.#entries.map((e) => ({
+      name: e.name,
+      version: e.version,
+      state: e.state,
+      ...(e.error ? { error: e.error.code ?? 'error' } : {}),
+    }));
   }
 }

@@ -60,9 +60,12 @@ export const ROUTES = [
     group: 'health',
     method: 'GET',
     path: /^\/v2\/health\/ready$/,
-    handle: async (ctx) => {
-      const ready = await ctx.models.allReady();
-      return json({ ready }, ready ? 200 : 503);
+    // Answers at once: while models load (after the first request) it is 503 with each one's
+    // state, so that a probe never waits on, or starts, a load on its own path.
+    handle: (ctx) => {
+      const models = ctx.models.states();
+      const ready = models.every((m) => m.state === 'ready');
+      return json(ready ? { ready } : { ready, models }, ready ? 200 : 503);
     },
   },
   { name: 'server_metadata', group: 'health', method: 'GET', path: /^\/v2\/?$/, handle: () => json(SERVER) },
@@ -71,9 +74,10 @@ export const ROUTES = [
     group: 'health',
     method: 'GET',
     path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/ready$/,
-    handle: async (ctx) => {
-      const entry = await model(ctx);
-      return json({ name: entry.name, ready: true });
+    handle: (ctx) => {
+      const entry = ctx.models.find(ctx.params.name, ctx.params.version, canSee(ctx.who));
+      const ready = entry.state === 'ready';
+      return json({ name: entry.name, ready, ...(ready ? {} : { state: entry.state }) }, ready ? 200 : 503);
     },
   },
   {
@@ -174,8 +178,8 @@ export const ROUTES = [
     group: 'metrics',
     method: 'GET',
     path: /^\/metrics$/,
-    handle: async (ctx) => {
-      await ctx.models.allReady();
+    // Models not loaded yet have no families: a scrape never waits on a load.
+    handle: (ctx) => {
       return new Response(ctx.metrics.render(modelExposition(ctx.models)), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
       });

@@ -232,6 +232,12 @@ before(async () => {
     },
   );
   await waitFor(`${base}/v2/health/live`, server);
+  // The first request started every model loading in the background; ready says when.
+  const until = Date.now() + 180000;
+  while ((await fetch(`${base}/v2/health/ready`)).status !== 200) {
+    if (Date.now() > until) throw new Error(`the models did not load:\n${server.output()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 });
 
 after(() => server?.stop());
