@@ -6,8 +6,10 @@ import { pathToFileURL } from 'node:url';
 import { root } from './paths.mjs';
 
 export const RUNTIMES = {
+  // EDGEINFER_PACKAGE: another package directory to measure (a packed tarball's, an older build).
   async edgeinfer() {
-    const { Model } = await import(pathToFileURL(join(root, 'js/node.js')).href);
+    const dir = process.env.EDGEINFER_PACKAGE ?? root;
+    const { Model } = await import(pathToFileURL(join(dir, 'js/node.js')).href);
     return { load: (bytes) => Model.load(bytes), predict: (m, feeds) => m.predict(feeds) };
   },
   async 'onnxruntime-web'() {

@@ -142,15 +142,15 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, JsValue> {
 impl WasmModel {
     /// Parses and optimises an ONNX model, or checks and loads a bundle file. `options` is
     /// the JS options object.
-    pub fn load(bytes: &[u8], options: JsValue) -> Result<WasmModel, JsValue> {
+    pub fn load(bytes: Vec<u8>, options: JsValue) -> Result<WasmModel, JsValue> {
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
-            if bundle::is_bundle(bytes) {
-                let (model, manifest) = Model::load_bundle(&bundle::parts(bytes)?, &options)?;
+            if bundle::is_bundle(&bytes) {
+                let (model, manifest) = Model::load_bundle(&bundle::parts(&bytes)?, &options)?;
                 return WasmModel::new(model, monitoring, Some(manifest));
             }
-            WasmModel::new(Model::load(bytes, &options)?, monitoring, None)
+            WasmModel::new(Model::load_owned(bytes, &options)?, monitoring, None)
         })
     }
 

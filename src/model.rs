@@ -92,6 +92,19 @@ impl Model {
         })
     }
 
+    /// Loads as `load` does, from bytes it owns: an ONNX file's bytes are dropped once decoded,
+    /// which lowers the memory a large model leaves the instance holding by its file's size.
+    pub fn load_owned(bytes: Vec<u8>, options: &LoadOptions) -> Result<Model> {
+        if crate::bundle::is_bundle(&bytes) {
+            return Model::load(&bytes, options);
+        }
+        guard(|| {
+            let proto = decode_onnx(&bytes)?;
+            drop(bytes);
+            Model::from_graph(graph_from_proto(proto, options)?, options)
+        })
+    }
+
     /// Loads a bundle from its sections (as JS reads them from a compiled module), returning
     /// its checked manifest too.
     pub fn load_bundle(
@@ -216,13 +229,25 @@ impl Model {
 
 /// Parses ONNX bytes as far as a decluttered graph.
 pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
+    graph_from_proto(decode_onnx(bytes)?, options)
+}
+
+/// The protobuf of an ONNX file. It holds a copy of every weight: callers that own the bytes
+/// drop them once this returns, so that the two are not held at once (see `Model::load_owned`).
+fn decode_onnx(bytes: &[u8]) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
     }
-    let onnx = crate::ops::framework();
-    let mut proto = onnx
+    crate::ops::framework()
         .proto_model_for_read(&mut &bytes[..])
-        .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))?;
+        .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))
+}
+
+/// Types and declutters a decoded model. The protobuf is dropped as soon as tract has made
+/// its tensors from it: WebAssembly memory never shrinks, so what is held at once while
+/// loading is what a model costs for the life of the instance.
+fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<Graph> {
+    let onnx = crate::ops::framework();
     let graph = proto.graph.as_ref().ok_or_else(|| Error::ModelParse("not an ONNX model: it has no graph".into()))?;
     if graph.output.is_empty() {
         return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
@@ -231,14 +256,15 @@ pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let metadata = metadata(&proto);
     crate::rewrite::apply(&mut proto);
-    let (input_names, typed) = match typed_model(&onnx, &proto, options, false) {
-        Ok(parsed) => parsed,
-        // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per
-        // column, concatenated) only type with one batch symbol for all of them.
-        Err(first) if unnamed_batch_inputs(&proto) > 1 => {
-            typed_model(&onnx, &proto, options, true).map_err(|_| first)?
-        }
-        Err(first) => return Err(first),
+    // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per column,
+    // concatenated) only type with one batch symbol for all of them: a second try.
+    let retry = unnamed_batch_inputs(&proto) > 1;
+    let model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    drop(proto);
+    let (input_names, typed) = match retry {
+        false => typed_model(model, options, false)?,
+        true => typed_model(model.clone(), options, false)
+            .or_else(|first| typed_model(model, options, true).map_err(|_| first))?,
     };
     let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     Ok(Graph { decluttered, input_names, output_names, metadata })
@@ -261,15 +287,13 @@ fn map_keys(model: &TypedModel) -> Result<Vec<Option<MapKeys>>> {
     Ok(outlets.iter().map(|o| model.node(o.node).op_as::<ZipMap>().map(|z| z.keys().clone())).collect())
 }
 
-/// Parses and types the model, each unnamed input dimension its own symbol, except that
-/// with `share_batch` every unnamed first axis is the one symbol `dim0`.
+/// Types the model, each unnamed input dimension its own symbol, except that with
+/// `share_batch` every unnamed first axis is the one symbol `dim0`.
 fn typed_model(
-    onnx: &tract_onnx::Onnx,
-    proto: &pb::ModelProto,
+    mut model: InferenceModel,
     options: &LoadOptions,
     share_batch: bool,
 ) -> Result<(Vec<String>, TypedModel)> {
-    let mut model = onnx.model_for_proto_model(proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     let input_names = input_names(&model)?;
     name_unknown_dims(&mut model, &input_names, share_batch)?;
     pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;

@@ -212,3 +212,26 @@ fn metadata_props_and_producer_are_kept() {
     assert_eq!(get("class_labels"), Some("setosa,versicolor,virginica"));
     assert_eq!(get("feature_names").map(|f| f.split(',').count()), Some(4));
 }
+
+/// The binding loads from bytes it owns, dropping them once decoded: the same model as from
+/// borrowed bytes, and the same refusals.
+#[test]
+fn owned_bytes_load_as_borrowed_ones() {
+    let opts = LoadOptions::default();
+    for entry in std::fs::read_dir(common::corpus_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "onnx") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let (borrowed, owned) = (Model::load(&bytes, &opts).unwrap(), Model::load_owned(bytes, &opts).unwrap());
+        assert_eq!(borrowed.inputs().collect::<Vec<_>>(), owned.inputs().collect::<Vec<_>>(), "{path:?}");
+        assert_eq!(borrowed.outputs(), owned.outputs(), "{path:?}");
+    }
+    let (mut a, mut b) = (load("mlp_tabular"), Model::load_owned(corpus_model("mlp_tabular"), &opts).unwrap());
+    let x = || vec![("x".into(), feed(&[2, 32], Values::Float32((0..64).map(|i| i as f32 / 64.0).collect())))];
+    assert_eq!(a.predict(x()).unwrap(), b.predict(x()).unwrap());
+    assert_eq!(Model::load_owned(Vec::new(), &opts).unwrap_err().code(), "E_MODEL_PARSE");
+    let cut = corpus_model("encoder_block")[..5000].to_vec();
+    assert_eq!(Model::load_owned(cut.clone(), &opts).unwrap_err().code(), Model::load(&cut, &opts).unwrap_err().code());
+}
