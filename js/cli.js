@@ -62,18 +62,22 @@ const SPECS = {
     multiple: true,
     options: {
       'public-key': { type: 'string' },
+      r2: { type: 'string' },
       out: { type: 'string', short: 'o' },
       force: { type: 'boolean' },
       package: { type: 'string' },
     },
-    usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--package SPEC] [-o DIR] [--force]
+    usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--r2 BUCKET] [--package SPEC] [-o DIR] [--force]
     Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
     into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
     Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
     A MODEL.reference.json beside a model is bundled as its drift reference. Bundles
     are served under their manifest's name and version; with --public-key, the Worker
-    refuses any not signed by that key. --package sets the project's edgeinfer
-    dependency (a version range, a tarball, a directory: what npm install takes).`,
+    refuses any not signed by that key. --r2 BUCKET keeps the models out of the script:
+    they are uploaded to the R2 bucket (npm run upload-models, or upload-models:local
+    for wrangler dev) and read from it on first use, refused unless their SHA-256 is the
+    scaffolded file's. --package sets the project's edgeinfer dependency (a version
+    range, a tarball, a directory: what npm install takes).`,
   },
   reference: {
     options: { out: { type: 'string', short: 'o' }, model: { type: 'string' }, categorical: { type: 'string' } },
@@ -386,13 +390,14 @@ const COMMANDS = {
         force: flags.force,
         packageSpec: flags.package,
         publicKey: await readKey(flags['public-key']),
+        r2: flags.r2,
       });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);
       return 1;
     }
     console.log(`wrote ${out}: a Worker serving ${made.models.join(', ')}`);
-    console.log(`  cd ${out} && npm install && npx wrangler dev`);
+    console.log(`  cd ${out} && npm install${flags.r2 ? ' && npm run upload-models:local' : ''} && npx wrangler dev`);
     console.log(`  local API key (in ${out}/.dev.vars): ${made.devKey}`);
     console.log(`  curl -H "Authorization: Bearer ${made.devKey}" http://localhost:8787/v2/models/${made.models[0]}`);
     return 0;

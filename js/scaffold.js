@@ -1,6 +1,6 @@
 // `edgeinfer worker`: writes a Cloudflare Workers project that serves the given models, from
 // the template in the package's worker/ directory.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Model } from './node.js';
@@ -23,10 +23,14 @@ const isBundle = (path) => /\.wasm$/i.test(path);
  * and checked against `publicKey` in the Worker as here, when one is given). Each model is
  * loaded first, so a file that would fail in the Worker fails here, with its name. A
  * `MODEL.reference.json` beside an ONNX model (from `edgeinfer reference`) is bundled with it
- * and loaded as its drift reference, after the same check; a bundle carries its own.
+ * and loaded as its drift reference, after the same check; a bundle carries its own. With `r2`
+ * (a bucket's name) the model files are not imported by the script but uploaded to the bucket
+ * (`npm run upload-models`) and read from it on first use, pinned by their SHA-256.
  * @returns {Promise<{ out: string, models: string[], devKey: string }>}
  */
-export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey }) {
+export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey, r2 }) {
+  if (r2 !== undefined && !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(r2))
+    throw new Error(`'${r2}' is not an R2 bucket name (3 to 63 lowercase letters, digits and hyphens)`);
   if (!models.length) throw new Error('name at least one model file');
   const existing = await readdir(out).catch(() => []);
   if (existing.length && !force) throw new Error(`${out} is not empty (use --force to write into it)`);
@@ -52,6 +56,9 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
       name,
       path,
       bundle,
+      sha256: createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex'),
       version: manifest?.version ?? '1',
       referencePath: reference ? referencePath : null,
     });
@@ -69,12 +76,15 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     /^name = .*$/m,
     `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`,
   );
-  await writeFile(join(out, 'wrangler.toml'), toml);
+  const binding = r2
+    ? `\n# The models, read on first use (upload them with \`npm run upload-models\`).\n[[r2_buckets]]\nbinding = "MODELS"\nbucket_name = "${r2}"\n`
+    : '';
+  await writeFile(join(out, 'wrangler.toml'), toml + binding);
   await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
   const imports = entries
     .map((e) =>
       [
-        `import ${e.name} from '../models/${file(e)}';`,
+        ...(r2 ? [] : [`import ${e.name} from '../models/${file(e)}';`]),
         ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
       ].join('\n'),
     )
@@ -85,7 +95,8 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
         e.referencePath && `reference: ${e.name}_reference`,
         e.bundle && publicKey && 'publicKey: PUBLIC_KEY',
       ].filter(Boolean);
-      return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, bytes: ${e.name}${extra.map((x) => `, ${x}`).join('')} },`;
+      const source = r2 ? `r2: { key: '${file(e)}', sha256: '${e.sha256}' }` : `bytes: ${e.name}`;
+      return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, ${source}${extra.map((x) => `, ${x}`).join('')} },`;
     })
     .join('\n');
   // A public key is no secret: it can sit in the source, and the bundles are checked against it.
@@ -102,7 +113,19 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     name: `edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}`,
     private: true,
     type: 'module',
-    scripts: { dev: 'wrangler dev', deploy: 'wrangler deploy' },
+    scripts: {
+      dev: 'wrangler dev',
+      deploy: 'wrangler deploy',
+      ...(r2 && {
+        // One put per model, to the account's bucket, or (:local) to wrangler dev's.
+        'upload-models': entries
+          .map((e) => `wrangler r2 object put ${r2}/${file(e)} --file models/${file(e)} --remote`)
+          .join(' && '),
+        'upload-models:local': entries
+          .map((e) => `wrangler r2 object put ${r2}/${file(e)} --file models/${file(e)} --local`)
+          .join(' && '),
+      }),
+    },
     dependencies: { edgeinfer: packageSpec ?? `^${own.version}` },
     devDependencies: { wrangler: own.devDependencies?.wrangler ?? '^4' },
   };

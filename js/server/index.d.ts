@@ -7,10 +7,11 @@ export interface ServedModel {
   /** The version in routes: /v2/models/{name}/versions/{version} (default "1"). */
   version?: string;
   /**
-   * Loads the model; called once per isolate when the handler is created, with the
-   * monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`.
+   * Loads the model; called once per isolate (see `loading`), with the monitoring labels
+   * (`{ monitoring: { name, version } }`) to pass on to `Model.load`, and the Worker's
+   * environment (its bindings; empty when loading at start-up).
    */
-  load: (options: LoadOptions) => Promise<Model>;
+  load: (options: LoadOptions, env: Record<string, unknown>) => Promise<Model>;
   /** Feature names for /predict instances, overriding the model's `feature_names` metadata. */
   features?: string[];
 }
@@ -59,3 +60,13 @@ export declare function createHandler(config: {
     ctx?: { waitUntil(promise: Promise<unknown>): void },
   ): Promise<Response>;
 };
+
+/**
+ * The bytes of an R2 object, read once into a buffer of its size and refused (E_INTEGRITY)
+ * unless their SHA-256 is `sha256` (hex); E_MODEL_FETCH when the binding (default MODELS) or
+ * the object is missing.
+ */
+export declare function readFromR2(
+  env: Record<string, unknown>,
+  where: { binding?: string; key: string; sha256: string },
+): Promise<Uint8Array>;

@@ -9,6 +9,8 @@ import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
 
+export { readFromR2 } from './r2.js';
+
 /** The caller of a public route: every such caller is the same principal. */
 const ANONYMOUS = Object.freeze({ name: 'anonymous', scopes: new Set() });
 
@@ -32,7 +34,7 @@ export function createHandler(config) {
       let settings = null;
       let response;
       const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
-      models.startInBackground(waitUntil);
+      models.startInBackground(waitUntil, env);
       try {
         try {
           settings = await resolveSettings(env, config.settings);

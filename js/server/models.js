@@ -12,9 +12,12 @@ export class ModelSet {
   #entries;
   #metrics;
   #started = false;
+  /** The Worker's environment (its bindings, an R2 bucket say), from the first request. */
+  #env = {};
 
-  /** `list`: [{ name, version?, load: (options) => Promise<Model>, features? }]; `load` gets the
-   * monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`. */
+  /** `list`: [{ name, version?, load: (options, env) => Promise<Model>, features? }]; `load` gets
+   * the monitoring labels (`{ monitoring: { name, version } }`) to pass on to `Model.load`, and
+   * the Worker's environment (empty when loading at start-up, before any request). */
   constructor(list, metrics, loading = 'first-request') {
     if (!Array.isArray(list) || list.length === 0) throw new Error('createHandler needs models: [{ name, load }]');
     if (!LOADING.includes(loading))
@@ -47,7 +50,7 @@ export class ModelSet {
     entry.state = 'loading';
     const started = performance.now();
     entry.ready = Promise.resolve()
-      .then(() => entry.load({ monitoring: { name: entry.name, version: entry.version } }))
+      .then(() => entry.load({ monitoring: { name: entry.name, version: entry.version } }, this.#env))
       .then(
         (model) => {
           entry.model = model;
@@ -72,9 +75,10 @@ export class ModelSet {
   /**
    * Starts every model loading after the current request has been answered (a timer, so that
    * the request's own work goes first), once per isolate. `waitUntil` keeps the isolate
-   * running until they are loaded.
+   * running until they are loaded; `env` is what later loads get.
    */
-  startInBackground(waitUntil) {
+  startInBackground(waitUntil, env) {
+    if (env && this.#env !== env) this.#env = env;
     if (this.#started) return;
     this.#started = true;
     const all = new Promise((resolve) => setTimeout(resolve, 0)).then(() =>

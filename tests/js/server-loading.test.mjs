@@ -4,6 +4,7 @@
 // tests/js/worker-startup.test.mjs measures the start-up of a real Worker in workerd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -101,4 +102,44 @@ test("loading: 'startup' loads when the handler is made; other values are refuse
   assert.throws(() => createHandler({ models: [{ name: 'a', load: good }], loading: 'eager' }), {
     message: "createHandler's loading is 'eager', expected one of first-request, startup",
   });
+});
+
+test('readFromR2 checks the binding, the pin, the length and the digest', async () => {
+  const { readFromR2 } = await import(pathToFileURL(join(packageDir, 'js/server/index.js')).href);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  /** A bucket holding `data` under 'm.onnx', whose object states `size` and streams in 3 chunks. */
+  const bucket = (data, size = data.length) => ({
+    MODELS: {
+      get: async (key) =>
+        key !== 'm.onnx'
+          ? null
+          : {
+              size,
+              body: new ReadableStream({
+                start(c) {
+                  const third = Math.ceil(data.length / 3);
+                  for (let i = 0; i < data.length; i += third) c.enqueue(new Uint8Array(data.subarray(i, i + third)));
+                  c.close();
+                },
+              }),
+            },
+    },
+  });
+  const read = (env, where) => readFromR2(env, { key: 'm.onnx', sha256, ...where });
+  assert.deepEqual(await read(bucket(bytes)), new Uint8Array(bytes));
+  const code = async (promise) =>
+    (
+      await promise.then(
+        () => null,
+        (e) => e,
+      )
+    )?.code;
+  assert.equal(await code(read({})), 'E_MODEL_FETCH', 'no binding');
+  assert.equal(await code(read(bucket(bytes), { key: 'other.onnx' })), 'E_MODEL_FETCH', 'no object');
+  assert.equal(await code(read(bucket(bytes), { sha256: 'abc' })), 'E_INVALID_OPTION', 'a malformed pin');
+  assert.equal(await code(read(bucket(bytes, bytes.length + 1))), 'E_MODEL_FETCH', 'shorter than stated');
+  assert.equal(await code(read(bucket(bytes, bytes.length - 1))), 'E_MODEL_FETCH', 'longer than stated');
+  const changed = new Uint8Array(bytes);
+  changed[100] ^= 1;
+  await assert.rejects(read(bucket(changed)), (e) => e.code === 'E_INTEGRITY' && e.message.includes(sha256));
 });

@@ -14,7 +14,7 @@ import {
   type DriftReport,
   type PredictionLogLine,
 } from 'edgeinfer';
-import { createHandler } from 'edgeinfer/server';
+import { createHandler, readFromR2 } from 'edgeinfer/server';
 
 async function main(): Promise<void> {
   await init();
@@ -84,6 +84,14 @@ async function main(): Promise<void> {
     models: [{ name: 'm', load: (options) => Model.load('m.onnx', { ...options, reference }) }],
     settings: { LOG_PREDICTIONS: 'queue', LOG_REDACT: 'ssn' },
   });
+  createHandler({
+    models: [
+      { name: 'r', load: async (o, env) => Model.load(await readFromR2(env, { key: 'r.onnx', sha256: 'ab' }), o) },
+    ],
+    loading: 'first-request',
+  });
+  // @ts-expect-error models load on the first request or at start-up
+  createHandler({ models: [], loading: 'lazy' });
   // @ts-expect-error a task is classification or regression
   await Model.load('m.onnx', { monitoring: { task: 'ranking' } });
   // @ts-expect-error the log sink is 'console' or a function

@@ -5,14 +5,17 @@
 // createHandler's options to load them at start-up instead, as small models on the Free plan
 // (10 ms of CPU per request) may want. A model's `reference` (the JSON of `edgeinfer
 // reference`) is its drift reference, and a bundle's `publicKey` the key its signature must
-// verify with.
+// verify with. A model with `r2` ({ binding, key, sha256 }: `edgeinfer worker --r2 BUCKET`) is
+// read from the R2 bucket on first use instead of being part of the script, and refused unless
+// its SHA-256 is the one given.
 import { Model } from 'edgeinfer';
-import { createHandler } from 'edgeinfer/server';
+import { createHandler, readFromR2 } from 'edgeinfer/server';
 import { MODELS } from './models.js';
 
 export default createHandler({
-  models: MODELS.map(({ bytes, reference, publicKey, ...m }) => ({
+  models: MODELS.map(({ bytes, r2, reference, publicKey, ...m }) => ({
     ...m,
-    load: (options) => Model.load(bytes, { ...options, reference, publicKey }),
+    load: async (options, env) =>
+      Model.load(r2 ? await readFromR2(env, r2) : bytes, { ...options, reference, publicKey }),
   })),
 });
