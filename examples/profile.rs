@@ -57,7 +57,9 @@ fn main() {
         model.predict(feeds.clone()).expect("a prediction");
     }
     // As a host does when idle: the plan specialised for these shapes.
+    let specializing = clock();
     while model.specialize_next() {}
+    println!("specialised for these shapes in {:.1} ms", clock() - specializing);
     let mut per_node: Vec<(String, String, Vec<f64>)> = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..runs {

@@ -117,25 +117,25 @@ impl Model {
         })
     }
 
-    /// Optimises a decluttered graph into a runnable model.
+    /// A runnable model from a decluttered graph. Its plans are built by `Plans`: none yet
+    /// for a model with symbolic dimensions, so the schema is read off the decluttered graph.
     pub(crate) fn from_graph(graph: Graph, options: &LoadOptions) -> Result<Model> {
         let Graph { decluttered, input_names, output_names, metadata } = graph;
-        let optimized = crate::ops::optimized(decluttered.clone()).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         let inputs = input_names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let fact = optimized.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+                let fact = decluttered.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
                 let dims = fact.shape.iter().cloned().collect();
                 Ok(InputSpec { info: TensorInfo::from_fact(name, fact)?, dims })
             })
             .collect::<Result<Vec<_>>>()?;
-        let map_keys = map_keys(&optimized)?;
+        let map_keys = map_keys(&decluttered)?;
         let outputs = output_names
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let fact = optimized.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+                let fact = decluttered.output_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
                 let info = TensorInfo::from_fact(name, fact)?;
                 Ok(match map_keys.get(i) {
                     Some(Some(_)) => {
@@ -145,10 +145,10 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut footprint = Footprint::of(&optimized);
+        let mut footprint = Footprint::of(&decluttered);
         footprint.check_fixed(options.limits.max_tensor_bytes)?;
-        let plans = Plans::new(decluttered, optimized, options.max_specialized_plans)
-            .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let plans =
+            Plans::new(decluttered, options.max_specialized_plans).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         Ok(Model { plans, metadata, inputs, outputs, map_keys, footprint, limits: options.limits })
     }
 
@@ -163,8 +163,7 @@ impl Model {
         }
         self.footprint.check_fixed(options.limits.max_tensor_bytes)?;
         self.limits = options.limits;
-        self.plans.set_capacity(options.max_specialized_plans);
-        Ok(())
+        self.plans.set_capacity(options.max_specialized_plans).map_err(|e| from_tract(&e, Error::ModelInvalid))
     }
 
     /// How many plans specialised for concrete input shapes the model holds now.
@@ -202,7 +201,7 @@ impl Model {
     pub fn profile(&mut self, feeds: Vec<(String, Feed)>, clock: &mut dyn FnMut() -> f64) -> Result<Vec<NodeTime>> {
         let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
         self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
-        self.plans.for_symbols(&bound.symbols).run_profiled(bound.tensors, clock)
+        self.plans.for_symbols(&bound.symbols)?.run_profiled(bound.tensors, clock)
     }
 
     /// Runs the model. Inputs are checked first; a failure of any kind leaves the model
@@ -210,7 +209,7 @@ impl Model {
     pub fn predict(&mut self, feeds: Vec<(String, Feed)>) -> Result<Vec<(String, HostTensor)>> {
         let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
         self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
-        let outputs = self.plans.for_symbols(&bound.symbols).run(bound.tensors)?;
+        let outputs = self.plans.for_symbols(&bound.symbols)?.run(bound.tensors)?;
         self.outputs
             .iter()
             .zip(outputs.iter())

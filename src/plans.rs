@@ -1,8 +1,11 @@
 //! Execution plans for one model. A plan optimised for concrete shapes runs faster than the
-//! symbolic one (no per-call shape resolution, kernels picked for the sizes), so a shape
-//! seen more than once gets its own plan, kept in a small most-recently-used cache. One-off
-//! shapes (a batch job's last partial batch) keep using the symbolic plan. Plans are built
-//! when the host says it is idle (`specialize_next`), so a new shape never waits for one.
+//! symbolic one (no per-call shape resolution, kernels picked for the sizes), and is quicker
+//! to make: tract's optimiser does far less symbolic algebra. So a model with symbolic
+//! dimensions makes no plan at load. Its first prediction gets a plan for its shapes, on its
+//! path; the symbolic plan, which serves every other shape at once, is built next, when the
+//! host says it is idle (`specialize_next`), as are plans for shapes seen more than once
+//! after it, kept in a small most-recently-used cache. One-off shapes (a batch job's last
+//! partial batch) keep using the symbolic plan.
 
 use std::collections::HashMap;
 
@@ -74,33 +77,57 @@ struct Specialized {
 }
 
 pub(crate) struct Plans {
-    /// The decluttered model with symbolic dimensions, that specialised plans start from;
-    /// `None` when specialising is off (or pointless: a model without symbols).
+    /// The decluttered model with symbolic dimensions, that plans start from; `None` when
+    /// specialising is off (or pointless: a model without symbols).
     source: Option<TypedModel>,
-    generic: Plan,
+    /// The symbolic plan, `None` until built: always built at once without a source.
+    generic: Option<Plan>,
+    /// Building the symbolic plan failed when idle: it is not tried again off a prediction.
+    generic_failed: bool,
     /// Most recently used last.
     specialized: Vec<Specialized>,
     capacity: usize,
 }
 
 impl Plans {
-    pub fn new(decluttered: TypedModel, optimized: TypedModel, capacity: usize) -> TractResult<Plans> {
-        let has_symbols = optimized
+    pub fn new(decluttered: TypedModel, capacity: usize) -> TractResult<Plans> {
+        let has_symbols = decluttered
             .input_outlets()?
             .iter()
-            .any(|o| optimized.outlet_fact(*o).map(|f| f.shape.iter().any(|d| d.to_i64().is_err())).unwrap_or(false));
-        let source = (capacity > 0 && has_symbols).then_some(decluttered);
-        Ok(Plans { source, generic: Plan::new(optimized)?, specialized: Vec::new(), capacity })
+            .any(|o| decluttered.outlet_fact(*o).map(|f| f.shape.iter().any(|d| d.to_i64().is_err())).unwrap_or(false));
+        let mut plans = Plans {
+            source: Some(decluttered),
+            generic: None,
+            generic_failed: false,
+            specialized: Vec::new(),
+            capacity,
+        };
+        if capacity == 0 || !has_symbols {
+            plans.build_generic()?;
+            plans.source = None;
+        }
+        Ok(plans)
     }
 
-    /// Keeps at most `capacity` specialised plans; 0 drops them and their source.
-    pub fn set_capacity(&mut self, capacity: usize) {
+    fn build_generic(&mut self) -> TractResult<()> {
+        if self.generic.is_none() {
+            let source = self.source.clone().ok_or_else(|| TractError::msg("no source to build a plan from"))?;
+            self.generic = Some(Plan::new(crate::ops::optimized(source)?)?);
+        }
+        Ok(())
+    }
+
+    /// Keeps at most `capacity` specialised plans; 0 drops them and their source, once the
+    /// symbolic plan is built.
+    pub fn set_capacity(&mut self, capacity: usize) -> TractResult<()> {
         if capacity == 0 {
+            self.build_generic()?;
             self.source = None;
         }
         let excess = self.specialized.len().saturating_sub(capacity);
         self.specialized.drain(..excess);
         self.capacity = capacity;
+        Ok(())
     }
 
     /// How many plans specialised for concrete shapes are built and kept.
@@ -110,11 +137,12 @@ impl Plans {
 
     /// The plan to run for inputs that bind `symbols`: the one specialised for them if it has
     /// been built, else the symbolic one. Building is left to `specialize_next`, off the
-    /// prediction's path.
-    pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> &mut Plan {
-        if self.source.is_none() {
-            return &mut self.generic;
-        }
+    /// prediction's path, except before the symbolic plan exists: then these shapes get
+    /// their plan now (the symbolic plan if theirs cannot be made).
+    pub fn for_symbols(&mut self, symbols: &[(Symbol, i64)]) -> Result<&mut Plan> {
+        let Some(source) = &self.source else {
+            return self.generic.as_mut().ok_or_else(|| Error::Internal("a model without plans".into()));
+        };
         let index = match self.specialized.iter().position(|s| s.symbols == symbols) {
             Some(i) => {
                 let entry = self.specialized.remove(i);
@@ -131,21 +159,42 @@ impl Plans {
         };
         let entry = &mut self.specialized[index];
         entry.calls = entry.calls.saturating_add(1);
-        match &mut entry.plan {
-            Some(plan) => plan,
-            None => &mut self.generic,
+        if entry.plan.is_none() && !entry.failed && self.generic.is_none() {
+            match specialize(source, &entry.symbols) {
+                Ok(plan) => entry.plan = Some(plan),
+                Err(_) => entry.failed = true,
+            }
+        }
+        if self.specialized[index].plan.is_none() {
+            self.build_generic().map_err(|e| crate::error::from_tract(&e, Error::ModelInvalid))?;
+        }
+        match &mut self.specialized[index].plan {
+            Some(plan) => Ok(plan),
+            None => self.generic.as_mut().ok_or_else(|| Error::Internal("no symbolic plan".into())),
         }
     }
 
-    /// Whether a shape has been seen often enough to get a plan of its own, and has none yet.
+    /// Whether a plan waits to be built: the symbolic one, or one for a shape seen often
+    /// enough to get its own.
     pub fn wants_specializing(&self) -> bool {
-        self.source.is_some() && self.specialized.iter().any(Specialized::wanted)
+        self.source.is_some()
+            && ((self.generic.is_none() && !self.generic_failed) || self.specialized.iter().any(Specialized::wanted))
     }
 
-    /// Builds the plan of the most recently used shape that wants one; says whether another
-    /// shape still does. Specialising runs tract's optimiser (milliseconds for a small graph,
-    /// a tenth of a second for a CNN), so hosts call this when idle, never inside a prediction.
+    /// Builds the symbolic plan if it is not yet, else the plan of the most recently used
+    /// shape that wants one; says whether another still waits. Building runs tract's
+    /// optimiser (milliseconds for a small graph, a tenth of a second for a CNN), so hosts
+    /// call this when idle, never inside a prediction.
     pub fn specialize_next(&mut self) -> bool {
+        if self.source.is_none() {
+            return false;
+        }
+        if self.generic.is_none() && !self.generic_failed {
+            // Should the symbolic plan fail where a specialised one did not, shapes without a
+            // plan of their own report it when they run.
+            self.generic_failed = self.build_generic().is_err();
+            return self.wants_specializing();
+        }
         let Some(source) = &self.source else { return false };
         if let Some(entry) = self.specialized.iter_mut().rev().find(|s| s.wanted()) {
             match specialize(source, &entry.symbols) {

@@ -13,7 +13,6 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::error::guard;
 use crate::model::{LoadOptions, Model};
 
 thread_local! {
@@ -72,8 +71,7 @@ pub unsafe extern "C" fn edgeinfer_snapshot(ptr: *mut u8, len: usize) -> u32 {
     ZERO_FREED.store(true, Ordering::Relaxed);
     // SAFETY: per the contract above, the allocation is exactly `len` bytes of alignment 1.
     let onnx = unsafe { Vec::from_raw_parts(ptr, len, len) };
-    let loaded = guard(|| Model::load(&onnx, &LoadOptions::default()));
-    drop(onnx);
+    let loaded = Model::load_owned(onnx, &LoadOptions::default());
     let status = match loaded {
         Ok(model) => {
             PARKED.with(|p| *p.borrow_mut() = Some(model));

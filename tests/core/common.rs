@@ -16,6 +16,7 @@ pub fn corpus_dir() -> PathBuf {
     }
 }
 
+#[derive(Clone)]
 pub struct Case {
     pub name: String,
     pub model: Vec<u8>,
@@ -162,4 +163,13 @@ pub fn compare(name: &str, expected: &HostTensor, actual: &HostTensor, rtol: f64
         }
     }
     Ok(())
+}
+
+/// The case at `times` its batch: float32 inputs and outputs, rows independent, repeated.
+pub fn repeat_batch(case: &mut Case, times: usize) {
+    for (_, t) in case.inputs.iter_mut().chain(case.outputs.iter_mut()) {
+        let Values::Float32(v) = &t.values else { panic!("repeat_batch takes float32 tensors") };
+        t.values = Values::Float32(v.repeat(times));
+        t.shape[0] *= times;
+    }
 }

@@ -78,28 +78,35 @@ fn corpus_cases_give_onnxruntimes_answers_in_every_plan() {
 }
 
 #[test]
-fn a_shape_seen_twice_gets_its_plan_when_the_host_is_idle() {
-    let case = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nan"))
-        .into_iter()
-        .find(|c| c.name == "mlp_relu#0")
-        .unwrap();
+fn the_first_shape_gets_its_plan_at_once_and_others_when_the_host_is_idle() {
+    let cases = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nan"));
+    let case = cases.iter().find(|c| c.name == "mlp_relu#0").unwrap();
     let mut model = Model::load(&case.model, &LoadOptions::default()).unwrap();
-    check(&mut model, &case).unwrap();
+    assert_eq!(model.specialized_plans(), 0, "no plan is built at load");
+    check(&mut model, case).unwrap();
+    assert_eq!(model.specialized_plans(), 1, "the first prediction's shapes get their plan on its path");
+    assert!(model.wants_specializing(), "the symbolic plan waits to be built");
+    assert!(!model.specialize_next(), "nothing else waits once it is");
+    // Another batch size: the symbolic plan answers, twice, then the shape gets its own plan.
+    let mut other = case.clone();
+    common::repeat_batch(&mut other, 3);
+    check(&mut model, &other).unwrap();
     assert!(!model.wants_specializing(), "once is not enough");
-    check(&mut model, &case).unwrap();
+    check(&mut model, &other).unwrap();
     assert!(model.wants_specializing());
-    assert_eq!(model.specialized_plans(), 0, "no prediction builds a plan");
+    assert_eq!(model.specialized_plans(), 1, "no prediction builds a plan once the symbolic one exists");
     assert!(!model.specialize_next(), "nothing else waits");
-    assert_eq!(model.specialized_plans(), 1, "the batch-1 plan");
-    assert!(!model.wants_specializing());
-    check(&mut model, &case).unwrap();
-    // A model specialising nothing never asks.
+    assert_eq!(model.specialized_plans(), 2);
+    check(&mut model, &other).unwrap();
+    check(&mut model, case).unwrap();
+    // A model specialising nothing builds its symbolic plan at load and never asks.
     let mut off =
         Model::load(&case.model, &LoadOptions { max_specialized_plans: 0, ..LoadOptions::default() }).unwrap();
     for _ in 0..3 {
-        check(&mut off, &case).unwrap();
+        check(&mut off, case).unwrap();
     }
     assert!(!off.wants_specializing());
+    assert_eq!(off.specialized_plans(), 0);
 }
 
 #[test]
