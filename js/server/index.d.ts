@@ -27,6 +27,8 @@ export interface ServerSettings {
   JWT_ISSUER?: string;
   /** Comma-separated route groups callable without credentials: health, metadata, infer, feedback, metrics. */
   PUBLIC_ROUTES?: string;
+  /** Where the routes sit under the Worker's route pattern: "/models" for example.com/models/* (default ""). */
+  BASE_PATH?: string;
   /** Comma-separated origins allowed for browser callers, or "*". */
   CORS_ORIGINS?: string;
   MAX_BODY_BYTES?: string | number;

@@ -45,11 +45,12 @@ export function createHandler(config) {
           throw new HttpError(500, "server misconfigured (the Worker's logs say how)");
         }
         const url = new URL(request.url);
+        const pathname = withinBase(url.pathname, settings.basePath);
         if (request.method === 'OPTIONS') {
           routeName = 'preflight';
           response = new Response(null, { status: 204 });
         } else {
-          const { route, params } = match(request.method, url.pathname);
+          const { route, params } = match(request.method, pathname);
           routeName = route.name;
           let who = ANONYMOUS;
           if (!settings.publicRoutes.has(route.group)) {
@@ -66,6 +67,13 @@ export function createHandler(config) {
       return response;
     },
   };
+}
+
+/** The path under BASE_PATH; a path outside it is a 404 naming where the routes are. */
+function withinBase(pathname, base) {
+  if (!base) return pathname;
+  if (pathname === base || pathname.startsWith(`${base}/`)) return pathname.slice(base.length) || '/';
+  throw new HttpError(404, `no route for ${pathname}: the routes are under ${base}/`);
 }
 
 function withCors(request, response, origins) {

@@ -2,6 +2,8 @@
 import { parseApiKeys, jwtKeys } from './auth.js';
 
 const DEFAULTS = {
+  // Where the routes sit under the Worker's route pattern ("/models" for example.com/models/*).
+  BASE_PATH: '',
   PUBLIC_ROUTES: 'health',
   CORS_ORIGINS: '',
   MAX_BODY_BYTES: 1 << 20,
@@ -33,6 +35,16 @@ function positive(name, value) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${value}'`);
   return n;
+}
+
+/** BASE_PATH as a prefix: '' or '/a/b', with no trailing slash. */
+function basePath(value) {
+  const path = String(value ?? '')
+    .trim()
+    .replace(/\/+$/, '');
+  if (path && !/^(\/[A-Za-z0-9._~-]+)+$/.test(path))
+    throw new Error(`BASE_PATH must be a path such as /models (segments of letters, digits, . _ ~ -), got '${value}'`);
+  return path;
 }
 
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
@@ -74,6 +86,7 @@ export async function resolveSettings(env, overrides) {
         throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
     }
     settings = {
+      basePath: basePath(get('BASE_PATH')),
       publicRoutes,
       corsOrigins: list(get('CORS_ORIGINS')),
       limits: {

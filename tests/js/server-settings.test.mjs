@@ -218,3 +218,16 @@ test('prediction logs go to the Queue binding, one message per line, without the
     );
   }
 });
+
+test('BASE_PATH puts every route under a prefix, as a route pattern such as example.com/models/* needs', async () => {
+  const call = await handler('health,infer', { BASE_PATH: '/models/' });
+  assert.deepEqual(await call('/models/v2/health/live'), { status: 200, json: { live: true } });
+  assert.equal((await call('/models/v2/models/mlp_tabular/infer', infer)).status, 200);
+  for (const outside of ['/v2/health/live', '/modelsx/v2/health/live', '/']) {
+    const r = await call(outside);
+    assert.equal(r.status, 404, outside);
+    assert.match(r.json.error, /the routes are under \/models\//);
+  }
+  const bad = await handler('health', { BASE_PATH: 'models here' });
+  assert.equal((await bad('/v2/health/live')).status, 500, 'a misconfiguration, not a silent default');
+});
