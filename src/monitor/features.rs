@@ -11,7 +11,7 @@ use crate::schema::{Dim, TensorInfo};
 use crate::tensor::{HostTensor, Values};
 
 use super::elements::{Element, element};
-use super::reference::Column;
+use super::reference::{Column, Reference};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
@@ -53,6 +53,14 @@ impl<'a> FeatureValues<'a> {
             return Element::Missing;
         }
         element(self.values, row * self.width + self.column, self.half)
+    }
+}
+
+impl Feature {
+    /// The name of a matrix column by position (`x[3]`), which it answers to whatever its
+    /// name; a one-value input's is its own name.
+    pub fn positional_name(&self) -> String {
+        if self.width > 1 { format!("{}[{}]", self.input, self.column) } else { self.input.clone() }
     }
 }
 
@@ -110,6 +118,30 @@ impl FeatureLayout {
         let batch_input =
             inputs.iter().find(|i| matches!(i.shape.first(), Some(Dim::Symbolic(_)))).map(|i| i.name.clone());
         Ok(FeatureLayout { features, batch_input })
+    }
+
+    /// Names a matrix input's unnamed columns (`x[0]`, ...) after a reference made from a CSV
+    /// with a header: the reference's features that are not other inputs, in order, when
+    /// there is exactly one per column. Without this, `redact: ['ssn']` would not find the
+    /// column the reference calls `ssn`.
+    pub fn name_from_reference(&mut self, reference: &Reference) {
+        let unnamed: Vec<usize> = (0..self.features.len())
+            .filter(|&i| self.features[i].width > 1 && self.features[i].name == self.features[i].positional_name())
+            .collect();
+        let Some(&first) = unnamed.first() else { return };
+        let input = &self.features[first].input;
+        if unnamed.iter().any(|&i| &self.features[i].input != input) {
+            return;
+        }
+        let named: Vec<&str> = self.features.iter().filter(|f| &f.input != input).map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = reference.features.iter().map(|f| f.name()).filter(|n| !named.contains(n)).collect();
+        if names.len() != unnamed.len() {
+            return;
+        }
+        let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+        for (i, name) in unnamed.into_iter().zip(names) {
+            self.features[i].name = name;
+        }
     }
 
     /// Rows in a prediction's feeds: the first axis of the first input with a symbolic one.
@@ -207,6 +239,7 @@ pub fn format_number(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::monitor::reference::FeatureReference;
 
     fn info(name: &str, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
         TensorInfo { name: name.into(), dtype, shape }
@@ -249,6 +282,36 @@ mod tests {
         assert!(layout.values(4, &feeds).is_none(), "amount is not fed");
         let wrong = vec![("x".to_string(), Feed::new(HostTensor::new(vec![2, 3], Values::Float32(vec![1.0]))))];
         assert!(layout.values(0, &wrong).is_none(), "data that does not fill the shape is not read");
+    }
+
+    #[test]
+    fn a_references_names_name_unnamed_columns() {
+        let inputs =
+            [info("x", DType::Float32, vec![batch(), Dim::Fixed(2)]), info("amount", DType::Float32, vec![batch()])];
+        let reference = |names: &[&str]| Reference {
+            format: "edgeinfer-reference".into(),
+            version: 1,
+            rows: 2,
+            features: names
+                .iter()
+                .map(|n| FeatureReference::from_column(n, &Column::Numeric(vec![1.0, 2.0])))
+                .collect(),
+            prediction: None,
+        };
+        let names = |layout: &FeatureLayout| layout.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+        let mut layout = FeatureLayout::of(&inputs, &[], None).unwrap();
+        layout.name_from_reference(&reference(&["mean_radius", "amount", "ssn"]));
+        assert_eq!(names(&layout), ["mean_radius", "ssn", "amount"], "the other input's name is not a column's");
+        assert_eq!(layout.features[1].positional_name(), "x[1]");
+        for wrong in [&["a"][..], &["a", "b", "c"]] {
+            let mut layout = FeatureLayout::of(&inputs, &[], None).unwrap();
+            layout.name_from_reference(&reference(wrong));
+            assert_eq!(names(&layout), ["x[0]", "x[1]", "amount"], "{wrong:?}: not one name per column");
+        }
+        let meta = [("feature_names".to_string(), "p, q".to_string())];
+        let mut named = FeatureLayout::of(&inputs, &meta, None).unwrap();
+        named.name_from_reference(&reference(&["a", "b"]));
+        assert_eq!(names(&named), ["p", "q", "amount"], "the model's own names come first");
     }
 
     #[test]

@@ -133,7 +133,7 @@ impl PredictionLog {
             }
             for i in features {
                 let feature = &layout.features[i];
-                if self.redacted(&feature.name) {
+                if self.redacted(&feature.name) || self.redacted(&feature.positional_name()) {
                     continue;
                 }
                 let Some(view) = layout.values(i, feeds) else { continue };
@@ -357,6 +357,17 @@ mod tests {
         let inputs = plain.inputs(&layout, &feeds);
         plain.push_success(&entry(), &outputs, inputs);
         assert!(!plain.take()[0].contains("inputs"));
+        // A column answers to its position too: redacting x[1] hides what the model calls ssn.
+        let mut by_position = PredictionLog::new(LogOptions {
+            enabled: true,
+            include_inputs: true,
+            redact: vec!["x[1]".into()],
+            ..LogOptions::default()
+        });
+        let inputs = by_position.inputs(&layout, &feeds);
+        by_position.push_success(&entry(), &outputs, inputs);
+        let line = &by_position.take()[0];
+        assert!(line.contains("\"age\"") && !line.contains("ssn") && !line.contains("123456789"), "{line}");
     }
 
     #[test]

@@ -214,7 +214,10 @@ impl Monitor {
                 options.drift.alpha
             )));
         }
-        let layout = FeatureLayout::of(inputs, metadata, options.features.as_deref())?;
+        let mut layout = FeatureLayout::of(inputs, metadata, options.features.as_deref())?;
+        if let Some(reference) = &options.reference {
+            layout.name_from_reference(reference);
+        }
         let mut classes = ClassTable::new(options.max_classes.max(2));
         let target = Target::detect(outputs, metadata, &options.target, &mut classes)?;
         let watched = target.as_ref().map(|t| {

@@ -676,6 +676,32 @@ export function suite(api, fixtures) {
     ok(!kept.some((l) => l.includes('"inputs"')), 'inputs only when asked');
   });
 
+  test("monitoring: a reference's column names name the features, in drift and in redaction", async () => {
+    const names = ['mean_radius', ...Array.from({ length: 31 }, (_, i) => `c${i + 1}`)];
+    const rows = Array.from({ length: 20 }, (_, r) => names.map((_, j) => ((r * 7 + j) % 11) / 10).join(','));
+    const reference = await api.buildReference(`${names.join(',')}\n${rows.join('\n')}\n`);
+    const lines = [];
+    const m = await Model.load(model('mlp_tabular'), {
+      reference,
+      monitoring: { log: { sink: (line) => lines.push(line), includeInputs: true, redact: ['mean_radius', 'x[2]'] } },
+    });
+    const input = mlpInput(1, 3);
+    input.x.data[0] = 12345.678;
+    input.x.data[2] = 23456.789;
+    await m.predict(input);
+    const logged = JSON.parse(lines[0]).inputs;
+    ok(!('mean_radius' in logged) && !('c2' in logged) && !('x[0]' in logged), Object.keys(logged).join());
+    ok(!lines[0].includes('12345.6') && !lines[0].includes('23456.7'), lines[0]);
+    close(logged.c1, [input.x.data[1]], { rtol: 1e-6, atol: 0 });
+    deepEqual(
+      m
+        .drift()
+        .features.slice(0, 2)
+        .map((f) => f.name),
+      ['mean_radius', 'c1'],
+    );
+  });
+
   test('monitoring: Prometheus text with model and version labels', async () => {
     const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp', version: '7' } });
     await m.predict(mlpInput(3, 1));
