@@ -2,11 +2,10 @@
 // the installed package served over HTTP on 127.0.0.1 with an import map, as a page would.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium, serve } from './chromium.mjs';
-import { corpusDir, packageDir, root, suiteFixtures } from './harness.mjs';
+import { corpusDir, packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
 
 const artifacts = join(root, 'test-results');
 
@@ -17,21 +16,7 @@ before(async () => {
   // A signed bundle made by the package's CLI, for the page to import as a user's page would.
   rmSync(bundles, { recursive: true, force: true });
   mkdirSync(bundles, { recursive: true });
-  const cli = (...args) =>
-    execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: bundles, stdio: 'pipe' });
-  cli('keygen', '-o', 'team');
-  cli(
-    'build',
-    join(root, 'examples/iris.onnx'),
-    '--name',
-    'iris',
-    '--version',
-    '1',
-    '--sign',
-    'team.key',
-    '-o',
-    join(bundles, 'dist'),
-  );
+  signedIrisBundle(bundles, join(bundles, 'dist'));
   server = await serve(
     {
       '/pkg/': packageDir,

@@ -13,6 +13,31 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The directory of the package under test. */
 export const packageDir = resolve(process.env.EDGEINFER_PACKAGE ?? root);
 
+/** Runs the installed package's command line in `cwd`; throws on a non-zero exit. */
+export const runCli = (cwd, ...args) =>
+  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd, stdio: 'pipe' });
+
+/**
+ * A key pair (team.key, team.pub) made in `cwd`, and the examples' iris classifier built by
+ * the command line as a bundle signed by it, into `out` (`out/iris.wasm` and its modules).
+ */
+export function signedIrisBundle(cwd, out, version = '1') {
+  runCli(cwd, 'keygen', '-o', 'team');
+  runCli(
+    cwd,
+    'build',
+    join(root, 'examples/iris.onnx'),
+    '--name',
+    'iris',
+    '--version',
+    version,
+    '--sign',
+    'team.key',
+    '-o',
+    out,
+  );
+}
+
 /** Imports the package the way a user's code would, through its package.json exports. */
 export async function importPackage() {
   // A package resolves its own name through its exports (conditions: node, require).

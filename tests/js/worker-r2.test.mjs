@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { corpusDir, importPackage, packageDir, root } from './harness.mjs';
+import { corpusDir, importPackage, packageDir, root, runCli, signedIrisBundle } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 
 const dir = join(root, '.cache/worker-r2');
@@ -23,28 +23,14 @@ const env = {
 const x = Array.from({ length: 2 * 32 }, (_, i) => Math.sin(i) * 2);
 let server, base;
 
-const cli = (...args) =>
-  execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
-
 before(async () => {
   for (const d of [dir, modelsDir]) rmSync(d, { recursive: true, force: true });
   mkdirSync(modelsDir, { recursive: true });
   copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'mlp_tabular.onnx'));
   copyFileSync(join(corpusDir(), 'mlp_tabular.onnx'), join(modelsDir, 'swapped.onnx'));
-  cli('keygen', '-o', 'team');
-  cli(
-    'build',
-    join(root, 'examples/iris.onnx'),
-    '--name',
-    'iris',
-    '--version',
-    '2',
-    '--sign',
-    'team.key',
-    '-o',
-    'dist',
-  );
-  cli(
+  signedIrisBundle(modelsDir, 'dist', '2');
+  runCli(
+    modelsDir,
     'worker',
     'mlp_tabular.onnx',
     'swapped.onnx',

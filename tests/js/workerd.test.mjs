@@ -3,10 +3,9 @@
 // picks the package's "workerd" export, which imports the wasm as a module.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageDir, root, suiteFixtures } from './harness.mjs';
+import { packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 
 const dir = join(root, '.cache/workerd-test');
@@ -18,21 +17,7 @@ before(async () => {
   cpSync(join(root, 'tests/workerd'), dir, { recursive: true });
   cpSync(join(root, 'tests/suite'), join(dir, 'suite'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
-  const cli = (...args) =>
-    execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: dir, stdio: 'pipe' });
-  cli('keygen', '-o', 'team');
-  cli(
-    'build',
-    join(root, 'examples/iris.onnx'),
-    '--name',
-    'iris',
-    '--version',
-    '1',
-    '--sign',
-    'team.key',
-    '-o',
-    join(dir, 'bundles'),
-  );
+  signedIrisBundle(dir, join(dir, 'bundles'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = start(
