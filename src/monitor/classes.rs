@@ -18,11 +18,13 @@ pub struct ClassTable {
     by_text: HashMap<String, u32>,
     /// At most this many classes: feedback naming ever new labels must not grow memory.
     max: usize,
+    /// The model declared its classes (`declare`): no other label is a class.
+    closed: bool,
 }
 
 impl ClassTable {
     pub fn new(max: usize) -> Self {
-        ClassTable { labels: Vec::new(), by_int: HashMap::new(), by_text: HashMap::new(), max }
+        ClassTable { labels: Vec::new(), by_int: HashMap::new(), by_text: HashMap::new(), max, closed: false }
     }
 
     /// The index of integer label `v`, added if new; `None` once the table is full.
@@ -44,8 +46,30 @@ impl ClassTable {
         }
     }
 
+    /// The classes a model declares (its `class_labels`), and no others from now on. A class
+    /// with both an integer and a text (`0` and `setosa`) answers to either.
+    pub fn declare(&mut self, classes: Vec<ClassLabel>) {
+        for label in classes {
+            let known = label.int.and_then(|v| self.by_int.get(&v)).or_else(|| self.by_text.get(&label.text));
+            if known.is_none() {
+                self.insert(label);
+            }
+        }
+        self.closed = true;
+    }
+
+    /// Whether the model declared its classes, so that a label outside them is an error.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The classes' texts, in order, for messages.
+    pub fn texts(&self) -> Vec<&str> {
+        self.labels.iter().map(|l| l.text.as_str()).collect()
+    }
+
     fn insert(&mut self, label: ClassLabel) -> Option<u32> {
-        if self.labels.len() >= self.max {
+        if self.closed || self.labels.len() >= self.max {
             return None;
         }
         let i = u32::try_from(self.labels.len()).ok()?;
@@ -107,5 +131,22 @@ mod tests {
         let idx: Vec<u32> = [10, 2, 1].iter().map(|&v| ints.int(v).unwrap()).collect();
         let order: Vec<i64> = ints.sorted(idx).iter().map(|&i| ints.get(i).unwrap().int.unwrap()).collect();
         assert_eq!(order, [1, 2, 10], "numeric, not lexicographic");
+    }
+
+    #[test]
+    fn declared_classes_answer_to_their_index_and_name_and_no_other_label_is_one() {
+        let mut t = ClassTable::new(10);
+        let names = ["setosa", "versicolor", "virginica"];
+        t.declare(
+            names.iter().enumerate().map(|(i, n)| ClassLabel { text: n.to_string(), int: Some(i as i64) }).collect(),
+        );
+        assert!(t.closed());
+        assert_eq!(t.int(0), t.text("setosa"));
+        assert_eq!(t.text("2"), t.text("virginica"));
+        let one = t.int(1).unwrap();
+        assert_eq!(t.get(one).unwrap().text, "versicolor");
+        assert_eq!(t.int(7), None);
+        assert_eq!(t.text("rose"), None);
+        assert_eq!(t.texts(), names);
     }
 }

@@ -413,11 +413,11 @@ impl Monitor {
                 (target::Task::Regression, _) => {
                     return Err(Error::FeedbackInvalid(format!("label {row} is {label}, expected a finite number")));
                 }
-                (target::Task::Classification, Label::Number(x)) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
-                    Some(Truth::Class(self.classes.int(*x as i64).ok_or_else(|| too_many_classes(self.classes.len()))?))
-                }
+                (target::Task::Classification, Label::Number(x)) if x.fract() == 0.0 && x.abs() < 9.0e15 => Some(
+                    Truth::Class(self.classes.int(*x as i64).ok_or_else(|| unknown_class(&self.classes, row, label))?),
+                ),
                 (target::Task::Classification, Label::Text(s)) => {
-                    Some(Truth::Class(self.classes.text(s).ok_or_else(|| too_many_classes(self.classes.len()))?))
+                    Some(Truth::Class(self.classes.text(s).ok_or_else(|| unknown_class(&self.classes, row, label))?))
                 }
                 (target::Task::Classification, _) => {
                     return Err(Error::FeedbackInvalid(format!(
@@ -578,8 +578,17 @@ impl Monitor {
     }
 }
 
-fn too_many_classes(n: usize) -> Error {
+/// A label the class table cannot hold: not one of the classes the model declares, or one
+/// more than monitoring keeps.
+fn unknown_class(classes: &ClassTable, row: usize, label: &Label) -> Error {
+    if classes.closed() {
+        return Error::FeedbackInvalid(format!(
+            "label {row} is {label}, not one of the model's classes: {} (or their indices from 0)",
+            classes.texts().join(", ")
+        ));
+    }
     Error::FeedbackInvalid(format!(
-        "the model already has {n} classes, the most monitoring keeps (monitoring.maxClasses)"
+        "the model already has {} classes, the most monitoring keeps (monitoring.maxClasses)",
+        classes.len()
     ))
 }

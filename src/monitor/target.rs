@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::schema::{Dim, TensorInfo};
 use crate::tensor::{HostTensor, MapKeys, Values};
 
-use super::classes::ClassTable;
+use super::classes::{ClassLabel, ClassTable};
 use super::elements::{Element, element, integer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +151,7 @@ impl Target {
             )));
         }
         let single_score = find(&|o| is_float(o.dtype) && one_per_row(o));
+        declare_classes(metadata, label.map(|l| &outputs[l]), classes);
         match (label, scores, single_score) {
             (Some(l), scores, _) => {
                 let (width, columns) = match scores {
@@ -303,6 +304,28 @@ impl Target {
             }
         }
     }
+}
+
+/// The classes a model declares in its `class_labels` metadata. With string labels the names
+/// are the labels; with integer labels and names such as `setosa`, label `i` is the `i`-th
+/// name, and feedback may use either. Names that are all integers are left alone: they may be
+/// the labels' values (scikit-learn's classes 1, 2, 3) or their positions.
+fn declare_classes(metadata: &[(String, String)], label: Option<&TensorInfo>, classes: &mut ClassTable) {
+    let Some((_, names)) = metadata.iter().find(|(key, _)| key == "class_labels") else { return };
+    let names: Vec<&str> = names.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return;
+    }
+    if names.iter().all(|n| n.parse::<i64>().is_ok()) {
+        return;
+    }
+    let string_labels = label.is_some_and(|l| l.dtype == DType::String);
+    let declared = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ClassLabel { text: n.to_string(), int: (!string_labels).then_some(i as i64) })
+        .collect();
+    classes.declare(declared);
 }
 
 #[cfg(test)]

@@ -208,6 +208,29 @@ fn predictions_without_entropy_have_no_id_until_there_is_some() {
     assert_eq!(m.feedback(&id.render(), &[Label::Number(1.0)]), Ok(1));
 }
 
+/// The iris case: integer labels, classes named by `class_labels`. Feedback by name
+/// joins the prediction of that index, and a label that is no class is refused.
+#[test]
+fn feedback_takes_class_names_and_refuses_labels_that_are_no_class() {
+    let outputs_info = [info("label", DType::Int64, vec![batch()])];
+    let meta = [("class_labels".to_string(), "setosa, versicolor, virginica".to_string())];
+    let mut m = Monitor::new(&x_input(), &outputs_info, &meta, MonitorOptions::default()).unwrap();
+    let mut host = ManualHost::new(3);
+    let two = [("label".to_string(), HostTensor::new(vec![2], Values::Int64(vec![0, 2])))];
+    let id = predict(&mut m, &mut host, 2, &two);
+    assert_eq!(m.feedback(&id, &[Label::Text("setosa".into()), Label::Number(2.0)]), Ok(2));
+    let quality = m.stats(0.0).quality.unwrap();
+    assert_eq!(quality.accuracy, Some(1.0), "a name and an index both join their class");
+    assert_eq!(quality.classes, ["setosa", "virginica"]);
+    let other = predict(&mut m, &mut host, 2, &two);
+    for wrong in [Label::Number(7.0), Label::Text("rose".into())] {
+        let e = m.feedback(&other, &[wrong, Label::Missing]).unwrap_err();
+        assert_eq!(e.code(), "E_FEEDBACK_INVALID");
+        assert!(e.to_string().contains("not one of the model's classes: setosa, versicolor, virginica"), "{e}");
+    }
+    assert_eq!(m.stats(0.0).feedback.rows, 2, "nothing of a refused call is kept");
+}
+
 #[test]
 fn feedback_refusals_name_what_is_wrong() {
     let outputs_info = [info("label", DType::Int64, vec![batch()])];
@@ -467,12 +490,12 @@ fn a_csv_reference_maps_onto_a_model_by_name_or_position() {
         csv += "\n";
     }
     let columns = edgeinfer::monitor::csv::columns(&csv, &[]).unwrap();
-    // Without a model: the CSV's own names; the model takes them by position.
+    // Without a model: the CSV's own names, which then name the model's unnamed columns.
     let reference = Reference::from_columns(&columns).unwrap();
     assert_eq!(reference.features[0].name(), "f0");
     let options = MonitorOptions { reference: Some(reference), ..MonitorOptions::default() };
     let m = MonitoredModel::new(corpus_model("mlp_tabular"), options).unwrap();
-    assert_eq!(m.drift().unwrap().features[3].name, "x[3]");
+    assert_eq!(m.drift().unwrap().features[3].name, "f3");
     // With the model: its feature names, and its predictions.
     let mut with_model = MonitoredModel::new(corpus_model("mlp_tabular"), MonitorOptions::default()).unwrap();
     let reference = with_model.build_reference_from_columns(&columns).unwrap();
