@@ -11,24 +11,7 @@
 
 use crate::clamp::Clamp;
 use crate::simd::F32x4;
-
-/// The shape of a depthwise convolution over one axis: input and output sizes, filter size,
-/// stride and the padding before the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Axis {
-    pub input: usize,
-    pub output: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub pad_before: usize,
-}
-
-impl Axis {
-    /// The padded length every window fits in.
-    fn padded(&self) -> usize {
-        (self.pad_before + self.input).max(self.output.saturating_sub(1) * self.stride + self.kernel)
-    }
-}
+use crate::window::Axis;
 
 /// `out[n, c]` = `bias[c]` + `x[n, c]` convolved with `weights[c]` (`kh x kw`), then
 /// `clamp`; `x` is `[batch, channels, y.input, x.input]` and `out` the same with the outputs.

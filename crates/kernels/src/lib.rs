@@ -21,3 +21,4 @@ pub mod recurrent;
 pub mod reduce;
 mod simd;
 pub mod topk;
+pub mod window;

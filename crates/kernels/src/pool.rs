@@ -5,25 +5,7 @@
 //! then across.
 
 use crate::simd::{self, F32x4};
-
-/// One spatial axis of a pooling: input and output sizes, window, stride, padding before.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Axis {
-    pub input: usize,
-    pub output: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub pad_before: usize,
-}
-
-impl Axis {
-    /// The input positions output `o`'s window covers, clipped to the input.
-    fn window(&self, o: usize) -> (usize, usize) {
-        let start = (o * self.stride) as isize - self.pad_before as isize;
-        let end = (start + self.kernel as isize).clamp(0, self.input as isize) as usize;
-        (start.clamp(0, self.input as isize) as usize, end)
-    }
-}
+use crate::window::Axis;
 
 /// Pools `planes` planes of `input` (each `y.input x x.input`) into `output` (each
 /// `y.output x x.output`). Fails when the slices are not those sizes or a stride is 0.

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use edgeinfer_kernels::clamp::Clamp;
-use edgeinfer_kernels::depthwise::{Axis, depthwise_2d};
+use edgeinfer_kernels::depthwise::depthwise_2d;
+use edgeinfer_kernels::window::Axis;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PoolSpec};

@@ -2,7 +2,8 @@
 //! loop. tract's visits each output's window through its generic patch iterator, in its
 //! size-optimised code: a fifth of SqueezeNet's time.
 
-use edgeinfer_kernels::pool::{self, Axis};
+use edgeinfer_kernels::pool;
+use edgeinfer_kernels::window::Axis;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{MaxPool, OptMaxPool, PoolSpec};
