@@ -81,9 +81,7 @@ export class ModelSet {
     if (env && this.#env !== env) this.#env = env;
     if (this.#started) return;
     this.#started = true;
-    const all = new Promise((resolve) => setTimeout(resolve, 0)).then(() =>
-      Promise.all(this.#entries.map((e) => this.#start(e))),
-    );
+    const all = new Promise((resolve) => setTimeout(resolve, 0)).then(() => this.#startAll());
     waitUntil?.(all);
   }
 
