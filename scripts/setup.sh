@@ -80,6 +80,15 @@ python_packages() {
     "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
     touch "$venv/.installed"
   fi
+  # The conformance cases come from a newer onnx than the fixture generators pin; it lives
+  # apart from the venv and is put on PYTHONPATH only by scripts/conformance.sh.
+  local onnx=$CACHE/onnx-conformance
+  if [ ! -f "$onnx/.installed" ] || [ tests/conformance/requirements.txt -nt "$onnx/.installed" ]; then
+    log "pip install -r tests/conformance/requirements.txt (into $onnx)"
+    rm -rf "$onnx"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --target "$onnx" -r tests/conformance/requirements.txt
+    touch "$onnx/.installed"
+  fi
 }
 
 browser() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust core natively, then the packed npm tarball installed into a fresh
+# Runs every test: the Rust core natively and the ONNX node tests, then the packed npm tarball installed into a fresh
 # directory and tested as users get it, in Node, in workerd and in headless Chromium, its
 # TypeScript types, and the team's acceptance runner where it is present.
 set -euo pipefail
@@ -13,6 +13,9 @@ bash scripts/lint.sh
 log "cargo test (the core, natively)"
 cargo test --quiet --workspace
 .cache/venv/bin/python -m unittest discover -s tests/python
+
+log "ONNX conformance: the onnx package's node tests, held at tests/conformance/floor.json"
+bash scripts/conformance.sh
 
 bash scripts/build.sh
 
