@@ -328,7 +328,7 @@ impl WasmModel {
     pub fn prometheus(&mut self, labels: JsValue) -> Result<String, JsValue> {
         guarded(|| {
             let labels = interop::metric_labels(&labels)?;
-            self.served()?.prometheus(labels.as_deref(), &mut JsHost)
+            self.served()?.prometheus(labels.as_deref())
         })
     }
 

@@ -1,7 +1,20 @@
-// Prometheus text exposition of this isolate's counters. Each Workers isolate keeps its own;
-// a scrape sees the isolate that answers it.
+// Prometheus text exposition of this isolate's counters. Each Workers isolate keeps its own,
+// and a scrape sees the isolate that answers it: every sample carries an `isolate` label, so
+// that each isolate's counters are series of their own, which only ever grow (from 0 when the
+// isolate starts), and `sum(rate(...))` over the isolates scraped is what the Worker does.
 
 const BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+let isolate;
+
+/**
+ * This isolate's id: 48 random bits, made on first use, because a Worker's module scope
+ * (where the handler is made) may not ask for randomness.
+ */
+export function isolateId() {
+  isolate ??= Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return isolate;
+}
 
 const label = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const labels = (o) =>
@@ -32,28 +45,29 @@ export class HttpMetrics {
 
   /** The exposition text; `extra` is appended (other sections, such as model statistics). */
   render(extra = '') {
+    const isolate = isolateId();
     const out = [];
     out.push('# HELP edgeinfer_http_requests_total HTTP requests answered, by route and status.');
     out.push('# TYPE edgeinfer_http_requests_total counter');
     for (const [key, n] of this.#requests) {
       const [route, status] = key.split('\u0000');
-      out.push(`edgeinfer_http_requests_total${labels({ route, status })} ${n}`);
+      out.push(`edgeinfer_http_requests_total${labels({ route, status, isolate })} ${n}`);
     }
     out.push('# HELP edgeinfer_http_request_duration_seconds Time to answer an HTTP request, by route.');
     out.push('# TYPE edgeinfer_http_request_duration_seconds histogram');
     for (const [route, h] of this.#durations) {
       BUCKETS_S.forEach((b, i) =>
-        out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: b })} ${h.buckets[i]}`),
+        out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, isolate, le: b })} ${h.buckets[i]}`),
       );
-      out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, le: '+Inf' })} ${h.count}`);
-      out.push(`edgeinfer_http_request_duration_seconds_sum${labels({ route })} ${h.sum}`);
-      out.push(`edgeinfer_http_request_duration_seconds_count${labels({ route })} ${h.count}`);
+      out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, isolate, le: '+Inf' })} ${h.count}`);
+      out.push(`edgeinfer_http_request_duration_seconds_sum${labels({ route, isolate })} ${h.sum}`);
+      out.push(`edgeinfer_http_request_duration_seconds_count${labels({ route, isolate })} ${h.count}`);
     }
     out.push('# HELP edgeinfer_model_load_seconds Time this isolate took to load each model.');
     out.push('# TYPE edgeinfer_model_load_seconds gauge');
     for (const [key, s] of this.#loads) {
       const [model, version] = key.split('\u0000');
-      out.push(`edgeinfer_model_load_seconds${labels({ model, version })} ${s}`);
+      out.push(`edgeinfer_model_load_seconds${labels({ model, version, isolate })} ${s}`);
     }
     return `${out.join('\n')}\n${extra}`;
   }

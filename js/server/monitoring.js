@@ -78,14 +78,14 @@ export function mergeFamilies(texts) {
   );
 }
 
-/** Every loaded model's families, labelled with its name and version. */
-export function modelExposition(models) {
+/** Every loaded model's families, labelled with its name, version and the isolate's id. */
+export function modelExposition(models, isolate) {
   return mergeFamilies(
     models.entries
       .filter((e) => e.model?.prometheus)
       .map((e) => {
         try {
-          return e.model.prometheus({ model: e.name, version: e.version });
+          return e.model.prometheus({ model: e.name, version: e.version, isolate });
         } catch {
           return ''; // A model loaded with monitoring: false has no families.
         }

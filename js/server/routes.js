@@ -1,7 +1,8 @@
 // The route table: each route has a method, a path pattern, the group that decides who may
 // call it, and its handler.
 import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } from './http.js';
-import { modelMetadata, parseInferRequest, inferResponse } from './v2.js';
+import { modelMetadata, modelStatistics, parseInferRequest, inferResponse } from './v2.js';
+import { isolateId } from './metrics.js';
 import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
 import {
@@ -14,10 +15,11 @@ import {
   shipLogs,
 } from './monitoring.js';
 
-const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data'] };
+const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] };
 
 async function predict(ctx, entry, feeds) {
   configureLogs(entry, ctx.settings);
+  entry.lastInference = Date.now();
   try {
     const outputs = await entry.model.predict(feeds);
     rememberOwner(entry, predictionId(outputs), ctx.who);
@@ -47,6 +49,21 @@ const canSee = (who) => who.scopes.has('predict') || who.scopes.has('admin');
 
 const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version, canSee(ctx.who));
 
+/** The path of one of edgeinfer's own monitoring reports: /v2/models/{name}[/versions/{v}]/monitoring/{what}. */
+const monitoringPath = (what) =>
+  new RegExp(`^/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+))?/monitoring/${what}$`);
+
+/**
+ * The entries Triton's statistics cover: every model, every version of a model, or one
+ * version. None is loaded for it: a model not loaded yet has made no inference.
+ */
+function statisticsEntries(ctx) {
+  const { name, version } = ctx.params;
+  if (name === undefined) return ctx.models.entries;
+  const entry = ctx.models.find(name, version, canSee(ctx.who));
+  return version === undefined ? ctx.models.entries.filter((e) => e.name === entry.name) : [entry];
+}
+
 export const ROUTES = [
   {
     name: 'health_live',
@@ -69,6 +86,17 @@ export const ROUTES = [
     },
   },
   { name: 'server_metadata', group: 'health', method: 'GET', path: /^\/v2\/?$/, handle: () => json(SERVER) },
+  {
+    // Triton's statistics extension; before model_metadata, which /v2/models/stats would match.
+    name: 'model_statistics',
+    group: 'metrics',
+    method: 'GET',
+    path: /^\/v2\/models(?:\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?)?\/stats$/,
+    handle: (ctx) => {
+      const stats = (e) => (e.model ? monitoring(() => e.model.stats()) : null);
+      return json({ model_stats: statisticsEntries(ctx).map((e) => modelStatistics(e, stats(e))) });
+    },
+  },
   {
     name: 'model_ready',
     group: 'health',
@@ -154,20 +182,20 @@ export const ROUTES = [
     },
   },
   {
-    name: 'drift',
+    name: 'monitoring_drift',
     group: 'metrics',
     method: 'GET',
-    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/drift$/,
+    path: monitoringPath('drift'),
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.drift()) });
     },
   },
   {
-    name: 'stats',
+    name: 'monitoring_stats',
     group: 'metrics',
     method: 'GET',
-    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/stats$/,
+    path: monitoringPath('stats'),
     handle: async (ctx) => {
       const entry = await model(ctx);
       return json({ model_name: entry.name, model_version: entry.version, ...monitoring(() => entry.model.stats()) });
@@ -180,7 +208,7 @@ export const ROUTES = [
     path: /^\/metrics$/,
     // Models not loaded yet have no families: a scrape never waits on a load.
     handle: (ctx) => {
-      return new Response(ctx.metrics.render(modelExposition(ctx.models)), {
+      return new Response(ctx.metrics.render(modelExposition(ctx.models, isolateId())), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
       });
     },

@@ -40,6 +40,39 @@ export function modelMetadata(entry, model) {
   };
 }
 
+const duration = (count = 0, ns = 0) => ({ count, ns });
+
+/**
+ * One model's statistics as Triton's statistics extension gives them
+ * (https://github.com/triton-inference-server/server/blob/main/docs/protocol/extension_statistics.md),
+ * from its monitoring's `stats()` (`null` before it has loaded: no inference yet). A call is
+ * one execution of its batch of rows, timed whole by the core (converting the inputs, checking,
+ * running): that time is `compute_infer`. edgeinfer has no queue, no response cache, no input or
+ * output stage timed apart, and does not time failed calls: those durations are zero.
+ */
+export function modelStatistics(entry, stats) {
+  const calls = stats?.predictions ?? 0;
+  const ns = stats ? Math.round((stats.latencyMs.mean ?? 0) * stats.latencyMs.count * 1e6) : 0;
+  return {
+    name: entry.name,
+    version: entry.version,
+    last_inference: entry.lastInference ?? 0,
+    inference_count: stats?.rows ?? 0,
+    execution_count: calls,
+    inference_stats: {
+      success: duration(calls, ns),
+      fail: duration(stats?.errors.total ?? 0),
+      queue: duration(),
+      compute_input: duration(),
+      compute_infer: duration(calls, ns),
+      compute_output: duration(),
+      cache_hit: duration(),
+      cache_miss: duration(),
+    },
+    batch_stats: [],
+  };
+}
+
 /**
  * Checks an infer request's structure and turns it into feeds; the model checks the rest.
  * `tail` holds the binary tensor data that follows the JSON header, if any.

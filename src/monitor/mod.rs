@@ -484,7 +484,7 @@ impl Monitor {
 
     /// The Prometheus exposition, each sample labelled with `labels` (default: model and
     /// version from the options).
-    pub fn prometheus(&self, labels: Option<&[(String, String)]>, now_ms: f64) -> Result<String> {
+    pub fn prometheus(&self, labels: Option<&[(String, String)]>) -> Result<String> {
         let default = [("model".to_string(), self.name.clone()), ("version".to_string(), self.version.clone())];
         let labels = labels.unwrap_or(&default);
         for (k, _) in labels {
@@ -510,7 +510,7 @@ impl Monitor {
             logs_written: self.log.written,
             logs_dropped: self.log.dropped,
         };
-        Ok(prometheus::render(&sections, labels, now_ms))
+        Ok(prometheus::render(&sections, labels))
     }
 
     pub fn take_logs(&mut self) -> Vec<String> {

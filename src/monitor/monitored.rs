@@ -102,8 +102,8 @@ impl MonitoredModel {
         Ok(self.monitor.as_ref().ok_or_else(off)?.drift())
     }
 
-    pub fn prometheus(&self, labels: Option<&[(String, String)]>, host: &mut dyn Host) -> Result<String> {
-        self.monitor.as_ref().ok_or_else(off)?.prometheus(labels, host.monotonic_ms())
+    pub fn prometheus(&self, labels: Option<&[(String, String)]>) -> Result<String> {
+        self.monitor.as_ref().ok_or_else(off)?.prometheus(labels)
     }
 
     pub fn take_logs(&mut self) -> Vec<String> {

@@ -1,5 +1,7 @@
 //! One model's monitoring in the Prometheus text format (0.0.4): counters end in `_total`,
 //! durations are in seconds, every sample carries the caller's labels (model, version).
+//! Rates are left to Prometheus (`rate()` of a counter): every counter only ever grows, and a
+//! precomputed rate could not be summed across isolates or re-windowed.
 //! Each family starts with its `# HELP` line, so a server exposing several models can merge
 //! families by name.
 
@@ -64,7 +66,7 @@ pub struct Sections<'a> {
     pub logs_dropped: u64,
 }
 
-pub fn render(s: &Sections, labels: &[(String, String)], now_ms: f64) -> String {
+pub fn render(s: &Sections, labels: &[(String, String)]) -> String {
     let mut f = Families::new(labels);
     let p = s.performance;
     f.family("edgeinfer_predictions_total", "counter", "Successful predict calls.");
@@ -89,9 +91,6 @@ pub fn render(s: &Sections, labels: &[(String, String)], now_ms: f64) -> String 
     }
     f.sample("edgeinfer_predict_batch_size_sum", &[], p.batch.sum() as f64);
     f.sample("edgeinfer_predict_batch_size_count", &[], p.predictions as f64);
-    let rate = p.throughput.rate(now_ms);
-    f.family("edgeinfer_predict_rows_per_second", "gauge", "Rows predicted per second over the last minute.");
-    f.sample("edgeinfer_predict_rows_per_second", &[], rate.rows_per_s);
 
     f.family("edgeinfer_feedback_rows_total", "counter", "Rows labelled by feedback and joined to their prediction.");
     f.sample("edgeinfer_feedback_rows_total", &[], s.feedback_rows as f64);

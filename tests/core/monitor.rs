@@ -436,7 +436,7 @@ fn a_real_model_monitored_end_to_end() {
     assert_eq!(shifted, ["x[7]"], "{drift:?}");
     assert_eq!(drift.rows, 1000);
 
-    let text = m.prometheus(None, &mut host).unwrap();
+    let text = m.prometheus(None).unwrap();
     for line in [
         "edgeinfer_predictions_total{model=\"mlp\",version=\"3\"} 10",
         "edgeinfer_predict_rows_total{model=\"mlp\",version=\"3\"} 1000",
@@ -451,9 +451,15 @@ fn a_real_model_monitored_end_to_end() {
     ] {
         assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
     }
-    let labelled = m.prometheus(Some(&[("model".into(), "a\"b".into())]), &mut host).unwrap();
+    // Rates are Prometheus' to take (`rate()` of a counter): no precomputed one is exposed.
+    assert!(!text.contains("_per_second"), "{text}");
+    for kind in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let (name, kind) = kind.split_once(' ').unwrap();
+        assert_eq!(name.ends_with("_total"), kind == "counter", "{name} is a {kind}");
+    }
+    let labelled = m.prometheus(Some(&[("model".into(), "a\"b".into())])).unwrap();
     assert!(labelled.contains("edgeinfer_predictions_total{model=\"a\\\"b\"} 10"));
-    assert_eq!(m.prometheus(Some(&[("le".into(), "x".into())]), &mut host).unwrap_err().code(), "E_INVALID_OPTION");
+    assert_eq!(m.prometheus(Some(&[("le".into(), "x".into())])).unwrap_err().code(), "E_INVALID_OPTION");
 
     let logs = m.take_logs();
     assert_eq!(logs.len(), 12, "ten predictions and two failures");

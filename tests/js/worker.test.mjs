@@ -713,7 +713,7 @@ describe('monitoring', () => {
     });
     assert.match(one.json.id, /^[0-9a-f]{8}-[0-9a-f]{24}$/);
     assert.equal((await feedback({ id: one.json.id, label: 1 })).json.joined, 1);
-    const stats = await call('/v2/models/iris/stats', { key: KEYS.metrics });
+    const stats = await call('/v2/models/iris/monitoring/stats', { key: KEYS.metrics });
     assert.equal(stats.status, 200, stats.text);
     assert.equal(stats.json.quality.task, 'classification');
     assert.equal(stats.json.quality.rows, 3);
@@ -799,7 +799,7 @@ describe('monitoring', () => {
       });
       assert.equal(r.status, 200, r.text);
     }
-    const d = await call('/v2/models/mlp_tabular/drift', { key: KEYS.metrics });
+    const d = await call('/v2/models/mlp_tabular/monitoring/drift', { key: KEYS.metrics });
     assert.equal(d.status, 200, d.text);
     assert.equal(d.json.model_name, 'mlp_tabular');
     assert.equal(d.json.features.length, 32);
@@ -809,17 +809,17 @@ describe('monitoring', () => {
     assert.equal(d.json.features[4].status, 'drift', JSON.stringify(d.json.features[4]));
     assert.equal(d.json.status, 'drift');
     assert.equal(
-      (await call('/v2/models/mlp_tabular/drift', { key: KEYS.predict })).status,
+      (await call('/v2/models/mlp_tabular/monitoring/drift', { key: KEYS.predict })).status,
       403,
       'drift needs the metrics scope',
     );
-    const noRef = await call('/v2/models/iris/drift', { key: KEYS.metrics });
+    const noRef = await call('/v2/models/iris/monitoring/drift', { key: KEYS.metrics });
     assert.equal(noRef.status, 200);
     assert.deepEqual(noRef.json.features, []);
     // No reference: the first window of predictions becomes the baseline, still filling here.
     assert.equal(noRef.json.status, 'collecting_baseline', JSON.stringify(noRef.json));
     assert.equal(noRef.json.prediction.name, 'label');
-    const irisRows = (await call('/v2/models/iris/stats', { key: KEYS.metrics })).json.rows;
+    const irisRows = (await call('/v2/models/iris/monitoring/stats', { key: KEYS.metrics })).json.rows;
     assert.equal(noRef.json.prediction.baselineRows, irisRows, 'every row predicted so far is in the baseline');
     assert.equal(noRef.json.prediction.baselineNeeded, 1000);
   });
@@ -851,9 +851,22 @@ describe('monitoring', () => {
   });
 });
 
+/**
+ * /metrics, with the isolate label taken out of its text after checking that every sample
+ * has it, with one value: wrangler dev runs one isolate.
+ */
+async function metrics() {
+  const r = await call('/metrics', { key: KEYS.metrics });
+  const sampled = r.text.split('\n').filter((l) => l && !l.startsWith('#'));
+  const ids = new Set(sampled.map((l) => /[{,]isolate="([0-9a-f]{12})"[,}]/.exec(l)?.[1]));
+  assert.equal(ids.size, 1, `isolates: ${[...ids]}`);
+  assert.ok(!ids.has(undefined), 'every sample has its isolate');
+  return { ...r, text: r.text.replace(/,?isolate="[0-9a-f]{12}"/g, '').replace(/\{,/g, '{') };
+}
+
 describe('metrics', () => {
   test('Prometheus text with requests by route and status, latency and load time', async () => {
-    const r = await call('/metrics', { key: KEYS.metrics });
+    const r = await metrics();
     assert.match(r.headers.get('content-type'), /text\/plain/);
     assert.match(r.text, /# TYPE edgeinfer_http_requests_total counter/);
     const infer200 = /edgeinfer_http_requests_total\{route="infer",status="200"\} (\d+)/.exec(r.text);
@@ -864,7 +877,7 @@ describe('metrics', () => {
   });
 
   test("the models' monitoring families, once each, labelled by model and version", async () => {
-    const r = await call('/metrics', { key: KEYS.metrics });
+    const r = await metrics();
     const predictions = [...r.text.matchAll(/^edgeinfer_predictions_total\{model="[^"]+",version="1"\} (\d+)$/gm)].map(
       (m) => Number(m[1]),
     );
@@ -906,6 +919,26 @@ describe('metrics', () => {
       else if (!line.startsWith('#')) assert.ok(line.startsWith(family), `${line} outside its family ${family}`);
     }
   });
+
+  test('the counters rise with the requests, and no rate is precomputed', async () => {
+    const count = (text, series) => Number(new RegExp(`^${series} (\\d+)$`, 'm').exec(text)?.[1]);
+    const rows = 'edgeinfer_predict_rows_total\\{model="mlp_tabular",version="1"\\}';
+    const requests = 'edgeinfer_http_requests_total\\{route="infer",status="200"\\}';
+    const before = (await metrics()).text;
+    for (const n of [2, 3]) {
+      const r = await call('/v2/models/mlp_tabular/infer', {
+        method: 'POST',
+        key: KEYS.predict,
+        body: { inputs: [{ name: 'x', shape: [n, 32], datatype: 'FP32', data: new Array(n * 32).fill(0.25) }] },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+    const after = (await metrics()).text;
+    assert.equal(count(after, rows) - count(before, rows), 5, 'rows predicted');
+    assert.equal(count(after, requests) - count(before, requests), 2, 'infer requests answered');
+    assert.match(after, /^# TYPE edgeinfer_predict_rows_total counter$/m);
+    assert.doesNotMatch(after, /per_second/);
+  });
 });
 
 test("no secret ever appears in a response or in the Worker's logs", () => {
@@ -927,6 +960,7 @@ test("a standard v2 client (Triton's tritonclient.http) works unchanged, JSON an
       ...process.env,
       EDGEINFER_V2_URL: base.replace('http://', ''),
       EDGEINFER_V2_KEY: KEYS.predict,
+      EDGEINFER_V2_METRICS_KEY: KEYS.metrics,
       EDGEINFER_CORPUS: corpusDir(),
     },
     encoding: 'utf8',

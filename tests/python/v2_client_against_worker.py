@@ -1,19 +1,25 @@
 """A standard Open Inference Protocol client (Triton's tritonclient.http), unchanged, against
-the edgeinfer Worker. Run by tests/js/worker.test.mjs with the server's address and a key:
-EDGEINFER_V2_URL=127.0.0.1:PORT EDGEINFER_V2_KEY=... python -m unittest tests/python/v2_client_against_worker.py
+the edgeinfer Worker, and its /metrics read by Prometheus' own Python parser. Run by
+tests/js/worker.test.mjs with the server's address and keys:
+EDGEINFER_V2_URL=127.0.0.1:PORT EDGEINFER_V2_KEY=... EDGEINFER_V2_METRICS_KEY=... \
+  python -m unittest tests/python/v2_client_against_worker.py
 Not named test_*: it needs that Worker, so the unittest discovery in scripts/test.sh leaves it out.
 """
 import os
+import time
 import unittest
+import urllib.request
 
 import numpy as np
 import onnxruntime as ort
 import tritonclient.http as http
+from prometheus_client.parser import text_string_to_metric_families
 from tritonclient.utils import InferenceServerException
 
 URL = os.environ["EDGEINFER_V2_URL"]
 # tritonclient adds keys to the headers dict it is given, so each call gets a copy.
 HEADERS = {"Authorization": f"Bearer {os.environ['EDGEINFER_V2_KEY']}"}
+METRICS_HEADERS = {"Authorization": f"Bearer {os.environ['EDGEINFER_V2_METRICS_KEY']}"}
 CORPUS = os.environ["EDGEINFER_CORPUS"]
 
 
@@ -71,6 +77,52 @@ class V2ClientTest(unittest.TestCase):
                                 np.testing.assert_allclose(got, expected[name], rtol=1e-4, atol=1e-5)
                             else:
                                 np.testing.assert_array_equal(got, expected[name])
+
+    def test_inference_statistics_count_the_inferences(self):
+        def stats():
+            s = self.client.get_inference_statistics(model_name="mlp_tabular", headers=dict(METRICS_HEADERS))
+            self.assertEqual(len(s["model_stats"]), 1, "mlp_tabular has one version")
+            return s["model_stats"][0]
+
+        before = stats()
+        x = np.ones((4, 32), np.float32)
+        for binary in (False, True, False):
+            self.infer("mlp_tabular", {"x": x}, binary)
+        after = stats()
+        self.assertEqual((after["name"], after["version"]), ("mlp_tabular", "1"))
+        self.assertEqual(after["execution_count"] - before["execution_count"], 3)
+        self.assertEqual(after["inference_count"] - before["inference_count"], 3 * 4, "rows, as Triton counts them")
+        success, infer = after["inference_stats"]["success"], after["inference_stats"]["compute_infer"]
+        self.assertEqual(success["count"] - before["inference_stats"]["success"]["count"], 3)
+        self.assertEqual(infer, success)
+        self.assertEqual(after["inference_stats"]["queue"], {"count": 0, "ns": 0})
+        now_ms = time.time() * 1000
+        self.assertTrue(now_ms - 60_000 < after["last_inference"] <= now_ms + 1000, after["last_inference"])
+        everything = self.client.get_inference_statistics(headers=dict(METRICS_HEADERS))["model_stats"]
+        self.assertIn(after["name"], [m["name"] for m in everything])
+        with self.assertRaises(InferenceServerException) as e:
+            self.client.get_inference_statistics(model_name="mlp_tabular", headers=dict(HEADERS))
+        self.assertEqual(e.exception.status(), "403", "statistics need the metrics scope")
+
+    def test_metrics_parse_and_the_rows_counter_rises(self):
+        def scrape():
+            request = urllib.request.Request(f"http://{URL}/metrics", headers=METRICS_HEADERS)
+            with urllib.request.urlopen(request) as r:
+                return list(text_string_to_metric_families(r.read().decode()))
+
+        def rows(families):
+            [value] = [s.value for f in families if f.type == "counter" for s in f.samples
+                       if s.name == "edgeinfer_predict_rows_total" and s.labels["model"] == "mlp_tabular"]
+            return value
+
+        before = scrape()
+        self.infer("mlp_tabular", {"x": np.zeros((7, 32), np.float32)}, binary=True)
+        after = scrape()
+        self.assertEqual(rows(after) - rows(before), 7)
+        isolates = {s.labels.get("isolate") for f in after for s in f.samples}
+        self.assertEqual(len(isolates), 1, isolates)
+        self.assertRegex(isolates.pop() or "", "^[0-9a-f]{12}$")
+        self.assertEqual([f.name for f in after if "per_second" in f.name], [], "rates are Prometheus' to take")
 
     def test_errors_reach_the_client(self):
         i = http.InferInput("x", [1, 16], "FP32")
