@@ -1,9 +1,16 @@
 // Browser entry point (and the default): the wasm is fetched relative to this module unless
 // `init({ wasm })` or `Model.load(src, { wasm })` names a URL, Response, bytes or a compiled
 // WebAssembly.Module. A string source is a URL, fetched.
-import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
+import { createApi, fetchBytes, isBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
+  acceptsWasm: (wasm) =>
+    wasm instanceof WebAssembly.Module ||
+    isBytes(wasm) ||
+    wasm instanceof Response ||
+    wasm instanceof URL ||
+    typeof wasm === 'string',
+  wasmForms: 'a WebAssembly.Module, bytes, a Response or a URL in a browser',
   async startWasm(wasm, { initWasm }) {
     // A compiled Module is instantiated asynchronously too: browsers refuse synchronous
     // instances of modules over 8 MB on the main thread.
@@ -15,5 +22,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, buildReference, __internal, bundleTools } = api;
+export const { Model, init, buildReference } = api;
 export { EdgeInferError, predictionId };

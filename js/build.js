@@ -6,7 +6,7 @@
 //   NAME.runtime/     the runtime's JS (the bundle's wasm is its wasm)
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleTools } from './node.js';
+import { api } from './node-api.js';
 import { makeSnapshot } from './snapshot.js';
 
 const PACKAGE = new URL('../', import.meta.url);
@@ -152,7 +152,7 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
   } catch (e) {
     failed = e;
   }
-  const bytes = await bundleTools.build(runtime, onnx, {
+  const bytes = await api.bundleTools.build(runtime, onnx, {
     name,
     version,
     created: new Date().toISOString(),
@@ -162,7 +162,7 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
     snapshot: memory,
   });
   if (failed) throw new Error(`cannot snapshot the loaded model: ${failed.message}`, { cause: failed });
-  const manifest = await bundleTools.verify(bytes);
+  const manifest = await api.bundleTools.verify(bytes);
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });

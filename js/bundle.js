@@ -114,6 +114,8 @@ async function openBundle(defaultUrl, options) {
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
   }
   api ??= createApi({
+    acceptsWasm: (given) => given instanceof WebAssembly.Module,
+    wasmForms: "the bundle's compiled module",
     // Synchronous instantiation where it is allowed: V8's asynchronous one took about 40 ms
     // more in Node, a third of a bundle's start. Browsers refuse synchronous instances of
     // modules over 8 MB on the main thread, with a RangeError.
@@ -129,7 +131,7 @@ async function openBundle(defaultUrl, options) {
       throw new EdgeInferError('E_INVALID_OPTION', "a bundle's runtime loads only its own model");
     },
   });
-  return { model: await api.Model.fromBundleModule(module, { ...rest, wasm: module }, sections), module };
+  return { model: await api.loadBundle(module, { ...rest, wasm: module }, sections), module };
 }
 
 /**

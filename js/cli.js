@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Model, bundleTools, buildReference } from './node.js';
+import { Model, buildReference } from './node.js';
+import { api } from './node-api.js';
 import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
@@ -337,7 +338,7 @@ const COMMANDS = {
 
   async keygen(_, flags) {
     if (!flags.out) throw new UsageError('keygen needs -o NAME (writes NAME.key and NAME.pub)');
-    const [privatePem, publicPem] = await bundleTools.keyPair(randomBytes(32));
+    const [privatePem, publicPem] = await api.bundleTools.keyPair(randomBytes(32));
     // The private key is readable by its owner only.
     await writeFile(`${flags.out}.key`, privatePem, { mode: 0o600, flag: flags.force ? 'w' : 'wx' }).catch((e) => {
       throw new FileError(
@@ -354,7 +355,7 @@ const COMMANDS = {
     if (!path) throw new UsageError('verify needs BUNDLE.wasm');
     let manifest;
     try {
-      manifest = await bundleTools.verify(await readFile(path), { publicKey: await readKey(flags['public-key']) });
+      manifest = await api.bundleTools.verify(await readFile(path), { publicKey: await readKey(flags['public-key']) });
     } catch (e) {
       throw new FileError(path, e);
     }

@@ -42,9 +42,19 @@ export class EdgeInferError extends Error {
   }
 }
 
+/** For the package's own tests (not exported by the entry points): a Rust panic caught at the boundary. */
+export function testPanic() {
+  return call(() => __testPanic());
+}
+
+/** Whether `v` is a BufferSource: an ArrayBuffer or a view of one. */
+export const isBytes = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+
 /**
- * Builds the API for one runtime.
- * @param {{ startWasm: (wasm: any) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array> }} platform
+ * Builds the API for one runtime: the entry points export its `Model`, `init` and
+ * `buildReference`; the rest (opening bundles, bundle tools) is for the package's own modules.
+ * `acceptsWasm` says which forms of the `wasm` option the runtime takes, `wasmForms` names them.
+ * @param {{ startWasm: (wasm: any) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string }} platform
  */
 export function createApi(platform) {
   let started = null;
@@ -56,12 +66,17 @@ export function createApi(platform) {
   let fresh = null;
 
   /** Starts the wasm module once; `wasm` overrides where it comes from. */
-  function init(options = {}) {
+  async function init(options = {}) {
+    const wasm = options?.wasm;
+    if (wasm != null && !platform.acceptsWasm(wasm)) {
+      const given =
+        typeof wasm === 'string' ? `'${wasm}'` : wasm instanceof URL ? `the URL ${wasm.href}` : describe(wasm);
+      throw new EdgeInferError('E_INVALID_OPTION', `the wasm option takes ${platform.wasmForms}, got ${given}`);
+    }
     started ??= (async () => {
       try {
-        const exports = await platform.startWasm(options.wasm, { initWasm, initSync });
-        fresh =
-          options.wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: options.wasm } : null;
+        const exports = await platform.startWasm(wasm, { initWasm, initSync });
+        fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
       } catch (e) {
         started = null;
         throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, {
@@ -118,58 +133,6 @@ export function createApi(platform) {
       return new Model(
         call(() => WasmModel.load(bytes, options)),
         logSink(options.monitoring?.log),
-      );
-    }
-
-    /**
-     * Loads a bundle from its compiled module and its sections (`bundleSections`), read from
-     * the module or, earlier, from the file's bytes.
-     */
-    static async fromBundleModule(module, options = {}, found = bundleSections(moduleSections(module))) {
-      await init(options);
-      const { manifest, model, signature, snapshot } = found;
-      if (!manifest || !model)
-        throw new EdgeInferError(
-          'E_INTEGRITY',
-          'the module is not an edgeinfer bundle: it lacks its manifest or model section',
-        );
-      const [digest, snapshotDigest] = await found.digests;
-      const sink = logSink(options.monitoring?.log);
-      // From here on nothing awaits, so no other load can come between the check, the
-      // restore and taking the model.
-      const restore =
-        digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module
-          ? fresh.exports
-          : null;
-      // Restoring needs the model's digest, not its bytes.
-      const sections = new BundleSections(
-        manifest,
-        signature,
-        model.length,
-        restore ? undefined : model,
-        digest,
-        snapshot?.length,
-        snapshotDigest,
-      );
-      if (!restore) {
-        fresh = null;
-        return new Model(
-          call(() => WasmModel.loadBundleSections(sections, options)),
-          sink,
-        );
-      }
-      // A refusal leaves nothing in the instance, so a later load may still restore.
-      call(() => WasmModel.checkBundleSections(sections, options));
-      fresh = null;
-      try {
-        restoreSnapshot(restore.memory, snapshot);
-      } catch (e) {
-        throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
-      }
-      return new Model(
-        call(() => WasmModel.fromSnapshot(manifest, options)),
-        sink,
-        'snapshot',
       );
     }
 
@@ -268,7 +231,7 @@ export function createApi(platform) {
 
     /** Ground truth for a prediction: one label, or one per row (null skips a row). */
     feedback(id, labels) {
-      return call(() => this.#wasm.feedback(id, labels));
+      return call(() => this.#wasm.feedback(id, arrayLike(labels) ? Array.from(labels) : labels));
     }
 
     /** The monitoring counters in the Prometheus text format. */
@@ -312,8 +275,55 @@ export function createApi(platform) {
     }
   }
 
-  /** For the package's own tests: proves a Rust panic is caught at the boundary. */
-  const __internal = Object.freeze({ panic: () => call(() => __testPanic()) });
+  /**
+   * Loads a bundle from its compiled module and its sections (`bundleSections`), read from
+   * the module or, earlier, from the file's bytes.
+   */
+  async function loadBundle(module, options = {}, found = bundleSections(moduleSections(module))) {
+    await init(options);
+    const { manifest, model, signature, snapshot } = found;
+    if (!manifest || !model)
+      throw new EdgeInferError(
+        'E_INTEGRITY',
+        'the module is not an edgeinfer bundle: it lacks its manifest or model section',
+      );
+    const [digest, snapshotDigest] = await found.digests;
+    const sink = logSink(options.monitoring?.log);
+    // From here on nothing awaits, so no other load can come between the check, the
+    // restore and taking the model.
+    const restore =
+      digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
+    // Restoring needs the model's digest, not its bytes.
+    const sections = new BundleSections(
+      manifest,
+      signature,
+      model.length,
+      restore ? undefined : model,
+      digest,
+      snapshot?.length,
+      snapshotDigest,
+    );
+    if (!restore) {
+      fresh = null;
+      return new Model(
+        call(() => WasmModel.loadBundleSections(sections, options)),
+        sink,
+      );
+    }
+    // A refusal leaves nothing in the instance, so a later load may still restore.
+    call(() => WasmModel.checkBundleSections(sections, options));
+    fresh = null;
+    try {
+      restoreSnapshot(restore.memory, snapshot);
+    } catch (e) {
+      throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
+    }
+    return new Model(
+      call(() => WasmModel.fromSnapshot(manifest, options)),
+      sink,
+      'snapshot',
+    );
+  }
 
   /** Building and checking bundles, for the CLI (Node). */
   const bundleTools = Object.freeze({
@@ -349,7 +359,7 @@ export function createApi(platform) {
     );
   }
 
-  return { Model, init, buildReference, EdgeInferError, __internal, bundleTools, checkSigner };
+  return { Model, init, buildReference, loadBundle, checkSigner, bundleTools };
 }
 
 function deepFreeze(o) {
@@ -440,6 +450,24 @@ function stage(wasm, inputIndex, feeds) {
   }
   for (const { input, kind, data, shape, declared } of checked) {
     wasm.stageFeed(input, kind.code, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), shape, declared);
+  }
+  return true;
+}
+
+/**
+ * Labels given as an array-like other than an Array or a typed array (which the core reads
+ * as they are), such as `{ length: 2, 0: 'a', 1: 'b' }`; a bad length is E_FEEDBACK_INVALID.
+ */
+function arrayLike(labels) {
+  if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || ArrayBuffer.isView(labels))
+    return false;
+  const { length } = labels;
+  if (length === undefined) return false;
+  if (!Number.isInteger(length) || length < 0 || length > 2 ** 32 - 1) {
+    throw new EdgeInferError(
+      'E_FEEDBACK_INVALID',
+      `invalid feedback: labels' length must be an array length, got ${length}`,
+    );
   }
   return true;
 }

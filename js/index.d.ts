@@ -108,8 +108,16 @@ export type Outputs = Record<string, Tensor>;
  */
 export declare function predictionId(outputs: Outputs): string | undefined;
 
-/** Where the wasm comes from, to override the default. */
-export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
+/**
+ * Where the wasm comes from, to override the default. Each runtime takes only some of these
+ * forms, and refuses the others with `E_INVALID_OPTION`:
+ * - Node: a `WebAssembly.Module`, bytes, a file path or a `file:` URL;
+ * - browsers: a `WebAssembly.Module`, bytes, a `Response`, or a URL (a string is resolved
+ *   against the page);
+ * - Cloudflare Workers: only a `WebAssembly.Module` (`import wasm from './x.wasm'`), as workerd
+ *   compiles no wasm from bytes at run time.
+ */
+export type WasmSource = WebAssembly.Module | BufferSource | Response | URL | string;
 
 export interface LoadOptions {
   /** Pin input shapes at load (`{ x: [1, 32] }`): faster when the shape never changes. */
@@ -174,12 +182,12 @@ export declare class Model {
   drift(): DriftReport;
   /**
    * Joins ground truth to prediction `id`: one label for a one-row prediction, else one per
-   * row (`null` skips a row). Returns the rows newly labelled; the same label again is a
+   * row (`null` skips a row), in an array, a typed array or any array-like. Returns the rows newly labelled; the same label again is a
    * no-op. Throws `E_PREDICTION_UNKNOWN` for an id this model does not hold (another
    * instance's, or older than `feedbackCapacity` rows) and `E_FEEDBACK_INVALID` for labels
    * that do not fit.
    */
-  feedback(id: string, labels: Label | readonly Label[] | ArrayLike<number | bigint>): number;
+  feedback(id: string, labels: Label | ArrayLike<Label>): number;
   /** The monitoring counters in the Prometheus text format, each sample with `labels` (default: monitoring.name and version). */
   prometheus(labels?: Record<string, string>): string;
   /** Prediction log lines (JSON text) not yet handed to a sink, oldest first. */
@@ -433,5 +441,8 @@ export type ErrorCode =
 
 /** Every rejection from this package is one of these, with a stable `code`. */
 export declare class EdgeInferError extends Error {
+  /** `options.cause`: the error this one comes from, as for `Error`. */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown });
+  readonly name: 'EdgeInferError';
   readonly code: ErrorCode;
 }

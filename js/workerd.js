@@ -1,10 +1,13 @@
 // Cloudflare Workers (workerd) entry point. workerd refuses to compile WebAssembly from bytes
 // at run time, so the wasm is imported as a module, which the bundler (wrangler) compiles at
-// deploy time. A string source is a URL, fetched.
+// deploy time, and the `wasm` option takes only a compiled module. A string source is a URL,
+// fetched.
 import wasmModule from '../dist/edgeinfer_bg.wasm';
 import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
+  acceptsWasm: (wasm) => wasm instanceof WebAssembly.Module,
+  wasmForms: 'only a WebAssembly.Module (an imported .wasm) in Cloudflare Workers',
   startWasm(wasm, { initSync }) {
     initSync({ module: wasm ?? wasmModule });
   },
@@ -13,5 +16,5 @@ const api = createApi({
   },
 });
 
-export const { Model, init, buildReference, __internal, bundleTools } = api;
+export const { Model, init, buildReference } = api;
 export { EdgeInferError, predictionId };

@@ -54,3 +54,9 @@ test("a generated bundle module predicts in workerd, checked with the signer's k
   // The first bundle the isolate opens restores the model as the build loaded it.
   assert.equal(body.loadedFrom, 'snapshot');
 });
+
+test('the wasm option takes only a compiled module in workerd: bytes and URLs are E_INVALID_OPTION', async () => {
+  const codes = await (await fetch(`${base}/wasm-forms`)).json();
+  assert.equal(codes.length, 3);
+  for (const c of codes) assert.match(c, /^E_INVALID_OPTION: the wasm option takes only a WebAssembly\.Module/);
+});

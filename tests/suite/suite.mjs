@@ -1,8 +1,10 @@
 // The package's behaviour, written once and run in Node (node:test), in workerd (a test
 // Worker) and in headless Chromium (a test page), against the same packed tarball.
 //
-// suite(api, fixtures) returns [{ name, fn }]; `api` is what `import * from 'edgeinfer'`
-// gives, `fixtures` is decodeFixtures() of the shared corpus.
+// suite(api, fixtures, internal) returns [{ name, fn }]; `api` is what `import * from
+// 'edgeinfer'` gives, `fixtures` is decodeFixtures() of the shared corpus, `internal` the
+// package's js/core.js (the same module the entry point imports), for what the package keeps
+// from its users.
 import { ok, equal, deepEqual, rejects, close, show } from './assert.mjs';
 
 /** Same dtype, shape and values (within the case's tolerance) as the reference. */
@@ -63,7 +65,7 @@ function patch(bytes, from, to, occurrence = 0) {
   throw new Error(`${from} not found in the model`);
 }
 
-export function suite(api, fixtures) {
+export function suite(api, fixtures, internal) {
   const { Model } = api;
   const tests = [];
   const test = (name, fn) => tests.push({ name, fn });
@@ -373,13 +375,33 @@ export function suite(api, fixtures) {
     ok(e1 instanceof api.EdgeInferError, 'wasm errors are EdgeInferError');
     const e2 = await rejects(Model.load(7), 'E_INVALID_OPTION');
     ok(e2 instanceof api.EdgeInferError, 'JS errors are EdgeInferError');
+    const cause = new Error('below');
+    const own = new api.EdgeInferError('E_INPUT_SHAPE', 'x has 3 columns', { cause });
+    ok(own instanceof Error, 'an Error');
+    deepEqual(
+      [own.name, own.code, own.message, own.cause],
+      ['EdgeInferError', 'E_INPUT_SHAPE', 'x has 3 columns', cause],
+    );
+  });
+
+  test('the entry point exports the public API and nothing internal', async () => {
+    deepEqual(Object.keys(api).sort(), ['EdgeInferError', 'Model', 'buildReference', 'init', 'predictionId']);
+    equal(api.Model.fromBundleModule, undefined, 'bundles open through their generated modules');
+  });
+
+  test('a wasm option in a form no runtime takes is E_INVALID_OPTION, after start too', async () => {
+    await Model.load(model('mlp_tabular'));
+    for (const wasm of [42, { module: 'x' }]) {
+      await rejects(api.init({ wasm }), 'E_INVALID_OPTION', /the wasm option takes .* got a (number|Object)/);
+      await rejects(Model.load(model('mlp_tabular'), { wasm }), 'E_INVALID_OPTION', /the wasm option/);
+    }
   });
 
   test('a panic in the core becomes E_INTERNAL and the instance keeps serving', async () => {
     const m = await Model.load(model('mlp_tabular'));
     const before = await m.predict(mlpInput(2, 8));
     for (let i = 0; i < 3; i++) {
-      await rejects(async () => api.__internal.panic(), 'E_INTERNAL', /index out of bounds/);
+      await rejects(async () => internal.testPanic(), 'E_INTERNAL', /index out of bounds/);
     }
     const after = await m.predict(mlpInput(2, 8));
     close(after.y.data, before.y.data, { rtol: 0, atol: 0 });
@@ -543,6 +565,12 @@ export function suite(api, fixtures) {
     await rejects(async () => m.feedback(id(out), [1, 0]), 'E_FEEDBACK_INVALID', /32 rows, got 2 labels/);
     await rejects(async () => m.feedback(id(one), 1 - wrong), 'E_FEEDBACK_INVALID', /already has the label/);
     await rejects(async () => m.feedback(id(one), { label: 1 }), 'E_FEEDBACK_INVALID', /a label must be/);
+    // Any array-like holds one label per row, as arrays and typed arrays do.
+    const two = await m.predict({ X: { data: c.inputs.X.data.slice(0, 60), shape: [2, 30] } });
+    equal(m.feedback(id(two), { length: 2, 0: two.label.data[0], 1: null }), 1, 'an array-like, null skipping a row');
+    equal(m.feedback(id(two), { length: 2, 0: null, 1: Number(two.label.data[1]) }), 1);
+    await rejects(async () => m.feedback(id(two), { length: -1 }), 'E_FEEDBACK_INVALID', /length/);
+    await rejects(async () => m.feedback(id(two), { length: 1, 0: 0 }), 'E_FEEDBACK_INVALID', /2 rows, got 1 label/);
     const other = await Model.load(c.model);
     await other.predict(c.inputs);
     await rejects(async () => other.feedback(id(out), labels), 'E_PREDICTION_UNKNOWN', /another instance/);
@@ -727,9 +755,9 @@ export function suite(api, fixtures) {
 }
 
 /** Runs every test, returning [{ name, ok, error? }] (for runtimes without a test runner). */
-export async function runSuite(api, fixtures, filter) {
+export async function runSuite(api, fixtures, filter, internal) {
   const results = [];
-  for (const t of suite(api, fixtures)) {
+  for (const t of suite(api, fixtures, internal)) {
     if (filter && !filter.test(t.name)) continue;
     try {
       await t.fn();

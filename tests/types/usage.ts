@@ -44,6 +44,12 @@ async function main(): Promise<void> {
       const code: ErrorCode = e.code;
       void code;
     }
+    // Code that wraps its own failures the same way.
+    const own = new EdgeInferError('E_INPUT_SHAPE', 'x has 3 columns', { cause: e });
+    const name: 'EdgeInferError' = own.name;
+    void name;
+    // @ts-expect-error codes are the package's
+    void new EdgeInferError('E_OOPS', 'oops');
   }
   // Monitoring: ids on predictions, feedback, stats, drift, logs, references.
   const reference: Reference = await buildReference('a,b\n1,x\n', { categorical: ['b'] });
@@ -68,6 +74,8 @@ async function main(): Promise<void> {
   const id: string | undefined = predictionId(prediction);
   if (id) watched.feedback(id, 1);
   watched.feedback('x-1', [1n, null, 'cat', true]);
+  watched.feedback('x-1', new Int32Array([0, 2]));
+  watched.feedback('x-1', { length: 2, 0: 'cat', 1: null });
   const stats: ModelStats = watched.stats();
   const p99: number | null = stats.latencyMs.p99;
   const accuracy: number | undefined = stats.quality?.accuracy;
@@ -108,5 +116,7 @@ async function main(): Promise<void> {
   await Model.load('m.onnx', { inputShape: {} });
   // @ts-expect-error a number is not a model source
   await Model.load(42);
+  // @ts-expect-error bundles load through their generated modules, not the Model class
+  void Model.fromBundleModule;
 }
 void main;

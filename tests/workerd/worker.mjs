@@ -1,6 +1,8 @@
 // A test Worker: runs the shared suite inside workerd against the installed package, with
 // the fixtures the test harness posts.
 import * as api from 'edgeinfer';
+// The package's own core, the module the entry point imports (not an export of the package).
+import * as internal from './node_modules/edgeinfer/js/core.js';
 import { runSuite } from './suite/suite.mjs';
 import { decodeFixtures } from './suite/corpus.mjs';
 // A bundle made by `edgeinfer build` (by the test harness), through its generated workerd module.
@@ -12,7 +14,7 @@ export default {
     if (request.method === 'POST' && url.pathname === '/suite') {
       const packed = await request.json();
       const filter = url.searchParams.get('filter');
-      const results = await runSuite(api, decodeFixtures(packed), filter ? new RegExp(filter) : undefined);
+      const results = await runSuite(api, decodeFixtures(packed), filter ? new RegExp(filter) : undefined, internal);
       return Response.json(results);
     }
     if (url.pathname === '/bundle') {
@@ -32,6 +34,19 @@ export default {
       } catch (e) {
         return Response.json({ code: e.code, message: e.message }, { status: 400 });
       }
+    }
+    if (url.pathname === '/wasm-forms') {
+      // workerd compiles no wasm at run time: only a compiled module is taken.
+      const codes = [];
+      for (const wasm of [new Uint8Array(8), 'https://example.com/edgeinfer_bg.wasm', new Response('')]) {
+        codes.push(
+          await api.init({ wasm }).then(
+            () => 'started',
+            (e) => `${e.code}: ${e.message}`,
+          ),
+        );
+      }
+      return Response.json(codes);
     }
     if (url.pathname === '/health') return new Response('ok');
     return new Response('not found', { status: 404 });
