@@ -94,9 +94,31 @@ export interface OrtLikeFeed {
 
 export type Feeds = Record<string, Feed | OrtLikeFeed>;
 
+/**
+ * An output. Narrow it by `dtype` to get its data's type: `if (t.dtype === 'int64') t.data`
+ * is a `BigInt64Array`.
+ */
 export type Tensor = {
-  [D in OutputDType]: { readonly dtype: D; readonly shape: number[]; readonly data: DataOf[D] };
+  [D in OutputDType]: {
+    readonly dtype: D;
+    readonly shape: number[];
+    readonly data: DataOf[D];
+    /** What `JSON.stringify` writes for it (not enumerable): see `TensorJSON`. */
+    toJSON(): TensorJSON;
+  };
 }[OutputDType];
+
+/**
+ * An output as JSON (`JSON.stringify(outputs)` calls each output's `toJSON`): `data` as a
+ * plain array. int64 and uint64 values are numbers when they are safe integers (within
+ * ±(2^53 - 1)), else their decimal strings; bool is 0 or 1, float16 its bit patterns; NaN and
+ * ±Infinity become `null` in the JSON text, as JSON has no such numbers.
+ */
+export interface TensorJSON {
+  readonly dtype: OutputDType;
+  readonly shape: number[];
+  readonly data: Array<number | string | Record<string, number>>;
+}
 
 export type Outputs = Record<string, Tensor>;
 

@@ -13,6 +13,7 @@ import {
   type ModelStats,
   type DriftReport,
   type PredictionLogLine,
+  type TensorJSON,
 } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
 
@@ -51,6 +52,10 @@ async function main(): Promise<void> {
     // @ts-expect-error codes are the package's
     void new EdgeInferError('E_OOPS', 'oops');
   }
+  // Outputs as JSON: int64 values as numbers or decimal strings.
+  const json: TensorJSON | undefined = y?.toJSON();
+  const text0: string = JSON.stringify(out);
+  void [json, text0];
   // Monitoring: ids on predictions, feedback, stats, drift, logs, references.
   const reference: Reference = await buildReference('a,b\n1,x\n', { categorical: ['b'] });
   const watched = await Model.load('model.onnx', {
