@@ -1,9 +1,10 @@
 // Opens a bundle made by `edgeinfer build`. A bundle's wasm is this runtime itself with the
 // model in custom sections, so the runtime is started from the bundle's compiled module and
 // the model is read from that module's sections: no second download, no second compile.
+// Nothing here is Node's: what Node adds (bundle-node.js) comes in as a `host`, so the Worker
+// module, which imports this one, needs no nodejs_compat.
 import { bundleSections, createApi, describe, EdgeInferError } from './core.js';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 let api = null;
 
 /**
@@ -38,25 +39,22 @@ function fileSections(bytes) {
   return (name) => found.get(name);
 }
 
-async function compileResponse(response, what) {
+async function compileResponse(response, what, host) {
   if (!response.ok)
     throw new EdgeInferError('E_MODEL_FETCH', `cannot fetch the bundle from ${what}: HTTP ${response.status}`);
   const type = response.headers.get('content-type') ?? '';
   if (WebAssembly.compileStreaming && type.startsWith('application/wasm'))
     return { module: await WebAssembly.compileStreaming(response) };
-  return compileBytes(new Uint8Array(await response.arrayBuffer()));
+  return compileBytes(new Uint8Array(await response.arrayBuffer()), host);
 }
 
-/** Compiles, and meanwhile reads the sections and hashes them. */
-async function compileBytes(bytes) {
+/** Compiles, and meanwhile reads the sections and hashes them (by `host.sha256`, else WebCrypto). */
+async function compileBytes(bytes, host) {
   const compiling = WebAssembly.compile(bytes);
   compiling.catch(() => {}); // awaited below, after the hashing has started
   let sections;
   try {
-    // Node hashes on this thread while V8 compiles on others: WebCrypto would first copy
-    // the sections and load its own modules (a 3% quicker start for the CNN's bundle).
-    const { createHash } = isNode ? await import('node:crypto') : {};
-    sections = bundleSections(fileSections(bytes), createHash && ((b) => createHash('sha256').update(b).digest('hex')));
+    sections = bundleSections(fileSections(bytes), host.sha256);
   } catch {
     // Not a module: compiling says why.
   }
@@ -70,30 +68,33 @@ async function compileBytes(bytes) {
  */
 const compiledUrls = new Map();
 
-/** A compiled module from a Module, bytes, a Response, a URL or a path, with its sections when the bytes were at hand. */
-async function compileBundle(source) {
+/**
+ * A compiled module from a Module, bytes, a Response, a URL or a path, with its sections when
+ * the bytes were at hand; `host.readFile` reads file: URLs.
+ */
+async function compileBundle(source, host) {
   if (source instanceof WebAssembly.Module) return { module: source };
   // The caller's bytes are copied: what is hashed must be what is loaded.
-  if (source instanceof ArrayBuffer) return compileBytes(new Uint8Array(source.slice(0)));
+  if (source instanceof ArrayBuffer) return compileBytes(new Uint8Array(source.slice(0)), host);
   if (ArrayBuffer.isView(source))
-    return compileBytes(new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)));
+    return compileBytes(
+      new Uint8Array(source.buffer.slice(source.byteOffset, source.byteOffset + source.byteLength)),
+      host,
+    );
   if (typeof source === 'string' || source instanceof URL) {
     const url = new URL(source, globalThis.location?.href);
     const known = compiledUrls.get(url.href);
     if (known) return { module: known };
-    let compiled;
-    if (isNode && url.protocol === 'file:') {
-      const { readFile } = await import('node:fs/promises');
-      compiled = await compileBytes(await readFile(url));
-    } else {
-      compiled = await compileResponse(await fetch(url), url.href);
-    }
+    const compiled =
+      url.protocol === 'file:' && host.readFile
+        ? await compileBytes(await host.readFile(url), host)
+        : await compileResponse(await fetch(url), url.href, host);
     compiledUrls.set(url.href, compiled.module);
     return compiled;
   }
   // Last: Node loads its fetch implementation on first reading the global `Response` (20 ms).
   if (typeof Response !== 'undefined' && source instanceof Response)
-    return compileResponse(source, source.url || 'a Response');
+    return compileResponse(source, source.url || 'a Response', host);
   throw new EdgeInferError(
     'E_INVALID_OPTION',
     `cannot load a bundle from ${describe(source)}: expected a WebAssembly.Module, bytes, a Response, a URL or a path`,
@@ -104,11 +105,11 @@ async function compileBundle(source) {
  * Loads the bundle at `defaultUrl()` (or `options.wasm`: a compiled Module, as workerd gives
  * it, bytes, a Response or a URL), checking it with `options.publicKey` if given.
  */
-async function openBundle(defaultUrl, options) {
+async function openBundle(defaultUrl, options, host) {
   const { wasm, ...rest } = options;
   let module, sections;
   try {
-    ({ module, sections } = await compileBundle(wasm ?? defaultUrl()));
+    ({ module, sections } = await compileBundle(wasm ?? defaultUrl(), host));
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
@@ -135,13 +136,15 @@ async function openBundle(defaultUrl, options) {
 }
 
 /**
- * The `load` and `predict` of a generated bundle module (`edgeinfer build`'s NAME.js). The
- * bundle loads once per module instance, and every later `load` is held to its own options
- * rather than handed the model the first one loaded: a `publicKey` is checked against the
- * bundle's signature again, and any other option must be the first load's (omitted options
- * take what is loaded). A failed load leaves nothing behind, so the next one starts afresh.
+ * The `load` and `predict` of a generated bundle module (`edgeinfer build`'s NAME.js and
+ * NAME.worker.js). The bundle loads once per module instance, and every later `load` is held
+ * to its own options rather than handed the model the first one loaded: a `publicKey` is
+ * checked against the bundle's signature again, and any other option must be the first load's
+ * (omitted options take what is loaded). A failed load leaves nothing behind, so the next one
+ * starts afresh. `host` is what the runtime adds: Node's file reading and hashing
+ * (bundle-node.js), or nothing.
  */
-export function bundleLoader(defaultUrl) {
+export function bundleLoader(defaultUrl, host = {}) {
   let first = null;
 
   function load(options = {}) {
@@ -151,7 +154,7 @@ export function bundleLoader(defaultUrl) {
       );
     }
     if (!first) {
-      const opened = openBundle(defaultUrl, options);
+      const opened = openBundle(defaultUrl, options, host);
       const attempt = { opened, options };
       first = attempt;
       opened.catch(() => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { sign } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { assemble, corpusDir, fixtures, importPackage, packageDir, root, sections } from './harness.mjs';
@@ -110,6 +110,27 @@ describe('generated modules', () => {
     const enc = await import(pathToFileURL(join(out, 'encoder_block.js')).href);
     assert.equal(enc.manifest.model.encoding, 'onnx');
     assert.equal(enc.manifest.model.sha256, enc.manifest.model.source_sha256);
+  });
+
+  test('the Worker module imports nothing of Node, however deep (wrangler would want nodejs_compat)', () => {
+    // Every module specifier, static or dynamic, of the module at `path` and of the modules it
+    // imports by relative path.
+    const seen = new Map();
+    const visit = (path) => {
+      if (seen.has(relative(out, path))) return;
+      const source = readFileSync(path, 'utf8');
+      const specifiers = [...source.matchAll(/(?:\bfrom|\bimport\s*\(?)\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+      seen.set(relative(out, path), specifiers);
+      for (const s of specifiers) if (s.startsWith('.') && s.endsWith('.js')) visit(join(dirname(path), s));
+    };
+    visit(join(out, 'iris.worker.js'));
+    assert.ok(seen.has('iris.runtime/js/core.js') && seen.has('iris.runtime/js/bundle.js'), [...seen.keys()].join());
+    const fromNode = [...seen].flatMap(([file, specifiers]) =>
+      specifiers.filter((s) => s.startsWith('node:')).map((s) => `${file}: ${s}`),
+    );
+    assert.deepEqual(fromNode, []);
+    // NAME.js, for browsers and Node, still reads files and hashes with node:crypto in Node.
+    assert.match(readFileSync(join(out, 'iris.runtime/js/bundle-node.js'), 'utf8'), /import\('node:crypto'\)/);
   });
 
   test('the generic API loads a bundle file too, and checks its signature', async () => {

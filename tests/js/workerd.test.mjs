@@ -3,8 +3,10 @@
 // picks the package's "workerd" export, which imports the wasm as a module.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 
@@ -55,8 +57,36 @@ test("a generated bundle module predicts in workerd, checked with the signer's k
   assert.equal(body.loadedFrom, 'snapshot');
 });
 
+test('wrangler bundles the package and a generated Worker module without warnings', () => {
+  // Such as "Your Worker may throw errors at runtime unless you enable the nodejs_compat
+  // compatibility flag", for a `node:` import anywhere in what the Worker imports.
+  assert.doesNotMatch(server.output(), /nodejs_compat|WARNING/);
+});
+
 test('the wasm option takes only a compiled module in workerd: bytes and URLs are E_INVALID_OPTION', async () => {
   const codes = await (await fetch(`${base}/wasm-forms`)).json();
   assert.equal(codes.length, 3);
   for (const c of codes) assert.match(c, /^E_INVALID_OPTION: the wasm option takes only a WebAssembly\.Module/);
+});
+
+test("the README's Worker sample and its wrangler.toml bundle without warnings", async () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('### Cloudflare Workers');
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+  const block = (lang) => section.match(new RegExp(`\`\`\`${lang}\n([^]*?)\`\`\``))[1];
+  const sample = join(dir, 'readme-sample');
+  mkdirSync(sample, { recursive: true });
+  writeFileSync(join(sample, 'worker.js'), block('js'));
+  writeFileSync(
+    join(sample, 'wrangler.toml'),
+    `name = "readme-sample"\nmain = "worker.js"\ncompatibility_date = "2026-04-01"\n${block('toml')}`,
+  );
+  cpSync(join(root, 'examples/iris.onnx'), join(sample, 'model.onnx'));
+  const { stdout, stderr } = await promisify(execFile)(
+    join(root, 'node_modules/.bin/wrangler'),
+    ['deploy', '--dry-run', '--outdir', 'out'],
+    { cwd: sample, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+  );
+  assert.match(stdout + stderr, /--dry-run: exiting now/);
+  assert.doesNotMatch(stdout + stderr, /WARNING/);
 });
