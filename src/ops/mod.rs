@@ -3,16 +3,28 @@
 
 use tract_onnx::prelude::{TractResult, TypedModel};
 
+mod activations;
+mod bitshift;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
 pub(crate) mod ml;
 mod recurrent;
+mod space_to_depth;
+#[cfg(test)]
+mod testing;
 
 /// The ONNX framework every model is parsed with.
 pub fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     ml::register(&mut onnx.op_register);
     recurrent::register(&mut onnx.op_register);
+    // tract answered these wrongly (SwiGLU it lacks).
+    let reg = &mut onnx.op_register;
+    reg.insert("BitShift", bitshift::build);
+    reg.insert("Celu", activations::celu);
+    reg.insert("SpaceToDepth", space_to_depth::build);
+    reg.insert("Swish", activations::swish);
+    reg.insert("SwiGLU", activations::swiglu);
     onnx
 }
 

@@ -59,7 +59,7 @@ pub fn register(reg: &mut OnnxOpRegister) {
     reg.insert("ZipMap", zip_map::build);
 }
 
-type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+pub(crate) type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
 
 /// A typed op as the inference model wants it: its shape and type rules are the op's own
 /// `output_facts`, applied once every input's type and shape are known, so each operator
@@ -70,7 +70,7 @@ struct Typed {
     outputs: usize,
 }
 
-fn typed(op: impl TypedOp, outputs: usize) -> Built {
+pub(crate) fn typed(op: impl TypedOp, outputs: usize) -> Built {
     Ok((expand(Typed { op: Box::new(op), outputs }), vec![]))
 }
 
@@ -109,13 +109,13 @@ impl Expansion for Typed {
 }
 
 /// "OneHotEncoder node 'enc'": how messages name a node, at load and at run time.
-fn label(node: &NodeProto) -> String {
+pub(crate) fn label(node: &NodeProto) -> String {
     format!("{} node '{}'", node.op_type, node.name)
 }
 
 /// A run-time refusal of a value the operator cannot take (an unseen category with
 /// zeros=0, an index out of range), reported as `E_INPUT_VALUE`.
-fn bad_value(op: &str, message: impl Into<String>) -> TractError {
+pub(crate) fn bad_value(op: &str, message: impl Into<String>) -> TractError {
     Error::InputValue { name: op.to_owned(), message: message.into() }.into()
 }
 
