@@ -7,6 +7,7 @@ mod activations;
 mod bitshift;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
+mod loss;
 pub(crate) mod ml;
 mod recurrent;
 mod space_to_depth;
@@ -25,6 +26,9 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("SpaceToDepth", space_to_depth::build);
     reg.insert("Swish", activations::swish);
     reg.insert("SwiGLU", activations::swiglu);
+    // tract lacks these.
+    reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
+    reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     onnx
 }
 

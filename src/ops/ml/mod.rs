@@ -121,11 +121,11 @@ pub(crate) fn bad_value(op: &str, message: impl Into<String>) -> TractError {
 
 /// A run-time refusal of an input's shape (a feature count that differs from the one the
 /// attributes fix), reported as `E_INPUT_SHAPE`.
-fn bad_shape(op: &str, message: impl Into<String>) -> TractError {
+pub(crate) fn bad_shape(op: &str, message: impl Into<String>) -> TractError {
     Error::InputShape { name: op.to_owned(), message: message.into() }.into()
 }
 
-fn plain<T: Datum>(t: &Tensor) -> TractResult<&[T]> {
+pub(crate) fn plain<T: Datum>(t: &Tensor) -> TractResult<&[T]> {
     t.try_as_plain_ram()?.as_slice::<T>()
 }
 
