@@ -4,6 +4,7 @@
 use tract_onnx::prelude::{TractResult, TypedModel};
 
 mod activations;
+mod attention;
 mod bitshift;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
@@ -27,6 +28,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("Swish", activations::swish);
     reg.insert("SwiGLU", activations::swiglu);
     // tract lacks these.
+    reg.insert("Attention", attention::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     onnx

@@ -27,7 +27,7 @@ pub(crate) fn attr(name: &str, value: Attr) -> AttributeProto {
 }
 
 /// Runs `op_type` on `inputs` (an input named "" is left out, as an omitted optional one)
-/// and returns its `outputs` named outputs.
+/// and returns its `outputs` named outputs (one named "" is an omitted optional output).
 pub(crate) fn run_node(
     op_type: &str,
     attributes: Vec<AttributeProto>,
@@ -62,7 +62,7 @@ pub(crate) fn run_node(
     let graph = GraphProto {
         node: vec![node],
         input: given.iter().map(|(name, t)| typed(name, t)).collect::<TractResult<_>>()?,
-        output: outputs.iter().map(|name| value(name)).collect(),
+        output: outputs.iter().filter(|name| !name.is_empty()).map(|name| value(name)).collect(),
         ..Default::default()
     };
     let opset = OperatorSetIdProto { domain: String::new(), version: 24 };
