@@ -62,6 +62,12 @@ export interface TensorInfo {
   /** An element type; only outputs can be `'map'` (with shape [batch]). */
   readonly dtype: OutputDType;
   readonly shape: readonly Dim[];
+  /**
+   * Present (true) on a value input: an input whose values, not only its shape, decide how
+   * the graph is typed (a Reshape's shape, a Reduce's axes given as an input). Each new set of
+   * values is a load of its own, kept like a specialised plan (`maxSpecializedPlans`).
+   */
+  readonly valueInput?: true;
 }
 
 export type TypedArray =

@@ -379,7 +379,7 @@ fn map_rows(keys: &MapKeys, probabilities: &[f32]) -> Array {
     rows
 }
 
-/// `[{ name, dtype, shape }]` with symbolic dimensions as strings.
+/// `[{ name, dtype, shape, valueInput? }]` with symbolic dimensions as strings.
 pub fn tensor_infos<'a>(infos: impl Iterator<Item = &'a TensorInfo>) -> JsValue {
     infos
         .map(|info| {
@@ -395,6 +395,9 @@ pub fn tensor_infos<'a>(infos: impl Iterator<Item = &'a TensorInfo>) -> JsValue 
             let _ = Reflect::set(&o, &"name".into(), &info.name.as_str().into());
             let _ = Reflect::set(&o, &"dtype".into(), &info.dtype.name().into());
             let _ = Reflect::set(&o, &"shape".into(), &shape);
+            if info.value {
+                let _ = Reflect::set(&o, &"valueInput".into(), &true.into());
+            }
             JsValue::from(o)
         })
         .collect::<Array>()

@@ -13,6 +13,7 @@ pub mod plans;
 mod rewrite;
 pub mod schema;
 pub mod tensor;
+mod values;
 
 pub use dtype::DType;
 pub use error::{Error, Result, guard};

@@ -14,6 +14,7 @@ use crate::ops::ml::ZipMap;
 use crate::plans::{NodeTime, Plans};
 use crate::schema::TensorInfo;
 use crate::tensor::{HostTensor, MapKeys};
+use crate::values::ValueInputs;
 
 /// Bounds on what one prediction may ask for; both are checked before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,15 +63,24 @@ pub(crate) struct Graph {
 }
 
 pub struct Model {
-    plans: Plans,
+    engine: Engine,
     /// The model's `metadata_props` and producer, in file order (feature names, labels, ...).
     metadata: Vec<(String, String)>,
     inputs: Vec<InputSpec>,
     outputs: Vec<TensorInfo>,
-    /// Per output: the keys of the map it becomes, for outputs made by a ZipMap.
-    map_keys: Vec<Option<MapKeys>>,
-    footprint: Footprint,
     limits: Limits,
+}
+
+enum Engine {
+    /// A typed graph and its plans.
+    Graph {
+        plans: Plans,
+        /// Per output: the keys of the map it becomes, for outputs made by a ZipMap.
+        map_keys: Vec<Option<MapKeys>>,
+        footprint: Footprint,
+    },
+    /// A graph that types only once its value inputs are known: one model per set of values.
+    Values(ValueInputs),
 }
 
 impl std::fmt::Debug for Model {
@@ -83,12 +93,9 @@ impl Model {
     /// Loads an ONNX model, or a bundle made by `edgeinfer build` (checked before anything
     /// of it runs).
     pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
-        guard(|| {
-            let graph = match crate::bundle::is_bundle(bytes) {
-                true => crate::bundle::open(bytes, options)?.graph,
-                false => parse_onnx(bytes, options)?,
-            };
-            Model::from_graph(graph, options)
+        guard(|| match crate::bundle::is_bundle(bytes) {
+            true => Model::from_graph(crate::bundle::open(bytes, options)?.graph, options),
+            false => Model::from_proto(decode_onnx(bytes)?, options),
         })
     }
 
@@ -101,7 +108,7 @@ impl Model {
         guard(|| {
             let proto = decode_onnx(&bytes)?;
             drop(bytes);
-            Model::from_graph(graph_from_proto(proto, options)?, options)
+            Model::from_proto(proto, options)
         })
     }
 
@@ -115,6 +122,49 @@ impl Model {
             let opened = crate::bundle::open_parts(parts, options)?;
             Ok((Model::from_graph(opened.graph, options)?, opened.manifest))
         })
+    }
+
+    /// A runnable model from a decoded ONNX file. A graph that does not type because it takes
+    /// as inputs values tract needs as constants becomes a model typed per set of values.
+    pub(crate) fn from_proto(proto: pb::ModelProto, options: &LoadOptions) -> Result<Model> {
+        let value_inputs = crate::values::find(&proto);
+        let kept = (!value_inputs.is_empty()).then(|| proto.clone());
+        match (graph_from_proto(proto, options), kept) {
+            (Ok(graph), _) => Model::from_graph(graph, options),
+            (Err(first @ Error::ModelInvalid(_)), Some(proto)) => {
+                Model::with_value_inputs(proto, value_inputs, options).map_err(|_| first)
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// The model of a graph with value inputs: its schema comes from the graph's declarations,
+    /// as there is no typed graph to read it from until the values are known.
+    fn with_value_inputs(proto: pb::ModelProto, value_inputs: Vec<String>, options: &LoadOptions) -> Result<Model> {
+        let metadata = metadata(&proto);
+        let mut rewritten = proto.clone();
+        crate::rewrite::apply(&mut rewritten);
+        let mut model = crate::ops::framework()
+            .model_for_proto_model(&rewritten)
+            .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        drop(rewritten);
+        let names = input_names(&model)?;
+        name_unknown_dims(&mut model, &names, false)?;
+        let inputs = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let fact = model.input_fact(i).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+                let info = TensorInfo::declared(name.clone(), fact)?;
+                let dims = fact.shape.concretize().unwrap_or_default();
+                Ok(InputSpec { info: TensorInfo { value: value_inputs.contains(name), ..info }, dims })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let graph = proto.graph.as_ref().expect("decoded models have a graph");
+        let outputs = graph.output.iter().map(TensorInfo::from_proto).collect::<Result<Vec<_>>>()?;
+        let positions = names.iter().enumerate().filter(|(_, n)| value_inputs.contains(n)).map(|(i, _)| i).collect();
+        let values = ValueInputs::new(proto, value_inputs, positions, options);
+        Ok(Model { engine: Engine::Values(values), metadata, inputs, outputs, limits: options.limits })
     }
 
     /// A runnable model from a decluttered graph. Its plans are built by `Plans`: none yet
@@ -149,7 +199,13 @@ impl Model {
         footprint.check_fixed(options.limits.max_tensor_bytes)?;
         let plans =
             Plans::new(decluttered, options.max_specialized_plans).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-        Ok(Model { plans, metadata, inputs, outputs, map_keys, footprint, limits: options.limits })
+        Ok(Model {
+            engine: Engine::Graph { plans, map_keys, footprint },
+            metadata,
+            inputs,
+            outputs,
+            limits: options.limits,
+        })
     }
 
     /// Gives a model loaded with the default options (a bundle's snapshot, see `snapshot`)
@@ -161,27 +217,47 @@ impl Model {
                 "inputShapes cannot be applied to a loaded model; load the model with them".into(),
             ));
         }
-        self.footprint.check_fixed(options.limits.max_tensor_bytes)?;
         self.limits = options.limits;
-        self.plans.set_capacity(options.max_specialized_plans).map_err(|e| from_tract(&e, Error::ModelInvalid))
+        match &mut self.engine {
+            Engine::Graph { plans, footprint, .. } => {
+                footprint.check_fixed(options.limits.max_tensor_bytes)?;
+                plans.set_capacity(options.max_specialized_plans).map_err(|e| from_tract(&e, Error::ModelInvalid))
+            }
+            Engine::Values(values) => values.configure(options),
+        }
     }
 
     /// How many plans specialised for concrete input shapes the model holds now.
     pub fn specialized_plans(&self) -> usize {
-        self.plans.specialized()
+        match &self.engine {
+            Engine::Graph { plans, .. } => plans.specialized(),
+            Engine::Values(values) => values.models().map(Model::specialized_plans).sum(),
+        }
+    }
+
+    /// For a model with value inputs, how many sets of their values it holds a typed graph
+    /// for (at most `max_specialized_plans`, and at least one); 0 for any other model.
+    pub fn value_sets(&self) -> usize {
+        match &self.engine {
+            Engine::Graph { .. } => 0,
+            Engine::Values(values) => values.models().count(),
+        }
     }
 
     /// Whether an input shape seen more than once waits for a plan of its own (see
     /// `specialize_next`).
     pub fn wants_specializing(&self) -> bool {
-        self.plans.wants_specializing()
+        matches!(&self.engine, Engine::Graph { plans, .. } if plans.wants_specializing())
     }
 
     /// Builds one waiting specialised plan, outside any prediction (a host calls it when
     /// idle); says whether another still waits. Failing to specialise is not an error: that
     /// shape keeps the symbolic plan.
     pub fn specialize_next(&mut self) -> bool {
-        guard(|| Ok(self.plans.specialize_next())).unwrap_or(false)
+        match &mut self.engine {
+            Engine::Graph { plans, .. } => guard(|| Ok(plans.specialize_next())).unwrap_or(false),
+            Engine::Values(_) => false,
+        }
     }
 
     pub fn inputs(&self) -> impl Iterator<Item = &TensorInfo> {
@@ -199,21 +275,35 @@ impl Model {
     /// Runs the model on `feeds` as `predict` does, and says how long each node of the plan
     /// that ran took, by `clock` (milliseconds), in the order they ran.
     pub fn profile(&mut self, feeds: Vec<(String, Feed)>, clock: &mut dyn FnMut() -> f64) -> Result<Vec<NodeTime>> {
+        let (plans, footprint) = match &mut self.engine {
+            Engine::Graph { plans, footprint, .. } => (plans, footprint),
+            Engine::Values(values) => {
+                let bound = feeds::bind(&self.inputs, feeds.clone(), self.limits.max_input_elements)?;
+                return values.with_model(&bound.tensors, feeds, |model, feeds| model.profile(feeds, clock));
+            }
+        };
         let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
-        self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
-        self.plans.for_symbols(&bound.symbols)?.run_profiled(bound.tensors, clock)
+        footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
+        plans.for_symbols(&bound.symbols)?.run_profiled(bound.tensors, clock)
     }
 
     /// Runs the model. Inputs are checked first; a failure of any kind leaves the model
     /// ready for the next call.
     pub fn predict(&mut self, feeds: Vec<(String, Feed)>) -> Result<Vec<(String, HostTensor)>> {
+        let (plans, map_keys, footprint) = match &mut self.engine {
+            Engine::Graph { plans, map_keys, footprint } => (plans, map_keys, footprint),
+            Engine::Values(values) => {
+                let bound = feeds::bind(&self.inputs, feeds.clone(), self.limits.max_input_elements)?;
+                return values.with_model(&bound.tensors, feeds, |model, feeds| model.predict(feeds));
+            }
+        };
         let bound = feeds::bind(&self.inputs, feeds, self.limits.max_input_elements)?;
-        self.footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
-        let outputs = self.plans.for_symbols(&bound.symbols)?.run(bound.tensors)?;
+        footprint.check(&bound.symbols, self.limits.max_tensor_bytes)?;
+        let outputs = plans.for_symbols(&bound.symbols)?.run(bound.tensors)?;
         self.outputs
             .iter()
             .zip(outputs.iter())
-            .zip(&self.map_keys)
+            .zip(map_keys.iter())
             .map(|((info, t), keys)| {
                 let host = HostTensor::from_tract(&info.name, t)?;
                 let host = match keys {

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use tract_onnx::prelude::{TDim, TypedFact};
+use tract_onnx::pb;
+use tract_onnx::prelude::{DatumType, InferenceFact, TDim, TVec, TypedFact};
+use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -38,6 +40,9 @@ pub struct TensorInfo {
     pub name: String,
     pub dtype: DType,
     pub shape: Vec<Dim>,
+    /// A value input: its values, not only its shape, decide how the graph is typed (a
+    /// Reshape's shape, a Reduce's axes). Each new set of values costs a load.
+    pub value: bool,
 }
 
 impl TensorInfo {
@@ -47,7 +52,40 @@ impl TensorInfo {
             node: None,
         })?;
         let shape = fact.shape.iter().map(Dim::from).collect();
-        Ok(TensorInfo { name, dtype, shape })
+        Ok(TensorInfo { name, dtype, shape, value: false })
+    }
+
+    /// From what the graph declares, for a graph that cannot be typed yet.
+    pub(crate) fn declared(name: String, fact: &InferenceFact) -> Result<TensorInfo> {
+        let (Some(datum_type), Some(shape)) = (fact.datum_type.concretize(), fact.shape.concretize()) else {
+            return Err(Error::ModelInvalid(format!("'{name}' has no declared element type and rank")));
+        };
+        TensorInfo::from_fact(name, &TypedFact::dt_shape(datum_type, shape))
+    }
+
+    /// From a graph output's declared type; an unnamed dimension is named after its axis.
+    pub(crate) fn from_proto(output: &pb::ValueInfoProto) -> Result<TensorInfo> {
+        use pb::tensor_shape_proto::dimension::Value;
+        let name = output.name.clone();
+        let Some(pb::type_proto::Value::TensorType(t)) = output.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+            return Err(Error::ModelInvalid(format!("output '{name}' has no declared tensor type")));
+        };
+        let datum_type = pb::tensor_proto::DataType::try_from(t.elem_type)
+            .ok()
+            .and_then(|d| DatumType::try_from(d).ok())
+            .ok_or_else(|| Error::ModelInvalid(format!("output '{name}' has element type {}", t.elem_type)))?;
+        let dims = t.shape.as_ref().map(|s| s.dim.as_slice()).unwrap_or_default();
+        let shape = dims
+            .iter()
+            .enumerate()
+            .map(|(axis, d)| match &d.value {
+                Some(Value::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as usize),
+                Some(Value::DimParam(p)) if !p.is_empty() => Dim::Symbolic(p.clone()),
+                _ => Dim::Symbolic(format!("{name}_dim{axis}")),
+            })
+            .collect();
+        let info = TensorInfo::from_fact(name, &TypedFact::dt_shape(datum_type, TVec::<TDim>::new()))?;
+        Ok(TensorInfo { shape, ..info })
     }
 
     /// "float32[batch,32]", as error messages and `inspect` show a tensor.

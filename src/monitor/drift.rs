@@ -572,6 +572,7 @@ mod tests {
             name: "x".into(),
             dtype: DType::Float32,
             shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(FEATURES)],
+            value: false,
         }];
         FeatureLayout::of(&inputs, &[], None).unwrap()
     }
@@ -668,6 +669,7 @@ mod tests {
             name: "country".into(),
             dtype: DType::String,
             shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(1)],
+            value: false,
         }];
         let layout = FeatureLayout::of(&inputs, &[], None).unwrap();
         let pick = |i: usize, weights: [usize; 3]| {

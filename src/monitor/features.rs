@@ -242,7 +242,7 @@ mod tests {
     use crate::monitor::reference::FeatureReference;
 
     fn info(name: &str, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
-        TensorInfo { name: name.into(), dtype, shape }
+        TensorInfo { name: name.into(), dtype, shape, value: false }
     }
     fn batch() -> Dim {
         Dim::Symbolic("N".into())

@@ -298,8 +298,14 @@ mod tests {
                 name: "x".into(),
                 dtype: DType::Float32,
                 shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(2)],
+                value: false,
             },
-            TensorInfo { name: "email".into(), dtype: DType::String, shape: vec![Dim::Symbolic("N".into())] },
+            TensorInfo {
+                name: "email".into(),
+                dtype: DType::String,
+                shape: vec![Dim::Symbolic("N".into())],
+                value: false,
+            },
         ];
         let meta = [("feature_names".to_string(), "age,ssn".to_string())];
         let layout = FeatureLayout::of(&inputs, &meta, None).unwrap();

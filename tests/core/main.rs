@@ -10,3 +10,4 @@ mod model;
 mod monitor;
 mod plans;
 mod recommender;
+mod values;

@@ -24,7 +24,7 @@ fn batch() -> Dim {
 }
 
 fn info(name: &str, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
-    TensorInfo { name: name.into(), dtype, shape }
+    TensorInfo { name: name.into(), dtype, shape, value: false }
 }
 
 fn x_input() -> Vec<TensorInfo> {

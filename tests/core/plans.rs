@@ -71,6 +71,13 @@ fn recurrent_layers_give_onnxruntimes_answers_in_every_plan() {
 }
 
 #[test]
+fn value_inputs_give_onnxruntimes_answers() {
+    let cases = common::cases_in(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/values"));
+    assert!(cases.len() >= 9, "{}", cases.len());
+    all_pass(&cases);
+}
+
+#[test]
 fn corpus_cases_give_onnxruntimes_answers_in_every_plan() {
     let cases = common::cases();
     assert!(cases.len() >= 20, "{}", cases.len());

@@ -75,11 +75,11 @@ export function packedFixtures(dirs = [corpusDir()]) {
 
 /**
  * What the shared suite runs on in every runtime: the corpus, the NaN fixtures
- * (tests/fixtures/nan), the layers the core fuses (tests/fixtures/layers) and recurrent
- * layers (tests/fixtures/recurrent).
+ * (tests/fixtures/nan), the layers the core fuses (tests/fixtures/layers), recurrent
+ * layers (tests/fixtures/recurrent) and value inputs (tests/fixtures/values).
  */
 export const suiteFixtures = () =>
-  packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent'].map((d) => join(root, 'tests/fixtures', d))]);
+  packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent', 'values'].map((d) => join(root, 'tests/fixtures', d))]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 

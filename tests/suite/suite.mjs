@@ -98,6 +98,32 @@ export function suite(api, fixtures, internal) {
     });
   }
 
+  test('value inputs are marked, each set of values gets its model, and bad values are refused', async () => {
+    const m = await Model.load(fixtures.models['reshape_reduce.onnx']);
+    deepEqual(
+      m.inputs.map((i) => [i.name, i.valueInput ?? false]),
+      [
+        ['x', false],
+        ['shape', true],
+        ['axes', true],
+      ],
+    );
+    const x = new Float32Array(24).map((_, i) => i);
+    const feeds = (shape, axis) => ({
+      x: { data: x, shape: [24] },
+      shape: { data: BigInt64Array.from(shape, BigInt), shape: [3] },
+      axes: { data: [axis], shape: [1] },
+    });
+    const y = await m.predict(feeds([2, 3, 4], 1));
+    deepEqual(y.y.shape, [2, 4]);
+    equal(y.y.data[0], 0 + 4 + 8);
+    await rejects(m.predict(feeds([5, 5, 5], 0)), 'E_INPUT_VALUE');
+    const again = await m.predict(feeds([4, 6, 1], 2));
+    deepEqual(again.y.shape, [4, 6]);
+    equal(again.y.data[5], 5);
+    m.dispose();
+  });
+
   test('profile says where a prediction spent its time, and is not counted as one', async () => {
     const m = await Model.load(model('mlp_tabular'), { monitoring: { name: 'mlp' } });
     const times = await m.profile(mlpInput(2, 3));
