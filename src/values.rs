@@ -22,6 +22,7 @@ const VALUE_OPERANDS: &[(&str, &[usize])] = &[
     ("CenterCropPad", &[1]),
     ("Compress", &[1]),
     ("ConstantOfShape", &[0]),
+    ("CumProd", &[1]),
     ("CumSum", &[1]),
     ("DFT", &[1, 2]),
     ("DequantizeLinear", &[1, 2]),

@@ -6,6 +6,7 @@ use tract_onnx::prelude::{TractResult, TypedModel};
 mod activations;
 mod attention;
 mod bitshift;
+mod cumprod;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
 mod loss;
@@ -29,6 +30,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("SwiGLU", activations::swiglu);
     // tract lacks these.
     reg.insert("Attention", attention::build);
+    reg.insert("CumProd", cumprod::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     onnx

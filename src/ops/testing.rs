@@ -6,7 +6,8 @@ use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
 use tract_onnx::pb::type_proto::{self, Value};
 use tract_onnx::pb::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto,
+    ValueInfoProto,
 };
 use tract_onnx::tract_hir::internal::*;
 
@@ -34,14 +35,25 @@ pub(crate) fn run_node(
     inputs: &[(&str, Tensor)],
     outputs: &[&str],
 ) -> TractResult<TVec<Tensor>> {
+    run_node_with(op_type, attributes, inputs, &[], outputs)
+}
+
+/// As `run_node`, with `consts` more inputs given as initializers after `inputs` (the
+/// operands tract needs as constants: an axis, a shape).
+pub(crate) fn run_node_with(
+    op_type: &str,
+    attributes: Vec<AttributeProto>,
+    inputs: &[(&str, Tensor)],
+    consts: &[(&str, Tensor)],
+    outputs: &[&str],
+) -> TractResult<TVec<Tensor>> {
     let given: Vec<&(&str, Tensor)> = inputs.iter().filter(|(name, _)| !name.is_empty()).collect();
+    let code = |dt: DatumType| {
+        (0..=16).find(|&code| DataType::try_from(code).ok().and_then(|d| DatumType::try_from(d).ok()) == Some(dt))
+    };
     let value = |name: &str| ValueInfoProto { name: name.into(), ..Default::default() };
     let typed = |name: &str, t: &Tensor| -> TractResult<ValueInfoProto> {
-        let elem_type = (0..=16)
-            .find(|&code| {
-                DataType::try_from(code).ok().and_then(|d| DatumType::try_from(d).ok()) == Some(t.datum_type())
-            })
-            .context("no ONNX type")?;
+        let elem_type = code(t.datum_type()).context("no ONNX type")?;
         let dim = t
             .shape()
             .iter()
@@ -51,10 +63,17 @@ pub(crate) fn run_node(
         let r#type = Some(TypeProto { value: Some(Value::TensorType(tensor)), ..Default::default() });
         Ok(ValueInfoProto { r#type, ..value(name) })
     };
+    let initializer = consts.iter().map(|(name, t)| TensorProto {
+        name: name.to_string(),
+        dims: t.shape().iter().map(|&d| d as i64).collect(),
+        data_type: code(t.datum_type()).unwrap_or(0),
+        raw_data: t.as_bytes().to_vec(),
+        ..Default::default()
+    });
     let node = NodeProto {
         op_type: op_type.into(),
         name: "node".into(),
-        input: inputs.iter().map(|(name, _)| name.to_string()).collect(),
+        input: inputs.iter().chain(consts).map(|(name, _)| name.to_string()).collect(),
         output: outputs.iter().map(|s| s.to_string()).collect(),
         attribute: attributes,
         ..Default::default()
@@ -63,6 +82,7 @@ pub(crate) fn run_node(
         node: vec![node],
         input: given.iter().map(|(name, t)| typed(name, t)).collect::<TractResult<_>>()?,
         output: outputs.iter().filter(|name| !name.is_empty()).map(|name| value(name)).collect(),
+        initializer: initializer.collect(),
         ..Default::default()
     };
     let opset = OperatorSetIdProto { domain: String::new(), version: 24 };
