@@ -5,6 +5,7 @@ use tract_onnx::prelude::{TractResult, TypedModel};
 
 mod activations;
 mod attention;
+mod bitcast;
 mod bitshift;
 mod cumprod;
 pub(crate) mod index_checks;
@@ -30,6 +31,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("SwiGLU", activations::swiglu);
     // tract lacks these.
     reg.insert("Attention", attention::build);
+    reg.insert("BitCast", bitcast::build);
     reg.insert("CumProd", cumprod::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
