@@ -11,6 +11,7 @@ mod cumprod;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
 mod loss;
+mod lp_pool;
 pub(crate) mod ml;
 mod recurrent;
 mod space_to_depth;
@@ -33,6 +34,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("Attention", attention::build);
     reg.insert("BitCast", bitcast::build);
     reg.insert("CumProd", cumprod::build);
+    reg.insert("LpPool", lp_pool::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     onnx
