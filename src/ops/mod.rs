@@ -15,6 +15,7 @@ mod lp_pool;
 pub(crate) mod ml;
 mod recurrent;
 mod space_to_depth;
+mod string_concat;
 #[cfg(test)]
 mod testing;
 
@@ -37,6 +38,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("LpPool", lp_pool::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
+    reg.insert("StringConcat", string_concat::build);
     onnx
 }
 
