@@ -7,6 +7,7 @@ mod activations;
 mod attention;
 mod bitcast;
 mod bitshift;
+mod center_crop_pad;
 mod cumprod;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
@@ -34,6 +35,7 @@ pub fn framework() -> tract_onnx::Onnx {
     // tract lacks these.
     reg.insert("Attention", attention::build);
     reg.insert("BitCast", bitcast::build);
+    reg.insert("CenterCropPad", center_crop_pad::build);
     reg.insert("CumProd", cumprod::build);
     reg.insert("LpPool", lp_pool::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
