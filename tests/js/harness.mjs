@@ -79,7 +79,10 @@ export function packedFixtures(dirs = [corpusDir()]) {
  * layers (tests/fixtures/recurrent) and value inputs (tests/fixtures/values).
  */
 export const suiteFixtures = () =>
-  packedFixtures([corpusDir(), ...['nan', 'layers', 'recurrent', 'values'].map((d) => join(root, 'tests/fixtures', d))]);
+  packedFixtures([
+    corpusDir(),
+    ...['nan', 'layers', 'recurrent', 'values'].map((d) => join(root, 'tests/fixtures', d)),
+  ]);
 
 export const fixtures = () => decodeFixtures(packedFixtures());
 
