@@ -96,8 +96,13 @@ export function modelExposition(models, isolate) {
 /** Applies the deployment's log settings to a model, once per settings. */
 export function configureLogs(entry, settings) {
   if (entry.logSettings === settings.log || !entry.model?.configureLogs) return;
-  entry.model.configureLogs(settings.log.mode === 'off' ? false : settings.log.options);
   entry.logSettings = settings.log;
+  try {
+    entry.model.configureLogs(settings.log.mode === 'off' ? false : settings.log.options);
+  } catch (e) {
+    // A model loaded with monitoring: false has no logs to configure; it still serves.
+    if (settings.log.mode !== 'off') console.warn(`${entry.name}: prediction logs are off: ${e?.message ?? e}`);
+  }
 }
 
 /** Hands the lines a request made to the sink: console (Workers Logs) or a Queue binding. */

@@ -145,9 +145,14 @@ test("Triton's statistics: the schema, counts of calls and rows, for all models,
   assert.equal((await call('/v2/models/stats', { key: 'not-a-key-0123456789abcdef' })).status, 401);
 });
 
-test('a model loaded with monitoring: false has no statistics: 400 E_INVALID_OPTION', async () => {
+test('a model loaded with monitoring: false serves, and has no statistics: 400 E_INVALID_OPTION', async () => {
   const call = await serve({ monitoring: false });
   assert.equal((await call('/v2/models/mlp_tabular', { key: KEYS.predict })).status, 200, 'loaded');
+  for (let i = 0; i < 2; i++) {
+    const r = await call('/v2/models/mlp_tabular/infer', { key: KEYS.predict, body: rows(3) });
+    assert.equal(r.status, 200, `it still serves: ${r.text}`);
+    assert.equal(r.json.outputs[0].shape[0], 3);
+  }
   for (const path of ['/v2/models/mlp_tabular/stats', '/v2/models/mlp_tabular/monitoring/stats']) {
     const r = await call(path);
     assert.equal(r.status, 400, path);
