@@ -16,6 +16,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeTensor } from '../tests/suite/corpus.mjs';
 import { root } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { numberArg } from './timing.mjs';
@@ -33,30 +34,9 @@ const OUTCOMES = ['passed', 'wrong', 'refused', 'internal', 'crashed'];
 
 // ---- Tensors as make_cases.py writes them to case.json ----
 
-const ARRAYS = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array, // bit patterns
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
-
 /** A case.json tensor as a feed: `{ data, shape, dtype }`, data a typed array (or strings). */
-function decode(t) {
-  if (t.dtype === 'string') return { data: t.data, shape: t.shape, dtype: t.dtype };
-  const raw = Buffer.from(t.data, 'base64');
-  const bytes = new Uint8Array(raw.length); // a copy of its own, aligned for any element size
-  bytes.set(raw);
-  const Array_ = ARRAYS[t.dtype];
-  return { data: new Array_(bytes.buffer, 0, bytes.length / Array_.BYTES_PER_ELEMENT), shape: t.shape, dtype: t.dtype };
-}
+const decode = (t) =>
+  decodeTensor(t.dtype === 'string' ? { ...t, strings: t.data } : { dtype: t.dtype, shape: t.shape, b64: t.data });
 
 /** An IEEE half's bit pattern as a number. */
 function halfToNumber(bits) {
