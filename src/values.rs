@@ -20,7 +20,6 @@ const VALUE_OPERANDS: &[(&str, &[usize])] = &[
     ("BatchNormalization", &[1, 2, 3, 4]),
     ("BlackmanWindow", &[0]),
     ("CenterCropPad", &[1]),
-    ("Compress", &[1]),
     ("ConstantOfShape", &[0]),
     ("CumProd", &[1]),
     ("CumSum", &[1]),
