@@ -19,6 +19,10 @@ before(async () => {
   cpSync(join(root, 'tests/workerd'), dir, { recursive: true });
   cpSync(join(root, 'tests/suite'), join(dir, 'suite'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
+  // A package of its own: inside the checkout, the nearest package.json would be the
+  // checkout's, whose name is "edgeinfer", and the bundler would resolve the Worker's
+  // 'edgeinfer' to the checkout itself instead of the installed package.
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'edgeinfer-workerd-test', private: true }));
   signedIrisBundle(dir, join(dir, 'bundles'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
