@@ -17,6 +17,7 @@ use crate::tensor::HostTensor;
 
 /// The operands, by operator, whose values tract's typing needs.
 const VALUE_OPERANDS: &[(&str, &[usize])] = &[
+    ("AffineGrid", &[1]),
     ("BatchNormalization", &[1, 2, 3, 4]),
     ("BlackmanWindow", &[0]),
     ("CenterCropPad", &[1]),

@@ -4,6 +4,7 @@
 use tract_onnx::prelude::{TractResult, TypedModel};
 
 mod activations;
+mod affine_grid;
 mod attention;
 mod bitcast;
 mod bitshift;
@@ -33,6 +34,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("Swish", activations::swish);
     reg.insert("SwiGLU", activations::swiglu);
     // tract lacks these.
+    reg.insert("AffineGrid", affine_grid::build);
     reg.insert("Attention", attention::build);
     reg.insert("BitCast", bitcast::build);
     reg.insert("CenterCropPad", center_crop_pad::build);
