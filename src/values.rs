@@ -21,6 +21,7 @@ const VALUE_OPERANDS: &[(&str, &[usize])] = &[
     ("BatchNormalization", &[1, 2, 3, 4]),
     ("BlackmanWindow", &[0]),
     ("CenterCropPad", &[1]),
+    ("Col2Im", &[1, 2]),
     ("ConstantOfShape", &[0]),
     ("CumProd", &[1]),
     ("CumSum", &[1]),

@@ -9,6 +9,7 @@ mod attention;
 mod bitcast;
 mod bitshift;
 mod center_crop_pad;
+mod col2im;
 mod cumprod;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
@@ -38,6 +39,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("Attention", attention::build);
     reg.insert("BitCast", bitcast::build);
     reg.insert("CenterCropPad", center_crop_pad::build);
+    reg.insert("Col2Im", col2im::build);
     reg.insert("CumProd", cumprod::build);
     reg.insert("LpPool", lp_pool::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
