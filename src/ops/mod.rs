@@ -19,6 +19,7 @@ pub(crate) mod ml;
 mod recurrent;
 mod space_to_depth;
 mod string_concat;
+mod string_normalizer;
 #[cfg(test)]
 mod testing;
 
@@ -45,6 +46,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     reg.insert("StringConcat", string_concat::build);
+    reg.insert("StringNormalizer", string_normalizer::build);
     onnx
 }
 
