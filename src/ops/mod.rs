@@ -20,6 +20,7 @@ mod recurrent;
 mod space_to_depth;
 mod string_concat;
 mod string_normalizer;
+mod string_split;
 #[cfg(test)]
 mod testing;
 
@@ -47,6 +48,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     reg.insert("StringConcat", string_concat::build);
     reg.insert("StringNormalizer", string_normalizer::build);
+    reg.insert("StringSplit", string_split::build);
     onnx
 }
 
