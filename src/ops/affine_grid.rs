@@ -166,7 +166,9 @@ mod tests {
         let t = tensor3(&[[[0f64, 1., 0., 0.], [1., 0., 0., 0.], [0., 0., 1., 2.]]]);
         let y = op(true, &[2, 1, 1]).apply(&t).unwrap();
         assert_eq!(y, Tensor::from_shape(&[1, 2, 1, 1, 3], &[0f64, 0., 1., 0., 0., 3.]).unwrap());
-        assert!(op(false, &[1, 2]).apply(&t).unwrap_err().to_string().contains("theta is [1, 3, 4]"));
+        let err = op(false, &[1, 2]).apply(&t).unwrap_err();
+        assert!(err.to_string().contains("theta is [1, 3, 4]"), "{err}");
+        assert_eq!(crate::error::from_tract(&err, crate::Error::Runtime).code(), "E_INPUT_SHAPE");
     }
 
     #[test]

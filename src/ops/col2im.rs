@@ -222,6 +222,7 @@ mod tests {
         let x = Tensor::from_shape(&[1, 2, 1, 1], &[0f32; 2]).unwrap().into_shape(&[1, 2, 1]).unwrap();
         let err = run(vec![], x, &[1, 3], &[1, 2]).unwrap_err();
         assert!(format!("{err:?}").contains("expected (N, C * 2, 2)"), "{err:?}");
+        assert_eq!(crate::error::from_tract(&err, crate::Error::Runtime).code(), "E_INPUT_SHAPE");
     }
 
     #[test]
