@@ -163,11 +163,9 @@ export function createApi(platform) {
     async predict(feeds) {
       try {
         this.#inputIndex ??= new Map(this.#inputs.map((info, i) => [info.name, i]));
-        const outputs = call(() =>
+        return call(() =>
           stage(this.#wasm, this.#inputIndex, feeds) ? this.#wasm.predictStaged() : this.#wasm.predict(feeds),
         );
-        for (const tensor of Object.values(outputs)) Object.defineProperty(tensor, 'toJSON', TO_JSON);
-        return outputs;
       } finally {
         if (this.#sink) this.#drainLogs();
         if (this.#specializing) {
@@ -473,21 +471,6 @@ function arrayLike(labels) {
   }
   return true;
 }
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/**
- * An output tensor's `toJSON` (not enumerable): `data` as a plain array, with 64-bit integers
- * as numbers where they are safe integers and as decimal strings beyond, as JSON has no bigint.
- */
-const TO_JSON = {
-  value() {
-    const { data, shape, dtype } = this;
-    const wide = data instanceof BigInt64Array || data instanceof BigUint64Array;
-    const exact = (v) => (v >= -MAX_SAFE && v <= MAX_SAFE ? Number(v) : String(v));
-    return { data: Array.isArray(data) ? data : Array.from(data, wide ? exact : undefined), shape, dtype };
-  },
-};
 
 function freezeInfos(infos) {
   return Object.freeze(infos.map((i) => Object.freeze({ ...i, shape: Object.freeze(i.shape) })));
