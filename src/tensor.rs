@@ -337,6 +337,8 @@ fn numbers_to_tensor(name: &str, shape: &[usize], v: &[f64], dtype: DType) -> Re
                 .collect::<Result<Vec<bool>>>()?;
             build(shape, out)
         }
+        // An empty JS array has no element to say it holds strings.
+        DType::String if v.is_empty() => build(shape, Vec::<String>::new()),
         DType::String => Err(Error::dtype(name, "expected string data (an array of strings), got plain numbers")),
         DType::Map => Err(Error::dtype(name, "map is an output-only type")),
     }
@@ -374,6 +376,17 @@ fn bigints_to_tensor(name: &str, shape: &[usize], v: &[i128], dtype: DType) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_plain_array_is_an_empty_tensor_of_any_type() {
+        let empty = HostTensor::new(vec![0], Values::Numbers(vec![]));
+        let t = empty.clone().into_tract("x", DType::String).unwrap();
+        assert_eq!((t.datum_type(), t.shape()), (DatumType::String, &[0][..]));
+        let t = empty.into_tract("x", DType::Bool).unwrap();
+        assert_eq!((t.datum_type(), t.shape()), (DatumType::Bool, &[0][..]));
+        let one = HostTensor::new(vec![1], Values::Numbers(vec![1.0]));
+        assert_eq!(one.into_tract("x", DType::String).unwrap_err().code(), "E_INPUT_DTYPE");
+    }
 
     fn round_trip(values: Values, dtype: DType) -> HostTensor {
         let t = HostTensor::new(vec![values.len()], values).into_tract("x", dtype).unwrap();
