@@ -115,21 +115,7 @@ impl AffineGrid {
     }
 }
 
-impl Op for AffineGrid {
-    fn name(&self) -> StaticName {
-        "AffineGrid".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for AffineGrid {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(AffineGrid, "AffineGrid");
 
 impl TypedOp for AffineGrid {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

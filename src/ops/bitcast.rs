@@ -50,21 +50,7 @@ impl BitCast {
     }
 }
 
-impl Op for BitCast {
-    fn name(&self) -> StaticName {
-        "BitCast".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for BitCast {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(BitCast, "BitCast");
 
 impl TypedOp for BitCast {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

@@ -109,21 +109,7 @@ impl CenterCropPad {
     }
 }
 
-impl Op for CenterCropPad {
-    fn name(&self) -> StaticName {
-        "CenterCropPad".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for CenterCropPad {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(CenterCropPad, "CenterCropPad");
 
 impl TypedOp for CenterCropPad {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

@@ -155,21 +155,7 @@ impl Col2Im {
     }
 }
 
-impl Op for Col2Im {
-    fn name(&self) -> StaticName {
-        "Col2Im".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for Col2Im {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(Col2Im, "Col2Im");
 
 impl TypedOp for Col2Im {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

@@ -128,21 +128,7 @@ impl CumProd {
     }
 }
 
-impl Op for CumProd {
-    fn name(&self) -> StaticName {
-        "CumProd".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for CumProd {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(CumProd, "CumProd");
 
 impl TypedOp for CumProd {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {

@@ -3,6 +3,28 @@
 
 use tract_onnx::prelude::{TractResult, TypedModel};
 
+/// `Op` and `EvalOp` for an operator whose one output is `self.apply(input)` of its one input.
+macro_rules! one_input_eval {
+    ($op:ty, $name:literal) => {
+        impl Op for $op {
+            fn name(&self) -> StaticName {
+                $name.into()
+            }
+
+            op_as_typed_op!();
+        }
+
+        impl EvalOp for $op {
+            op_out_of_plan!();
+
+            fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+                Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
+            }
+        }
+    };
+}
+pub(crate) use one_input_eval;
+
 mod activations;
 mod affine_grid;
 mod attention;

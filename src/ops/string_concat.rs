@@ -61,11 +61,7 @@ impl TypedOp for StringConcat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::run_node;
-
-    fn strings<const N: usize>(s: [&str; N]) -> Tensor {
-        tensor1(&s.map(String::from))
-    }
+    use crate::ops::testing::{run_node, strings};
 
     /// As the onnx 1.23 cases test_string_concat*.
     #[test]

@@ -96,21 +96,7 @@ fn strings(shape: &[usize], y: Vec<String>) -> TractResult<Tensor> {
     Ok(tract_ndarray::ArrayD::from_shape_vec(shape, y)?.into_tensor())
 }
 
-impl Op for StringNormalizer {
-    fn name(&self) -> StaticName {
-        "StringNormalizer".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for StringNormalizer {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        Ok(tvec!(self.apply(&inputs[0])?.into_tvalue()))
-    }
-}
+crate::ops::one_input_eval!(StringNormalizer, "StringNormalizer");
 
 impl TypedOp for StringNormalizer {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
@@ -134,11 +120,7 @@ impl TypedOp for StringNormalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{Attr, attr, run_node};
-
-    fn strings<const N: usize>(s: [&str; N]) -> Tensor {
-        tensor1(&s.map(String::from))
-    }
+    use crate::ops::testing::{Attr, attr, run_node, strings};
 
     fn run(attrs: Vec<tract_onnx::pb::AttributeProto>, stops: &[&str], x: Tensor) -> TractResult<Tensor> {
         let mut a = attr("stopwords", Attr::Int(0));

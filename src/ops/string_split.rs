@@ -103,11 +103,7 @@ impl TypedOp for StringSplit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{Attr, attr, run_node};
-
-    fn strings<const N: usize>(s: [&str; N]) -> Tensor {
-        tensor1(&s.map(String::from))
-    }
+    use crate::ops::testing::{Attr, attr, run_node, strings};
 
     fn op(delimiter: Option<&str>, maxsplit: Option<usize>) -> StringSplit {
         let count = SymbolScope::default().new_with_prefix("s");

@@ -11,6 +11,11 @@ use tract_onnx::pb::{
 };
 use tract_onnx::tract_hir::internal::*;
 
+/// A 1-D string tensor.
+pub(crate) fn strings<const N: usize>(s: [&str; N]) -> Tensor {
+    tensor1(&s.map(String::from))
+}
+
 pub(crate) enum Attr {
     Int(i64),
     Float(f32),
