@@ -16,6 +16,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { half } from '../tests/suite/assert.mjs';
 import { decodeTensor } from '../tests/suite/corpus.mjs';
 import { root } from './paths.mjs';
 import { RUNTIMES } from './runtimes.mjs';
@@ -37,16 +38,6 @@ const OUTCOMES = ['passed', 'wrong', 'refused', 'internal', 'crashed'];
 /** A case.json tensor as a feed: `{ data, shape, dtype }`, data a typed array (or strings). */
 const decode = (t) =>
   decodeTensor(t.dtype === 'string' ? { ...t, strings: t.data } : { dtype: t.dtype, shape: t.shape, b64: t.data });
-
-/** An IEEE half's bit pattern as a number. */
-function halfToNumber(bits) {
-  const sign = bits & 0x8000 ? -1 : 1,
-    exponent = (bits >> 10) & 0x1f,
-    mantissa = bits & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
-  return sign * (1024 + mantissa) * 2 ** (exponent - 25);
-}
 
 // ---- The comparison: mirrors `compare` in tests/conformance/runner.rs; change both together ----
 
@@ -79,7 +70,7 @@ function compare(answers, expected, { rtol, atol }) {
     if (FLOATS.has(want.dtype)) {
       // float16 answers as bit patterns (a Uint16Array); a Float16Array holds the numbers.
       const value = (data, i) =>
-        want.dtype === 'float16' && data instanceof Uint16Array ? halfToNumber(data[i]) : Number(data[i]);
+        want.dtype === 'float16' && data instanceof Uint16Array ? half(data[i]) : Number(data[i]);
       for (let i = 0; i < want.data.length; i++) {
         const g = value(got.data, i),
           w = value(want.data, i);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { corpusDir, fixtures, packageDir, root, writeIdentityModel } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
+import { half } from '../suite/assert.mjs';
 import { assertMatches } from '../suite/suite.mjs';
 
 const dir = join(root, '.cache/worker-e2e');
@@ -106,14 +107,6 @@ function assertAsOnnxruntime(c, response) {
       assertMatches(fromV2(o, expected.dtype), expected, { rtol: c.rtol, atol: c.atol }, `${c.name} ${name}`);
     }
   }
-}
-
-function half(h) {
-  const s = h & 0x8000 ? -1 : 1,
-    e = (h >> 10) & 0x1f,
-    m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** A v2 response output back in the package's { data, shape, dtype } form, to compare. */

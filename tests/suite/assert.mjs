@@ -58,3 +58,13 @@ export function show(v) {
     return x;
   });
 }
+
+/** An IEEE half's bit pattern (as a Uint16Array holds it) as a number. */
+export function half(h) {
+  const s = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}

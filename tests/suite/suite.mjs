@@ -5,7 +5,7 @@
 // 'edgeinfer'` gives, `fixtures` is decodeFixtures() of the shared corpus, `internal` the
 // package's js/core.js (the same module the entry point imports), for what the package keeps
 // from its users.
-import { ok, equal, deepEqual, rejects, close, show } from './assert.mjs';
+import { ok, equal, deepEqual, rejects, close, show, half } from './assert.mjs';
 
 /** Same dtype, shape and values (within the case's tolerance) as the reference. */
 export function assertMatches(actual, expected, tol, label) {
@@ -20,15 +20,6 @@ export function assertMatches(actual, expected, tol, label) {
     equal(actual.data.constructor, expected.data.constructor, `${label} array type`);
     close(actual.data, expected.data, tol, label);
   }
-}
-
-function half(h) {
-  const s = h & 0x8000 ? -1 : 1,
-    e = (h >> 10) & 0x1f,
-    m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /** A deterministic stream of floats in [-1, 1), so failures reproduce. */
