@@ -45,6 +45,7 @@ mod string_normalizer;
 mod string_split;
 #[cfg(test)]
 mod testing;
+mod tfidf_vectorizer;
 
 /// The ONNX framework every model is parsed with.
 pub fn framework() -> tract_onnx::Onnx {
@@ -71,6 +72,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("StringConcat", string_concat::build);
     reg.insert("StringNormalizer", string_normalizer::build);
     reg.insert("StringSplit", string_split::build);
+    reg.insert("TfIdfVectorizer", tfidf_vectorizer::build);
     onnx
 }
 
