@@ -39,6 +39,7 @@ mod loss;
 mod lp_pool;
 pub(crate) mod ml;
 mod recurrent;
+mod regex_full_match;
 mod space_to_depth;
 mod string_concat;
 mod string_normalizer;
@@ -68,6 +69,7 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("CumProd", cumprod::build);
     reg.insert("LpPool", lp_pool::build);
     reg.insert("NegativeLogLikelihoodLoss", loss::negative_log_likelihood);
+    reg.insert("RegexFullMatch", regex_full_match::build);
     reg.insert("SoftmaxCrossEntropyLoss", loss::softmax_cross_entropy);
     reg.insert("StringConcat", string_concat::build);
     reg.insert("StringNormalizer", string_normalizer::build);
