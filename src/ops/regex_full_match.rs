@@ -1,18 +1,19 @@
 //! RegexFullMatch (ONNX, opset 20), which tract lacks: true where the whole string matches
-//! `pattern`. The standard names RE2's syntax and onnxruntime runs RE2; the `regex` crate
-//! reads nearly the same syntax and, like RE2, runs in time linear in the string.
+//! `pattern`. The standard names RE2's syntax and onnxruntime runs RE2; the `regex-lite`
+//! crate, the regex project's small one, reads nearly the same syntax and, like RE2, runs in
+//! time linear in the string.
 //!
-//! RE2's Perl classes and word boundaries are ASCII (`\d` is `[0-9]`, `\w` `[0-9A-Za-z_]`,
-//! `\s` `[\t\n\f\r ]`), where the crate's are Unicode's: they are rewritten to those classes
-//! before the pattern is compiled, which matches RE2 and spares the crate's Unicode tables.
-//! For the same size, the crate is built without its other Unicode tables, so a pattern
-//! that needs them (case-insensitive `(?i)`, `\p{Greek}`) is refused at load, as is one the
-//! crate cannot read (look-around and backreferences, which RE2 refuses too); the message
-//! names the pattern and why. The crate reads a few things RE2 does not: a `[` inside a
-//! class opens a nested class, `&&`, `--` and `~~` inside one are set operations, and
-//! `(?x)` is verbose mode.
+//! As in RE2, its Perl classes and word boundaries are ASCII (`\d` is `[0-9]`, `\w`
+//! `[0-9A-Za-z_]`), but its `\s` is POSIX's space, so it matches a vertical tab (U+000B)
+//! where RE2's does not. Its case-insensitive `(?i)` folds ASCII letters alone, where RE2
+//! also folds others (`(?i)é` matches `É` in RE2, not here). A pattern the crate cannot
+//! read is refused at load, the message quoting it and saying why: Unicode classes
+//! (`\p{Greek}`), which RE2 reads; a `[` inside a class other than a POSIX class such as
+//! `[:alpha:]`, and `&&`, `--` or `~~` inside one, which RE2 reads literally; look-around
+//! and backreferences, which RE2 refuses too. The crate reads a few things RE2 does not:
+//! `(?x)` is verbose mode, and `\<`, `\>` and `\b{start}` are word-boundary halves.
 
-use regex::Regex;
+use regex_lite::Regex;
 use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
@@ -30,53 +31,13 @@ pub(super) fn build(_ctx: &ParsingContext, node: &NodeProto) -> Built {
     typed(RegexFullMatch { label, pattern, regex }, 1)
 }
 
-/// RE2's ASCII meaning of the Perl classes and word boundaries, spelled so that the crate
-/// reads it without Unicode tables, inside a character class as outside one (a class
-/// nested in a class is their union).
-fn ascii_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('d') => out.push_str("[0-9]"),
-            Some('D') => out.push_str("[^0-9]"),
-            Some('w') => out.push_str("[0-9A-Za-z_]"),
-            Some('W') => out.push_str("[^0-9A-Za-z_]"),
-            // \x20 rather than a space, which (?x) would drop.
-            Some('s') => out.push_str(r"[\t\n\f\r\x20]"),
-            Some('S') => out.push_str(r"[^\t\n\f\r\x20]"),
-            Some('b') => out.push_str(r"(?-u:\b)"),
-            Some('B') => out.push_str(r"(?-u:\B)"),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 /// The pattern anchored at both ends. It is compiled alone first, so that one such as
 /// `a)|(b` is refused rather than read as two halves of the anchored group. The `(?x)` and
 /// newline before the group closes end a comment that a pattern in the crate's verbose
 /// mode may end in, and are nothing otherwise (flags set so last only to the group's end).
-fn full_match(pattern: &str) -> Result<Regex, String> {
-    let ascii = ascii_classes(pattern);
-    let why = |e: regex::Error| {
-        let text = e.to_string();
-        // A syntax error quotes the rewritten pattern, then says what is wrong: keep that.
-        match text.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
-            Some(reason) => reason.to_owned(),
-            None => text,
-        }
-    };
-    Regex::new(&ascii).map_err(why)?;
-    Regex::new(&format!("\\A(?:{ascii}(?x)\n)\\z")).map_err(why)
+fn full_match(pattern: &str) -> Result<Regex, regex_lite::Error> {
+    Regex::new(pattern)?;
+    Regex::new(&format!("\\A(?:{pattern}(?x)\n)\\z"))
 }
 
 #[derive(Debug, Clone)]
@@ -156,36 +117,48 @@ mod tests {
         assert_eq!(matches("a.b", ["a\nb", "aéb"]), [false, true]);
     }
 
-    /// RE2's classes are ASCII: a digit or letter of another script is not \d or \w.
+    /// As in RE2, a digit or letter of another script is not \d or \w.
     #[test]
     fn perl_classes_and_word_boundaries_are_ascii_as_in_re2() {
         assert_eq!(matches(r"\d+", ["0123456789", "١٢", "12a"]), [true, false, false]);
         assert_eq!(matches(r"\w+", ["a_Z9", "é", "a-b"]), [true, false, false]);
-        assert_eq!(matches(r"\s", [" ", "\t", "\u{a0}", "\u{b}"]), [true, true, false, false]);
+        // POSIX's space: the vertical tab too, which RE2's \s leaves out.
+        assert_eq!(matches(r"\s", [" ", "\t", "\u{a0}", "\u{b}"]), [true, true, false, true]);
         assert_eq!(matches(r"\D\W\S", ["a é", "aé.", "1-b", "a-\t"]), [true, true, false, false]);
         assert_eq!(matches(r"[\d\s-]+", ["1 -2", "1_2"]), [true, false]);
         assert_eq!(matches(r"[^\d]+", ["abc", "a1"]), [true, false]);
         assert_eq!(matches(r"[\W]", ["-", "a", "é"]), [true, false, true]);
         assert_eq!(matches(r".*\bcat\b.*", ["a cat!", "bobcat", "écat"]), [true, false, true]);
         assert_eq!(matches(r"a\Bb", ["ab"]), [true]);
-        // An escaped backslash is not the start of a class.
         assert_eq!(matches(r"\\d", [r"\d", "1"]), [true, false]);
         assert_eq!(matches(r"(?x) \d \s \d # digits", ["1 2", "12"]), [true, false]);
         assert_eq!(matches(r"[[:alpha:]]+\.[a-z]{2,3}", ["abc.de", "é.de"]), [true, false]);
-        assert_eq!(ascii_classes(r"\d\"), r"[0-9]\");
+    }
+
+    /// (?i) folds ASCII letters alone; RE2 also folds é and É, and K with the Kelvin sign.
+    #[test]
+    fn case_insensitivity_folds_ascii_letters() {
+        assert_eq!(matches("(?i)abc", ["ABC", "aBc", "abd"]), [true, true, false]);
+        assert_eq!(matches("(?i)[a-c]+x", ["AbCX", "dx"]), [true, false]);
+        assert_eq!(matches("a(?i:b)c", ["aBc", "ABc"]), [true, false]);
+        assert_eq!(matches("(?i)é|k", ["é", "É", "K", "\u{212a}"]), [true, false, true, false]);
     }
 
     #[test]
     fn bad_patterns_are_refused_at_load() {
         let err = |p: &'static str| format!("{:?}", run(p, strings(["a"])).unwrap_err());
         let e = err("a(b");
-        assert!(e.contains("pattern \"a(b\" is not a regular expression") && e.contains("unclosed group"), "{e}");
+        assert!(e.contains("pattern \"a(b\" is not a regular expression") && e.contains("without closing ')'"), "{e}");
         // Not read as \A(?:a)|(b)\z.
-        assert!(err("a)|(b").contains("pattern \"a)|(b\""));
-        assert!(err("[z-a]").contains("invalid character class range"));
-        assert!(err("(?i)abc").contains("Unicode-aware case insensitivity"));
-        assert!(err(r"\p{Greek}").contains("Unicode property not found"));
-        assert!(err(r"a\").contains("incomplete escape"));
+        let e = err("a)|(b");
+        assert!(e.contains("pattern \"a)|(b\"") && e.contains("without matching '('"), "{e}");
+        assert!(err("[z-a]").contains("invalid range in character class"));
+        assert!(err(r"\p{Greek}").contains("Unicode character classes are not supported"));
+        assert!(err(r"a\").contains("end of pattern"));
+        assert!(err("[a[b]]").contains("nested character classes are not supported"));
+        assert!(err("[a&&b]").contains("intersection is not supported"));
+        assert!(err("a(?=b)").contains("look-around is not supported"));
+        assert!(err(r"(a)\1").contains("backreferences are not supported"));
         let e = format!("{:?}", run_node("RegexFullMatch", vec![], &[("x", strings(["a"]))], &["y"]).unwrap_err());
         assert!(e.contains("pattern is missing"), "{e}");
     }
