@@ -1,5 +1,6 @@
 // The two runtimes the benchmarks compare, behind one small interface:
-// load(bytes) -> session, predict(session, feeds) -> outputs.
+// load(bytes, options?) -> session, predict(session, feeds) -> outputs; only edgeinfer takes
+// options.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,7 +11,7 @@ export const RUNTIMES = {
   async edgeinfer() {
     const dir = process.env.EDGEINFER_PACKAGE ?? root;
     const { Model } = await import(pathToFileURL(join(dir, 'js/node.js')).href);
-    return { load: (bytes) => Model.load(bytes), predict: (m, feeds) => m.predict(feeds) };
+    return { load: (bytes, options) => Model.load(bytes, options), predict: (m, feeds) => m.predict(feeds) };
   },
   async 'onnxruntime-web'() {
     const require = createRequire(join(root, 'package.json'));

@@ -265,6 +265,17 @@ export function createApi(platform) {
       }
     }
 
+    /**
+     * What the model holds in the instance's heap (weights as given and packed, plans,
+     * prediction state, monitoring buffers), the heap's total for every model and the runtime,
+     * and the size of the instance's memory, which never shrinks; in bytes. A disposed model
+     * holds 0.
+     */
+    memory() {
+      const [bytes, heapBytes, instanceBytes] = this.#wasm.memory();
+      return { bytes, heapBytes, instanceBytes };
+    }
+
     /** Frees the model's memory now; later calls reject with E_DISPOSED. */
     dispose() {
       this.#wasm.dispose();

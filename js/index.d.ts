@@ -204,6 +204,8 @@ export declare class Model {
   profile(feeds: Feeds): Promise<NodeTime[]>;
   /** Frees the model's memory; later calls reject with `E_DISPOSED`. */
   dispose(): void;
+  /** What the model holds in memory, in bytes (0 once disposed). */
+  memory(): ModelMemory;
   /** Performance, quality and feedback counters since load. */
   stats(): ModelStats;
   /** Drift of the inputs and predictions against the reference. */
@@ -351,6 +353,18 @@ export interface Reference {
   rows: number;
   features: FeatureReference[];
   prediction?: FeatureReference;
+}
+
+export interface ModelMemory {
+  /**
+   * Heap bytes this model holds: its weights as given and as packed for each plan, prediction
+   * state and monitoring buffers. Grows as plans for new shapes are built.
+   */
+  bytes: number;
+  /** Heap bytes live in the WebAssembly instance, for every model and the runtime. */
+  heapBytes: number;
+  /** The instance's memory size: its high-water mark, since WebAssembly memory never shrinks. */
+  instanceBytes: number;
 }
 
 export interface ModelStats {

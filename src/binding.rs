@@ -9,6 +9,7 @@ use crate::DType;
 use crate::bundle::{self, Parts};
 use crate::error::{Error, guard};
 use crate::feeds::Feed;
+use crate::heap::{self, Meter};
 use crate::interop::{self, JsHost};
 use crate::model::Model;
 use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
@@ -25,6 +26,9 @@ pub struct WasmModel {
     manifest: Option<String>,
     /// Feeds staged by `stageFeed` for the next `predictStaged`.
     staged: Vec<(String, Feed)>,
+    /// The heap bytes the model holds: what its load left allocated, updated by every call
+    /// that can change it (`metered`).
+    meter: Meter,
 }
 
 impl WasmModel {
@@ -50,7 +54,28 @@ impl WasmModel {
         let manifest =
             manifest.map(|m| serde_json::to_string(&m)).transpose().map_err(|e| Error::Internal(e.to_string()))?;
         let model = MonitoredModel::new(model, monitoring)?;
-        Ok(WasmModel { inner: AssertUnwindSafe(Some(model)), output_names, manifest, staged: Vec::new() })
+        Ok(WasmModel {
+            inner: AssertUnwindSafe(Some(model)),
+            output_names,
+            manifest,
+            staged: Vec::new(),
+            meter: Meter::default(),
+        })
+    }
+
+    /// Counts what was allocated since `before` (a `heap::live` reading) as the model's.
+    fn held_since(mut self, before: usize) -> WasmModel {
+        self.meter = Meter::since(before);
+        self
+    }
+
+    /// Runs `f` under the model's meter, its error made a JS error inside it, so that only
+    /// what the model keeps is counted (`f` returns JS values, or nothing on the heap).
+    fn metered<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, JsValue> {
+        let mut meter = self.meter;
+        let out = meter.run(|| guard(|| f(self)).map_err(interop::to_js_error));
+        self.meter = meter;
+        out
     }
 }
 
@@ -58,7 +83,7 @@ impl WasmModel {
 // and vectors; measured against talc (itself faster than the default dlmalloc), 2.4% less
 // time per mlp_tabular prediction.
 #[global_allocator]
-static ALLOCATOR: crate::snapshot::ZeroFreed<rlsf::GlobalTlsf> = crate::snapshot::ZeroFreed(rlsf::GlobalTlsf::new());
+static ALLOCATOR: heap::Heap<rlsf::GlobalTlsf> = heap::Heap(rlsf::GlobalTlsf::new());
 
 unsafe extern "C" {
     /// Synthesised by wasm-ld: runs the static constructors (tract registers its kernels and
@@ -143,6 +168,8 @@ impl WasmModel {
     /// Parses and optimises an ONNX model, or checks and loads a bundle file. `options` is
     /// the JS options object.
     pub fn load(bytes: Vec<u8>, options: JsValue) -> Result<WasmModel, JsValue> {
+        // The file's bytes were allocated before this call; an ONNX file's are freed in it.
+        let before = heap::live().saturating_sub(bytes.capacity());
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
@@ -152,6 +179,7 @@ impl WasmModel {
             }
             WasmModel::new(Model::load_owned(bytes, &options)?, monitoring, None)
         })
+        .map(|m| m.held_since(before))
     }
 
     /// Loads a bundle from its sections, as JS reads them from a compiled module
@@ -159,12 +187,14 @@ impl WasmModel {
     /// digests the platform computed (see `BundleSections`).
     #[wasm_bindgen(js_name = loadBundleSections)]
     pub fn load_bundle_sections(sections: BundleSections, options: JsValue) -> Result<WasmModel, JsValue> {
+        let before = heap::live();
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
             let (model, manifest) = Model::load_bundle(&sections.parts(), &options)?;
             WasmModel::new(model, monitoring, Some(manifest))
         })
+        .map(|m| m.held_since(before))
     }
 
     /// Every check of `loadBundleSections`, options included, without loading: JS calls it
@@ -185,12 +215,15 @@ impl WasmModel {
         guarded(|| {
             let monitoring = interop::monitor_options(&options)?;
             let options = interop::load_options(&options)?;
-            let mut model =
+            let (mut model, mut meter) =
                 crate::snapshot::take().ok_or_else(|| Error::Internal("no model in the restored snapshot".into()))?;
-            model.configure(&options)?;
-            let manifest =
-                serde_json::from_slice(manifest).map_err(|e| Error::Internal(format!("the checked manifest: {e}")))?;
-            WasmModel::new(model, monitoring, Some(manifest))
+            let wrapped = meter.run(move || {
+                model.configure(&options)?;
+                let manifest = serde_json::from_slice(manifest)
+                    .map_err(|e| Error::Internal(format!("the checked manifest: {e}")))?;
+                WasmModel::new(model, monitoring, Some(manifest))
+            })?;
+            Ok(WasmModel { meter, ..wrapped })
         })
     }
 
@@ -232,7 +265,7 @@ impl WasmModel {
     /// Runs the model; when monitored, the outputs object carries the prediction's id under
     /// the symbol `edgeinfer.predictionId` (see `predictionId` in js/core.js).
     pub fn predict(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
-        guarded(|| self.run(|| interop::feeds(&feeds)))
+        self.metered(|m| m.run(|| interop::feeds(&feeds)))
     }
 
     /// Stages one feed whose data is a typed array, as its bytes (`input` indexes the model's
@@ -248,12 +281,14 @@ impl WasmModel {
         shape: Vec<f64>,
         declared: bool,
     ) -> Result<(), JsValue> {
-        guarded(|| {
+        // The staged feed is the model's until `predictStaged` consumes it, in its own window.
+        self.meter.take_over(std::mem::size_of_val(&bytes[..]) + std::mem::size_of_val(&shape[..]));
+        self.metered(move |this| {
             let staged = (|| {
                 let dtype =
                     *DType::ALL.get(dtype as usize).ok_or_else(|| Error::Internal(format!("no dtype {dtype}")))?;
                 // A disposed model has no inputs; `predictStaged` then fails with E_DISPOSED.
-                let name = match self.inner.as_ref() {
+                let name = match this.inner.as_ref() {
                     Some(m) => m
                         .model()
                         .inputs()
@@ -273,11 +308,11 @@ impl WasmModel {
             })();
             match staged {
                 Ok(feed) => {
-                    self.staged.push(feed);
+                    this.staged.push(feed);
                     Ok(())
                 }
                 Err(e) => {
-                    self.staged.clear();
+                    this.staged.clear();
                     Err(e)
                 }
             }
@@ -287,8 +322,10 @@ impl WasmModel {
     /// Runs the model on the staged feeds, as `predict` does.
     #[wasm_bindgen(js_name = predictStaged)]
     pub fn predict_staged(&mut self) -> Result<JsValue, JsValue> {
-        let staged = std::mem::take(&mut self.staged);
-        guarded(|| self.run(move || Ok(staged)))
+        self.metered(|m| {
+            let staged = std::mem::take(&mut m.staged);
+            m.run(move || Ok(staged))
+        })
     }
 
     /// Whether a shape seen more than once waits for its own plan (`specializeNext`).
@@ -301,16 +338,16 @@ impl WasmModel {
     /// from a timer, after the predictions that asked for it have been answered.
     #[wasm_bindgen(js_name = specializeNext)]
     pub fn specialize_next(&mut self) -> bool {
-        self.inner.as_mut().is_some_and(|m| m.model_mut().specialize_next())
+        self.metered(|m| Ok(m.inner.as_mut().is_some_and(|m| m.model_mut().specialize_next()))).unwrap_or(false)
     }
 
     /// Runs the model on `feeds` as `predict` does, unmonitored, and returns how long each
     /// node of the plan took (`[{ node, op, ms }]` in the order they ran), as JSON.
-    pub fn profile(&mut self, feeds: JsValue) -> Result<String, JsValue> {
-        guarded(|| {
+    pub fn profile(&mut self, feeds: JsValue) -> Result<JsValue, JsValue> {
+        self.metered(|m| {
             let feeds = interop::feeds(&feeds)?;
-            let times = self.served()?.model_mut().profile(feeds, &mut interop::performance_now)?;
-            json(&times)
+            let times = m.served()?.model_mut().profile(feeds, &mut interop::performance_now)?;
+            Ok(json(&times)?.into())
         })
     }
 
@@ -334,45 +371,54 @@ impl WasmModel {
 
     /// Joins ground truth to a prediction; returns the rows newly labelled.
     pub fn feedback(&mut self, id: JsValue, labels: JsValue) -> Result<u32, JsValue> {
-        guarded(|| {
+        self.metered(|m| {
             let id = interop::prediction_id(&id)?;
             let labels = interop::labels(&labels)?;
-            Ok(self.served()?.feedback(&id, &labels)? as u32)
+            Ok(m.served()?.feedback(&id, &labels)? as u32)
         })
     }
 
     /// The prediction log lines queued since the last call.
     #[wasm_bindgen(js_name = takeLogs)]
-    pub fn take_logs(&mut self) -> Result<Vec<String>, JsValue> {
-        guarded(|| Ok(self.served()?.take_logs()))
+    pub fn take_logs(&mut self) -> Result<js_sys::Array, JsValue> {
+        self.metered(|m| Ok(m.served()?.take_logs().iter().map(|line| JsValue::from_str(line)).collect()))
     }
 
     #[wasm_bindgen(js_name = configureLogs)]
     pub fn configure_logs(&mut self, options: JsValue) -> Result<(), JsValue> {
-        guarded(|| {
+        self.metered(|m| {
             let options = interop::log_options(&options)?;
-            self.served()?.configure_logs(options)
+            m.served()?.configure_logs(options)
         })
     }
 
     /// Reference statistics of a training sample (CSV text, records, or feeds) as this model
     /// sees it, with its predictions; as JSON.
     #[wasm_bindgen(js_name = buildReference)]
-    pub fn build_reference(&mut self, source: JsValue, options: JsValue) -> Result<String, JsValue> {
-        guarded(|| {
+    pub fn build_reference(&mut self, source: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+        self.metered(|m| {
             let categorical = interop::categorical(&options)?;
-            let served = self.served()?;
+            let served = m.served()?;
             let reference = match interop::sample_columns(&source, &categorical)? {
                 Some(columns) => served.build_reference_from_columns(&columns)?,
                 None => served.build_reference(interop::feeds(&source)?)?,
             };
-            Ok(reference.to_json())
+            Ok(reference.to_json().into())
         })
+    }
+
+    /// What the model holds, what the instance's heap holds, and the size of the instance's
+    /// memory (which never shrinks), in bytes.
+    pub fn memory(&self) -> Vec<f64> {
+        let size = core::arch::wasm32::memory_size::<0>() * 65536;
+        vec![self.meter.held() as f64, heap::live() as f64, size as f64]
     }
 
     /// Frees the model now rather than when the JS object is collected.
     pub fn dispose(&mut self) {
         *self.inner = None;
+        self.staged.clear();
+        self.meter = Meter::default();
     }
 
     #[wasm_bindgen(js_name = isDisposed)]

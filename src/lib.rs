@@ -6,6 +6,7 @@ pub mod dtype;
 pub mod error;
 pub mod feeds;
 mod footprint;
+pub mod heap;
 pub mod model;
 pub mod monitor;
 pub mod ops;

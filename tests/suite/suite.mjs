@@ -387,6 +387,38 @@ export function suite(api, fixtures, internal) {
     deepEqual((await other.predict(mlpInput(1, 1))).y.shape, [1, 1]);
   });
 
+  test('memory: a model reports the bytes it holds, flat over predictions, given back by dispose', async () => {
+    const onnx = model('mlp_tabular');
+    const m = await Model.load(onnx, { monitoring: false });
+    const loaded = m.memory();
+    // The weights, as given (the source of plans for new shapes): most of the file.
+    ok(loaded.bytes > 0.8 * onnx.length, `holds ${loaded.bytes} bytes of a ${onnx.length}-byte model`);
+    ok(loaded.bytes < 50 * onnx.length, `holds ${loaded.bytes} bytes of a ${onnx.length}-byte model`);
+    ok(loaded.heapBytes >= loaded.bytes, 'the heap holds the model');
+    ok(loaded.instanceBytes >= loaded.heapBytes && loaded.instanceBytes % 65536 === 0, 'memory is whole pages');
+    await m.predict(mlpInput(4, 1));
+    await m.predict(mlpInput(4, 2));
+    await idle();
+    const planned = m.memory().bytes;
+    ok(planned > loaded.bytes, `the plans built add to it: ${loaded.bytes} then ${planned}`);
+    for (let i = 0; i < 20; i++) await m.predict(mlpInput(4, i));
+    equal(m.memory().bytes, planned, 'predictions of a seen shape hold nothing more');
+    await rejects(m.predict({ x: { data: floats(31), shape: [1, 31] } }), 'E_INPUT_SHAPE');
+    await m.predict(mlpInput(4, 3));
+    equal(m.memory().bytes, planned, 'nor does a refused prediction');
+    const other = await Model.load(onnx, { monitoring: false });
+    ok(m.memory().heapBytes >= planned + other.memory().bytes, 'two models: the heap holds both');
+    const before = other.memory().heapBytes;
+    m.dispose();
+    const after = other.memory();
+    equal(m.memory().bytes, 0, 'a disposed model holds nothing');
+    ok(
+      before - after.heapBytes > 0.9 * planned && before - after.heapBytes <= planned,
+      `dispose gives back what the model held: ${before - after.heapBytes} of ${planned} bytes`,
+    );
+    other.dispose();
+  });
+
   test('every error is an EdgeInferError', async () => {
     const e1 = await rejects(Model.load(new Uint8Array(0)), 'E_MODEL_PARSE');
     ok(e1 instanceof api.EdgeInferError, 'wasm errors are EdgeInferError');
