@@ -54,6 +54,13 @@ export declare function createHandler(config: {
    * handler is made.
    */
   loading?: 'first-request' | 'startup';
+  /**
+   * A budget for the bytes the loaded models hold together (`model.memory().bytes`). A load
+   * that would pass it is refused with E_RESOURCE_LIMIT (`over: 'refuse'`, the default), or
+   * the least recently used models no request is using are unloaded (`over: 'evict'`), to load
+   * again when next asked for; then only a model bigger than the budget is refused.
+   */
+  memory?: { budget: number; over?: 'refuse' | 'evict' };
   settings?: ServerSettings;
 }): {
   fetch(

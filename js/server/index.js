@@ -20,13 +20,15 @@ const CORS_HEADERS = 'authorization, content-type, inference-header-content-leng
 /**
  * `loading`: 'first-request' (the default: nothing loads at start-up; the first request starts
  * every model loading in the background) or 'startup' (load when the handler is made, at a
- * Worker's module scope, which counts against its start-up time limit).
- * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, loading?: 'first-request' | 'startup', settings?: object }} config
+ * Worker's module scope, which counts against its start-up time limit). `memory`: a budget, in
+ * bytes, for what the loaded models hold together, and what to do when a load would pass it:
+ * 'refuse' it (E_RESOURCE_LIMIT), or 'evict' the least recently used idle models.
+ * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, loading?: 'first-request' | 'startup', memory?: { budget: number, over?: 'refuse' | 'evict' }, settings?: object }} config
  * @returns {{ fetch(request: Request, env?: object, ctx?: object): Promise<Response> }}
  */
 export function createHandler(config) {
   const metrics = new HttpMetrics();
-  const models = new ModelSet(config?.models, metrics, config?.loading);
+  const models = new ModelSet(config?.models, metrics, config?.loading, config?.memory);
   return {
     async fetch(request, env = {}, context = undefined) {
       const started = performance.now();
@@ -35,6 +37,7 @@ export function createHandler(config) {
       let response;
       const waitUntil = context?.waitUntil ? (p) => context.waitUntil(p) : undefined;
       models.startInBackground(waitUntil, env);
+      const lease = models.lease();
       try {
         try {
           settings = await resolveSettings(env, config.settings);
@@ -57,10 +60,12 @@ export function createHandler(config) {
             who = await authenticate(request, settings.auth);
             authorize(who, GROUPS[route.group]);
           }
-          response = await route.handle({ request, params, models, settings, metrics, env, waitUntil, who });
+          response = await route.handle({ request, params, models: lease, settings, metrics, env, waitUntil, who });
         }
       } catch (e) {
         response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));
+      } finally {
+        lease.release();
       }
       response = withCors(request, response, settings?.corsOrigins ?? []);
       metrics.observe(routeName, response.status, (performance.now() - started) / 1000);

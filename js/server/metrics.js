@@ -43,8 +43,11 @@ export class HttpMetrics {
     this.#loads.set(`${name}\u0000${version}`, seconds);
   }
 
-  /** The exposition text; `extra` is appended (other sections, such as model statistics). */
-  render(extra = '') {
+  /**
+   * The exposition text; `extra` is appended (other sections, such as model statistics).
+   * `memory`: the bytes each loaded model holds, and the budget (ModelSet's `memory()`).
+   */
+  render(extra = '', memory = { budget: null, models: [] }) {
     const isolate = isolateId();
     const out = [];
     out.push('# HELP edgeinfer_http_requests_total HTTP requests answered, by route and status.');
@@ -68,6 +71,16 @@ export class HttpMetrics {
     for (const [key, s] of this.#loads) {
       const [model, version] = key.split('\u0000');
       out.push(`edgeinfer_model_load_seconds${labels({ model, version, isolate })} ${s}`);
+    }
+    out.push('# HELP edgeinfer_model_memory_bytes Heap bytes each loaded model holds in this isolate.');
+    out.push('# TYPE edgeinfer_model_memory_bytes gauge');
+    for (const m of memory.models) {
+      out.push(`edgeinfer_model_memory_bytes${labels({ model: m.name, version: m.version, isolate })} ${m.bytes}`);
+    }
+    if (memory.budget !== null) {
+      out.push('# HELP edgeinfer_memory_budget_bytes The memory budget of the loaded models together.');
+      out.push('# TYPE edgeinfer_memory_budget_bytes gauge');
+      out.push(`edgeinfer_memory_budget_bytes${labels({ isolate })} ${memory.budget}`);
     }
     return `${out.join('\n')}\n${extra}`;
   }

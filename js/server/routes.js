@@ -208,7 +208,7 @@ export const ROUTES = [
     path: /^\/metrics$/,
     // Models not loaded yet have no families: a scrape never waits on a load.
     handle: (ctx) => {
-      return new Response(ctx.metrics.render(modelExposition(ctx.models, isolateId())), {
+      return new Response(ctx.metrics.render(modelExposition(ctx.models, isolateId()), ctx.models.memory()), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
       });
     },

@@ -36,10 +36,17 @@ function serve(models, options = {}) {
   const call = async (path, init = {}) => {
     const r = await h.fetch(
       new Request(`http://worker.test${path}`, { headers: { 'content-type': 'application/json' }, ...init }),
-      { ...env, PUBLIC_ROUTES: 'health,metadata,infer' },
+      { ...env, PUBLIC_ROUTES: 'health,metadata,infer,metrics' },
       { waitUntil: (p) => pending.push(p) },
     );
-    return { status: r.status, json: await r.json().catch(() => null) };
+    const text = await r.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // /metrics is text.
+    }
+    return { status: r.status, json, text };
   };
   const background = () => Promise.all(pending.splice(0));
   return { call, loads, background };
@@ -62,8 +69,8 @@ test('nothing loads until the first request, which starts every model in the bac
   assert.equal((await call('/v2/models/a/ready')).status, 503);
   await background();
   assert.deepEqual(loads, { a: 1, b: 1 });
-  assert.deepEqual(await call('/v2/health/ready'), { status: 200, json: { ready: true } });
-  assert.deepEqual(await call('/v2/models/b/ready'), { status: 200, json: { name: 'b', ready: true } });
+  assert.deepEqual((await call('/v2/health/ready')).json, { ready: true });
+  assert.deepEqual((await call('/v2/models/b/ready')).json, { name: 'b', ready: true });
   assert.equal((await call('/v2/models/a/infer', infer)).status, 200);
   assert.deepEqual(loads, { a: 1, b: 1 }, 'each model loads once');
 });
@@ -142,4 +149,103 @@ test('readFromR2 checks the binding, the pin, the length and the digest', async 
   const changed = new Uint8Array(bytes);
   changed[100] ^= 1;
   await assert.rejects(read(bucket(changed)), (e) => e.code === 'E_INTEGRITY' && e.message.includes(sha256));
+});
+
+// The memory budget, in units of what one model holds once loaded (its symbolic plan built at
+// load, and no monitoring, so that predictions do not add to it).
+const lean = (o) => Model.load(bytes, { ...o, maxSpecializedPlans: 0, monitoring: false });
+const one = await lean({}).then((m) => {
+  const { bytes: held } = m.memory();
+  m.dispose();
+  return held;
+});
+const budget = (over) => ({ memory: { budget: Math.floor(1.5 * one), over } });
+const states = async (call) => {
+  const { ready, models } = (await call('/v2/health/ready')).json;
+  return ready ? 'all ready' : models.map((m) => `${m.name}:${m.state}`);
+};
+
+test('a memory budget refuses the model that would pass it, with E_RESOURCE_LIMIT; the others serve', async () => {
+  const { call, background } = serve({ a: lean, b: lean }, budget('refuse'));
+  await call('/v2/health/live');
+  await background();
+  const ready = await call('/v2/health/ready');
+  assert.deepEqual(ready.json.models, [
+    { name: 'a', version: '1', state: 'ready' },
+    { name: 'b', version: '1', state: 'failed', error: 'E_RESOURCE_LIMIT' },
+  ]);
+  assert.equal((await call('/v2/models/a/infer', infer)).status, 200);
+  const refused = await call('/v2/models/b/infer', infer);
+  assert.equal(refused.status, 503);
+  assert.match(refused.json.error, /E_RESOURCE_LIMIT/);
+});
+
+test("under over: 'evict', loading a model unloads the least recently used idle one", async () => {
+  const { call, loads, background } = serve({ a: lean, b: lean }, budget('evict'));
+  await call('/v2/health/live');
+  await background();
+  assert.deepEqual(await states(call), ['a:unloaded', 'b:ready'], 'b loaded after a, so a made room');
+  assert.equal((await call('/v2/models/a/infer', infer)).status, 200, 'an evicted model loads again');
+  assert.deepEqual(await states(call), ['a:ready', 'b:unloaded']);
+  assert.equal((await call('/v2/models/b/infer', infer)).status, 200);
+  assert.deepEqual(loads, { a: 2, b: 2 });
+  const metrics = (await call('/metrics')).text;
+  const b = metrics.match(/^edgeinfer_model_memory_bytes\{model="b",version="1",isolate="[0-9a-f]+"\} (\d+)$/m);
+  assert.ok(b, 'the loaded model has a gauge');
+  // What it holds after load, and a prediction's state: within the budget.
+  assert.ok(Number(b[1]) >= one && Number(b[1]) <= 1.5 * one, `b holds ${b[1]} bytes, loaded ${one}`);
+  assert.doesNotMatch(metrics, /edgeinfer_model_memory_bytes\{model="a"/, 'an unloaded model holds nothing');
+  assert.match(
+    metrics,
+    new RegExp(`^edgeinfer_memory_budget_bytes\\{isolate="[0-9a-f]+"\\} ${Math.floor(1.5 * one)}$`, 'm'),
+  );
+});
+
+test('a model a request is using is not evicted under it, but once it is answered', async () => {
+  const { call, background } = serve({ a: lean, b: lean }, budget('evict'));
+  await call('/v2/health/live');
+  await background();
+  // b evicted a as it loaded; a request for a loads it again (evicting b) and holds it while
+  // its body arrives.
+  let finish;
+  const body = new ReadableStream({
+    start(controller) {
+      finish = () => {
+        controller.enqueue(new TextEncoder().encode(infer.body));
+        controller.close();
+      };
+    },
+  });
+  const slow = call('/v2/models/a/infer', { method: 'POST', body, duplex: 'half' });
+  for (let i = 0; String(await states(call)) !== 'a:ready,b:unloaded'; i++) {
+    assert.ok(i < 400, 'a loads for the request within 2 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const other = await call('/v2/models/b/infer', infer);
+  assert.equal(other.status, 200, 'b loads again, over the budget while a is in use');
+  assert.equal(await states(call), 'all ready');
+  finish();
+  assert.equal((await slow).status, 200, 'the request holding a is answered by a');
+  assert.deepEqual(await states(call), ['a:ready', 'b:unloaded'], 'then the idle, least recently used model goes');
+});
+
+test("under over: 'evict', only a model bigger than the budget on its own is refused", async () => {
+  const { call, background } = serve({ a: lean }, { memory: { budget: Math.floor(one / 2), over: 'evict' } });
+  await call('/v2/health/live');
+  await background();
+  const refused = await call('/v2/models/a/infer', infer);
+  assert.equal(refused.status, 503);
+  assert.match(refused.json.error, /E_RESOURCE_LIMIT/);
+});
+
+test('a memory budget that is not one is refused when the handler is made', () => {
+  const models = [{ name: 'a', load: lean }];
+  for (const [memory, message] of [
+    [{ budget: 0 }, /memory.budget is a positive number of bytes, got 0/],
+    [{ budget: '64MB' }, /memory.budget is a positive number of bytes, got 64MB/],
+    [{ budget: 1e6, over: 'drop' }, /memory.over is 'drop', expected one of refuse, evict/],
+    [{ budget: 1e6, evict: true }, /memory has no option 'evict'; its options are budget and over/],
+  ]) {
+    assert.throws(() => createHandler({ models, memory }), message);
+  }
 });

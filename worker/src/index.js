@@ -7,7 +7,9 @@
 // reference`) is its drift reference, and a bundle's `publicKey` the key its signature must
 // verify with. A model with `r2` ({ binding, key, sha256 }: `edgeinfer worker --r2 BUCKET`) is
 // read from the R2 bucket on first use instead of being part of the script, and refused unless
-// its SHA-256 is the one given.
+// its SHA-256 is the one given. An isolate has 128 MB of memory: add `memory: { budget: BYTES,
+// over: 'evict' }` to keep what the loaded models hold under a budget, unloading the least
+// recently used (or `over: 'refuse'`, refusing a model that would pass it).
 import { Model } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
 import { MODELS } from './models.js';
