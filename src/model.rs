@@ -7,7 +7,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{DimFact, Factoid, ShapeFactoid};
 
 use crate::dtype::DType;
-use crate::error::{Error, Result, chain, from_tract, guard};
+use crate::error::{Error, Result, from_tract, guard};
 use crate::feeds::{self, Feed, InputSpec};
 use crate::footprint::Footprint;
 use crate::ops::ml::ZipMap;
@@ -323,13 +323,14 @@ pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
 
 /// The protobuf of an ONNX file. It holds a copy of every weight: callers that own the bytes
 /// drop them once this returns, so that the two are not held at once (see `Model::load_owned`).
+/// Decoded from the bytes in place, not through tract's `proto_model_for_read`, which reads
+/// them into a copy first: a third copy of the weights at the load's peak.
 fn decode_onnx(bytes: &[u8]) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
     }
-    crate::ops::framework()
-        .proto_model_for_read(&mut &bytes[..])
-        .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {}", bytes.len(), chain(&e))))
+    <pb::ModelProto as prost::Message>::decode(bytes)
+        .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {e}", bytes.len())))
 }
 
 /// Types and declutters a decoded model. The protobuf is dropped as soon as tract has made
