@@ -194,12 +194,19 @@ async function loadModel(path, publicKey) {
   }
 }
 
-/** Splits CSV text into rows of fields (quoted fields may hold commas, quotes and newlines). */
+/**
+ * Splits CSV text into rows of fields by the rules `reference` applies (src/monitor/csv.rs):
+ * RFC 4180 quoting, CRLF or LF line ends, a leading byte-order mark dropped, blank lines
+ * skipped, and a quoted field never closed refused, naming the line that opened it.
+ */
 export function parseCsv(text) {
   const rows = [];
   let row = [],
     field = '',
-    quoted = false;
+    quoted = false,
+    line = 1,
+    opened = 1;
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
@@ -207,22 +214,28 @@ export function parseCsv(text) {
         field += '"';
         i++;
       } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === ',') {
+      else {
+        if (c === '\n') line++;
+        field += c;
+      }
+    } else if (c === '"' && field === '') {
+      quoted = true;
+      opened = line;
+    } else if (c === ',') {
       row.push(field);
       field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
+    } else if (c === '\r' && text[i + 1] === '\n') continue;
+    else if (c === '\n') {
       row.push(field);
-      if (row.some((f) => f !== '')) rows.push(row);
+      rows.push(row);
       row = [];
       field = '';
+      line++;
     } else field += c;
   }
-  row.push(field);
-  if (row.some((f) => f !== '')) rows.push(row);
-  return rows;
+  if (quoted) throw new UsageError(`CSV: the quoted field opened on line ${opened} is never closed`);
+  if (field !== '' || row.length) rows.push([...row, field]);
+  return rows.filter((r) => !(r.length === 1 && r[0] === ''));
 }
 
 /** A CSV's rows as feeds: the header names features or inputs, as /predict instances do. */

@@ -57,6 +57,26 @@ test('refusals exit 1 with the code and what was wrong; usage errors exit 2', as
   assert.match(help.stdout, /Usage:/);
 });
 
+test('predict --csv reads CSV as reference does: a quote never closed is refused, not NaN', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-csv-'));
+  const header = 'sepal_length,sepal_width,petal_length,petal_width';
+  // A byte-order mark, CRLF line ends, a quoted field, blank lines: two rows.
+  writeFileSync(join(dir, 'ok.csv'), `\uFEFF${header}\r\n5.1,3.5,"1.4",0.2\r\n\r\n6.7,3.0,5.2,2.3\r\n\n`);
+  const ok = await run('predict', iris, '--csv', join(dir, 'ok.csv'));
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(JSON.parse(ok.stdout).label.data, [0, 2]);
+  writeFileSync(join(dir, 'open.csv'), `${header}\n5.1,3.5,1.4,"0.2\n6.7,3.0,5.2,2.3\n`);
+  for (const command of [
+    ['predict', iris, '--csv', join(dir, 'open.csv')],
+    ['reference', join(dir, 'open.csv')],
+  ]) {
+    const r = await run(...command);
+    assert.notEqual(r.code, 0, `${command[0]} refuses it`);
+    assert.match(r.stderr, /quoted field opened (on|by) line \d+ is never closed/, r.stderr);
+    assert.equal(r.stdout, '', 'and prints no predictions');
+  }
+});
+
 test('flags are checked per command: unknown or malformed ones exit 2 naming them', async () => {
   const own = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8'));
   const version = await run('--version');
