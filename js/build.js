@@ -8,23 +8,12 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { api } from './node-api.js';
 import { makeSnapshot } from './snapshot.js';
+import { DTYPES } from './dtypes.js';
 
 const PACKAGE = new URL('../', import.meta.url);
 
-const TYPED = {
-  float32: 'Float32Array',
-  float64: 'Float64Array',
-  float16: 'Uint16Array',
-  int8: 'Int8Array',
-  int16: 'Int16Array',
-  int32: 'Int32Array',
-  int64: 'BigInt64Array',
-  uint8: 'Uint8Array',
-  uint16: 'Uint16Array',
-  uint32: 'Uint32Array',
-  uint64: 'BigUint64Array',
-  bool: 'Uint8Array',
-};
+/** The TypeScript type of each dtype's typed array. */
+const TYPED = Object.fromEntries(DTYPES.filter((d) => d.array).map((d) => [d.name, d.array.name]));
 const PLAIN = {
   string: 'readonly string[]',
   bool: 'readonly boolean[]',
@@ -180,7 +169,7 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });
-  for (const f of ['core.js', 'bundle.js', 'bundle-node.js', 'snapshot.js', 'index.d.ts'])
+  for (const f of ['core.js', 'dtypes.js', 'bundle.js', 'bundle-node.js', 'snapshot.js', 'index.d.ts'])
     await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
   await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });

@@ -13,6 +13,7 @@ import initWasm, {
   verifyBundleSignature,
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
+import { DTYPES } from './dtypes.js';
 
 /** Predictions that wait for a timer to specialise before they do it themselves. */
 const SPECIALIZE_INLINE_AFTER = 8;
@@ -362,11 +363,7 @@ export function createApi(platform) {
   function checkSigner(module, publicKey) {
     const section = moduleSections(module);
     call(() =>
-      verifyBundleSignature(
-        section('edgeinfer.manifest') ?? new Uint8Array(),
-        section('edgeinfer.signature'),
-        publicKey,
-      ),
+      verifyBundleSignature(section(SECTIONS.manifest) ?? new Uint8Array(), section(SECTIONS.signature), publicKey),
     );
   }
 
@@ -380,6 +377,17 @@ function deepFreeze(o) {
   }
   return o;
 }
+
+/**
+ * A bundle's custom sections, read before the wasm starts (so not asked of it); the names
+ * of `src/bundle/mod.rs`'s `*_SECTION`, checked by tests/js/contracts.test.mjs.
+ */
+export const SECTIONS = {
+  manifest: 'edgeinfer.manifest',
+  model: 'edgeinfer.model',
+  signature: 'edgeinfer.signature',
+  snapshot: 'edgeinfer.snapshot',
+};
 
 /** A reader of a compiled module's custom sections: undefined for none, or more than one. */
 function moduleSections(module) {
@@ -395,12 +403,7 @@ function moduleSections(module) {
  * they run while the module compiles.
  */
 export function bundleSections(section, sha256 = platformSha256) {
-  const found = {
-    manifest: section('edgeinfer.manifest'),
-    model: section('edgeinfer.model'),
-    signature: section('edgeinfer.signature'),
-    snapshot: section('edgeinfer.snapshot'),
-  };
+  const found = Object.fromEntries(Object.entries(SECTIONS).map(([part, name]) => [part, section(name)]));
   const digest = async (bytes) => (bytes ? sha256(bytes) : undefined);
   found.digests = Promise.all([found.model, found.snapshot].map((bytes) => digest(bytes).catch(() => undefined)));
   return found;
@@ -423,19 +426,17 @@ function logSink(log) {
   return typeof log?.sink === 'function' ? log.sink : undefined;
 }
 
-/** Typed arrays whose bytes the core takes as they are; `code` is the dtype's index in the core's `DType::ALL`. */
-const STAGED = new Map([
-  [Float32Array, { code: 0, dtype: 'float32' }],
-  [Float64Array, { code: 1, dtype: 'float64' }],
-  [Int8Array, { code: 3, dtype: 'int8' }],
-  [Int16Array, { code: 4, dtype: 'int16' }],
-  [Int32Array, { code: 5, dtype: 'int32' }],
-  [BigInt64Array, { code: 6, dtype: 'int64' }],
-  [Uint8Array, { code: 7, dtype: 'uint8' }],
-  [Uint16Array, { code: 8, dtype: 'uint16' }],
-  [Uint32Array, { code: 9, dtype: 'uint32' }],
-  [BigUint64Array, { code: 10, dtype: 'uint64' }],
-]);
+/**
+ * Typed arrays whose bytes the core takes as they are, with the dtype each stands for (its
+ * `code` crosses the boundary): one per array, so not float16 or bool, whose arrays are
+ * uint16's and uint8's.
+ */
+const STAGED = new Map(
+  DTYPES.filter((d) => d.array && d.name !== 'float16' && d.name !== 'bool').map((d) => [
+    d.array,
+    { code: d.code, dtype: d.name },
+  ]),
+);
 
 /**
  * The fast path of `predict`: when every feed names a known input and holds a typed array

@@ -3,21 +3,10 @@
 // binary tensor's raw little-endian bytes in input order, sized by its
 // `parameters.binary_data_size`. BYTES elements are a 4-byte little-endian length and UTF-8.
 import { HttpError } from './http.js';
+import { DTYPES } from '../dtypes.js';
 
-const ARRAYS = {
-  FP32: Float32Array,
-  FP64: Float64Array,
-  FP16: Uint16Array,
-  INT8: Int8Array,
-  INT16: Int16Array,
-  INT32: Int32Array,
-  INT64: BigInt64Array,
-  UINT8: Uint8Array,
-  UINT16: Uint16Array,
-  UINT32: Uint32Array,
-  UINT64: BigUint64Array,
-  BOOL: Uint8Array,
-};
+/** The typed array of each v2 datatype with a fixed size. */
+const ARRAYS = Object.fromEntries(DTYPES.filter((d) => d.array && d.v2).map((d) => [d.v2, d.array]));
 
 /** Splits a request body into its JSON header and the binary tail. */
 export function splitBody(bytes, headerLength) {

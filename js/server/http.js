@@ -21,7 +21,7 @@ export function errorResponse(err) {
 }
 
 /** How the core's error codes map to HTTP: the request was well-formed, the model refused it. */
-const STATUS_BY_CODE = {
+export const STATUS_BY_CODE = {
   E_INPUT_MISSING: 422,
   E_INPUT_UNKNOWN: 422,
   E_INPUT_DTYPE: 422,

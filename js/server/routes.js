@@ -15,7 +15,8 @@ import {
   shipLogs,
 } from './monitoring.js';
 
-const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] };
+/** The v2 server metadata; its version is the package's (checked by tests/js/contracts.test.mjs). */
+export const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] };
 
 async function predict(ctx, entry, feeds) {
   configureLogs(entry, ctx.settings);

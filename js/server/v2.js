@@ -3,23 +3,10 @@
 import { HttpError, shown } from './http.js';
 import { readTensor, encodeTensor } from './binary.js';
 import { flatten } from '../nested.js';
+import { DTYPES } from '../dtypes.js';
 
 /** v2 datatypes and the package's dtypes. */
-export const DATATYPES = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
+export const DATATYPES = Object.fromEntries(DTYPES.filter((d) => d.v2).map((d) => [d.v2, d.name]));
 const V2_OF = Object.fromEntries(Object.entries(DATATYPES).map(([k, v]) => [v, k]));
 /** ZipMap outputs (one map per row) have no v2 type: each row goes out as JSON text in BYTES. */
 V2_OF.map = 'BYTES';
