@@ -10,6 +10,7 @@ import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
 import { instanceLayout, parsePredictRequest } from './server/instances.js';
+import { BatchError, defaultThreads, runBatch } from './batch.js';
 
 /** Each command: what it takes (node:util parseArgs options) and its usage. */
 const SPECS = {
@@ -59,6 +60,33 @@ const SPECS = {
     reads it from a file. A CSV's header names the model's features or inputs; each
     row is one instance.`,
   },
+  batch: {
+    options: {
+      input: { type: 'string', short: 'i' },
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string' },
+      'batch-size': { type: 'string' },
+      keep: { type: 'string' },
+      features: { type: 'string' },
+      threads: { type: 'string' },
+      rejects: { type: 'string' },
+      resume: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+      'public-key': { type: 'string' },
+    },
+    usage: `edgeinfer batch MODEL.onnx|BUNDLE.wasm --input FILE --output FILE [--format csv|jsonl]
+                [--keep id,...] [--features a,b,...] [--batch-size N] [--threads N]
+                [--rejects FILE] [--resume] [--quiet] [--public-key NAME.pub]
+    Score a file of any size, a chunk of --batch-size lines (default 4096) at a time, on
+    --threads worker threads (default: one per core), writing one output row per input
+    row in input order: CSV or JSON Lines, by extension or --format. Columns fill the
+    model's features by name (its feature names, or --features), or every column not
+    kept, in order; --keep copies columns through. An output of shape [N] or [N, 1] is
+    one column, [N, K] K columns NAME_0..NAME_K-1, a ZipMap one per class. Rows that
+    cannot be read go to --rejects (default OUTPUT.rejects.csv: line, reason) and the
+    job goes on; it exits 3 when any were. A checkpoint beside the output lets --resume
+    finish a killed job, each row written once.`,
+  },
   worker: {
     multiple: true,
     options: {
@@ -102,7 +130,8 @@ Options:
   -h, --help     this help (or a command's: edgeinfer build --help)
   --version      the version of edgeinfer
 
-Exit codes: 0 success, 1 the model, bundle or input was refused, 2 bad usage.`;
+Exit codes: 0 success, 1 the model, bundle or input was refused, 2 bad usage, 3 a batch
+finished with rows rejected.`;
 
 class UsageError extends Error {}
 
@@ -391,6 +420,53 @@ const COMMANDS = {
       `reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`,
     );
     return 0;
+  },
+
+  async batch([path], flags) {
+    if (!path) throw new UsageError('batch needs MODEL.onnx or BUNDLE.wasm');
+    if (!flags.input || !flags.output) throw new UsageError('batch needs --input FILE and --output FILE');
+    const count = (name, fallback) => {
+      if (flags[name] === undefined) return fallback;
+      const n = Number(flags[name]);
+      if (!Number.isSafeInteger(n) || n < 1)
+        throw new UsageError(`--${name} is a whole number of at least 1, got '${flags[name]}'`);
+      return n;
+    };
+    const list = (value) =>
+      value
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    const loadOptions = { publicKey: await readKey(flags['public-key']), monitoring: false };
+    const started = performance.now();
+    let done;
+    try {
+      done = await runBatch({
+        model: path,
+        loadOptions,
+        load: () => Model.load(path, loadOptions).catch((e) => Promise.reject(new FileError(path, e))),
+        input: flags.input,
+        output: flags.output,
+        format: flags.format,
+        batchSize: count('batch-size', 4096),
+        threads: count('threads', defaultThreads()),
+        keep: list(flags.keep),
+        features: list(flags.features),
+        rejects: flags.rejects,
+        resume: flags.resume,
+        progress: !flags.quiet && process.stderr.isTTY,
+      });
+    } catch (e) {
+      if (e instanceof BatchError && e.exit === 2) throw new UsageError(e.message);
+      throw e;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (!flags.quiet)
+      console.error(
+        `scored ${done.rows} rows into ${flags.output} in ${seconds.toFixed(2)} s (${Math.round(done.rows / seconds)} rows/s)` +
+          (done.rejected ? `; ${done.rejected} rejected, listed in ${done.rejects}` : ''),
+      );
+    return done.rejected ? 3 : 0;
   },
 
   async worker(models, flags) {

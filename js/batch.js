@@ -1,0 +1,561 @@
+// Batch scoring of a file of any size: `edgeinfer batch`. The input is read in chunks cut at
+// record boundaries, each chunk is parsed, scored and formatted on its own (on worker threads
+// when there are several), and the outputs are written in input order, so memory stays flat
+// whatever the file's size. Rows that cannot be read go to a rejects file and the job goes on.
+// After each chunk written, a checkpoint beside the output records how far the input, the
+// output and the rejects have got: `--resume` truncates both files to it and reads on from
+// there, so a killed job resumed writes every row exactly once.
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
+import { Worker } from 'node:worker_threads';
+import Papa from 'papaparse';
+import { DTYPE } from './dtypes.js';
+import { instanceLayout } from './server/instances.js';
+
+export const FORMATS = ['csv', 'jsonl'];
+const READ_BYTES = 1 << 20;
+
+/** A file's format: `given` (--format), else its extension's. */
+export function formatOf(path, given) {
+  const format = given ?? (/\.csv$/i.test(path) ? 'csv' : /\.(jsonl|ndjson)$/i.test(path) ? 'jsonl' : null);
+  if (!FORMATS.includes(format))
+    throw new BatchError(`${path}: cannot tell its format from its name; use --format ${FORMATS.join('|')}`, 2);
+  return format;
+}
+
+/** A refusal of the job before it runs; `exit` is the command's exit code (2: usage). */
+export class BatchError extends Error {
+  constructor(message, exit = 1) {
+    super(message);
+    this.exit = exit;
+  }
+}
+
+/**
+ * How the input's columns fill the model's inputs, and which are copied to the output:
+ * plain data, sent to each worker. The features are the model's feature names where it has
+ * them (any other columns are left alone), else every column not kept.
+ */
+export function planColumns(model, header, { keep = [], features } = {}) {
+  const index = (name, what) => {
+    const i = header.indexOf(name);
+    if (i < 0)
+      throw new BatchError(`the input has no column '${name}' (${what}); its columns are ${header.join(', ')}`);
+    return i;
+  };
+  const kept = keep.map((k) => index(k, '--keep'));
+  const layout = instanceLayout({ features }, model);
+  if (layout.kind === 'matrix') {
+    const { input, names, width } = layout;
+    const columns = names
+      ? names.map((n) => index(n, `a feature of ${input.name}`))
+      : header.map((_, i) => i).filter((i) => !kept.includes(i));
+    if (width !== null && columns.length !== width)
+      throw new BatchError(
+        `${input.name} takes ${width} features and the input has ${columns.length} columns besides those kept (${header.join(', ')}); ` +
+          "name the model's features with --features a,b,... or leave out the others with --keep",
+      );
+    return {
+      kind: 'matrix',
+      inputs: [{ name: input.name, dtype: input.dtype, columns, shape: [columns.length] }],
+      kept,
+    };
+  }
+  if (layout.kind === 'columns') {
+    const inputs = layout.inputs.map((i) => ({
+      name: i.name,
+      dtype: i.dtype,
+      columns: [index(i.name, 'an input of the model')],
+      shape: i.shape.length === 1 ? [] : [1],
+    }));
+    return { kind: 'columns', inputs, kept };
+  }
+  throw new BatchError(
+    "this model's inputs are not a table's columns: batch scores models whose inputs are one [batch, features] matrix or one column each",
+  );
+}
+
+/** What a converter returns for a value its dtype cannot hold. */
+const INVALID = Symbol('invalid');
+const NAN_TEXT = /^\s*[+-]?nan\s*$/i;
+
+/**
+ * A converter of CSV fields and JSON values to elements of `dtype`, chosen once per input:
+ * it returns INVALID rather than throwing, as millions of values go through it.
+ */
+function converter(dtype) {
+  if (dtype === 'string') return (v) => (v === null ? '' : String(v));
+  if (dtype === 'bool')
+    return (v) =>
+      v === true || v === 'true' || v === '1' || v === 1
+        ? 1
+        : v === false || v === 'false' || v === '0' || v === 0
+          ? 0
+          : INVALID;
+  const number = (v) => {
+    if (typeof v === 'number') return v;
+    if (typeof v !== 'string') return INVALID;
+    const n = +v;
+    return n === n || NAN_TEXT.test(v) ? n : INVALID;
+  };
+  if (dtype.startsWith('float')) return (v) => (v === '' || v === null ? NaN : number(v));
+  const big = dtype === 'int64' || dtype === 'uint64';
+  return (v) => {
+    const n = v === '' || v === null ? INVALID : number(v);
+    if (n === INVALID || !Number.isSafeInteger(n)) return INVALID;
+    return big ? BigInt(n) : n;
+  };
+}
+
+/** Why `value` is not an element of `dtype`. */
+function why(value, dtype) {
+  if (value === undefined) return 'is missing';
+  if (value === '' || value === null) return 'is empty';
+  const kind =
+    dtype === 'bool' ? 'a bool (true, false, 1 or 0)' : dtype.startsWith('float') ? 'a number' : 'an integer';
+  return `${JSON.stringify(value)} is not ${kind}`;
+}
+
+/** CSV text's records (arrays of fields), with the line each starts on. */
+function csvRecords(text, firstLine) {
+  const { data } = Papa.parse(text, { delimiter: ',', newline: text.includes('\r\n') ? '\r\n' : '\n' });
+  const quoted = text.includes('"');
+  const records = [];
+  let line = firstLine;
+  for (const fields of data) {
+    const blank = fields.length === 1 && fields[0] === '';
+    if (!blank) records.push({ fields, line });
+    line += 1;
+    // A quoted field's own line breaks.
+    if (quoted) for (const f of fields) for (let i = f.indexOf('\n'); i >= 0; i = f.indexOf('\n', i + 1)) line++;
+  }
+  return records;
+}
+
+/** JSON Lines text's records, as fields in `header`'s order (a line that is no object is a reason). */
+function jsonRecords(text, firstLine, header) {
+  const records = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = firstLine + i;
+    if (!raw.trim()) return;
+    try {
+      const value = JSON.parse(raw);
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('is not a JSON object');
+      records.push({ fields: header.map((h) => (Object.hasOwn(value, h) ? value[h] : undefined)), line });
+    } catch (e) {
+      records.push({ line, reason: `not a JSON object: ${e.message}` });
+    }
+  });
+  return records;
+}
+
+const quote = (s) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+/** A float32 in at most 9 significant digits: enough to read back the same float32. */
+const float32 = (v) => Number(v.toPrecision(9));
+
+/** A float32 in CSV: at most 9 significant digits, enough to read back the same float32. */
+const csvFloat32 = (v) => (Number.isFinite(v) ? String(float32(v)) : Number.isNaN(v) ? '' : String(v));
+
+/** A number in a CSV: NaN as an empty field (as pandas writes it), bools as true and false. */
+function csvCell(dtype) {
+  if (dtype === 'float32') return csvFloat32;
+  if (dtype === 'bool') return (v) => (v ? 'true' : 'false');
+  if (dtype === 'string') return quote;
+  return (v) => (typeof v === 'number' && Number.isNaN(v) ? '' : String(v));
+}
+
+/** A value in JSON: int64 beyond 2^53 as a decimal string, NaN and infinities as null. */
+function jsonValue(v, dtype) {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
+  if (dtype === 'bool') return Boolean(v);
+  if (typeof v === 'number' && !Number.isFinite(v)) return null;
+  return dtype === 'float32' ? float32(v) : v;
+}
+
+/** One output's columns, and its values for row `r` as CSV text (each cell after a comma) and as JSON. */
+function outputFormat(name, t) {
+  if (t.dtype === 'map') {
+    const labels = Object.keys(t.data[0] ?? {});
+    return {
+      columns: labels.map((l) => `${name}_${l}`),
+      csv: (r) => {
+        let text = '';
+        const row = t.data[r];
+        for (const l of labels) text += `,${csvFloat32(row[l])}`;
+        return text;
+      },
+      json: (r) => Object.fromEntries(labels.map((l) => [l, jsonValue(t.data[r][l], 'float32')])),
+    };
+  }
+  const k = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const cell = csvCell(t.dtype);
+  return {
+    columns: k === 1 ? [name] : Array.from({ length: k }, (_, i) => `${name}_${i}`),
+    csv: (r) => {
+      let text = '';
+      for (let i = r * k; i < (r + 1) * k; i++) text += `,${cell(t.data[i])}`;
+      return text;
+    },
+    json: (r) =>
+      k === 1
+        ? jsonValue(t.data[r], t.dtype)
+        : Array.from(t.data.slice(r * k, (r + 1) * k), (v) => jsonValue(v, t.dtype)),
+  };
+}
+
+/**
+ * Reads `records` into one feed per input of the job's plan, filled in place (a record that
+ * cannot be read is rejected with its reason, and the next overwrites its partial row).
+ */
+function readRows(records, job, rejects) {
+  const { plan, header, input: format } = job;
+  const feeds = plan.inputs.map((input) => {
+    const width = input.columns.length;
+    const TypedArray = DTYPE[input.dtype]?.array;
+    const size = records.length * width;
+    return { input, width, convert: converter(input.dtype), data: TypedArray ? new TypedArray(size) : new Array(size) };
+  });
+  const rows = [];
+  for (const rec of records) {
+    if (rec.reason) {
+      rejects.push([rec.line, rec.reason]);
+      continue;
+    }
+    if (format === 'csv' && rec.fields.length !== header.length) {
+      rejects.push([rec.line, `${rec.fields.length} fields, the header has ${header.length}`]);
+      continue;
+    }
+    const at = rows.length;
+    let reason = null;
+    for (const { input, width, convert, data } of feeds) {
+      for (let j = 0; j < width && !reason; j++) {
+        const field = rec.fields[input.columns[j]];
+        const v = field === undefined ? INVALID : convert(field);
+        if (v === INVALID) reason = `column '${header[input.columns[j]]}' ${why(field, input.dtype)}`;
+        else data[at * width + j] = v;
+      }
+    }
+    if (reason) rejects.push([rec.line, reason]);
+    else rows.push(rec);
+  }
+  return { rows, feeds };
+}
+
+/**
+ * Scores one chunk of the input: its records are read (those that cannot be go to the
+ * rejects with their line and why), predicted together (one by one if the model refuses
+ * the chunk, to find the rows it refuses) and formatted. Returns the output text, the
+ * rejects' text, counts, and the output's columns.
+ */
+export async function scoreChunk(model, job, text, firstLine) {
+  const records = job.input === 'csv' ? csvRecords(text, firstLine) : jsonRecords(text, firstLine, job.header);
+  const rejects = [];
+  const { rows, feeds: read } = readRows(records, job, rejects);
+  const feeds = (from, to) =>
+    Object.fromEntries(
+      read.map(({ input, width, data }) => [
+        input.name,
+        {
+          data: data.subarray ? data.subarray(from * width, to * width) : data.slice(from * width, to * width),
+          shape: [to - from, ...input.shape],
+          dtype: input.dtype,
+        },
+      ]),
+    );
+  const parts = [];
+  if (rows.length) {
+    try {
+      parts.push({ from: 0, outputs: await model.predict(feeds(0, rows.length)) });
+    } catch (whole) {
+      if (!whole?.code) throw whole;
+      for (let r = 0; r < rows.length; r++) {
+        try {
+          parts.push({ from: r, outputs: await model.predict(feeds(r, r + 1)) });
+        } catch (e) {
+          if (!e?.code) throw e;
+          rejects.push([rows[r].line, `${e.code}: ${e.message}`]);
+        }
+      }
+    }
+  }
+  const { kept } = job.plan;
+  let columns = null;
+  const lines = [];
+  for (const { from, outputs } of parts) {
+    const formats = Object.entries(outputs).map(([name, t]) => outputFormat(name, t));
+    columns ??= [...kept.map((k) => job.header[k]), ...formats.flatMap((f) => f.columns)];
+    const n = Object.values(outputs)[0]?.shape[0] ?? 0;
+    for (let r = 0; r < n; r++) {
+      const fields = rows[from + r].fields;
+      if (job.output === 'csv') {
+        let line = kept
+          .map((k) => quote(fields[k] === null || fields[k] === undefined ? '' : String(fields[k])))
+          .join(',');
+        for (const f of formats) line += f.csv(r);
+        lines.push(kept.length ? line : line.slice(1));
+      } else {
+        const object = Object.fromEntries(kept.map((k) => [job.header[k], fields[k]]));
+        Object.keys(outputs).forEach((name, i) => (object[name] = formats[i].json(r)));
+        lines.push(JSON.stringify(object));
+      }
+    }
+  }
+  rejects.sort((a, b) => a[0] - b[0]);
+  return {
+    out: lines.length ? `${lines.join('\n')}\n` : '',
+    rejects: rejects.map(([line, reason]) => `${line},${quote(reason)}\n`).join(''),
+    rows: lines.length,
+    rejected: rejects.length,
+    columns,
+  };
+}
+
+/** Whether `text` up to `end` has an even number of quotes: a line break there ends a record. */
+function evenQuotes(text, end) {
+  let n = 0;
+  for (let i = text.indexOf('"'); i >= 0 && i < end; i = text.indexOf('"', i + 1)) n++;
+  return n % 2 === 0;
+}
+
+/** Where the first `lines` lines of `text` end at a record's end, or 0 if they do not yet. */
+function boundary(text, lines, csv) {
+  let at = -1;
+  for (let n = 0; n < lines; n++) {
+    at = text.indexOf('\n', at + 1);
+    if (at < 0) return 0;
+  }
+  const quoted = csv && text.lastIndexOf('"', at) >= 0;
+  while (quoted && !evenQuotes(text, at)) {
+    at = text.indexOf('\n', at + 1);
+    if (at < 0) return 0;
+  }
+  return at + 1;
+}
+
+/** The text of `path` from byte `start`, in chunks of about `lines` lines, each ending at a record's end. */
+async function* chunksOf(path, start, lines, csv) {
+  const file = await open(path);
+  const decoder = new StringDecoder('utf8');
+  const buffer = Buffer.allocUnsafe(READ_BYTES);
+  let carry = '';
+  let position = start;
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, READ_BYTES, position);
+      position += bytesRead;
+      carry += bytesRead ? decoder.write(buffer.subarray(0, bytesRead)) : decoder.end();
+      for (let cut = boundary(carry, lines, csv); cut > 0; cut = boundary(carry, lines, csv)) {
+        yield carry.slice(0, cut);
+        carry = carry.slice(cut);
+      }
+      if (!bytesRead) {
+        if (carry) yield carry;
+        return;
+      }
+    }
+  } finally {
+    await file.close();
+  }
+}
+
+/** The input's column names, the byte its data starts at, and the line of its first row. */
+async function readHeader(path, format) {
+  for await (const text of chunksOf(path, 0, 1, format === 'csv')) {
+    if (format === 'csv') {
+      const header = Papa.parse(text.replace(/^\uFEFF/, '').replace(/\r?\n$/, ''), { delimiter: ',' }).data[0] ?? [];
+      if (header.every((h) => h.trim() === '')) throw new BatchError(`${path}: the first line should name the columns`);
+      return { header: header.map((h) => h.trim()), start: Buffer.byteLength(text), line: 2 };
+    }
+    if (!text.trim()) continue;
+    let first;
+    try {
+      first = JSON.parse(text);
+    } catch (e) {
+      throw new BatchError(`${path}: the first line is not JSON: ${e.message}`);
+    }
+    if (!first || typeof first !== 'object' || Array.isArray(first))
+      throw new BatchError(`${path}: each line should be a JSON object naming the columns`);
+    return { header: Object.keys(first), start: 0, line: 1 };
+  }
+  throw new BatchError(`${path}: the file is empty`);
+}
+
+/**
+ * Scores chunks on worker threads, each with its own copy of the model. The main thread
+ * loads none: `schema` is the model's inputs and metadata as the first worker reports them,
+ * to plan the job, which `start` then sends to every worker.
+ */
+class Pool {
+  #workers;
+  #pending = new Map();
+  #failed = null;
+  schema;
+
+  constructor(n, workerData) {
+    this.#workers = Array.from(
+      { length: n },
+      () => new Worker(new URL('./batch-worker.js', import.meta.url), { workerData }),
+    );
+    const ready = this.#workers.map(
+      (w) =>
+        new Promise((resolve, reject) => {
+          w.once('message', (m) =>
+            m.error ? reject(new Error(`${workerData.model}: ${m.error.code}: ${m.error.message}`)) : resolve(m),
+          );
+          w.once('error', reject);
+        }),
+    );
+    this.schema = Promise.all(ready).then(([first]) => first.schema);
+    this.schema.catch(() => {});
+    for (const w of this.#workers) {
+      w.on('message', (m) => {
+        const p = this.#pending.get(m.seq);
+        if (!p) return;
+        this.#pending.delete(m.seq);
+        if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+        else p.resolve(m);
+      });
+      w.on('error', (e) => {
+        this.#failed = e;
+        for (const p of this.#pending.values()) p.reject(e);
+        this.#pending.clear();
+      });
+    }
+  }
+
+  start(job) {
+    for (const w of this.#workers) w.postMessage({ job });
+  }
+
+  score(seq, text, line) {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(seq, { resolve, reject });
+      this.#workers[seq % this.#workers.length].postMessage({ seq, text, line });
+    });
+  }
+
+  close() {
+    return Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}
+
+/** Reports progress on a terminal at most four times a second: rows, rate, share and time left. */
+function progress(enabled, size) {
+  const started = performance.now();
+  let shown = 0;
+  return (state, done = false) => {
+    if (!enabled) return;
+    const now = performance.now();
+    if (!done && now - shown < 250) return;
+    shown = now;
+    const seconds = (now - started) / 1000;
+    const share = size ? state.bytes / size : 1;
+    const rate = state.rows / Math.max(seconds, 1e-3);
+    const left = share > 0 ? (seconds / share) * (1 - share) : 0;
+    process.stderr.write(
+      `\r${state.rows.toLocaleString('en')} rows, ${Math.round(rate).toLocaleString('en')} rows/s, ` +
+        `${(share * 100).toFixed(0)}%, ${done ? 'done' : `${left.toFixed(0)} s left`}  ${done ? '\n' : ''}`,
+    );
+  };
+}
+
+/**
+ * Runs a batch job. `options`: input and output paths, `format` (else each file's extension),
+ * `batchSize` (lines per chunk), `keep` (columns copied through), `features` (the model's
+ * feature names, where it has none), `threads`, `rejects` (path), `resume`, `progress`
+ * (show it), and `load(options)` and `model` (a path, for worker threads) to load the model.
+ * Returns the counts; rejected rows do not fail the job.
+ */
+export async function runBatch(options) {
+  const { input, output, batchSize = 4096, threads = 1 } = options;
+  const job = { input: formatOf(input, options.format), output: formatOf(output, options.format) };
+  const { size, mtimeMs } = await stat(input).catch((e) => {
+    throw new BatchError(`${input}: ${e.message}`);
+  });
+  const head = await readHeader(input, job.input);
+  const checkpoint = `${output}.progress.json`;
+  const rejectsPath = options.rejects ?? `${output}.rejects.csv`;
+  let state = {
+    input: { size, mtimeMs },
+    bytes: head.start,
+    line: head.line,
+    out: 0,
+    rejectsBytes: 0,
+    rows: 0,
+    rejected: 0,
+  };
+  if (options.resume) {
+    const saved = await readFile(checkpoint, 'utf8').then(JSON.parse, () => null);
+    if (!saved)
+      throw new BatchError(`nothing to resume: ${checkpoint} is not there (the job finished, or never started)`);
+    if (saved.input.size !== size || saved.input.mtimeMs !== mtimeMs)
+      throw new BatchError(`${input} changed since the job started: start it again without --resume`);
+    state = saved;
+  }
+  const out = await open(output, options.resume ? 'r+' : 'w').catch((e) => {
+    throw new BatchError(`${output}: ${e.message}`);
+  });
+  const rejects = await open(rejectsPath, options.resume ? 'r+' : 'w').catch(async (e) => {
+    await out.close();
+    throw new BatchError(`${rejectsPath}: ${e.message}`);
+  });
+  await out.truncate(state.out);
+  await rejects.truncate(state.rejectsBytes);
+  if (!options.resume) state.rejectsBytes += (await rejects.write('line,reason\n', state.rejectsBytes)).bytesWritten;
+  const pool = threads > 1 ? new Pool(threads, { model: options.model, loadOptions: options.loadOptions }) : null;
+  let model = null;
+  try {
+    model = pool ? await pool.schema : await options.load();
+    job.header = head.header;
+    job.plan = planColumns(model, head.header, options);
+  } catch (e) {
+    await Promise.all([pool?.close(), out.close(), rejects.close()]);
+    throw e;
+  }
+  pool?.start(job);
+  const score = pool
+    ? (seq, text, line) => pool.score(seq, text, line)
+    : (_, text, line) => scoreChunk(model, job, text, line);
+  const show = progress(options.progress, size);
+  const inFlight = [];
+  const write = async ({ result, bytes, lines }) => {
+    if (state.out === 0 && result.columns && job.output === 'csv')
+      state.out += (await out.write(`${result.columns.map(quote).join(',')}\n`, state.out)).bytesWritten;
+    if (result.out) state.out += (await out.write(result.out, state.out)).bytesWritten;
+    if (result.rejects) state.rejectsBytes += (await rejects.write(result.rejects, state.rejectsBytes)).bytesWritten;
+    Object.assign(state, { bytes: state.bytes + bytes, line: state.line + lines });
+    state.rows += result.rows;
+    state.rejected += result.rejected;
+    await writeFile(`${checkpoint}.tmp`, JSON.stringify(state));
+    await rename(`${checkpoint}.tmp`, checkpoint);
+    show(state);
+  };
+  try {
+    let seq = 0;
+    let line = state.line;
+    for await (const text of chunksOf(input, state.bytes, batchSize, job.input === 'csv')) {
+      let lines = 0;
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+      inFlight.push(score(seq++, text, line).then((result) => ({ result, bytes: Buffer.byteLength(text), lines })));
+      line += lines;
+      while (inFlight.length >= 2 * threads) await write(await inFlight.shift());
+    }
+    while (inFlight.length) await write(await inFlight.shift());
+  } finally {
+    await Promise.allSettled(inFlight);
+    await out.close();
+    await rejects.close();
+    if (pool) await pool.close();
+    else model.dispose();
+  }
+  show(state, true);
+  await rm(checkpoint, { force: true });
+  if (!state.rejected) await rm(rejectsPath, { force: true });
+  return { rows: state.rows, rejected: state.rejected, rejects: state.rejected ? rejectsPath : null, columns: null };
+}
+
+/** The number of threads `--threads` means by default: one per core. */
+export const defaultThreads = () => availableParallelism();
