@@ -1,7 +1,10 @@
 //! The operator registry (tract-onnx's operators plus the ones this crate adds), and the
 //! optimisation that swaps this crate's leaner stand-ins into runnable models.
 
+use tract_onnx::model::{OnnxOpRegister, ParsingContext};
+use tract_onnx::pb::NodeProto;
 use tract_onnx::prelude::{TractResult, TypedModel};
+use tract_onnx::tract_hir::internal::TractErrorContext;
 
 /// `Op` and `EvalOp` for an operator whose one output is `self.apply(input)` of its one input.
 macro_rules! one_input_eval {
@@ -37,9 +40,12 @@ pub(crate) mod index_checks;
 pub(crate) mod lean;
 mod loss;
 mod lp_pool;
+mod matmul;
 pub(crate) mod ml;
+mod pad;
 mod recurrent;
 mod regex_full_match;
+mod slice;
 mod space_to_depth;
 mod string_concat;
 mod string_normalizer;
@@ -60,6 +66,11 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("SpaceToDepth", space_to_depth::build);
     reg.insert("Swish", activations::swish);
     reg.insert("SwiGLU", activations::swiglu);
+    // tract refuses cases of these (the product of two vectors, Pad's wrap mode), or types
+    // ones it cannot run (a Slice whose bounds it learns only at run time).
+    reg.insert("MatMul", matmul::build);
+    reg.insert("Pad", pad::build);
+    reg.insert("Slice", slice::build);
     // tract lacks these.
     reg.insert("AffineGrid", affine_grid::build);
     reg.insert("Attention", attention::build);
@@ -76,6 +87,15 @@ pub fn framework() -> tract_onnx::Onnx {
     reg.insert("StringSplit", string_split::build);
     reg.insert("TfIdfVectorizer", tfidf_vectorizer::build);
     onnx
+}
+
+/// Builds `node` as tract alone would, for an operator of which this crate takes only some
+/// cases. tract's register (a map of its builders) is made anew for each such node.
+fn tract_build(ctx: &ParsingContext, node: &NodeProto) -> ml::Built {
+    let mut tract = OnnxOpRegister::default();
+    tract_onnx::ops::register_all_ops(&mut tract);
+    let build = tract.0.get(&node.op_type).with_context(|| format!("tract has no {}", node.op_type))?;
+    build(ctx, node)
 }
 
 /// A decluttered model optimised for running: layers fused into this crate's operators,
