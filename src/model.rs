@@ -389,6 +389,7 @@ fn typed_model(
     pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
     let mut typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     crate::ops::index_checks::guard(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    crate::ops::bool_reduce::retarget(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     reset_scans_every_call(&mut typed);
     Ok((input_names, typed))
 }

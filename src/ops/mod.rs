@@ -33,6 +33,7 @@ mod affine_grid;
 mod attention;
 mod bitcast;
 mod bitshift;
+pub(crate) mod bool_reduce;
 mod center_crop_pad;
 mod col2im;
 mod cumprod;
