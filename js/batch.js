@@ -15,6 +15,8 @@ import { instanceLayout } from './server/instances.js';
 
 export const FORMATS = ['csv', 'jsonl'];
 const READ_BYTES = 1 << 20;
+/** The most text read ahead without a record ending: past it, a quote is taken as never closed. */
+const MAX_CARRY = 1 << 24;
 
 /** A file's format: `given` (--format), else its extension's. */
 export function formatOf(path, given) {
@@ -312,26 +314,24 @@ export async function scoreChunk(model, job, text, firstLine) {
   };
 }
 
-/** Whether `text` up to `end` has an even number of quotes: a line break there ends a record. */
-function evenQuotes(text, end) {
-  let n = 0;
-  for (let i = text.indexOf('"'); i >= 0 && i < end; i = text.indexOf('"', i + 1)) n++;
-  return n % 2 === 0;
-}
-
-/** Where the first `lines` lines of `text` end at a record's end, or 0 if they do not yet. */
+/**
+ * Where the first `lines` lines of `text` end at a record's end, or 0 if they do not yet: a
+ * line break ends a record when the quotes before it are even. One pass over the text.
+ */
 function boundary(text, lines, csv) {
   let at = -1;
   for (let n = 0; n < lines; n++) {
     at = text.indexOf('\n', at + 1);
     if (at < 0) return 0;
   }
-  const quoted = csv && text.lastIndexOf('"', at) >= 0;
-  while (quoted && !evenQuotes(text, at)) {
+  let quote = csv ? text.indexOf('"') : -1;
+  let open = false;
+  for (;;) {
+    for (; quote >= 0 && quote < at; quote = text.indexOf('"', quote + 1)) open = !open;
+    if (!open) return at + 1;
     at = text.indexOf('\n', at + 1);
     if (at < 0) return 0;
   }
-  return at + 1;
 }
 
 /** The text of `path` from byte `start`, in chunks of about `lines` lines, each ending at a record's end. */
@@ -354,6 +354,10 @@ async function* chunksOf(path, start, lines, csv) {
         if (carry) yield carry;
         return;
       }
+      if (carry.length > MAX_CARRY)
+        throw new BatchError(
+          `${path}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - Buffer.byteLength(carry)}: a quoted field is never closed`,
+        );
     }
   } finally {
     await file.close();

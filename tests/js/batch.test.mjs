@@ -178,6 +178,21 @@ test('a killed job resumed writes every row exactly once', async () => {
   assert.match(again.stderr, /nothing to resume/);
 });
 
+test('a quote never closed: the rest is one rejected record, or past 16 MB, a refusal that says where', async () => {
+  const body = rows(20)
+    .map((r) => r.join(','))
+    .join('\n');
+  writeFileSync(join(dir, 'open.csv'), `${HEADER}\nr0,5.1,3.5,1.4,0.2\nr1,"6.7,3.0,5.2,2.3\n${body}\n`);
+  const r = await run('batch', iris, '-i', join(dir, 'open.csv'), '-o', join(dir, 'open.out.csv'), '--keep', 'id');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(readFileSync(join(dir, 'open.out.csv.rejects.csv'), 'utf8'), /^3,"2 fields, the header has 5"$/m);
+  const line = 'r,1.0,2.0,3.0,4.0\n';
+  writeFileSync(join(dir, 'huge.csv'), `${HEADER}\nr1,"6.7,3.0,5.2,2.3\n${line.repeat(Math.ceil(17e6 / line.length))}`);
+  const huge = await run('batch', iris, '-i', join(dir, 'huge.csv'), '-o', join(dir, 'huge.out.csv'));
+  assert.equal(huge.code, 1, huge.stderr);
+  assert.match(huge.stderr, /no record ends within 16 MB after byte \d+: a quoted field is never closed/);
+});
+
 test('bad usage exits 2 naming what is wrong; a table the model cannot read, 1', async () => {
   writeFileSync(join(dir, 'ok.csv'), csv(rows(2)));
   writeFileSync(join(dir, 'nameless.csv'), 'a,b\n1,2\n');
