@@ -90,8 +90,9 @@ class Fixtures:
                 json.dump(case, f)
             self.count += 1
 
-    def bad_model(self, name, model, contains):
-        """A model whose attributes must be refused at load, naming operator and attribute."""
+    def bad_model(self, name, model, contains, code="E_MODEL_INVALID"):
+        """A model that must be refused at load with `code`, naming what is wrong (for malformed
+        attributes, the operator and the attribute)."""
         b = model.SerializeToString()
         path = os.path.join(self.out, f"bad_{name}.onnx")
         open(path, "wb").write(b)
@@ -102,7 +103,7 @@ class Fixtures:
         r = subprocess.run([sys.executable, "-c", probe, path], capture_output=True, text=True)
         # The file's own name, not where this machine keeps it: the record stays the same anywhere.
         ort_error = r.stdout.strip().replace(path, os.path.basename(path)) or f"crashes ({r.returncode})"
-        self.bad_models.append({"model": f"bad_{name}.onnx", "code": "E_MODEL_INVALID", "contains": contains,
+        self.bad_models.append({"model": f"bad_{name}.onnx", "code": code, "contains": contains,
                                 "onnxruntime": ort_error})
 
     def bad_input(self, name, model, feeds, code, contains, ort_must_fail=True):
@@ -575,6 +576,13 @@ def bad_models(f):
         outs=(("Y", fl, [None, 4]),))
     m = graph([ml_node("FeatureVectorizer", ["X", "X"], ["Y"], inputdimensions=[4])], x4, [vi("Y", fl, [None, 4])], check=False)
     f.bad_model("feature_vectorizer_dimensions", m, ["FeatureVectorizer", "inputdimensions"])
+    # Valid models this runtime cannot take: a map input (as DictVectorizer reads) and a
+    # sequence input, beside a tensor path; the API's inputs are tensors.
+    for kind, t in (("map", helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(fl, None))),
+                    ("sequence", helper.make_sequence_type_proto(helper.make_tensor_type_proto(fl, None)))):
+        m = graph([helper.make_node("Identity", ["X"], ["Y"])], [*x4, helper.make_value_info("M", t)],
+                  [vi("Y", fl, [None, 4])])
+        f.bad_model(f"{kind}_input", m, ["input 'M'", kind, "tensors"], code="E_UNSUPPORTED_OP")
 
 
 def main():

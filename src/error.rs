@@ -14,6 +14,9 @@ pub enum Error {
     /// The graph uses an operator this runtime does not implement.
     #[error("unsupported operator {op}{}", node.as_deref().map(|n| format!(" (node '{n}')")).unwrap_or_default())]
     UnsupportedOp { op: String, node: Option<String> },
+    /// A valid model that uses something else this runtime does not support.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     #[error("missing input '{name}': the model expects inputs {expected}")]
     InputMissing { name: String, expected: String },
     #[error("unknown input '{name}': the model's inputs are {expected}")]
@@ -61,7 +64,7 @@ impl Error {
         match self {
             Error::ModelParse(_) => "E_MODEL_PARSE",
             Error::ModelInvalid(_) => "E_MODEL_INVALID",
-            Error::UnsupportedOp { .. } => "E_UNSUPPORTED_OP",
+            Error::UnsupportedOp { .. } | Error::Unsupported(_) => "E_UNSUPPORTED_OP",
             Error::InputMissing { .. } => "E_INPUT_MISSING",
             Error::InputUnknown { .. } => "E_INPUT_UNKNOWN",
             Error::InputDtype { .. } => "E_INPUT_DTYPE",

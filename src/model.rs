@@ -342,6 +342,7 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
     if graph.output.is_empty() {
         return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
     }
+    check_input_types(graph)?;
     check_operators(&onnx, graph)?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let metadata = metadata(&proto);
@@ -428,6 +429,24 @@ fn unnamed_batch_inputs(proto: &pb::ModelProto) -> usize {
 
 /// Names every operator the runtime lacks before parsing, so the error is about the model
 /// and not about whichever node the parser happened to reach.
+/// Refuses a graph input that is not a tensor. tract's protobuf knows only tensor types, so a
+/// map, sequence, optional or sparse input decodes as a type with no value, which tract would
+/// report as an invalid model: the model is valid, and what is missing is support for it.
+fn check_input_types(graph: &pb::GraphProto) -> Result<()> {
+    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let other = graph
+        .input
+        .iter()
+        .find(|i| !initializers.contains(i.name.as_str()) && i.r#type.as_ref().is_some_and(|t| t.value.is_none()));
+    match other {
+        None => Ok(()),
+        Some(input) => Err(Error::Unsupported(format!(
+            "graph input '{}' is a map, sequence, optional or sparse tensor; inputs here are tensors",
+            input.name
+        ))),
+    }
+}
+
 fn check_operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
     let mut missing: Vec<(String, String)> = Vec::new();
     visit_nodes(graph, &mut |node| {
