@@ -10,8 +10,7 @@ import { availableParallelism } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
 import Papa from 'papaparse';
-import { DTYPE } from './dtypes.js';
-import { instanceLayout } from './server/instances.js';
+import { TableError, planColumns, predictRows } from './table.js';
 
 export const FORMATS = ['csv', 'jsonl'];
 const READ_BYTES = 1 << 20;
@@ -22,101 +21,8 @@ const MAX_CARRY = 1 << 24;
 export function formatOf(path, given) {
   const format = given ?? (/\.csv$/i.test(path) ? 'csv' : /\.(jsonl|ndjson)$/i.test(path) ? 'jsonl' : null);
   if (!FORMATS.includes(format))
-    throw new BatchError(`${path}: cannot tell its format from its name; use --format ${FORMATS.join('|')}`, 2);
+    throw new TableError(`${path}: cannot tell its format from its name; use --format ${FORMATS.join('|')}`, 2);
   return format;
-}
-
-/** A refusal of the job before it runs; `exit` is the command's exit code (2: usage). */
-export class BatchError extends Error {
-  constructor(message, exit = 1) {
-    super(message);
-    this.exit = exit;
-  }
-}
-
-/**
- * How the input's columns fill the model's inputs, and which are copied to the output:
- * plain data, sent to each worker. The features are the model's feature names where it has
- * them (any other columns are left alone), else every column not kept.
- */
-export function planColumns(model, header, { keep = [], features } = {}) {
-  const index = (name, what) => {
-    const i = header.indexOf(name);
-    if (i < 0)
-      throw new BatchError(`the input has no column '${name}' (${what}); its columns are ${header.join(', ')}`);
-    return i;
-  };
-  const kept = keep.map((k) => index(k, '--keep'));
-  const layout = instanceLayout({ features }, model);
-  if (layout.kind === 'matrix') {
-    const { input, names, width } = layout;
-    const columns = names
-      ? names.map((n) => index(n, `a feature of ${input.name}`))
-      : header.map((_, i) => i).filter((i) => !kept.includes(i));
-    if (width !== null && columns.length !== width)
-      throw new BatchError(
-        `${input.name} takes ${width} features and the input has ${columns.length} columns besides those kept (${header.join(', ')}); ` +
-          "name the model's features with --features a,b,... or leave out the others with --keep",
-      );
-    return {
-      kind: 'matrix',
-      inputs: [{ name: input.name, dtype: input.dtype, columns, shape: [columns.length] }],
-      kept,
-    };
-  }
-  if (layout.kind === 'columns') {
-    const inputs = layout.inputs.map((i) => ({
-      name: i.name,
-      dtype: i.dtype,
-      columns: [index(i.name, 'an input of the model')],
-      shape: i.shape.length === 1 ? [] : [1],
-    }));
-    return { kind: 'columns', inputs, kept };
-  }
-  throw new BatchError(
-    "this model's inputs are not a table's columns: batch scores models whose inputs are one [batch, features] matrix or one column each",
-  );
-}
-
-/** What a converter returns for a value its dtype cannot hold. */
-const INVALID = Symbol('invalid');
-const NAN_TEXT = /^\s*[+-]?nan\s*$/i;
-
-/**
- * A converter of CSV fields and JSON values to elements of `dtype`, chosen once per input:
- * it returns INVALID rather than throwing, as millions of values go through it.
- */
-function converter(dtype) {
-  if (dtype === 'string') return (v) => (v === null ? '' : String(v));
-  if (dtype === 'bool')
-    return (v) =>
-      v === true || v === 'true' || v === '1' || v === 1
-        ? 1
-        : v === false || v === 'false' || v === '0' || v === 0
-          ? 0
-          : INVALID;
-  const number = (v) => {
-    if (typeof v === 'number') return v;
-    if (typeof v !== 'string') return INVALID;
-    const n = +v;
-    return n === n || NAN_TEXT.test(v) ? n : INVALID;
-  };
-  if (dtype.startsWith('float')) return (v) => (v === '' || v === null ? NaN : number(v));
-  const big = dtype === 'int64' || dtype === 'uint64';
-  return (v) => {
-    const n = v === '' || v === null ? INVALID : number(v);
-    if (n === INVALID || !Number.isSafeInteger(n)) return INVALID;
-    return big ? BigInt(n) : n;
-  };
-}
-
-/** Why `value` is not an element of `dtype`. */
-function why(value, dtype) {
-  if (value === undefined) return 'is missing';
-  if (value === '' || value === null) return 'is empty';
-  const kind =
-    dtype === 'bool' ? 'a bool (true, false, 1 or 0)' : dtype.startsWith('float') ? 'a number' : 'an integer';
-  return `${JSON.stringify(value)} is not ${kind}`;
 }
 
 /** CSV text's records (arrays of fields), with the line each starts on. */
@@ -208,44 +114,6 @@ function outputFormat(name, t) {
 }
 
 /**
- * Reads `records` into one feed per input of the job's plan, filled in place (a record that
- * cannot be read is rejected with its reason, and the next overwrites its partial row).
- */
-function readRows(records, job, rejects) {
-  const { plan, header, input: format } = job;
-  const feeds = plan.inputs.map((input) => {
-    const width = input.columns.length;
-    const TypedArray = DTYPE[input.dtype]?.array;
-    const size = records.length * width;
-    return { input, width, convert: converter(input.dtype), data: TypedArray ? new TypedArray(size) : new Array(size) };
-  });
-  const rows = [];
-  for (const rec of records) {
-    if (rec.reason) {
-      rejects.push([rec.line, rec.reason]);
-      continue;
-    }
-    if (format === 'csv' && rec.fields.length !== header.length) {
-      rejects.push([rec.line, `${rec.fields.length} fields, the header has ${header.length}`]);
-      continue;
-    }
-    const at = rows.length;
-    let reason = null;
-    for (const { input, width, convert, data } of feeds) {
-      for (let j = 0; j < width && !reason; j++) {
-        const field = rec.fields[input.columns[j]];
-        const v = field === undefined ? INVALID : convert(field);
-        if (v === INVALID) reason = `column '${header[input.columns[j]]}' ${why(field, input.dtype)}`;
-        else data[at * width + j] = v;
-      }
-    }
-    if (reason) rejects.push([rec.line, reason]);
-    else rows.push(rec);
-  }
-  return { rows, feeds };
-}
-
-/**
  * Scores one chunk of the input: its records are read (those that cannot be go to the
  * rejects with their line and why), predicted together (one by one if the model refuses
  * the chunk, to find the rows it refuses) and formatted. Returns the output text, the
@@ -253,58 +121,24 @@ function readRows(records, job, rejects) {
  */
 export async function scoreChunk(model, job, text, firstLine) {
   const records = job.input === 'csv' ? csvRecords(text, firstLine) : jsonRecords(text, firstLine, job.header);
-  const rejects = [];
-  const { rows, feeds: read } = readRows(records, job, rejects);
-  const feeds = (from, to) =>
-    Object.fromEntries(
-      read.map(({ input, width, data }) => [
-        input.name,
-        {
-          data: data.subarray ? data.subarray(from * width, to * width) : data.slice(from * width, to * width),
-          shape: [to - from, ...input.shape],
-          dtype: input.dtype,
-        },
-      ]),
-    );
-  const parts = [];
-  if (rows.length) {
-    try {
-      parts.push({ from: 0, outputs: await model.predict(feeds(0, rows.length)) });
-    } catch (whole) {
-      if (!whole?.code) throw whole;
-      for (let r = 0; r < rows.length; r++) {
-        try {
-          parts.push({ from: r, outputs: await model.predict(feeds(r, r + 1)) });
-        } catch (e) {
-          if (!e?.code) throw e;
-          rejects.push([rows[r].line, `${e.code}: ${e.message}`]);
-        }
-      }
-    }
-  }
+  const { rows, outputs, rejects } = await predictRows(model, job, records);
   const { kept } = job.plan;
-  let columns = null;
   const lines = [];
-  for (const { from, outputs } of parts) {
-    const formats = Object.entries(outputs).map(([name, t]) => outputFormat(name, t));
-    columns ??= [...kept.map((k) => job.header[k]), ...formats.flatMap((f) => f.columns)];
-    const n = Object.values(outputs)[0]?.shape[0] ?? 0;
-    for (let r = 0; r < n; r++) {
-      const fields = rows[from + r].fields;
-      if (job.output === 'csv') {
-        let line = kept
-          .map((k) => quote(fields[k] === null || fields[k] === undefined ? '' : String(fields[k])))
-          .join(',');
-        for (const f of formats) line += f.csv(r);
-        lines.push(kept.length ? line : line.slice(1));
-      } else {
-        const object = Object.fromEntries(kept.map((k) => [job.header[k], fields[k]]));
-        Object.keys(outputs).forEach((name, i) => (object[name] = formats[i].json(r)));
-        lines.push(JSON.stringify(object));
-      }
+  const formats = Object.entries(outputs ?? {}).map(([name, t]) => outputFormat(name, t));
+  const columns = outputs ? [...kept.map((k) => job.header[k]), ...formats.flatMap((f) => f.columns)] : null;
+  rows.forEach(({ fields }, r) => {
+    if (job.output === 'csv') {
+      let line = kept
+        .map((k) => quote(fields[k] === null || fields[k] === undefined ? '' : String(fields[k])))
+        .join(',');
+      for (const f of formats) line += f.csv(r);
+      lines.push(kept.length ? line : line.slice(1));
+    } else {
+      const object = Object.fromEntries(kept.map((k) => [job.header[k], fields[k]]));
+      Object.keys(outputs).forEach((name, i) => (object[name] = formats[i].json(r)));
+      lines.push(JSON.stringify(object));
     }
-  }
-  rejects.sort((a, b) => a[0] - b[0]);
+  });
   return {
     out: lines.length ? `${lines.join('\n')}\n` : '',
     rejects: rejects.map(([line, reason]) => `${line},${quote(reason)}\n`).join(''),
@@ -355,7 +189,7 @@ async function* chunksOf(path, start, lines, csv) {
         return;
       }
       if (carry.length > MAX_CARRY)
-        throw new BatchError(
+        throw new TableError(
           `${path}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - Buffer.byteLength(carry)}: a quoted field is never closed`,
         );
     }
@@ -369,7 +203,7 @@ async function readHeader(path, format) {
   for await (const text of chunksOf(path, 0, 1, format === 'csv')) {
     if (format === 'csv') {
       const header = Papa.parse(text.replace(/^\uFEFF/, '').replace(/\r?\n$/, ''), { delimiter: ',' }).data[0] ?? [];
-      if (header.every((h) => h.trim() === '')) throw new BatchError(`${path}: the first line should name the columns`);
+      if (header.every((h) => h.trim() === '')) throw new TableError(`${path}: the first line should name the columns`);
       return { header: header.map((h) => h.trim()), start: Buffer.byteLength(text), line: 2 };
     }
     if (!text.trim()) continue;
@@ -377,13 +211,13 @@ async function readHeader(path, format) {
     try {
       first = JSON.parse(text);
     } catch (e) {
-      throw new BatchError(`${path}: the first line is not JSON: ${e.message}`);
+      throw new TableError(`${path}: the first line is not JSON: ${e.message}`);
     }
     if (!first || typeof first !== 'object' || Array.isArray(first))
-      throw new BatchError(`${path}: each line should be a JSON object naming the columns`);
+      throw new TableError(`${path}: each line should be a JSON object naming the columns`);
     return { header: Object.keys(first), start: 0, line: 1 };
   }
-  throw new BatchError(`${path}: the file is empty`);
+  throw new TableError(`${path}: the file is empty`);
 }
 
 /**
@@ -477,7 +311,7 @@ export async function runBatch(options) {
   const { input, output, batchSize = 4096, threads = 1 } = options;
   const job = { input: formatOf(input, options.format), output: formatOf(output, options.format) };
   const { size, mtimeMs } = await stat(input).catch((e) => {
-    throw new BatchError(`${input}: ${e.message}`);
+    throw new TableError(`${input}: ${e.message}`);
   });
   const head = await readHeader(input, job.input);
   const checkpoint = `${output}.progress.json`;
@@ -494,17 +328,17 @@ export async function runBatch(options) {
   if (options.resume) {
     const saved = await readFile(checkpoint, 'utf8').then(JSON.parse, () => null);
     if (!saved)
-      throw new BatchError(`nothing to resume: ${checkpoint} is not there (the job finished, or never started)`);
+      throw new TableError(`nothing to resume: ${checkpoint} is not there (the job finished, or never started)`);
     if (saved.input.size !== size || saved.input.mtimeMs !== mtimeMs)
-      throw new BatchError(`${input} changed since the job started: start it again without --resume`);
+      throw new TableError(`${input} changed since the job started: start it again without --resume`);
     state = saved;
   }
   const out = await open(output, options.resume ? 'r+' : 'w').catch((e) => {
-    throw new BatchError(`${output}: ${e.message}`);
+    throw new TableError(`${output}: ${e.message}`);
   });
   const rejects = await open(rejectsPath, options.resume ? 'r+' : 'w').catch(async (e) => {
     await out.close();
-    throw new BatchError(`${rejectsPath}: ${e.message}`);
+    throw new TableError(`${rejectsPath}: ${e.message}`);
   });
   await out.truncate(state.out);
   await rejects.truncate(state.rejectsBytes);

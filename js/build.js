@@ -169,7 +169,7 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });
-  for (const f of ['core.js', 'dtypes.js', 'bundle.js', 'bundle-node.js', 'snapshot.js', 'index.d.ts'])
+  for (const f of ['core.js', 'dtypes.js', 'table.js', 'bundle.js', 'bundle-node.js', 'snapshot.js', 'index.d.ts'])
     await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
   await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });

@@ -9,8 +9,9 @@ import { api } from './node-api.js';
 import { buildBundle } from './build.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
-import { instanceLayout, parsePredictRequest } from './server/instances.js';
-import { BatchError, defaultThreads, runBatch } from './batch.js';
+import { parsePredictRequest } from './server/instances.js';
+import { defaultThreads, runBatch } from './batch.js';
+import { TableError, instanceLayout } from './table.js';
 
 /** Each command: what it takes (node:util parseArgs options) and its usage. */
 const SPECS = {
@@ -457,7 +458,7 @@ const COMMANDS = {
         progress: !flags.quiet && process.stderr.isTTY,
       });
     } catch (e) {
-      if (e instanceof BatchError && e.exit === 2) throw new UsageError(e.message);
+      if (e instanceof TableError && e.exit === 2) throw new UsageError(e.message);
       throw e;
     }
     const seconds = (performance.now() - started) / 1000;

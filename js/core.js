@@ -14,6 +14,7 @@ import initWasm, {
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
 import { DTYPES } from './dtypes.js';
+import { TableError, predictRows, recordTable } from './table.js';
 
 /** Predictions that wait for a timer to specialise before they do it themselves. */
 const SPECIALIZE_INLINE_AFTER = 8;
@@ -208,6 +209,44 @@ export function createApi(platform) {
         // No timers here (a Worker's module scope): a later prediction asks again.
         this.#specializing = false;
       }
+    }
+
+    /**
+     * Predicts over `source`, an iterable or async iterable of records (objects keyed by
+     * feature or input name, or arrays of feature values), `batchSize` records at a time,
+     * yielding `{ outputs, indices, rejected }` per batch: the outputs of the records read and
+     * predicted, their indices in `source`, and `{ index, reason }` for each of the others.
+     */
+    async *predictBatches(source, options = {}) {
+      const { batchSize = 1024, features } = options ?? {};
+      if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+        throw new EdgeInferError('E_INVALID_OPTION', `batchSize is a whole number of at least 1, got ${batchSize}`);
+      if (typeof source?.[Symbol.asyncIterator] !== 'function' && typeof source?.[Symbol.iterator] !== 'function')
+        throw new EdgeInferError('E_INVALID_OPTION', 'predictBatches takes an iterable or async iterable of records');
+      let table = null;
+      let batch = [];
+      let index = 0;
+      const run = async () => {
+        const { rows, outputs, rejects } = await predictRows(this, table.job, batch);
+        batch = [];
+        return {
+          outputs,
+          indices: rows.map((r) => r.line),
+          rejected: rejects.map(([i, reason]) => ({ index: i, reason })),
+        };
+      };
+      for await (const record of source) {
+        if (!table) {
+          try {
+            table = recordTable(this, record, { features });
+          } catch (e) {
+            throw e instanceof TableError ? new EdgeInferError(e.code, e.message) : e;
+          }
+        }
+        batch.push(table.read(record, index++));
+        if (batch.length === batchSize) yield await run();
+      }
+      if (batch.length) yield await run();
     }
 
     /**

@@ -198,6 +198,17 @@ export declare class Model {
   readonly disposed: boolean;
   predict(feeds: Feeds): Promise<Outputs>;
   /**
+   * Predicts over `source`, records `batchSize` (1024) at a time: objects keyed by feature or
+   * input name (`features` names a model's features where it does not), or arrays of feature
+   * values. Yields each batch's outputs, the indices of the records they are for, and why each
+   * other record was rejected. Refuses with `E_INVALID_OPTION`, `E_INPUT_MISSING` (a feature
+   * no record has) or `E_INPUT_SHAPE` (records of the wrong width) before predicting.
+   */
+  predictBatches(
+    source: Iterable<TableRecord> | AsyncIterable<TableRecord>,
+    options?: { batchSize?: number; features?: string[] },
+  ): AsyncGenerator<PredictedBatch, void, undefined>;
+  /**
    * Runs the model as `predict` does (not counted by monitoring) and says where the time
    * went: one entry per node of the plan that ran, in the order they ran.
    */
@@ -353,6 +364,18 @@ export interface Reference {
   rows: number;
   features: FeatureReference[];
   prediction?: FeatureReference;
+}
+
+/** One row of a table: values keyed by column, or in the model's feature order. */
+export type TableRecord = Record<string, unknown> | readonly unknown[];
+
+export interface PredictedBatch {
+  /** The outputs of the records predicted, one row each; null when none was. */
+  outputs: Outputs | null;
+  /** The index in the source of each record predicted, in order. */
+  indices: number[];
+  /** The records not predicted: a value that is no number, the wrong width, one the model refuses. */
+  rejected: Array<{ index: number; reason: string }>;
 }
 
 export interface ModelMemory {

@@ -9,28 +9,6 @@ import { HttpError } from './http.js';
 import { flatten, nest, rows, shapeOf } from '../nested.js';
 import { jsonValues } from './v2.js';
 
-export function featureNames(entry, model) {
-  if (entry.features) return entry.features;
-  const meta = model.metadata.feature_names;
-  return meta ? meta.split(',').map((s) => s.trim()) : null;
-}
-
-/** How instances fill the model's inputs, decided once per model. */
-export function instanceLayout(entry, model) {
-  const inputs = model.inputs;
-  if (inputs.length === 1 && inputs[0].shape.length === 2) {
-    const width = inputs[0].shape[1];
-    return {
-      kind: 'matrix',
-      input: inputs[0],
-      width: typeof width === 'number' ? width : null,
-      names: featureNames(entry, model),
-    };
-  }
-  const columns = inputs.every((i) => i.shape.length === 1 || (i.shape.length === 2 && i.shape[1] === 1));
-  return columns ? { kind: 'columns', inputs } : { kind: 'none' };
-}
-
 export function parsePredictRequest(body, layout, limits) {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new HttpError(400, 'the request body must be a JSON object');

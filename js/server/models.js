@@ -9,7 +9,7 @@
 // or, with `over: 'evict'`, the least recently used models no request is using are unloaded
 // first, to load again when next asked for.
 import { HttpError } from './http.js';
-import { instanceLayout } from './instances.js';
+import { instanceLayout } from '../table.js';
 import { EdgeInferError } from '../core.js';
 
 export const LOADING = ['first-request', 'startup'];

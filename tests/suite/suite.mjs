@@ -519,6 +519,68 @@ export function suite(api, fixtures, internal) {
     await rejects(m.predict({ x: { data: x, shape: [3, 32] } }), 'E_DISPOSED');
   });
 
+  /** Every batch `predictBatches` yields (Array.fromAsync is not in Node 20). */
+  const batchesOf = async (iterable) => {
+    const out = [];
+    for await (const b of iterable) out.push(b);
+    return out;
+  };
+
+  test('predictBatches: records in batches, outputs as predict gives them, bad records rejected by index', async () => {
+    const m = await Model.load(model('mlp_tabular'), { monitoring: false });
+    const data = floats(10 * 32, 3);
+    const rows = Array.from({ length: 10 }, (_, i) => Array.from(data.slice(i * 32, (i + 1) * 32)));
+    const whole = await m.predict({ x: { data, shape: [10, 32] } });
+    async function* source() {
+      for (const r of rows) yield r;
+    }
+    const batches = await batchesOf(m.predictBatches(source(), { batchSize: 4 }));
+    deepEqual(
+      batches.map((b) => b.indices),
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9],
+      ],
+    );
+    const got = batches.flatMap((b) => Array.from(b.outputs.y.data));
+    close(Float32Array.from(got), whole.y.data, { rtol: 1e-6, atol: 1e-6 });
+    // Bad records: too few values, a value that is no number, no record at all. The others
+    // are predicted; objects are read by the feature names given.
+    const names = Array.from({ length: 32 }, (_, j) => `f${j}`);
+    const record = (r) => Object.fromEntries(names.map((n, j) => [n, r[j]]).reverse());
+    const mixed = [record(rows[0]), { ...record(rows[1]), f7: 'abc' }, null, record(rows[3])];
+    const [only] = await batchesOf(m.predictBatches(mixed, { features: names }));
+    deepEqual(only.indices, [0, 3]);
+    deepEqual(only.rejected, [
+      { index: 1, reason: `column 'f7' "abc" is not a number` },
+      { index: 2, reason: 'null is not a record (an object or an array)' },
+    ]);
+    close(only.outputs.y.data, Float32Array.of(whole.y.data[0], whole.y.data[3]), { rtol: 1e-6, atol: 1e-6 });
+    const [short] = await batchesOf(m.predictBatches([rows[0], rows[1].slice(1)]));
+    deepEqual(short.rejected, [{ index: 1, reason: '31 values, expected 32' }]);
+    // A record the model refuses (an item id past the catalogue) is found and rejected alone.
+    const r = await Model.load(model('recommender_topk'), { monitoring: false });
+    const ids = [
+      [1, 5, 9],
+      [2, 99999, 4],
+      [3, 4, 5],
+    ];
+    const [topk] = await batchesOf(r.predictBatches(ids));
+    deepEqual(topk.indices, [0, 2]);
+    equal(topk.rejected.length, 1);
+    ok(/^E_RUNTIME: .*99999/.test(topk.rejected[0].reason), topk.rejected[0].reason);
+    const direct = await r.predict({ liked: { data: BigInt64Array.of(1n, 5n, 9n, 3n, 4n, 5n), shape: [2, 3] } });
+    deepEqual(Array.from(topk.outputs.top_items.data), Array.from(direct.top_items.data));
+    // What cannot be a table is refused before any prediction, with a code.
+    await rejects(batchesOf(m.predictBatches(42)), 'E_INVALID_OPTION', /iterable/);
+    await rejects(batchesOf(m.predictBatches(rows, { batchSize: 0 })), 'E_INVALID_OPTION', /batchSize/);
+    await rejects(batchesOf(m.predictBatches([{ a: 1 }], { features: names })), 'E_INPUT_MISSING', /no column 'f0'/);
+    await rejects(batchesOf(m.predictBatches([[1, 2]])), 'E_INPUT_SHAPE', /takes 32 features/);
+    m.dispose();
+    r.dispose();
+  });
+
   // Monitoring: the core watches every prediction; these check it through the public API.
 
   test('monitoring: predictions carry a hidden id, and stats count calls, rows, errors and latency', async () => {

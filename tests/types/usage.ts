@@ -25,6 +25,11 @@ async function main(): Promise<void> {
   const out: Outputs = await model.predict({ x: { data: new Float32Array(32), shape: [1, 32] } });
   await model.predict({ ids: { data: [1n, 2n], shape: [1, 2], dtype: 'int64' } });
   await model.predict({ x: { data: new Float32Array(32), dims: [1, 32], type: 'float32' } });
+  for await (const batch of model.predictBatches([{ a: 1 }, [1, 2]], { batchSize: 2 })) {
+    const first: number | undefined = batch.indices[0];
+    const why: string | undefined = batch.rejected[0]?.reason;
+    if (batch.outputs) console.log(first, why, batch.outputs.y?.shape);
+  }
   const y = out['y'];
   if (y?.dtype === 'int64') {
     const ints: BigInt64Array = y.data;
