@@ -10,7 +10,8 @@ import { availableParallelism } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
 import Papa from 'papaparse';
-import { TableError, planColumns, predictRows } from './table.js';
+import { readCsvFloats } from './core.js';
+import { TableError, planColumns, predictRead, predictRows } from './table.js';
 
 export const FORMATS = ['csv', 'jsonl'];
 const READ_BYTES = 1 << 20;
@@ -26,8 +27,13 @@ export function formatOf(path, given) {
 }
 
 /** CSV text's records (arrays of fields), with the line each starts on. */
-function csvRecords(text, firstLine) {
-  const { data } = Papa.parse(text, { delimiter: ',', newline: text.includes('\r\n') ? '\r\n' : '\n' });
+export function csvRecords(text, firstLine) {
+  // papaparse takes one kind of line end per text: a file may mix them (CRLF in quoted
+  // fields becomes LF here).
+  const { data } = Papa.parse(text.includes('\r\n') ? text.replace(/\r\n/g, '\n') : text, {
+    delimiter: ',',
+    newline: '\n',
+  });
   const quoted = text.includes('"');
   const records = [];
   let line = firstLine;
@@ -113,6 +119,28 @@ function outputFormat(name, t) {
   };
 }
 
+/** Whether the job reads CSV into one float32 matrix: the core then reads the chunk (see `predictFloatRows`). */
+const floatMatrix = (job) =>
+  job.input === 'csv' && job.plan.kind === 'matrix' && job.plan.inputs[0].dtype === 'float32';
+
+/**
+ * `predictRows` for a CSV chunk read by the core straight into the float32 matrix, with the
+ * same rows and reasons as the JS reader: strings and numbers never cross into JS but the
+ * kept fields (src/table.rs says why).
+ */
+async function predictFloatRows(model, job, text, firstLine) {
+  const [input] = job.plan.inputs;
+  const { kept } = job.plan;
+  const read = readCsvFloats(text, job.header, input.columns, kept, firstLine);
+  const rows = Array.from(read.lines, (line, r) => {
+    const fields = [];
+    kept.forEach((k, j) => (fields[k] = read.kept[r * kept.length + j]));
+    return { line, fields };
+  });
+  const feeds = [{ input, width: input.columns.length, data: read.values }];
+  return predictRead(model, feeds, rows, read.rejects);
+}
+
 /**
  * Scores one chunk of the input: its records are read (those that cannot be go to the
  * rejects with their line and why), predicted together (one by one if the model refuses
@@ -120,8 +148,13 @@ function outputFormat(name, t) {
  * rejects' text, counts, and the output's columns.
  */
 export async function scoreChunk(model, job, text, firstLine) {
-  const records = job.input === 'csv' ? csvRecords(text, firstLine) : jsonRecords(text, firstLine, job.header);
-  const { rows, outputs, rejects } = await predictRows(model, job, records);
+  const { rows, outputs, rejects } = floatMatrix(job)
+    ? await predictFloatRows(model, job, text, firstLine)
+    : await predictRows(
+        model,
+        job,
+        job.input === 'csv' ? csvRecords(text, firstLine) : jsonRecords(text, firstLine, job.header),
+      );
   const { kept } = job.plan;
   const lines = [];
   const formats = Object.entries(outputs ?? {}).map(([name, t]) => outputFormat(name, t));

@@ -6,6 +6,7 @@ import initWasm, {
   WasmModel,
   BundleSections,
   __testPanic,
+  readCsvFloats as wasmReadCsvFloats,
   buildReference as wasmBuildReference,
   buildBundle,
   verifyBundle,
@@ -42,6 +43,18 @@ export class EdgeInferError extends Error {
     this.name = 'EdgeInferError';
     this.code = code;
   }
+}
+
+/**
+ * For `edgeinfer batch` (not exported by the entry points; the wasm must be started): a
+ * chunk of CSV read into a float32 matrix of the `columns` (indices into `header`), with
+ * the lines of the rows read, their `kept` fields, and `[line, reason]` for the others.
+ */
+export function readCsvFloats(text, header, columns, kept, firstLine) {
+  const [values, lines, keptFields, rejects] = call(() =>
+    wasmReadCsvFloats(text, header, Uint32Array.from(columns), Uint32Array.from(kept), firstLine),
+  );
+  return { values, lines, kept: keptFields, rejects };
 }
 
 /** For the package's own tests (not exported by the entry points): a Rust panic caught at the boundary. */

@@ -182,7 +182,15 @@ export function readRows(records, job, rejects) {
  */
 export async function predictRows(model, job, records) {
   const rejects = [];
-  const { rows, feeds: read } = readRows(records, job, rejects);
+  const { rows, feeds } = readRows(records, job, rejects);
+  return predictRead(model, feeds, rows, rejects);
+}
+
+/**
+ * `predictRows` on rows already read: `read` is one `{ input, width, data }` per input,
+ * `rows` the records read (in order), `rejects` those that were not.
+ */
+export async function predictRead(model, read, rows, rejects) {
   /** The feeds of the rows at `indices` (all of them by default). */
   const feeds = (indices = null) =>
     Object.fromEntries(

@@ -443,6 +443,43 @@ fn json(value: &impl serde::Serialize) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::Internal(format!("cannot write JSON: {e}")))
 }
 
+/// Reads a chunk of CSV into a float32 feature matrix, for batch scoring (see `table`):
+/// `[values (Float32Array), lines (Uint32Array), kept fields, rejects as [line, reason]]`.
+#[wasm_bindgen(js_name = readCsvFloats)]
+pub fn read_csv_floats(
+    text: &str,
+    header: Vec<String>,
+    columns: Vec<u32>,
+    kept: Vec<u32>,
+    first_line: u32,
+) -> Result<js_sys::Array, JsValue> {
+    guarded(|| {
+        let index = |cs: &[u32]| -> Result<Vec<usize>, Error> {
+            cs.iter()
+                .map(|&c| {
+                    let c = c as usize;
+                    (c < header.len())
+                        .then_some(c)
+                        .ok_or_else(|| Error::Internal(format!("column {c} of {} asked for", header.len())))
+                })
+                .collect()
+        };
+        let rows = crate::table::read_float_rows(text, &header, &index(&columns)?, &index(&kept)?, first_line);
+        let kept: js_sys::Array = rows.kept.iter().map(|f| JsValue::from_str(f)).collect();
+        let rejects: js_sys::Array = rows
+            .rejects
+            .iter()
+            .map(|(line, reason)| js_sys::Array::of2(&(*line).into(), &JsValue::from_str(reason)))
+            .collect();
+        Ok(js_sys::Array::of4(
+            &js_sys::Float32Array::from(&rows.values[..]),
+            &js_sys::Uint32Array::from(&rows.lines[..]),
+            &kept,
+            &rejects,
+        ))
+    })
+}
+
 /// Panics on purpose, so tests can check that a panic becomes `E_INTERNAL` and that the
 /// instance keeps serving afterwards.
 #[wasm_bindgen(js_name = __testPanic)]

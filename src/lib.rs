@@ -13,6 +13,7 @@ pub mod ops;
 pub mod plans;
 mod rewrite;
 pub mod schema;
+pub mod table;
 pub mod tensor;
 mod values;
 

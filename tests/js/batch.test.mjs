@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageDir, root } from './harness.mjs';
 import { Model } from '../../js/node.js';
+import { readCsvFloats } from '../../js/core.js';
+import { csvRecords } from '../../js/batch.js';
+import { readRows } from '../../js/table.js';
 
 const cli = join(packageDir, 'js/cli.js');
 const run = async (...args) => {
@@ -96,6 +99,35 @@ test('CSV in, CSV out: one row per row in order, kept columns, outputs as column
     rejects,
     'line,reason\n' + '4,"column \'sepal_length\' ""abc"" is not a number"\n' + '6,"4 fields, the header has 5"\n',
   );
+});
+
+test("the core's CSV reader (float32 matrices) and the JS one read the same rows, values and reasons", async () => {
+  (await Model.load(iris)).dispose(); // starts the wasm the core's reader runs in
+  const header = ['id', 'a', 'b', 'c'];
+  const text =
+    'r0,1.5,-2e3,0.1\r\n' + // CRLF
+    'r1, 7 ,,NaN\n' + // spaces around a number, an empty (missing) value, NaN
+    '\n' + // a blank line
+    '"r\n2",1,2,3\n' + // a quoted field across two lines
+    'r3,abc,1,1\n' + // no number
+    'r4,1,2\n' + // too few fields
+    '"r,5",1,2,3,4\n' + // too many, with a quoted comma
+    'r6,1.00000005960464477550,3.4028235e38,1e-46\n'; // rounding through f64; overflow to f32; underflow
+  const plan = { inputs: [{ name: 'x', dtype: 'float32', columns: [1, 2, 3], shape: [3] }], kept: [0] };
+  const js = [];
+  const viaJs = readRows(csvRecords(text, 2), { plan, header, input: 'csv' }, js);
+  const core = readCsvFloats(text, header, [1, 2, 3], [0], 2);
+  assert.deepEqual(
+    Array.from(core.lines),
+    viaJs.rows.map((r) => r.line),
+  );
+  assert.deepEqual(
+    core.kept,
+    viaJs.rows.map((r) => r.fields[0]),
+  );
+  assert.deepEqual(Array.from(core.values), Array.from(viaJs.feeds[0].data.subarray(0, core.values.length)));
+  assert.deepEqual(core.rejects, js);
+  assert.deepEqual(core.kept, ['r0', 'r1', 'r\n2', 'r6'], 'the rows read');
 });
 
 test('threads give the same file as one thread, chunk by chunk in order', async () => {
