@@ -19,7 +19,7 @@ parentPort.on('message', async (m) => {
     return;
   }
   try {
-    parentPort.postMessage({ seq: m.seq, ...(await scoreChunk(model, job, m.text, m.line)) });
+    parentPort.postMessage({ seq: m.seq, ...(await scoreChunk(model, job, m.chunk, m.line)) });
   } catch (e) {
     parentPort.postMessage({ seq: m.seq, error: { message: e.message, code: e.code } });
   }

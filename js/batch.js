@@ -7,7 +7,6 @@
 // there, so a killed job resumed writes every row exactly once.
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
 import Papa from 'papaparse';
 import { readCsvFloats } from './core.js';
@@ -128,10 +127,10 @@ const floatMatrix = (job) =>
  * same rows and reasons as the JS reader: strings and numbers never cross into JS but the
  * kept fields (src/table.rs says why).
  */
-async function predictFloatRows(model, job, text, firstLine) {
+async function predictFloatRows(model, job, chunk, firstLine) {
   const [input] = job.plan.inputs;
   const { kept } = job.plan;
-  const read = readCsvFloats(text, job.header, input.columns, kept, firstLine);
+  const read = readCsvFloats(chunk, job.header, input.columns, kept, firstLine);
   const rows = Array.from(read.lines, (line, r) => {
     const fields = [];
     kept.forEach((k, j) => (fields[k] = read.kept[r * kept.length + j]));
@@ -147,13 +146,15 @@ async function predictFloatRows(model, job, text, firstLine) {
  * the chunk, to find the rows it refuses) and formatted. Returns the output text, the
  * rejects' text, counts, and the output's columns.
  */
-export async function scoreChunk(model, job, text, firstLine) {
+export async function scoreChunk(model, job, chunk, firstLine) {
   const { rows, outputs, rejects } = floatMatrix(job)
-    ? await predictFloatRows(model, job, text, firstLine)
+    ? await predictFloatRows(model, job, chunk, firstLine)
     : await predictRows(
         model,
         job,
-        job.input === 'csv' ? csvRecords(text, firstLine) : jsonRecords(text, firstLine, job.header),
+        job.input === 'csv'
+          ? csvRecords(UTF8.decode(chunk), firstLine)
+          : jsonRecords(UTF8.decode(chunk), firstLine, job.header),
       );
   const { kept } = job.plan;
   const lines = [];
@@ -181,49 +182,57 @@ export async function scoreChunk(model, job, text, firstLine) {
   };
 }
 
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+
 /**
- * Where the first `lines` lines of `text` end at a record's end, or 0 if they do not yet: a
- * line break ends a record when the quotes before it are even. One pass over the text.
+ * Where the first `lines` lines of `bytes` end at a record's end, or 0 if they do not yet: a
+ * line break ends a record when the quotes before it are even. One pass; both are ASCII, so
+ * no UTF-8 sequence holds either byte.
  */
-function boundary(text, lines, csv) {
+function boundary(bytes, lines, csv) {
   let at = -1;
   for (let n = 0; n < lines; n++) {
-    at = text.indexOf('\n', at + 1);
+    at = bytes.indexOf(NEWLINE, at + 1);
     if (at < 0) return 0;
   }
-  let quote = csv ? text.indexOf('"') : -1;
+  let quote = csv ? bytes.indexOf(QUOTE) : -1;
   let open = false;
   for (;;) {
-    for (; quote >= 0 && quote < at; quote = text.indexOf('"', quote + 1)) open = !open;
+    for (; quote >= 0 && quote < at; quote = bytes.indexOf(QUOTE, quote + 1)) open = !open;
     if (!open) return at + 1;
-    at = text.indexOf('\n', at + 1);
+    at = bytes.indexOf(NEWLINE, at + 1);
     if (at < 0) return 0;
   }
 }
 
-/** The text of `path` from byte `start`, in chunks of about `lines` lines, each ending at a record's end. */
+/**
+ * The bytes of `path` from byte `start`, in chunks of about `lines` lines, each ending at a
+ * record's end: bytes, not text, so that the core reads them as they are (and a chunk's size
+ * is its length).
+ */
 async function* chunksOf(path, start, lines, csv) {
   const file = await open(path);
-  const decoder = new StringDecoder('utf8');
-  const buffer = Buffer.allocUnsafe(READ_BYTES);
-  let carry = '';
+  let carry = Buffer.alloc(0);
   let position = start;
   try {
     for (;;) {
+      const buffer = Buffer.allocUnsafe(READ_BYTES);
       const { bytesRead } = await file.read(buffer, 0, READ_BYTES, position);
       position += bytesRead;
-      carry += bytesRead ? decoder.write(buffer.subarray(0, bytesRead)) : decoder.end();
+      carry = carry.length ? Buffer.concat([carry, buffer.subarray(0, bytesRead)]) : buffer.subarray(0, bytesRead);
       for (let cut = boundary(carry, lines, csv); cut > 0; cut = boundary(carry, lines, csv)) {
-        yield carry.slice(0, cut);
-        carry = carry.slice(cut);
+        // A copy of its own, to move to a worker thread without the rest.
+        yield Uint8Array.prototype.slice.call(carry, 0, cut);
+        carry = carry.subarray(cut);
       }
       if (!bytesRead) {
-        if (carry) yield carry;
+        if (carry.length) yield Uint8Array.prototype.slice.call(carry);
         return;
       }
       if (carry.length > MAX_CARRY)
         throw new TableError(
-          `${path}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - Buffer.byteLength(carry)}: a quoted field is never closed`,
+          `${path}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - carry.length}: a quoted field is never closed`,
         );
     }
   } finally {
@@ -231,13 +240,16 @@ async function* chunksOf(path, start, lines, csv) {
   }
 }
 
+const UTF8 = new TextDecoder();
+
 /** The input's column names, the byte its data starts at, and the line of its first row. */
 async function readHeader(path, format) {
-  for await (const text of chunksOf(path, 0, 1, format === 'csv')) {
+  for await (const bytes of chunksOf(path, 0, 1, format === 'csv')) {
+    const text = UTF8.decode(bytes);
     if (format === 'csv') {
       const header = Papa.parse(text.replace(/^\uFEFF/, '').replace(/\r?\n$/, ''), { delimiter: ',' }).data[0] ?? [];
       if (header.every((h) => h.trim() === '')) throw new TableError(`${path}: the first line should name the columns`);
-      return { header: header.map((h) => h.trim()), start: Buffer.byteLength(text), line: 2 };
+      return { header: header.map((h) => h.trim()), start: bytes.length, line: 2 };
     }
     if (!text.trim()) continue;
     let first;
@@ -300,11 +312,11 @@ class Pool {
     for (const w of this.#workers) w.postMessage({ job });
   }
 
-  score(seq, text, line) {
+  score(seq, chunk, line) {
     if (this.#failed) return Promise.reject(this.#failed);
     return new Promise((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject });
-      this.#workers[seq % this.#workers.length].postMessage({ seq, text, line });
+      this.#workers[seq % this.#workers.length].postMessage({ seq, chunk, line }, [chunk.buffer]);
     });
   }
 
@@ -388,8 +400,8 @@ export async function runBatch(options) {
   }
   pool?.start(job);
   const score = pool
-    ? (seq, text, line) => pool.score(seq, text, line)
-    : (_, text, line) => scoreChunk(model, job, text, line);
+    ? (seq, chunk, line) => pool.score(seq, chunk, line)
+    : (_, chunk, line) => scoreChunk(model, job, chunk, line);
   const show = progress(options.progress, size);
   const inFlight = [];
   const write = async ({ result, bytes, lines }) => {
@@ -407,10 +419,11 @@ export async function runBatch(options) {
   try {
     let seq = 0;
     let line = state.line;
-    for await (const text of chunksOf(input, state.bytes, batchSize, job.input === 'csv')) {
+    for await (const chunk of chunksOf(input, state.bytes, batchSize, job.input === 'csv')) {
       let lines = 0;
-      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
-      inFlight.push(score(seq++, text, line).then((result) => ({ result, bytes: Buffer.byteLength(text), lines })));
+      for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, i + 1)) lines++;
+      const bytes = chunk.length;
+      inFlight.push(score(seq++, chunk, line).then((result) => ({ result, bytes, lines })));
       line += lines;
       while (inFlight.length >= 2 * threads) await write(await inFlight.shift());
     }

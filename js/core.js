@@ -47,12 +47,12 @@ export class EdgeInferError extends Error {
 
 /**
  * For `edgeinfer batch` (not exported by the entry points; the wasm must be started): a
- * chunk of CSV read into a float32 matrix of the `columns` (indices into `header`), with
+ * chunk of CSV (UTF-8 bytes) read into a float32 matrix of the `columns` (indices into `header`), with
  * the lines of the rows read, their `kept` fields, and `[line, reason]` for the others.
  */
-export function readCsvFloats(text, header, columns, kept, firstLine) {
+export function readCsvFloats(bytes, header, columns, kept, firstLine) {
   const [values, lines, keptFields, rejects] = call(() =>
-    wasmReadCsvFloats(text, header, Uint32Array.from(columns), Uint32Array.from(kept), firstLine),
+    wasmReadCsvFloats(bytes, header, Uint32Array.from(columns), Uint32Array.from(kept), firstLine),
   );
   return { values, lines, kept: keptFields, rejects };
 }

@@ -447,7 +447,7 @@ fn json(value: &impl serde::Serialize) -> Result<String, Error> {
 /// `[values (Float32Array), lines (Uint32Array), kept fields, rejects as [line, reason]]`.
 #[wasm_bindgen(js_name = readCsvFloats)]
 pub fn read_csv_floats(
-    text: &str,
+    text: &[u8],
     header: Vec<String>,
     columns: Vec<u32>,
     kept: Vec<u32>,

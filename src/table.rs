@@ -17,12 +17,18 @@ pub struct FloatRows {
     pub rejects: Vec<(u32, String)>,
 }
 
-/// Reads the records of `text` (CSV, its first line on line `first_line` of the file):
+/// Reads the records of `text` (CSV in UTF-8, its first line on line `first_line` of the file):
 /// `columns` (indices into `header`) give the features, `kept` the fields copied through.
 /// A record with another number of fields than `header`, or a feature that is not a number,
 /// is rejected with the same reasons the JS reader gives.
-pub fn read_float_rows(text: &str, header: &[String], columns: &[usize], kept: &[usize], first_line: u32) -> FloatRows {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+pub fn read_float_rows(
+    text: &[u8],
+    header: &[String],
+    columns: &[usize],
+    kept: &[usize],
+    first_line: u32,
+) -> FloatRows {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
     let mut record = csv::ByteRecord::new();
     let mut rows = FloatRows::default();
     let mut row = Vec::with_capacity(columns.len());
@@ -39,12 +45,11 @@ pub fn read_float_rows(text: &str, header: &[String], columns: &[usize], kept: &
         }
         // The csv crate places a record where the previous one's reading stopped, before the
         // line break (and blank lines) ending it: the record starts after them.
-        let bytes = text.as_bytes();
         let mut start = record.position().map_or(0, |p| p.byte() as usize).max(counted);
-        while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+        while text.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
             start += 1;
         }
-        line += bytecount(&bytes[counted..start]);
+        line += bytecount(&text[counted..start]);
         counted = start;
         if record.len() == 1 && record[0].is_empty() {
             continue;
@@ -97,7 +102,7 @@ mod tests {
     #[test]
     fn reads_features_and_kept_fields_with_their_lines() {
         let text = "a,1.5,2\r\nb, 3 ,\n\n\"c\nd\",1e3,nan\n";
-        let rows = read_float_rows(text, &header(3), &[1, 2], &[0], 2);
+        let rows = read_float_rows(text.as_bytes(), &header(3), &[1, 2], &[0], 2);
         assert_eq!(rows.lines, [2, 3, 5]);
         assert_eq!(rows.kept, ["a", "b", "c\nd"]);
         assert_eq!(rows.values[..3], [1.5, 2.0, 3.0]);
@@ -110,7 +115,7 @@ mod tests {
     #[test]
     fn rejects_records_it_cannot_read_with_the_js_readers_reasons() {
         let text = "a,1,2\nb,abc,2\nc,1\nd,1,2,3\ne,4,5\n";
-        let rows = read_float_rows(text, &header(3), &[1, 2], &[], 10);
+        let rows = read_float_rows(text.as_bytes(), &header(3), &[1, 2], &[], 10);
         assert_eq!(rows.lines, [10, 14]);
         assert_eq!(rows.values, [1.0, 2.0, 4.0, 5.0]);
         assert_eq!(
@@ -130,7 +135,7 @@ mod tests {
         // Just above 1 + 2^-24, halfway between two f32s: f32 parsing rounds up, the f64
         // route rounds to 1 + 2^-24 first and then, a tie, to even.
         let decimal = "1.00000005960464477550";
-        let rows = read_float_rows(&format!("x,{decimal}\n"), &header(2), &[1], &[], 1);
+        let rows = read_float_rows(format!("x,{decimal}\n").as_bytes(), &header(2), &[1], &[], 1);
         assert_eq!(rows.values, [1.0]);
         assert_ne!(decimal.parse::<f32>().unwrap(), 1.0, "the two routes differ here");
     }

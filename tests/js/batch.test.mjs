@@ -116,7 +116,7 @@ test("the core's CSV reader (float32 matrices) and the JS one read the same rows
   const plan = { inputs: [{ name: 'x', dtype: 'float32', columns: [1, 2, 3], shape: [3] }], kept: [0] };
   const js = [];
   const viaJs = readRows(csvRecords(text, 2), { plan, header, input: 'csv' }, js);
-  const core = readCsvFloats(text, header, [1, 2, 3], [0], 2);
+  const core = readCsvFloats(new TextEncoder().encode(text), header, [1, 2, 3], [0], 2);
   assert.deepEqual(
     Array.from(core.lines),
     viaJs.rows.map((r) => r.line),
