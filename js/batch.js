@@ -162,9 +162,7 @@ export async function scoreChunk(model, job, chunk, firstLine) {
   const columns = outputs ? [...kept.map((k) => job.header[k]), ...formats.flatMap((f) => f.columns)] : null;
   rows.forEach(({ fields }, r) => {
     if (job.output === 'csv') {
-      let line = kept
-        .map((k) => quote(fields[k] === null || fields[k] === undefined ? '' : String(fields[k])))
-        .join(',');
+      let line = kept.map((k) => quote(String(fields[k] ?? ''))).join(',');
       for (const f of formats) line += f.csv(r);
       lines.push(kept.length ? line : line.slice(1));
     } else {
@@ -247,7 +245,8 @@ async function readHeader(path, format) {
   for await (const bytes of chunksOf(path, 0, 1, format === 'csv')) {
     const text = UTF8.decode(bytes);
     if (format === 'csv') {
-      const header = Papa.parse(text.replace(/^\uFEFF/, '').replace(/\r?\n$/, ''), { delimiter: ',' }).data[0] ?? [];
+      // The decoder has dropped a byte-order mark.
+      const header = csvRecords(text, 1)[0]?.fields ?? [];
       if (header.every((h) => h.trim() === '')) throw new TableError(`${path}: the first line should name the columns`);
       return { header: header.map((h) => h.trim()), start: bytes.length, line: 2 };
     }

@@ -149,7 +149,8 @@ export function readRows(records, job, rejects) {
       rejects.push([rec.line, rec.reason]);
       continue;
     }
-    if (format !== 'jsonl' && rec.fields.length !== header.length) {
+    // Records read by column name have the header's length by construction.
+    if (rec.fields.length !== header.length) {
       const n = rec.fields.length;
       rejects.push([
         rec.line,
@@ -241,7 +242,7 @@ export function recordTable(model, first, options) {
   if (!byPosition) header = first && typeof first === 'object' ? Object.keys(first) : [];
   else if (layout.kind === 'matrix') header = layout.names ?? first.map((_, i) => String(i));
   else header = model.inputs.map((i) => i.name);
-  const job = { header, input: byPosition ? 'rows' : 'jsonl', plan: planColumns(model, header, options) };
+  const job = { header, input: 'records', plan: planColumns(model, header, options) };
   const read = (record, line) => {
     if (Array.isArray(record)) return { fields: record, line };
     if (record && typeof record === 'object') return { fields: header.map((h) => record[h]), line };
