@@ -13,6 +13,7 @@
 pub mod binary;
 pub mod broadcast;
 pub mod clamp;
+pub mod conv;
 pub mod dense;
 pub mod depthwise;
 pub mod nan;

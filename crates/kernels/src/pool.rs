@@ -1,26 +1,38 @@
-//! Max pooling over NCHW planes, as onnxruntime-web computes it: each output is the largest
-//! input its window covers, NaN if any of them is NaN (wasm's `f32x4.max`; onnxruntime's
-//! CPU build answers with whatever its SIMD lane order leaves), and `f32::MIN` for a window
-//! that covers nothing but padding (or -inf). The window is separable: rows are pooled down,
-//! then across.
+//! Max and average pooling over NCHW planes. Max pooling is as onnxruntime-web computes it:
+//! each output is the largest input its window covers, NaN if any of them is NaN (wasm's
+//! `f32x4.max`; onnxruntime's CPU build answers with whatever its SIMD lane order leaves),
+//! and `f32::MIN` for a window that covers nothing but padding (or -inf). The window is
+//! separable: rows are pooled down, then across.
 
 use crate::simd::{self, F32x4};
 use crate::window::Axis;
+
+/// What a window's values make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// The largest.
+    Max,
+    /// The sum.
+    Sum,
+    /// The mean, over the values inside the input, or over the whole window (padding counted
+    /// as zeros) when `count_padding`.
+    Mean { count_padding: bool },
+}
 
 /// Pools `planes` planes of `input` (each `y.input x x.input`) into `output` (each
 /// `y.output x x.output`). Fails when the slices are not those sizes or a stride is 0.
 ///
 /// Each output row is made from the input rows its windows cover, down first (a full-width
-/// row, four lanes at a time), then across: a sliding maximum at every position of that row,
-/// padded with `f32::MIN`, of which every `stride`th is kept.
-pub fn max_pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, output: &mut [f32]) -> Result<(), String> {
+/// row, four lanes at a time), then across: a sliding maximum or sum at every position of
+/// that row, padded with `f32::MIN` or 0, of which every `stride`th is kept.
+pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, output: &mut [f32]) -> Result<(), String> {
     if input.len() != planes * y.input * x.input
         || output.len() != planes * y.output * x.output
         || y.stride == 0
         || x.stride == 0
     {
         return Err(format!(
-            "max pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}",
+            "pooling: {} inputs and {} outputs do not fit {planes} planes of {y:?} x {x:?}",
             input.len(),
             output.len()
         ));
@@ -29,33 +41,56 @@ pub fn max_pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, output: &mut 
     if w_out == 0 || y.output == 0 {
         return Ok(());
     }
+    let (empty, fold): (f32, Fold) = match pool {
+        Pool::Max => (f32::MIN, max_into),
+        Pool::Sum | Pool::Mean { .. } => (0.0, add_into),
+    };
     // The padded row: `pad_before` then the input's width, then enough for the last window.
     let span = (w_out - 1) * x.stride + x.kernel;
     let padded = span.max(x.pad_before + w_in);
-    let mut down = vec![f32::MIN; padded + 4];
-    let mut across = vec![f32::MIN; padded + 4];
+    let mut down = vec![empty; padded + 4];
+    let mut across = vec![empty; padded + 4];
+    // The columns each output's window counts, for a mean.
+    let columns: Vec<usize> = (0..w_out)
+        .map(|o| match pool {
+            Pool::Mean { count_padding: false } => x.window(o).1 - x.window(o).0,
+            _ => x.kernel,
+        })
+        .collect();
     for (plane, out) in input.chunks_exact(y.input * w_in).zip(output.chunks_exact_mut(y.output * w_out)) {
         for (o, out_row) in out.chunks_exact_mut(w_out).enumerate() {
             let (a, b) = y.window(o);
             let row = &mut down[x.pad_before..x.pad_before + w_in];
-            row.fill(f32::MIN);
+            row.fill(empty);
             for r in a..b {
-                max_into(row, &plane[r * w_in..(r + 1) * w_in]);
+                fold(row, &plane[r * w_in..(r + 1) * w_in]);
             }
-            // across[i] = max(down[i..i + kernel]), for the positions windows start at.
+            // across[i] = fold(down[i..i + kernel]), for the positions windows start at.
             let starts = (w_out - 1) * x.stride + 1;
             across[..starts].copy_from_slice(&down[..starts]);
             for shift in 1..x.kernel {
-                let (to, from) = (&mut across[..starts], &down[shift..shift + starts]);
-                max_into(to, from);
+                fold(&mut across[..starts], &down[shift..shift + starts]);
             }
-            for (o, y) in out_row.iter_mut().enumerate() {
-                *y = across[o * x.stride];
+            let rows = match pool {
+                Pool::Mean { count_padding: false } => b - a,
+                _ => y.kernel,
+            };
+            let starts = across.iter().step_by(x.stride);
+            match pool {
+                Pool::Max | Pool::Sum => out_row.iter_mut().zip(starts).for_each(|(y, &v)| *y = v),
+                Pool::Mean { .. } => {
+                    for ((y, &v), &columns) in out_row.iter_mut().zip(starts).zip(&columns) {
+                        *y = v / (rows * columns) as f32;
+                    }
+                }
             }
         }
     }
     Ok(())
 }
+
+/// Folds a row of values into a row of partial results.
+type Fold = fn(&mut [f32], &[f32]);
 
 /// `acc[i] = max(acc[i], v[i])`, NaN if either is.
 fn max_into(acc: &mut [f32], v: &[f32]) {
@@ -66,6 +101,18 @@ fn max_into(acc: &mut [f32], v: &[f32]) {
     }
     for (x, &y) in xs.into_remainder().iter_mut().zip(ys.remainder()) {
         *x = simd::max(*x, y);
+    }
+}
+
+/// `acc[i] += v[i]`.
+fn add_into(acc: &mut [f32], v: &[f32]) {
+    let mut xs = acc.chunks_exact_mut(4);
+    let mut ys = v.chunks_exact(4);
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        F32x4::load(x).add(F32x4::load(y)).store(x);
+    }
+    for (x, &y) in xs.into_remainder().iter_mut().zip(ys.remainder()) {
+        *x += y;
     }
 }
 
@@ -127,7 +174,7 @@ mod tests {
                 })
                 .collect();
             let mut out = vec![0.0; planes * y.output * x.output];
-            max_pool_2d(&input, planes, y, x, &mut out).unwrap();
+            pool_2d(&input, planes, y, x, Pool::Max, &mut out).unwrap();
             let expected = reference(&input, planes, y, x);
             assert!(
                 out.iter().zip(&expected).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())),
@@ -138,10 +185,48 @@ mod tests {
     }
 
     #[test]
+    fn means_and_sums_as_defined() {
+        for (h, w, k, s, pad, ceil) in
+            [(7, 9, 3, 2, 0, true), (5, 6, 3, 1, 1, false), (13, 13, 3, 2, 1, true), (4, 4, 2, 1, 0, false)]
+        {
+            let (y, x) = (axis(h, k, s, pad, pad, ceil), axis(w, k, s, pad, pad, ceil));
+            let planes = 2;
+            let input: Vec<f32> = (0..planes * h * w).map(|i| ((i * 29) % 31) as f32 * 0.25 - 3.0).collect();
+            for pool in [Pool::Sum, Pool::Mean { count_padding: false }, Pool::Mean { count_padding: true }] {
+                let mut expected = Vec::new();
+                for p in 0..planes {
+                    for oy in 0..y.output {
+                        for ox in 0..x.output {
+                            let ((ya, yb), (xa, xb)) = (y.window(oy), x.window(ox));
+                            let sum: f32 = (ya..yb)
+                                .flat_map(|iy| (xa..xb).map(move |ix| (iy, ix)))
+                                .map(|(iy, ix)| input[(p * h + iy) * w + ix])
+                                .sum();
+                            expected.push(match pool {
+                                Pool::Mean { count_padding: false } => sum / ((yb - ya) * (xb - xa)) as f32,
+                                Pool::Mean { count_padding: true } => sum / (k * k) as f32,
+                                _ => sum,
+                            });
+                        }
+                    }
+                }
+                let mut out = vec![0.0; expected.len()];
+                pool_2d(&input, planes, y, x, pool, &mut out).unwrap();
+                for (i, (a, e)) in out.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{h}x{w} k{k} s{s} pad {pad} {pool:?} [{i}]: {a} against {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn sizes_that_do_not_fit_are_refused() {
         let a = Axis { input: 4, output: 2, kernel: 2, stride: 2, pad_before: 0 };
-        assert!(max_pool_2d(&[0.0; 15], 1, a, a, &mut [0.0; 4]).is_err());
-        assert!(max_pool_2d(&[0.0; 16], 1, a, a, &mut [0.0; 5]).is_err());
-        assert!(max_pool_2d(&[0.0; 16], 1, Axis { stride: 0, ..a }, a, &mut [0.0; 4]).is_err());
+        assert!(pool_2d(&[0.0; 15], 1, a, a, Pool::Max, &mut [0.0; 4]).is_err());
+        assert!(pool_2d(&[0.0; 16], 1, a, a, Pool::Sum, &mut [0.0; 5]).is_err());
+        assert!(pool_2d(&[0.0; 16], 1, Axis { stride: 0, ..a }, a, Pool::Max, &mut [0.0; 4]).is_err());
     }
 }

@@ -15,9 +15,6 @@ use tract_onnx::tract_core::ops::math;
 
 use super::fuse::{Fused, successor_with_constant, trailing_clamp};
 
-/// Rows from which a product is left to tract, where the count is known.
-const MANY_ROWS: i64 = 32;
-
 /// The dense layer starting at node `id`, if it is a product by constant weights, with its
 /// bias and clamp (ReLU) if they follow.
 pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>> {
@@ -31,11 +28,6 @@ pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>>
     else {
         return Ok(None);
     };
-    // Many rows are tract's: its packed kernel then outruns this one (a MiniLM's 128 tokens).
-    let rows: TDim = x.shape.iter().take(x.rank().saturating_sub(1)).product();
-    if rows.to_i64().is_ok_and(|m| m >= MANY_ROWS) {
-        return Ok(None);
-    }
     let expr = einsum.axes.to_string();
     let Some(layout) = Layout::of(&expr, x) else { return Ok(None) };
     let (k, n) = match (layout.transposed, weights.shape()) {

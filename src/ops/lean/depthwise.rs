@@ -7,51 +7,31 @@ use std::sync::Arc;
 
 use edgeinfer_kernels::clamp::Clamp;
 use edgeinfer_kernels::depthwise::depthwise_2d;
-use edgeinfer_kernels::window::Axis;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PoolSpec};
-use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::ops::cnn::PoolSpec;
 
+use super::conv::{ConstantConv, constant_conv};
 use super::fuse::{Fused, trailing_clamp};
+use super::window_axes;
 
 /// The depthwise convolution at node `id`, if it is one this crate computes, with the clamp
 /// that follows it.
 pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>> {
-    let node = model.node(id);
-    let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
-    let spec = &conv.pool_spec;
-    let channels = spec.input_channels;
-    let plain = conv.q_params.is_none()
-        && conv.kernel_fmt == KernelFormat::OIHW
-        && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
-        && spec.rank() == 2
-        && spec.dilations().iter().all(|&d| d == 1)
-        && conv.group == channels
-        && spec.output_channels == channels
-        && node.inputs.len() == 3;
-    if !plain || model.outlet_fact(node.inputs[0])?.datum_type != DatumType::F32 {
+    let Some(ConstantConv { conv, weights, bias }) = constant_conv(model, id)? else { return Ok(None) };
+    let channels = conv.pool_spec.input_channels;
+    if conv.group != channels || conv.pool_spec.output_channels != channels {
         return Ok(None);
     }
-    let constant = |slot: usize| -> TractResult<Option<Arc<Tensor>>> {
-        let fact = model.outlet_fact(node.inputs[slot])?;
-        Ok(fact.konst.clone().filter(|k| k.datum_type() == DatumType::F32))
-    };
-    let (Some(kernel), Some(bias)) = (constant(1)?, constant(2)?) else { return Ok(None) };
-    let (kh, kw) = (spec.kernel_shape[0], spec.kernel_shape[1]);
-    if kernel.shape() != [channels, 1, kh, kw] || !(bias.len() == channels || bias.len() == 1) {
-        return Ok(None);
-    }
-    let biases = bias.try_as_plain_ram()?.as_slice::<f32>()?;
     let mut op = DepthwiseF32 {
-        spec: spec.clone(),
-        weights: Arc::new(kernel.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()),
-        bias: Arc::new(if biases.len() == channels { biases.to_vec() } else { vec![biases[0]; channels] }),
+        spec: conv.pool_spec.clone(),
+        weights: Arc::new(weights),
+        bias: Arc::new(bias),
         clamp: Clamp::NONE,
     };
     let last;
     (op.clamp, last) = trailing_clamp(model, id)?;
-    Ok(Some(Fused { op: Box::new(op), input: node.inputs[0], last }))
+    Ok(Some(Fused { op: Box::new(op), input: model.node(id).inputs[0], last }))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,16 +66,7 @@ impl EvalOp for DepthwiseF32 {
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = super::natural(args_1!(inputs))?;
         let shape = x.shape();
-        let hw = &shape[shape.len() - 2..];
-        let padding = self.spec.computed_padding(hw);
-        let axis = |i: usize| Axis {
-            input: hw[i],
-            output: padding[i].convoluted,
-            kernel: self.spec.kernel_shape[i],
-            stride: self.spec.stride(i),
-            pad_before: padding[i].pad_before,
-        };
-        let (y, xa) = (axis(0), axis(1));
+        let (y, xa) = window_axes(&self.spec, shape);
         let channels = self.spec.input_channels;
         let batch = if shape.len() == 4 { shape[0] } else { 1 };
         let mut out_shape: TVec<usize> = shape.into();

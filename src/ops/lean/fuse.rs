@@ -1,5 +1,5 @@
 //! Fusions made in the decluttered model, before tract optimises it: a layer (a product by
-//! constant weights, a depthwise convolution) and what follows it (its bias, its ReLU or
+//! constant weights, a convolution) and what follows it (its bias, its ReLU or
 //! ReLU6) become one of this crate's operators, which tract then leaves as it is. tract
 //! would otherwise plan each as nodes of their own, each paying for its dispatch and its
 //! output, and for its packing of the layer's input.
@@ -23,7 +23,9 @@ pub(super) struct Fused {
 /// Says whether node `id` starts a layer this crate fuses.
 type Fuser = fn(&TypedModel, usize) -> TractResult<Option<Fused>>;
 
-const FUSERS: [Fuser; 2] = [super::dense::layer, super::depthwise::layer];
+/// Tried in order: a depthwise convolution is also a convolution.
+const FUSERS: [Fuser; 4] =
+    [super::dense::layer, super::depthwise::layer, super::conv::layer, super::conv::pointwise_layer];
 
 /// Fuses every layer it can, in the bodies of loops (recurrent layers) too.
 pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {

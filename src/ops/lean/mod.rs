@@ -9,8 +9,10 @@
 //! takes.
 
 use edgeinfer_kernels::broadcast::{Values, ValuesMut};
+use edgeinfer_kernels::window::Axis;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::bail;
+use tract_onnx::tract_core::ops::cnn::PoolSpec;
 use tract_onnx::tract_core::ops::scan::OptScan;
 
 pub(crate) use fuse::fuse;
@@ -18,12 +20,13 @@ pub(crate) use fuse::fuse;
 mod bin_chain;
 mod broadcast;
 mod cast;
+mod conv;
 mod dense;
 mod depthwise;
 mod fuse;
 mod gelu;
-mod max_pool;
 mod nan_safe;
+mod pool;
 mod reduce;
 mod row_sum;
 mod topk;
@@ -40,7 +43,7 @@ const STAND_INS: [StandIn; 9] = [
     row_sum::stand_in,
     bin_chain::stand_in,
     reduce::stand_in,
-    max_pool::stand_in,
+    pool::stand_in,
     topk::stand_in,
 ];
 
@@ -73,6 +76,21 @@ pub(crate) fn swap_in(model: &mut TypedModel) -> TractResult<()> {
         }
     }
     Ok(())
+}
+
+/// The two spatial axes of a 2-D window (convolution, pooling) over an input of `shape`
+/// (its last two dimensions), with the padding `spec` computes for it.
+fn window_axes(spec: &PoolSpec, shape: &[usize]) -> (Axis, Axis) {
+    let hw = &shape[shape.len() - 2..];
+    let padding = spec.computed_padding(hw);
+    let axis = |i: usize| Axis {
+        input: hw[i],
+        output: padding[i].convoluted,
+        kernel: spec.kernel_shape[i],
+        stride: spec.stride(i),
+        pad_before: padding[i].pad_before,
+    };
+    (axis(0), axis(1))
 }
 
 /// Whether every input and output of the node is f32.
