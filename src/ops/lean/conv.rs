@@ -186,7 +186,7 @@ impl EvalOp for ConvF32 {
         out_shape[shape.len() - 3] = self.spec.output_channels;
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = xa.output;
-        let mut out = Tensor::zero::<f32>(&out_shape)?;
+        let mut out = super::zeros(DatumType::F32, &out_shape)?;
         let mut plain = out.try_as_plain_ram_mut()?;
         conv_2d(
             x.try_as_plain_ram()?.as_slice::<f32>()?,

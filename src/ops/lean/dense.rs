@@ -154,7 +154,7 @@ impl EvalOp for DenseF32 {
         let k = self.weights.k();
         ensure!(x.shape().last() == Some(&k), "DenseF32: input of shape {:?}, expected a last axis of {k}", x.shape());
         let rows = x.len() / k.max(1);
-        let mut y = Tensor::zero::<f32>(&self.output_shape(x.shape()))?;
+        let mut y = super::zeros(DatumType::F32, &self.output_shape(x.shape()))?;
         let mut out = y.try_as_plain_ram_mut()?;
         dense::matmul(
             x.try_as_plain_ram()?.as_slice::<f32>()?,

@@ -72,7 +72,7 @@ impl EvalOp for DepthwiseF32 {
         let mut out_shape: TVec<usize> = shape.into();
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = xa.output;
-        let mut out = Tensor::zero::<f32>(&out_shape)?;
+        let mut out = super::zeros(DatumType::F32, &out_shape)?;
         let mut plain = out.try_as_plain_ram_mut()?;
         depthwise_2d(
             x.try_as_plain_ram()?.as_slice::<f32>()?,

@@ -49,7 +49,7 @@ impl EvalOp for ReduceF32 {
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let y = match self.0.reducer {
             Reducer::Sum | Reducer::Max | Reducer::Min => {
-                let mut y = Tensor::zero::<f32>(&out_shape)?;
+                let mut y = super::zeros(DatumType::F32, &out_shape)?;
                 let mut out = y.try_as_plain_ram_mut()?;
                 let ys = out.as_slice_mut::<f32>()?;
                 let done = match self.0.reducer {
@@ -61,7 +61,7 @@ impl EvalOp for ReduceF32 {
                 y
             }
             Reducer::ArgMax(last) | Reducer::ArgMin(last) => {
-                let mut y = Tensor::zero::<i64>(&out_shape)?;
+                let mut y = super::zeros(DatumType::I64, &out_shape)?;
                 let smallest = matches!(self.0.reducer, Reducer::ArgMin(_));
                 reduce::arg_extreme(
                     xs,

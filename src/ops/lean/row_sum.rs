@@ -39,7 +39,7 @@ impl EvalOp for RowSumF32 {
         let row = std::mem::replace(shape.last_mut().context("RowSumF32 on a scalar")?, 1);
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let sum = Func::ReduceSum.reduce_f32()?;
-        let mut y = Tensor::zero::<f32>(&shape)?;
+        let mut y = super::zeros(DatumType::F32, &shape)?;
         if row > 0 {
             let mut plain = y.try_as_plain_ram_mut()?;
             for (y, r) in plain.as_slice_mut::<f32>()?.iter_mut().zip(xs.chunks_exact(row)) {

@@ -45,8 +45,8 @@ impl EvalOp for TopkF32 {
         let inner: usize = shape[axis + 1..].iter().product();
         let mut out_shape: TVec<usize> = shape.into();
         out_shape[axis] = k;
-        let mut values = Tensor::zero::<f32>(&out_shape)?;
-        let mut indices = Tensor::zero::<i64>(&out_shape)?;
+        let mut values = super::zeros(DatumType::F32, &out_shape)?;
+        let mut indices = super::zeros(DatumType::I64, &out_shape)?;
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let mut vs = values.try_as_plain_ram_mut()?;
         let vs = vs.as_slice_mut::<f32>()?;
