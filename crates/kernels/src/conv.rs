@@ -5,18 +5,12 @@
 //! output channel, `k` = input channels x filter height x width) times the image's patches
 //! (`k x n`, one column per output pixel). The patches are gathered (im2col) a strip of
 //! pixels at a time, small enough to stay in cache, into panels of sixteen pixels: `k` rows
-//! of sixteen values, read in order by the product. The product computes two output
-//! channels by sixteen pixels at a time: eight four-lane accumulators, which with the four
-//! loads of a panel row and the two broadcast weights fit x86's sixteen vector registers.
-//! V8 spills anything larger, and tract's 8x8 kernel (sixteen accumulators) ran at about
-//! half this speed in it (docs/engine.md).
+//! of sixteen values, read in order by the product, two output channels at a time
+//! (tile.rs).
 
 use crate::clamp::Clamp;
-use crate::simd::F32x4;
+use crate::tile::{PANEL, block};
 use crate::window::Axis;
-
-/// Pixels per panel: four lanes of four.
-const PANEL: usize = 16;
 
 /// Panel values gathered per strip: 32 KiB of floats, a strip's worth of patches that
 /// stays in a core's L2 cache while every filter runs over it.
@@ -113,27 +107,9 @@ pub fn conv_2d(
                         let (b, stride) = panel(p);
                         let col = start + p * PANEL;
                         let cols = PANEL.min(pixels - col);
-                        let a = |r: usize| &filters[(o + r) * depth..][..depth];
+                        let bias = [bias[o], if rows == 2 { bias[o + 1] } else { 0.0 }];
                         let out = &mut out[o * pixels + col..];
-                        // A last panel of a few pixels computes only the lanes it needs.
-                        match (rows, cols.div_ceil(4)) {
-                            (2, 4) => {
-                                tile::<2, 4>([a(0), a(1)], [bias[o], bias[o + 1]], b, stride, clamp, out, pixels, cols)
-                            }
-                            (2, 3) => {
-                                tile::<2, 3>([a(0), a(1)], [bias[o], bias[o + 1]], b, stride, clamp, out, pixels, cols)
-                            }
-                            (2, 2) => {
-                                tile::<2, 2>([a(0), a(1)], [bias[o], bias[o + 1]], b, stride, clamp, out, pixels, cols)
-                            }
-                            (2, _) => {
-                                tile::<2, 1>([a(0), a(1)], [bias[o], bias[o + 1]], b, stride, clamp, out, pixels, cols)
-                            }
-                            (_, 4) => tile::<1, 4>([a(0)], [bias[o]], b, stride, clamp, out, pixels, cols),
-                            (_, 3) => tile::<1, 3>([a(0)], [bias[o]], b, stride, clamp, out, pixels, cols),
-                            (_, 2) => tile::<1, 2>([a(0)], [bias[o]], b, stride, clamp, out, pixels, cols),
-                            (_, _) => tile::<1, 1>([a(0)], [bias[o]], b, stride, clamp, out, pixels, cols),
-                        }
+                        block(&filters[o * depth..], depth, rows, depth, bias, b, stride, clamp, out, pixels, cols);
                     }
                     o += rows;
                 }
@@ -195,50 +171,6 @@ fn gather(image: &[f32], cin: usize, g: &Geometry, start: usize, width: usize, p
                 }
             }
             pixel += run;
-        }
-    }
-}
-
-/// `R` output channels by `4 V` pixels: the bias plus each filter row `a[r]` times the
-/// panel whose row `k` is `b[k * stride..][..4 V]`, clamped, and the first `cols` pixels
-/// stored to `out`, the rows `pixels` apart.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn tile<const R: usize, const V: usize>(
-    a: [&[f32]; R],
-    bias: [f32; R],
-    b: &[f32],
-    stride: usize,
-    clamp: Clamp,
-    out: &mut [f32],
-    pixels: usize,
-    cols: usize,
-) {
-    let mut acc = bias.map(|b| [F32x4::splat(b); V]);
-    let depth = a[0].len();
-    let a = a.map(|row| &row[..depth]);
-    for kk in 0..depth {
-        let row: &[f32; PANEL] = b[kk * stride..kk * stride + PANEL].try_into().unwrap();
-        let b: [F32x4; V] = std::array::from_fn(|v| F32x4::load(&row[v * 4..v * 4 + 4]));
-        for r in 0..R {
-            let s = F32x4::splat(a[r][kk]);
-            for (acc, b) in acc[r].iter_mut().zip(b) {
-                *acc = acc.add(s.mul(b));
-            }
-        }
-    }
-    for (r, acc) in acc.into_iter().enumerate() {
-        let out = &mut out[r * pixels..][..cols];
-        if cols == 4 * V {
-            for (v, o) in acc.iter().zip(out.chunks_exact_mut(4)) {
-                clamp.lanes(*v).store(o);
-            }
-        } else {
-            let mut t = [0.0f32; PANEL];
-            for (v, o) in acc.iter().zip(t.chunks_exact_mut(4)) {
-                clamp.lanes(*v).store(o);
-            }
-            out.copy_from_slice(&t[..cols]);
         }
     }
 }

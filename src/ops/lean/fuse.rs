@@ -43,6 +43,12 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
                 break;
             }
         }
+        if found.is_none()
+            && let Some(op) = super::matmul::stand_in(model, id)?
+        {
+            model.node_mut(id).op = op;
+            continue;
+        }
         if let Some(Fused { op, input, last }) = found {
             let mut patch = TypedModelPatch::default();
             let x = patch.tap_model(model, input)?;

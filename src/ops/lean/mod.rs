@@ -25,6 +25,7 @@ mod dense;
 mod depthwise;
 mod fuse;
 mod gelu;
+mod matmul;
 mod nan_safe;
 mod pool;
 mod reduce;
