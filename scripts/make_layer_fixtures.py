@@ -3,8 +3,10 @@
 dense layers (MatMul or Gemm by constant weights, transposed or not, on 2-D and 3-D inputs,
 a weight vector, then a bias, a ReLU or a Clip, or a result read twice, which must stay as
 it is) and depthwise convolutions (3x3 and 5x5, strides 1 and 2, padded or not, with a bias
-or none, then a ReLU or ReLU6), and a grouped convolution that is not depthwise. Every
-expected output is onnxruntime's, at batch 1 and at batch 3.
+or none, then a ReLU or ReLU6), a grouped convolution that is not depthwise, other
+convolutions (3x3, 7x7 of stride 2, 1x1 of stride 1 and 2, with a bias and a ReLU), and
+products of two inputs (attention's scores and its weighted sum). Every expected output is
+onnxruntime's, at batch 1 and at batch 3.
 
 Writes into OUT_DIR (default tests/fixtures/layers), in the format of make_ml_fixtures.py.
 
@@ -76,10 +78,31 @@ def depthwise_cases(f):
     f.add("grouped_conv", grouped, [{"x": floats(n, 6, 9, 9)} for n in (1, 3)])
 
 
+def conv_cases(f):
+    for name, cin, cout, k, stride, pad in [("3x3", 5, 18, 3, 1, 1), ("7x7_s2", 3, 8, 7, 2, 3), ("1x1", 20, 7, 1, 1, 0),
+                                            ("1x1_s2", 6, 9, 1, 2, 0)]:
+        inits = [const("w", floats(cout, cin, k, k, scale=0.3)), const("b", floats(cout, scale=0.2))]
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["a"], kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4),
+                 helper.make_node("Relu", ["a"], ["y"])]
+        g = graph(nodes, [vi("x", T.FLOAT, ["batch", cin, 17, 15])], [vi("y", T.FLOAT, ["batch", cout, "h", "w"])], inits)
+        f.add(f"conv_{name}", g, [{"x": floats(n, cin, 17, 15)} for n in (1, 3)])
+
+
+def product_cases(f):
+    # Scores of queries by keys, then the scores' sum of values: [batch, heads, tokens, width].
+    q, kk, v = (vi(n, T.FLOAT, ["batch", 2, 9, 5]) for n in "qkv")
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]), helper.make_node("MatMul", ["q", "kt"], ["s"]),
+             helper.make_node("MatMul", ["s", "v"], ["y"])]
+    g = graph(nodes, [q, kk, v], [vi("y", T.FLOAT, ["batch", 2, 9, 5])], [])
+    f.add("attention_products", g, [{n: floats(b, 2, 9, 5) for n in "qkv"} for b in (1, 3)])
+
+
 def main():
     f = Fixtures.fresh("layers")
     dense_cases(f)
     depthwise_cases(f)
+    conv_cases(f)
+    product_cases(f)
     f.finish()
     print(f"wrote {f.count} cases to {os.path.normpath(f.out)}")
 

@@ -1,12 +1,15 @@
-//! Convolutions that are not depthwise, with their bias and clamp (ReLU, ReLU6), as one
-//! operator on edgeinfer-kernels' `conv_2d` (fused before tract optimises: see fuse.rs).
-//! tract's plan for them (a padding node, its lazy im2col and its 8x8 matrix kernel, then
-//! the ReLU as a node of its own) was 90% of the CNNs' time, and its kernel is slow in V8.
+//! 2-D convolutions with their bias and clamp (ReLU, ReLU6), as one operator on
+//! edgeinfer-kernels' `conv_2d`, or its `depthwise_2d` for one filter per channel (MobileNet's
+//! and ShuffleNet's), fused before tract optimises (see fuse.rs). tract's plan for them (a
+//! padding node, its lazy im2col and its 8x8 matrix kernel, then the ReLU as a node of its
+//! own) was 90% of the CNNs' time; its depthwise convolutions alone a quarter of a
+//! ShuffleNet's.
 
 use std::sync::Arc;
 
 use edgeinfer_kernels::clamp::Clamp;
 use edgeinfer_kernels::conv::{Geometry, conv_2d};
+use edgeinfer_kernels::depthwise::depthwise_2d;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::Downsample;
@@ -18,17 +21,9 @@ use tract_onnx::tract_core::ops::nn::DataFormat;
 use super::fuse::{Fused, successor_with_constant, trailing_clamp};
 use super::window_axes;
 
-/// A 2-D f32 convolution with constant filters and bias.
-pub(super) struct ConstantConv<'a> {
-    pub conv: &'a Conv,
-    /// `[output channels, input channels / groups, kh, kw]`.
-    pub weights: Vec<f32>,
-    /// One per output channel.
-    pub bias: Vec<f32>,
-}
-
-/// The convolution at node `id`, if it is a 2-D f32 one with constant filters and bias.
-pub(super) fn constant_conv(model: &TypedModel, id: usize) -> TractResult<Option<ConstantConv<'_>>> {
+/// The convolution at node `id`, if it is one this crate computes (2-D, f32, constant
+/// filters and bias), with the clamp that follows it.
+pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>> {
     let node = model.node(id);
     let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
     let spec = &conv.pool_spec;
@@ -53,18 +48,10 @@ pub(super) fn constant_conv(model: &TypedModel, id: usize) -> TractResult<Option
     }
     let biases = bias.try_as_plain_ram()?.as_slice::<f32>()?;
     let bias = if biases.len() == out { biases.to_vec() } else { vec![biases[0]; out] };
-    let weights = kernel.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-    Ok(Some(ConstantConv { conv, weights, bias }))
-}
-
-/// The convolution at node `id`, if it is one this crate computes, with the clamp that
-/// follows it. Depthwise ones are depthwise.rs's, which fuse.rs tries first.
-pub(super) fn layer(model: &TypedModel, id: usize) -> TractResult<Option<Fused>> {
-    let Some(ConstantConv { conv, weights, bias }) = constant_conv(model, id)? else { return Ok(None) };
     let mut op = ConvF32 {
         spec: conv.pool_spec.clone(),
         groups: conv.group,
-        weights: Arc::new(weights),
+        weights: Arc::new(kernel.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()),
         bias: Arc::new(bias),
         clamp: Clamp::NONE,
     };
@@ -152,11 +139,19 @@ struct ConvF32 {
 
 impl Eq for ConvF32 {}
 
+impl ConvF32 {
+    /// One filter per channel.
+    fn depthwise(&self) -> bool {
+        self.groups > 1 && self.groups == self.spec.input_channels && self.groups == self.spec.output_channels
+    }
+}
+
 impl Op for ConvF32 {
     fn name(&self) -> StaticName {
         let k = &self.spec.kernel_shape;
         format!(
-            "ConvF32<{}x{}/{}{}>",
+            "{}<{}x{}/{}{}>",
+            if self.depthwise() { "DepthwiseF32" } else { "ConvF32" },
             k[0],
             k[1],
             self.spec.stride(0),
@@ -188,14 +183,13 @@ impl EvalOp for ConvF32 {
         out_shape[shape.len() - 1] = xa.output;
         let mut out = super::zeros(DatumType::F32, &out_shape)?;
         let mut plain = out.try_as_plain_ram_mut()?;
-        conv_2d(
-            x.try_as_plain_ram()?.as_slice::<f32>()?,
-            &geometry,
-            &self.weights,
-            &self.bias,
-            self.clamp,
-            plain.as_slice_mut::<f32>()?,
-        )
+        let (x, y) = (x.try_as_plain_ram()?.as_slice::<f32>()?, plain.as_slice_mut::<f32>()?);
+        let (channels, w, b) = (self.groups, &self.weights[..], &self.bias[..]);
+        if self.depthwise() {
+            depthwise_2d(x, geometry.batch, channels, geometry.y, geometry.x, w, b, self.clamp, y)
+        } else {
+            conv_2d(x, &geometry, w, b, self.clamp, y)
+        }
         .map_err(TractError::msg)?;
         Ok(tvec!(out.into_tvalue()))
     }

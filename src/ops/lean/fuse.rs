@@ -23,9 +23,7 @@ pub(super) struct Fused {
 /// Says whether node `id` starts a layer this crate fuses.
 type Fuser = fn(&TypedModel, usize) -> TractResult<Option<Fused>>;
 
-/// Tried in order: a depthwise convolution is also a convolution.
-const FUSERS: [Fuser; 4] =
-    [super::dense::layer, super::depthwise::layer, super::conv::layer, super::conv::pointwise_layer];
+const FUSERS: [Fuser; 3] = [super::dense::layer, super::conv::layer, super::conv::pointwise_layer];
 
 /// Fuses every layer it can, in the bodies of loops (recurrent layers) too.
 pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {

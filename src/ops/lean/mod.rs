@@ -22,7 +22,6 @@ mod broadcast;
 mod cast;
 mod conv;
 mod dense;
-mod depthwise;
 mod fuse;
 mod gelu;
 mod matmul;
