@@ -4,7 +4,7 @@
 //! and `f32::MIN` for a window that covers nothing but padding (or -inf). The window is
 //! separable: rows are pooled down, then across.
 
-use crate::simd::{self, F32x4};
+use crate::binary::{Op, apply_slice};
 use crate::window::Axis;
 
 /// What a window's values make.
@@ -41,9 +41,10 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
     if w_out == 0 || y.output == 0 {
         return Ok(());
     }
-    let (empty, fold): (f32, Fold) = match pool {
-        Pool::Max => (f32::MIN, max_into),
-        Pool::Sum | Pool::Mean { .. } => (0.0, add_into),
+    // Max propagates NaN, as wasm's `f32x4.max` does.
+    let (empty, fold) = match pool {
+        Pool::Max => (f32::MIN, Op::Max),
+        Pool::Sum | Pool::Mean { .. } => (0.0, Op::Add),
     };
     // The padded row: `pad_before` then the input's width, then enough for the last window.
     let span = (w_out - 1) * x.stride + x.kernel;
@@ -63,13 +64,13 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
             let row = &mut down[x.pad_before..x.pad_before + w_in];
             row.fill(empty);
             for r in a..b {
-                fold(row, &plane[r * w_in..(r + 1) * w_in]);
+                apply_slice(row, fold, &plane[r * w_in..(r + 1) * w_in]);
             }
             // across[i] = fold(down[i..i + kernel]), for the positions windows start at.
             let starts = (w_out - 1) * x.stride + 1;
             across[..starts].copy_from_slice(&down[..starts]);
             for shift in 1..x.kernel {
-                fold(&mut across[..starts], &down[shift..shift + starts]);
+                apply_slice(&mut across[..starts], fold, &down[shift..shift + starts]);
             }
             let rows = match pool {
                 Pool::Mean { count_padding: false } => b - a,
@@ -87,33 +88,6 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
         }
     }
     Ok(())
-}
-
-/// Folds a row of values into a row of partial results.
-type Fold = fn(&mut [f32], &[f32]);
-
-/// `acc[i] = max(acc[i], v[i])`, NaN if either is.
-fn max_into(acc: &mut [f32], v: &[f32]) {
-    let mut xs = acc.chunks_exact_mut(4);
-    let mut ys = v.chunks_exact(4);
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        F32x4::load(x).max(F32x4::load(y)).store(x);
-    }
-    for (x, &y) in xs.into_remainder().iter_mut().zip(ys.remainder()) {
-        *x = simd::max(*x, y);
-    }
-}
-
-/// `acc[i] += v[i]`.
-fn add_into(acc: &mut [f32], v: &[f32]) {
-    let mut xs = acc.chunks_exact_mut(4);
-    let mut ys = v.chunks_exact(4);
-    for (x, y) in (&mut xs).zip(&mut ys) {
-        F32x4::load(x).add(F32x4::load(y)).store(x);
-    }
-    for (x, &y) in xs.into_remainder().iter_mut().zip(ys.remainder()) {
-        *x += y;
-    }
 }
 
 #[cfg(test)]
