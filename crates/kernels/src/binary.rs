@@ -153,7 +153,7 @@ fn apply_scalar(a: &mut [f32], op: Op, b: f32) {
 }
 
 /// `a[i] = a[i] op b[i]` over the shorter of the two.
-pub(crate) fn apply_slice(a: &mut [f32], op: Op, b: &[f32]) {
+fn apply_slice(a: &mut [f32], op: Op, b: &[f32]) {
     macro_rules! run {
         ($op:expr) => {{
             let mut xs = a.chunks_exact_mut(4);

@@ -4,7 +4,7 @@
 //! and `f32::MIN` for a window that covers nothing but padding (or -inf). The window is
 //! separable: rows are pooled down, then across.
 
-use crate::binary::{Op, apply_slice};
+use crate::simd::{self, F32x4};
 use crate::window::Axis;
 
 /// What a window's values make.
@@ -23,8 +23,9 @@ pub enum Pool {
 /// `y.output x x.output`). Fails when the slices are not those sizes or a stride is 0.
 ///
 /// Each output row is made from the input rows its windows cover, down first (a full-width
-/// row, four lanes at a time), then across: a sliding maximum or sum at every position of
-/// that row, padded with `f32::MIN` or 0, of which every `stride`th is kept.
+/// row, four lanes at a time, each input value read once), then across: four outputs at a
+/// time from the padded row, every other value picked out by a shuffle when the stride is
+/// 2, so that neither pass writes more than it keeps.
 pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, output: &mut [f32]) -> Result<(), String> {
     if input.len() != planes * y.input * x.input
         || output.len() != planes * y.output * x.output
@@ -37,20 +38,83 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
             output.len()
         ));
     }
-    let (w_in, w_out) = (x.input, x.output);
-    if w_out == 0 || y.output == 0 {
+    if x.output == 0 || y.output == 0 {
         return Ok(());
     }
-    // Max propagates NaN, as wasm's `f32x4.max` does.
-    let (empty, fold) = match pool {
-        Pool::Max => (f32::MIN, Op::Max),
-        Pool::Sum | Pool::Mean { .. } => (0.0, Op::Add),
-    };
-    // The padded row: `pad_before` then the input's width, then enough for the last window.
-    let span = (w_out - 1) * x.stride + x.kernel;
-    let padded = span.max(x.pad_before + w_in);
-    let mut down = vec![empty; padded + 4];
-    let mut across = vec![empty; padded + 4];
+    match pool {
+        Pool::Max => pool_with(input, y, x, pool, f32::MIN, Largest, output),
+        Pool::Sum | Pool::Mean { .. } => pool_with(input, y, x, pool, 0.0, Sum, output),
+    }
+    Ok(())
+}
+
+/// How a window's values combine, four lanes at a time (`Acc` is the running value) or
+/// two alone.
+trait Fold: Copy {
+    type Acc: Copy;
+    fn start(self, x: F32x4) -> Self::Acc;
+    fn step(self, acc: Self::Acc, x: F32x4) -> Self::Acc;
+    fn end(self, acc: Self::Acc) -> F32x4;
+    fn one(self, a: f32, b: f32) -> f32;
+}
+
+/// The largest value, NaN if any is NaN (as wasm's `f32x4.max` and onnxruntime-web answer).
+/// The lanes keep the largest with `pmax`, which drops NaN, and the NaN lanes seen are
+/// noted apart and put back at the end: three instructions a value on x86 where `max` is
+/// eight.
+#[derive(Clone, Copy)]
+struct Largest;
+
+impl Fold for Largest {
+    /// The largest value that is not NaN, and the lanes NaN was seen in.
+    type Acc = (F32x4, F32x4);
+    #[inline(always)]
+    fn start(self, x: F32x4) -> Self::Acc {
+        (x, x.nan_lanes())
+    }
+    #[inline(always)]
+    fn step(self, (largest, nan): Self::Acc, x: F32x4) -> Self::Acc {
+        (largest.keep_greater(x), nan.or(x.nan_lanes()))
+    }
+    #[inline(always)]
+    fn end(self, (largest, nan): Self::Acc) -> F32x4 {
+        largest.nan_where(nan)
+    }
+    #[inline(always)]
+    fn one(self, a: f32, b: f32) -> f32 {
+        simd::max(a, b)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Sum;
+
+impl Fold for Sum {
+    type Acc = F32x4;
+    #[inline(always)]
+    fn start(self, x: F32x4) -> F32x4 {
+        x
+    }
+    #[inline(always)]
+    fn step(self, acc: F32x4, x: F32x4) -> F32x4 {
+        acc.add(x)
+    }
+    #[inline(always)]
+    fn end(self, acc: F32x4) -> F32x4 {
+        acc
+    }
+    #[inline(always)]
+    fn one(self, a: f32, b: f32) -> f32 {
+        a + b
+    }
+}
+
+/// `pool_2d` with its fold and the value padding counts as.
+fn pool_with(input: &[f32], y: Axis, x: Axis, pool: Pool, empty: f32, fold: impl Fold, output: &mut [f32]) {
+    let (w_in, w_out) = (x.input, x.output);
+    // The padded row: `pad_before`, the input's width, then padding up to the last window
+    // and past it for the four-lane reads of the last outputs.
+    let mut down = vec![empty; x.padded() + 2 * 4 + x.kernel];
     // The columns each output's window counts, for a mean.
     let columns: Vec<usize> = (0..w_out)
         .map(|o| match pool {
@@ -61,33 +125,54 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
     for (plane, out) in input.chunks_exact(y.input * w_in).zip(output.chunks_exact_mut(y.output * w_out)) {
         for (o, out_row) in out.chunks_exact_mut(w_out).enumerate() {
             let (a, b) = y.window(o);
-            let row = &mut down[x.pad_before..x.pad_before + w_in];
-            row.fill(empty);
-            for r in a..b {
-                apply_slice(row, fold, &plane[r * w_in..(r + 1) * w_in]);
-            }
-            // across[i] = fold(down[i..i + kernel]), for the positions windows start at.
-            let starts = (w_out - 1) * x.stride + 1;
-            across[..starts].copy_from_slice(&down[..starts]);
-            for shift in 1..x.kernel {
-                apply_slice(&mut across[..starts], fold, &down[shift..shift + starts]);
-            }
-            let rows = match pool {
-                Pool::Mean { count_padding: false } => b - a,
-                _ => y.kernel,
-            };
-            let starts = across.iter().step_by(x.stride);
-            match pool {
-                Pool::Max | Pool::Sum => out_row.iter_mut().zip(starts).for_each(|(y, &v)| *y = v),
-                Pool::Mean { .. } => {
-                    for ((y, &v), &columns) in out_row.iter_mut().zip(starts).zip(&columns) {
-                        *y = v / (rows * columns) as f32;
-                    }
+            fold_rows(&plane[a * w_in..b * w_in], w_in, empty, fold, &mut down[x.pad_before..][..w_in]);
+            fold_across(&down, x, fold, out_row);
+            if let Pool::Mean { count_padding } = pool {
+                let rows = if count_padding { y.kernel } else { b - a };
+                for (y, &columns) in out_row.iter_mut().zip(&columns) {
+                    *y /= (rows * columns) as f32;
                 }
             }
         }
     }
-    Ok(())
+}
+
+/// `row[i]` = the fold of `empty` and column `i` of `rows` (whole rows of `width`).
+fn fold_rows(rows: &[f32], width: usize, empty: f32, fold: impl Fold, row: &mut [f32]) {
+    // Folded into `empty`, so that a max over nothing but -inf is `f32::MIN`, as onnxruntime
+    // answers.
+    let vectors = width / 4 * 4;
+    for i in (0..vectors).step_by(4) {
+        let acc = rows
+            .chunks_exact(width)
+            .fold(fold.start(F32x4::splat(empty)), |acc, r| fold.step(acc, F32x4::load(&r[i..])));
+        fold.end(acc).store(&mut row[i..]);
+    }
+    for i in vectors..width {
+        row[i] = rows.chunks_exact(width).fold(empty, |acc, r| fold.one(acc, r[i]));
+    }
+}
+
+/// `out[o]` = the fold of `down[o * stride..][..kernel]`.
+fn fold_across(down: &[f32], x: Axis, fold: impl Fold, out: &mut [f32]) {
+    // Four outputs' values at `shift` into their windows.
+    let pick = |at: usize| match x.stride {
+        1 => F32x4::load(&down[at..]),
+        _ => F32x4::load(&down[at..]).evens(F32x4::load(&down[at + 4..])),
+    };
+    let mut done = 0;
+    if x.stride <= 2 {
+        while done + 4 <= out.len() {
+            let at = done * x.stride;
+            let acc = (1..x.kernel).fold(fold.start(pick(at)), |acc, shift| fold.step(acc, pick(at + shift)));
+            fold.end(acc).store(&mut out[done..]);
+            done += 4;
+        }
+    }
+    for (o, y) in out.iter_mut().enumerate().skip(done) {
+        let window = &down[o * x.stride..][..x.kernel];
+        *y = window[1..].iter().fold(window[0], |acc, &v| fold.one(acc, v));
+    }
 }
 
 #[cfg(test)]
@@ -133,6 +218,9 @@ mod tests {
             (5, 6, 3, 1, 1, false),
             (13, 13, 3, 2, 1, true),
             (1, 3, 1, 1, 0, false),
+            (11, 37, 3, 2, 0, false),
+            (6, 23, 2, 1, 0, false),
+            (9, 20, 3, 3, 1, false),
         ] {
             let (y, x) = (axis(h, k, s, pad, pad, ceil), axis(w, k, s, pad, pad, ceil));
             let planes = 3;

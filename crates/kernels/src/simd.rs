@@ -52,19 +52,40 @@ mod imp {
         pub(crate) fn min(self, o: Self) -> Self {
             F32x4(f32x4_min(self.0, o.0))
         }
-        /// `o` where it is greater than `self`, else `self`: NaN in `o` never wins.
+        /// `o` where it is greater than `self`, else `self`: NaN in `o` never wins. This is
+        /// wasm's `pmax`, one instruction on x86 where `max` is eight.
         #[inline(always)]
         pub(crate) fn keep_greater(self, o: Self) -> Self {
-            F32x4(v128_bitselect(o.0, self.0, f32x4_gt(o.0, self.0)))
+            F32x4(f32x4_pmax(self.0, o.0))
         }
-        /// `o` where it is less than `self`, else `self`: NaN in `o` never wins.
+        /// `o` where it is less than `self`, else `self`: NaN in `o` never wins (`pmin`).
         #[inline(always)]
         pub(crate) fn keep_less(self, o: Self) -> Self {
-            F32x4(v128_bitselect(o.0, self.0, f32x4_lt(o.0, self.0)))
+            F32x4(f32x4_pmin(self.0, o.0))
+        }
+        /// All bits set in the lanes that are NaN, none in the others.
+        #[inline(always)]
+        pub(crate) fn nan_lanes(self) -> Self {
+            F32x4(f32x4_ne(self.0, self.0))
+        }
+        /// The bits of either.
+        #[inline(always)]
+        pub(crate) fn or(self, o: Self) -> Self {
+            F32x4(v128_or(self.0, o.0))
+        }
+        /// NaN in the lanes `mask` (from `nan_lanes`) has bits in, `self` elsewhere.
+        #[inline(always)]
+        pub(crate) fn nan_where(self, mask: Self) -> Self {
+            F32x4(v128_bitselect(f32x4_splat(f32::NAN), self.0, mask.0))
         }
         #[inline(always)]
         pub(crate) fn any_nan(self) -> bool {
             !i32x4_all_true(f32x4_eq(self.0, self.0))
+        }
+        /// Lanes 0 and 2 of `self`, then of `o`: every other value of eight in a row.
+        #[inline(always)]
+        pub(crate) fn evens(self, o: Self) -> Self {
+            F32x4(i32x4_shuffle::<0, 2, 4, 6>(self.0, o.0))
         }
     }
 }
@@ -126,6 +147,22 @@ mod imp {
         #[inline(always)]
         pub(crate) fn any_nan(self) -> bool {
             self.0.iter().any(|x| x.is_nan())
+        }
+        #[inline(always)]
+        pub(crate) fn nan_lanes(self) -> Self {
+            F32x4(self.0.map(|x| if x.is_nan() { f32::from_bits(u32::MAX) } else { 0.0 }))
+        }
+        #[inline(always)]
+        pub(crate) fn or(self, o: Self) -> Self {
+            self.zip(o, |a, b| f32::from_bits(a.to_bits() | b.to_bits()))
+        }
+        #[inline(always)]
+        pub(crate) fn nan_where(self, mask: Self) -> Self {
+            self.zip(mask, |a, m| if m.to_bits() != 0 { f32::NAN } else { a })
+        }
+        #[inline(always)]
+        pub(crate) fn evens(self, o: Self) -> Self {
+            F32x4([self.0[0], self.0[2], o.0[0], o.0[2]])
         }
     }
 }
