@@ -150,21 +150,19 @@ fn gather(image: &[f32], cin: usize, g: &Geometry, start: usize, width: usize, p
                     let row = &plane[iy as usize * g.x.input..][..g.x.input];
                     for j in 0..kw {
                         let dst = &mut panel[((c * kh + i) * kw + j) * PANEL..][lane..lane + run];
+                        // The run's columns x0, x0 + sx, ..., clipped to the row: lanes
+                        // from..to of the run read inside it.
                         let x0 = left + j as isize;
-                        if sx == 1 {
-                            // The run's columns x0..x0 + run, clipped to the row.
-                            let from = x0.max(0);
-                            let to = (x0 + run as isize).min(w);
-                            if from < to {
-                                let at = (from - x0) as usize;
-                                dst[at..at + (to - from) as usize].copy_from_slice(&row[from as usize..to as usize]);
-                            }
-                        } else {
-                            for (t, d) in dst.iter_mut().enumerate() {
-                                let ix = x0 + t as isize * sx;
-                                if ix >= 0 && ix < w {
-                                    *d = row[ix as usize];
-                                }
+                        let from = if x0 >= 0 { 0 } else { (-x0 + sx - 1) / sx };
+                        let to = if x0 >= w { 0 } else { ((w - x0 + sx - 1) / sx).min(run as isize) };
+                        if from < to {
+                            let (from, to) = (from as usize, to as usize);
+                            let first = (x0 + from as isize * sx) as usize;
+                            if sx == 1 {
+                                dst[from..to].copy_from_slice(&row[first..first + to - from]);
+                            } else {
+                                let columns = row[first..].iter().step_by(sx as usize);
+                                dst[from..to].iter_mut().zip(columns).for_each(|(d, &v)| *d = v);
                             }
                         }
                     }
