@@ -181,16 +181,15 @@ impl EvalOp for ConvF32 {
         out_shape[shape.len() - 3] = self.spec.output_channels;
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = xa.output;
-        let mut out = super::zeros(DatumType::F32, &out_shape)?;
-        let mut plain = out.try_as_plain_ram_mut()?;
-        let (x, y) = (x.try_as_plain_ram()?.as_slice::<f32>()?, plain.as_slice_mut::<f32>()?);
+        let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let (channels, w, b) = (self.groups, &self.weights[..], &self.bias[..]);
-        if self.depthwise() {
-            depthwise_2d(x, geometry.batch, channels, geometry.y, geometry.x, w, b, self.clamp, y)
-        } else {
-            conv_2d(x, &geometry, w, b, self.clamp, y)
-        }
-        .map_err(TractError::msg)?;
+        let out = super::filled_f32(&out_shape, |y| {
+            if self.depthwise() {
+                depthwise_2d(x, geometry.batch, channels, geometry.y, geometry.x, w, b, self.clamp, y)
+            } else {
+                conv_2d(x, &geometry, w, b, self.clamp, y)
+            }
+        })?;
         Ok(tvec!(out.into_tvalue()))
     }
 }

@@ -154,17 +154,11 @@ impl EvalOp for DenseF32 {
         let k = self.weights.k();
         ensure!(x.shape().last() == Some(&k), "DenseF32: input of shape {:?}, expected a last axis of {k}", x.shape());
         let rows = x.len() / k.max(1);
-        let mut y = super::zeros(DatumType::F32, &self.output_shape(x.shape()))?;
-        let mut out = y.try_as_plain_ram_mut()?;
-        dense::matmul(
-            x.try_as_plain_ram()?.as_slice::<f32>()?,
-            rows,
-            &self.weights,
-            self.bias.as_deref().map(Vec::as_slice),
-            self.clamp,
-            out.as_slice_mut::<f32>()?,
-        )
-        .map_err(TractError::msg)?;
+        let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        let bias = self.bias.as_deref().map(Vec::as_slice);
+        let y = super::filled_f32(&self.output_shape(x.shape()), |out| {
+            dense::matmul(xs, rows, &self.weights, bias, self.clamp, out)
+        })?;
         Ok(tvec!(y.into_tvalue()))
     }
 }

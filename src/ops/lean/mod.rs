@@ -145,6 +145,14 @@ fn filled(dt: DatumType, shape: &[usize], fill: impl FnOnce(ValuesMut) -> Result
     Ok(t)
 }
 
+/// A new f32 tensor of `shape`, written by `fill` (a kernel), whose refusal becomes tract's
+/// error.
+fn filled_f32(shape: &[usize], fill: impl FnOnce(&mut [f32]) -> Result<(), String>) -> TractResult<Tensor> {
+    let mut t = zeros(DatumType::F32, shape)?;
+    fill(t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?).map_err(TractError::msg)?;
+    Ok(t)
+}
+
 /// Whether the tensor's strides are row-major, checked without allocating (this runs for
 /// every input of every stand-in).
 fn is_natural(t: &Tensor) -> bool {

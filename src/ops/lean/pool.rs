@@ -72,16 +72,8 @@ impl EvalOp for PoolF32 {
         let mut out_shape: TVec<usize> = shape.into();
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = x_axis.output;
-        let mut out = super::zeros(DatumType::F32, &out_shape)?;
-        pool::pool_2d(
-            x.try_as_plain_ram()?.as_slice::<f32>()?,
-            planes,
-            y,
-            x_axis,
-            self.pool,
-            out.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?,
-        )
-        .map_err(TractError::msg)?;
+        let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
+        let out = super::filled_f32(&out_shape, |out| pool::pool_2d(xs, planes, y, x_axis, self.pool, out))?;
         Ok(tvec!(out.into_tvalue()))
     }
 }

@@ -48,18 +48,11 @@ impl EvalOp for ReduceF32 {
         }
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let y = match self.0.reducer {
-            Reducer::Sum | Reducer::Max | Reducer::Min => {
-                let mut y = super::zeros(DatumType::F32, &out_shape)?;
-                let mut out = y.try_as_plain_ram_mut()?;
-                let ys = out.as_slice_mut::<f32>()?;
-                let done = match self.0.reducer {
-                    Reducer::Sum => reduce::sum(xs, outer, n, inner, ys),
-                    Reducer::Max => reduce::max(xs, outer, n, inner, ys),
-                    _ => reduce::min(xs, outer, n, inner, ys),
-                };
-                done.map_err(TractError::msg)?;
-                y
-            }
+            Reducer::Sum | Reducer::Max | Reducer::Min => super::filled_f32(&out_shape, |ys| match self.0.reducer {
+                Reducer::Sum => reduce::sum(xs, outer, n, inner, ys),
+                Reducer::Max => reduce::max(xs, outer, n, inner, ys),
+                _ => reduce::min(xs, outer, n, inner, ys),
+            })?,
             Reducer::ArgMax(last) | Reducer::ArgMin(last) => {
                 let mut y = super::zeros(DatumType::I64, &out_shape)?;
                 let smallest = matches!(self.0.reducer, Reducer::ArgMin(_));
