@@ -63,6 +63,15 @@ pub fn matmul(
             bias.map(<[f32]>::len)
         ));
     }
+    if k == 0 {
+        // An empty sum: each row is the bias, clamped.
+        for row in out.chunks_exact_mut(n.max(1)) {
+            for (j, y) in row.iter_mut().enumerate() {
+                *y = clamp.one(bias.map_or(0.0, |b| b[j]));
+            }
+        }
+        return Ok(());
+    }
     let mut row = 0;
     while row < m {
         let (xs, ys) = (&x[row * k..], &mut out[row * n..]);
@@ -139,9 +148,17 @@ mod tests {
 
     #[test]
     fn products_match_the_definition() {
-        for (m, k, n) in
-            [(1, 32, 64), (2, 64, 1663), (3, 7, 5), (5, 16, 9), (9, 1, 1), (4, 64, 1), (0, 3, 4), (13, 20, 17)]
-        {
+        for (m, k, n) in [
+            (1, 32, 64),
+            (2, 64, 1663),
+            (3, 7, 5),
+            (5, 16, 9),
+            (9, 1, 1),
+            (4, 64, 1),
+            (0, 3, 4),
+            (13, 20, 17),
+            (2, 0, 9),
+        ] {
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
             let w: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
             let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
