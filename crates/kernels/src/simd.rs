@@ -63,6 +63,13 @@ mod imp {
         pub(crate) fn keep_less(self, o: Self) -> Self {
             F32x4(f32x4_pmin(self.0, o.0))
         }
+        /// Whether a lane is NaN or above `t` (`below`: under it).
+        #[inline(always)]
+        pub(crate) fn any_beyond_or_nan(self, t: f32, below: bool) -> bool {
+            let t = f32x4_splat(t);
+            let beyond = if below { f32x4_lt(self.0, t) } else { f32x4_gt(self.0, t) };
+            v128_any_true(v128_or(beyond, f32x4_ne(self.0, self.0)))
+        }
         /// All bits set in the lanes that are NaN, none in the others.
         #[inline(always)]
         pub(crate) fn nan_lanes(self) -> Self {
@@ -147,6 +154,10 @@ mod imp {
         #[inline(always)]
         pub(crate) fn any_nan(self) -> bool {
             self.0.iter().any(|x| x.is_nan())
+        }
+        #[inline(always)]
+        pub(crate) fn any_beyond_or_nan(self, t: f32, below: bool) -> bool {
+            self.0.iter().any(|&x| x.is_nan() || if below { x < t } else { x > t })
         }
         #[inline(always)]
         pub(crate) fn nan_lanes(self) -> Self {
