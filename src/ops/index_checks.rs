@@ -116,16 +116,22 @@ impl Checked {
         Ok(true)
     }
 
+    /// The axis and label of a checked Gather that converts nothing, for the lean stand-in
+    /// that checks and gathers in one pass.
+    pub(crate) fn gather(&self) -> Option<(usize, &str)> {
+        let plain = self.inner.downcast_ref::<Gather>().is_some_and(|g| g.output_type.is_none());
+        match self.rule {
+            Rule::Gather { axis } if plain => Some((axis, &self.label)),
+            _ => None,
+        }
+    }
+
     fn fail(&self, message: String) -> TractError {
         Error::Runtime(format!("{}: {message}", self.label)).into()
     }
 
     fn out_of_range(&self, index: i64, len: usize, axis: usize) -> TractError {
-        self.fail(format!(
-            "index {index} is out of range for axis {axis} of size {len} (expected {} to {})",
-            -(len as i64),
-            len as i64 - 1
-        ))
+        out_of_range(&self.label, index, len, axis)
     }
 
     fn check(&self, data: &[usize], indices: &Tensor, updates: Option<&[usize]>) -> TractResult<()> {
@@ -255,7 +261,13 @@ fn wrapped_nd(mut inputs: TVec<TValue>, batch_dims: usize) -> TractResult<TVec<T
     Ok(inputs)
 }
 
-fn in_range(i: i64, len: usize) -> bool {
+/// The refusal of index `index` on axis `axis` (of `len`) by the node `label` names.
+pub(crate) fn out_of_range(label: &str, index: i64, len: usize, axis: usize) -> TractError {
+    let range = format!("expected {} to {}", -(len as i64), len as i64 - 1);
+    Error::Runtime(format!("{label}: index {index} is out of range for axis {axis} of size {len} ({range})")).into()
+}
+
+pub(crate) fn in_range(i: i64, len: usize) -> bool {
     let len = len as i64;
     -len <= i && i < len
 }

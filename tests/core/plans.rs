@@ -135,6 +135,8 @@ fn layers_are_fused_where_they_can_be_and_only_there() {
         ("layers", "conv_1x1#0", &["ConvF32<1x1/1+clamp>"], &["OptMatMul", "Add", "Max"]),
         ("layers", "conv_1x1_s2#1", &["ConvF32<1x1/2+clamp>"], &["Downsample", "OptMatMul"]),
         ("layers", "attention_products#1", &["MatMulF32"], &["OptMatMul"]),
+        ("indices", "gather#0", &["Gather<0>"], &[]),
+        ("corpus", "recommender_topk#0", &["Gather<", "TopkF32"], &[]),
         ("recurrent", "lstm_bidirectional#0", &["LstmF32"], &["Scan"]),
         ("recurrent", "gru_linear_before_reset#1", &["GruF32"], &["Scan"]),
         ("recurrent", "rnn_relu#0", &["RnnF32"], &["Scan"]),

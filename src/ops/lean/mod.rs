@@ -23,6 +23,7 @@ mod cast;
 mod conv;
 mod dense;
 mod fuse;
+mod gather;
 mod gelu;
 mod matmul;
 mod nan_safe;
@@ -35,7 +36,7 @@ mod topk;
 type StandIn = fn(&TypedModel, &TypedNode, &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>>;
 
 /// Tried in order; the first that takes a node replaces its operator.
-const STAND_INS: [StandIn; 9] = [
+const STAND_INS: [StandIn; 10] = [
     gelu::stand_in,
     broadcast::stand_in,
     cast::stand_in,
@@ -45,6 +46,7 @@ const STAND_INS: [StandIn; 9] = [
     reduce::stand_in,
     pool::stand_in,
     topk::stand_in,
+    gather::stand_in,
 ];
 
 /// Replaces, in an optimised model, the nodes a stand-in computes faster, in the bodies of
