@@ -8,7 +8,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cast::Cast;
 
-const TYPES: [DatumType; 4] = [DatumType::Bool, DatumType::I32, DatumType::I64, DatumType::F32];
+use super::KERNEL_TYPES;
 
 pub(super) fn stand_in(
     _: &TypedModel,
@@ -17,7 +17,7 @@ pub(super) fn stand_in(
 ) -> TractResult<Option<Box<dyn TypedOp>>> {
     let Some(op) = node.op_as::<Cast>() else { return Ok(None) };
     let from = inputs[0].datum_type;
-    Ok((from != op.to && TYPES.contains(&from) && TYPES.contains(&op.to))
+    Ok((from != op.to && KERNEL_TYPES.contains(&from) && KERNEL_TYPES.contains(&op.to))
         .then(|| Box::new(CastPlain(op.to)) as Box<dyn TypedOp>))
 }
 

@@ -9,9 +9,8 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::array::Gather;
 
+use super::KERNEL_TYPES;
 use crate::ops::index_checks::{Checked, in_range, out_of_range};
-
-const TYPES: [DatumType; 4] = [DatumType::Bool, DatumType::I32, DatumType::I64, DatumType::F32];
 
 pub(super) fn stand_in(
     _: &TypedModel,
@@ -29,7 +28,7 @@ pub(super) fn stand_in(
         return Ok(None);
     };
     let indices = inputs[1].datum_type;
-    let takes = TYPES.contains(&inputs[0].datum_type) && matches!(indices, DatumType::I64 | DatumType::I32);
+    let takes = KERNEL_TYPES.contains(&inputs[0].datum_type) && matches!(indices, DatumType::I64 | DatumType::I32);
     Ok(takes.then(|| Box::new(GatherPlain { axis, label }) as Box<dyn TypedOp>))
 }
 

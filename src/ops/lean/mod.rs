@@ -101,7 +101,10 @@ fn all_f32(node: &TypedNode, inputs: &[&TypedFact]) -> bool {
         && node.outputs.iter().all(|o| o.fact.datum_type == DatumType::F32)
 }
 
-/// A tensor's values as the kernels take them (bool, i32, i64 or f32).
+/// The element types the kernels' `Values` and `ValuesMut` carry.
+const KERNEL_TYPES: [DatumType; 4] = [DatumType::Bool, DatumType::I32, DatumType::I64, DatumType::F32];
+
+/// A tensor's values as the kernels take them (one of `KERNEL_TYPES`).
 fn values(t: &Tensor) -> TractResult<Values<'_>> {
     let plain = t.try_as_plain_ram()?;
     Ok(match t.datum_type() {
@@ -117,7 +120,7 @@ fn values(t: &Tensor) -> TractResult<Values<'_>> {
 /// tract's `Tensor::zero` fills it a value at a time in its size-optimised code, at about
 /// 2 ns a value: longer than most of the kernels that then write over it took.
 fn zeros(dt: DatumType, shape: &[usize]) -> TractResult<Tensor> {
-    if !matches!(dt, DatumType::Bool | DatumType::I32 | DatumType::I64 | DatumType::F32) {
+    if !KERNEL_TYPES.contains(&dt) {
         bail!("the kernels make no {dt:?}");
     }
     // SAFETY: the storage is allocated for `shape` values of `dt`; zero bytes over all of it
