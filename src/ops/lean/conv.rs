@@ -183,7 +183,7 @@ impl EvalOp for ConvF32 {
         out_shape[shape.len() - 1] = xa.output;
         let x = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let (channels, w, b) = (self.groups, &self.weights[..], &self.bias[..]);
-        let out = super::filled_f32(&out_shape, |y| {
+        let out = super::filled_as::<f32>(&out_shape, |y| {
             if self.depthwise() {
                 depthwise_2d(x, geometry.batch, channels, geometry.y, geometry.x, w, b, self.clamp, y)
             } else {

@@ -156,7 +156,7 @@ impl EvalOp for DenseF32 {
         let rows = x.len() / k.max(1);
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let bias = self.bias.as_deref().map(Vec::as_slice);
-        let y = super::filled_f32(&self.output_shape(x.shape()), |out| {
+        let y = super::filled_as::<f32>(&self.output_shape(x.shape()), |out| {
             dense::matmul(xs, rows, &self.weights, bias, self.clamp, out)
         })?;
         Ok(tvec!(y.into_tvalue()))

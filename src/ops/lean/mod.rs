@@ -150,11 +150,11 @@ fn filled(dt: DatumType, shape: &[usize], fill: impl FnOnce(ValuesMut) -> Result
     Ok(t)
 }
 
-/// A new f32 tensor of `shape`, written by `fill` (a kernel), whose refusal becomes tract's
-/// error.
-fn filled_f32(shape: &[usize], fill: impl FnOnce(&mut [f32]) -> Result<(), String>) -> TractResult<Tensor> {
-    let mut t = zeros(DatumType::F32, shape)?;
-    fill(t.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?).map_err(TractError::msg)?;
+/// A new tensor of `T` (f32, or i64 for indices) and `shape`, written by `fill` (a kernel),
+/// whose refusal becomes tract's error.
+fn filled_as<T: Datum>(shape: &[usize], fill: impl FnOnce(&mut [T]) -> Result<(), String>) -> TractResult<Tensor> {
+    let mut t = zeros(T::datum_type(), shape)?;
+    fill(t.try_as_plain_ram_mut()?.as_slice_mut::<T>()?).map_err(TractError::msg)?;
     Ok(t)
 }
 

@@ -73,7 +73,7 @@ impl EvalOp for PoolF32 {
         out_shape[shape.len() - 2] = y.output;
         out_shape[shape.len() - 1] = x_axis.output;
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
-        let out = super::filled_f32(&out_shape, |out| pool::pool_2d(xs, planes, y, x_axis, self.pool, out))?;
+        let out = super::filled_as::<f32>(&out_shape, |out| pool::pool_2d(xs, planes, y, x_axis, self.pool, out))?;
         Ok(tvec!(out.into_tvalue()))
     }
 }

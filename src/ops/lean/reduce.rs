@@ -48,25 +48,16 @@ impl EvalOp for ReduceF32 {
         }
         let xs = x.try_as_plain_ram()?.as_slice::<f32>()?;
         let y = match self.0.reducer {
-            Reducer::Sum | Reducer::Max | Reducer::Min => super::filled_f32(&out_shape, |ys| match self.0.reducer {
-                Reducer::Sum => reduce::sum(xs, outer, n, inner, ys),
-                Reducer::Max => reduce::max(xs, outer, n, inner, ys),
-                _ => reduce::min(xs, outer, n, inner, ys),
-            })?,
+            Reducer::Sum | Reducer::Max | Reducer::Min => {
+                super::filled_as::<f32>(&out_shape, |ys| match self.0.reducer {
+                    Reducer::Sum => reduce::sum(xs, outer, n, inner, ys),
+                    Reducer::Max => reduce::max(xs, outer, n, inner, ys),
+                    _ => reduce::min(xs, outer, n, inner, ys),
+                })?
+            }
             Reducer::ArgMax(last) | Reducer::ArgMin(last) => {
-                let mut y = super::zeros(DatumType::I64, &out_shape)?;
                 let smallest = matches!(self.0.reducer, Reducer::ArgMin(_));
-                reduce::arg_extreme(
-                    xs,
-                    outer,
-                    n,
-                    inner,
-                    smallest,
-                    last,
-                    y.try_as_plain_ram_mut()?.as_slice_mut::<i64>()?,
-                )
-                .map_err(TractError::msg)?;
-                y
+                super::filled_as::<i64>(&out_shape, |ys| reduce::arg_extreme(xs, outer, n, inner, smallest, last, ys))?
             }
             _ => bail!("ReduceF32 does not compute {:?}", self.0.reducer),
         };
