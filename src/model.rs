@@ -352,13 +352,13 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
     let retry = unnamed_batch_inputs(&proto) > 1;
     let model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     drop(proto);
-    let (input_names, typed) = match retry {
+    let (input_names, mut typed) = match retry {
         false => typed_model(model, options, false)?,
         true => typed_model(model.clone(), options, false)
             .or_else(|first| typed_model(model, options, true).map_err(|_| first))?,
     };
-    let decluttered = typed.into_decluttered().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-    Ok(Graph { decluttered, input_names, output_names, metadata })
+    crate::ops::declutter(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    Ok(Graph { decluttered: typed, input_names, output_names, metadata })
 }
 
 fn metadata(proto: &pb::ModelProto) -> Vec<(String, String)> {

@@ -28,6 +28,8 @@ macro_rules! one_input_eval {
 }
 pub(crate) use one_input_eval;
 
+pub(crate) use declutter::declutter;
+
 mod activations;
 mod affine_grid;
 mod attention;
@@ -37,6 +39,7 @@ pub(crate) mod bool_reduce;
 mod center_crop_pad;
 mod col2im;
 mod cumprod;
+mod declutter;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
 mod loss;
@@ -102,9 +105,10 @@ fn tract_build(ctx: &ParsingContext, node: &NodeProto) -> ml::Built {
 /// A decluttered model optimised for running: layers fused into this crate's operators,
 /// tract's optimiser, then this crate's leaner stand-ins for the operators tract runs
 /// slowest when built for size.
-pub(crate) fn optimized(mut decluttered: TypedModel) -> TractResult<TypedModel> {
-    lean::fuse(&mut decluttered)?;
-    let mut model = decluttered.into_optimized()?;
+pub(crate) fn optimized(mut model: TypedModel) -> TractResult<TypedModel> {
+    lean::fuse(&mut model)?;
+    declutter(&mut model)?;
+    model.optimize()?;
     lean::swap_in(&mut model)?;
     Ok(model)
 }

@@ -52,6 +52,20 @@ pub(crate) fn run_node_with(
     consts: &[(&str, Tensor)],
     outputs: &[&str],
 ) -> TractResult<TVec<Tensor>> {
+    let model = node_model(op_type, attributes, inputs, consts, outputs)?;
+    let plan = model.into_typed()?.into_decluttered()?.into_runnable()?;
+    let values = inputs.iter().filter(|(name, _)| !name.is_empty()).map(|(_, t)| t.clone().into_tvalue()).collect();
+    Ok(plan.run(values)?.into_iter().map(|v| v.into_tensor()).collect())
+}
+
+/// The model of one node that `run_node_with` runs, as parsed.
+pub(crate) fn node_model(
+    op_type: &str,
+    attributes: Vec<AttributeProto>,
+    inputs: &[(&str, Tensor)],
+    consts: &[(&str, Tensor)],
+    outputs: &[&str],
+) -> TractResult<InferenceModel> {
     let given: Vec<&(&str, Tensor)> = inputs.iter().filter(|(name, _)| !name.is_empty()).collect();
     let code = |dt: DatumType| {
         (0..=16).find(|&code| DataType::try_from(code).ok().and_then(|d| DatumType::try_from(d).ok()) == Some(dt))
@@ -92,8 +106,5 @@ pub(crate) fn run_node_with(
     };
     let opset = OperatorSetIdProto { domain: String::new(), version: 24 };
     let proto = ModelProto { ir_version: 10, opset_import: vec![opset], graph: Some(graph), ..Default::default() };
-    let model = super::framework().parse(&proto, None)?.model;
-    let plan = model.into_typed()?.into_decluttered()?.into_runnable()?;
-    let values = given.iter().map(|(_, t)| t.clone().into_tvalue()).collect();
-    Ok(plan.run(values)?.into_iter().map(|v| v.into_tensor()).collect())
+    Ok(super::framework().parse(&proto, None)?.model)
 }

@@ -27,24 +27,44 @@ const FUSERS: [Fuser; 3] = [super::dense::layer, super::conv::layer, super::conv
 
 /// Fuses every layer it can, in the bodies of loops (recurrent layers) too.
 pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
+    fuse_with(model, &FUSERS, true).map(|_| ())
+}
+
+/// Fuses convolutions into `ConvF32` before tract declutters: its declutter would otherwise
+/// rewrite each 1x1 convolution as a product wrapped in axis changes, split off every bias,
+/// and then spend most of a CNN's load moving those axis changes about, only for `fuse`
+/// to take them back into a `ConvF32`.
+/// Says whether it fused any.
+pub(crate) fn fuse_convolutions(model: &mut TypedModel) -> TractResult<bool> {
+    fuse_with(model, &[super::conv::layer], false)
+}
+
+/// Fuses what `fusers` find and, with `stand_ins`, swaps in the matrix products' stand-ins;
+/// says whether it changed anything.
+fn fuse_with(model: &mut TypedModel, fusers: &[Fuser], stand_ins: bool) -> TractResult<bool> {
+    let mut changed = false;
     for id in model.eval_order()? {
         if let Some(scan) = model.node(id).op_as::<Scan>() {
             let mut scan = scan.clone();
-            fuse(&mut scan.body)?;
-            model.node_mut(id).op = Box::new(scan);
+            if fuse_with(&mut scan.body, fusers, stand_ins)? {
+                model.node_mut(id).op = Box::new(scan);
+                changed = true;
+            }
             continue;
         }
         let mut found = None;
-        for fuser in FUSERS {
+        for fuser in fusers {
             found = fuser(model, id)?;
             if found.is_some() {
                 break;
             }
         }
         if found.is_none()
+            && stand_ins
             && let Some(op) = super::matmul::stand_in(model, id)?
         {
             model.node_mut(id).op = op;
+            changed = true;
             continue;
         }
         if let Some(Fused { op, input, last }) = found {
@@ -53,9 +73,10 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
             let y = patch.wire_node(&model.node(last).name, op, &[x])?[0];
             patch.shunt_outside(model, OutletId::new(last, 0), y)?;
             patch.apply(model)?;
+            changed = true;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The one node reading node `id`'s output, if it is a `Mini` with a constant f32 operand,

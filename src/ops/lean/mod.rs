@@ -15,7 +15,7 @@ use tract_onnx::tract_core::internal::bail;
 use tract_onnx::tract_core::ops::cnn::PoolSpec;
 use tract_onnx::tract_core::ops::scan::OptScan;
 
-pub(crate) use fuse::fuse;
+pub(crate) use fuse::{fuse, fuse_convolutions};
 
 mod bin_chain;
 mod broadcast;
