@@ -30,11 +30,9 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<()> {
     fuse_with(model, &FUSERS, true).map(|_| ())
 }
 
-/// Fuses convolutions into `ConvF32` before tract declutters: its declutter would otherwise
-/// rewrite each 1x1 convolution as a product wrapped in axis changes, split off every bias,
-/// and then spend most of a CNN's load moving those axis changes about, only for `fuse`
-/// to take them back into a `ConvF32`.
-/// Says whether it fused any.
+/// Fuses the convolutions alone, and says whether it fused any: declutter runs it, so that
+/// tract never rewrites them into products wrapped in axis changes that `fuse` would only
+/// take back (docs/decisions/declutter.md).
 pub(crate) fn fuse_convolutions(model: &mut TypedModel) -> TractResult<bool> {
     fuse_with(model, &[super::conv::layer], false)
 }
