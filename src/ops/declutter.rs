@@ -82,16 +82,16 @@ impl TypedPass for ChangeAxes {
                 .suggested_axis_changes()?
                 .into_iter()
                 .map(|(io, op)| AxisChange { outlet: io.as_outlet(node), op });
-            let unit_axes = (!node.op_is::<Const>())
-                .then(|| {
-                    node.outputs.iter().enumerate().flat_map(move |(slot, output)| {
-                        output.fact.shape.iter().enumerate().filter(|(_, d)| d.is_one()).map(move |(axis, _)| {
-                            AxisChange { outlet: OutletId::new(node.id, slot), op: AxisOp::Rm(axis) }
-                        })
-                    })
-                })
-                .into_iter()
-                .flatten();
+            let constant = node.op_is::<Const>();
+            let unit_axes = node.outputs.iter().enumerate().filter(|_| !constant).flat_map(|(slot, output)| {
+                output
+                    .fact
+                    .shape
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.is_one())
+                    .map(move |(axis, _)| AxisChange { outlet: OutletId::new(node.id, slot), op: AxisOp::Rm(axis) })
+            });
             for change in suggested.chain(unit_axes) {
                 if self.tried.insert(change.clone())
                     && let Some((patch, _)) = change_axes(model, &change, &interfaces, &[], &mut explored)
