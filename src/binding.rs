@@ -480,6 +480,14 @@ pub fn read_csv_floats(
     })
 }
 
+/// Which build of the module this is: `relaxed-simd` (whose kernels fuse multiply and add
+/// with `f32x4.relaxed_madd`) or `simd128`. Asked of the module itself, so that `init`
+/// reports the truth for a module the caller supplied.
+#[wasm_bindgen(js_name = simdVariant)]
+pub fn simd_variant() -> String {
+    if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" }.to_string()
+}
+
 /// Panics on purpose, so tests can check that a panic becomes `E_INTERNAL` and that the
 /// instance keeps serving afterwards.
 #[wasm_bindgen(js_name = __testPanic)]

@@ -107,8 +107,8 @@ fn rows<const R: usize>(x: &[f32], w: &Weights, bias: Option<&[f32]>, clamp: Cla
                 // SAFETY: a panel is `k` rows, so kk < k, the length of every row of `x`.
                 // Indexing checked each of them at every step, a fifth of the loop.
                 let s = F32x4::splat(unsafe { *x[r].get_unchecked(kk) });
-                acc[r][0] = acc[r][0].add(s.mul(w0));
-                acc[r][1] = acc[r][1].add(s.mul(w1));
+                acc[r][0] = acc[r][0].mul_add(s, w0);
+                acc[r][1] = acc[r][1].mul_add(s, w1);
             }
         }
         for (r, [lo, hi]) in acc.into_iter().enumerate() {

@@ -95,7 +95,7 @@ fn multiply_add(acc: &mut [f32], w: f32, v: &[f32]) {
     let mut ys = acc.chunks_exact_mut(4);
     let mut xs = v.chunks_exact(4);
     for (y, x) in (&mut ys).zip(&mut xs) {
-        F32x4::load(y).add(wv.mul(F32x4::load(x))).store(y);
+        F32x4::load(y).mul_add(wv, F32x4::load(x)).store(y);
     }
     for (y, x) in ys.into_remainder().iter_mut().zip(&v[done..]) {
         *y += w * x;

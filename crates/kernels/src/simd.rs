@@ -38,6 +38,15 @@ mod imp {
         pub(crate) fn mul(self, o: Self) -> Self {
             F32x4(f32x4_mul(self.0, o.0))
         }
+        /// `self + a * b`. With relaxed SIMD, `f32x4.relaxed_madd` lets the engine fuse the
+        /// two (one rounding, where the CPU has FMA); without, two roundings.
+        #[inline(always)]
+        pub(crate) fn mul_add(self, a: Self, b: Self) -> Self {
+            #[cfg(target_feature = "relaxed-simd")]
+            return F32x4(f32x4_relaxed_madd(a.0, b.0, self.0));
+            #[cfg(not(target_feature = "relaxed-simd"))]
+            self.add(a.mul(b))
+        }
         #[inline(always)]
         pub(crate) fn div(self, o: Self) -> Self {
             F32x4(f32x4_div(self.0, o.0))
@@ -54,14 +63,31 @@ mod imp {
         }
         /// `o` where it is greater than `self`, else `self`: NaN in `o` never wins. This is
         /// wasm's `pmax`, one instruction on x86 where `max` is eight.
+        #[cfg(not(target_feature = "relaxed-simd"))]
         #[inline(always)]
         pub(crate) fn keep_greater(self, o: Self) -> Self {
             F32x4(f32x4_pmax(self.0, o.0))
         }
         /// `o` where it is less than `self`, else `self`: NaN in `o` never wins (`pmin`).
+        #[cfg(not(target_feature = "relaxed-simd"))]
         #[inline(always)]
         pub(crate) fn keep_less(self, o: Self) -> Self {
             F32x4(f32x4_pmin(self.0, o.0))
+        }
+        /// With relaxed SIMD on, LLVM selects `relaxed_max` for `pmax` (and any comparison and
+        /// select of that shape), whose answer for NaN is the engine's to choose; V8's picks
+        /// the other operand. `max` (NaN if either is) with `self` put back where `o` is NaN
+        /// keeps the answer fixed.
+        #[cfg(target_feature = "relaxed-simd")]
+        #[inline(always)]
+        pub(crate) fn keep_greater(self, o: Self) -> Self {
+            F32x4(v128_bitselect(self.0, f32x4_max(self.0, o.0), f32x4_ne(o.0, o.0)))
+        }
+        /// As `keep_greater`, for `pmin`.
+        #[cfg(target_feature = "relaxed-simd")]
+        #[inline(always)]
+        pub(crate) fn keep_less(self, o: Self) -> Self {
+            F32x4(v128_bitselect(self.0, f32x4_min(self.0, o.0), f32x4_ne(o.0, o.0)))
         }
         /// Whether a lane is NaN or above `t` (`below`: under it).
         #[inline(always)]
@@ -130,6 +156,10 @@ mod imp {
         #[inline(always)]
         pub(crate) fn mul(self, o: Self) -> Self {
             self.zip(o, |a, b| a * b)
+        }
+        #[inline(always)]
+        pub(crate) fn mul_add(self, a: Self, b: Self) -> Self {
+            self.add(a.mul(b))
         }
         #[inline(always)]
         pub(crate) fn div(self, o: Self) -> Self {

@@ -69,7 +69,7 @@ fn tile<const R: usize, const V: usize>(
             // SAFETY: every row of `a` was cut to `depth` values above, and kk < depth.
             let s = F32x4::splat(unsafe { *a[r].get_unchecked(kk) });
             for (acc, b) in acc[r].iter_mut().zip(b) {
-                *acc = acc.add(s.mul(b));
+                *acc = acc.mul_add(s, b);
             }
         }
     }
