@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { feeds as feedsOf } from './feeds.mjs';
-import { callsPerSecond, median, numberArg } from './timing.mjs';
+import { abRounds, numberArg } from './timing.mjs';
 
 const [a, b, model, spec] = process.argv.slice(2);
 if (!spec) {
@@ -18,22 +18,10 @@ if (!spec) {
 const ROUNDS = numberArg('rounds', 15),
   MS = numberArg('ms', 300);
 const bytes = new Uint8Array(readFileSync(model));
-const sides = [];
+const models = [];
 for (const dir of [a, b]) {
   const { Model } = await import(pathToFileURL(join(resolve(dir), 'js/node.js')).href);
-  const m = await Model.load(bytes);
-  const f = feedsOf(spec);
-  // Warm up, yielding so that the specialised plan is built before timing starts.
-  for (let i = 0; i < 5; i++) {
-    await m.predict(f);
-    await new Promise((r) => setTimeout(r, 0));
-  }
-  sides.push({ call: () => m.predict(f), ms: [] });
+  models.push(await Model.load(bytes));
 }
-for (let r = 0; r < ROUNDS; r++) {
-  for (const s of sides) s.ms.push(1000 / (await callsPerSecond(s.call, MS, 1)));
-}
-const [A, B] = sides;
-console.log(
-  `A ${median(A.ms).toFixed(3)} ms, B ${median(B.ms).toFixed(3)} ms, B/A ${median(B.ms.map((m, i) => m / A.ms[i])).toFixed(3)}`,
-);
+const r = await abRounds(models, feedsOf(spec), ROUNDS, MS);
+console.log(`A ${r.a.toFixed(3)} ms, B ${r.b.toFixed(3)} ms, B/A ${r.ratio.toFixed(3)}`);

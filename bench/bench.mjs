@@ -26,7 +26,11 @@ function wasmSizes() {
     const b = readFileSync(f);
     return { raw: b.length, gzip: gzipSync(b, { level: 9 }).length };
   };
-  return { edgeinfer: size(join(root, 'dist/edgeinfer_bg.wasm')), 'onnxruntime-web': size(ortWasm) };
+  return {
+    edgeinfer: size(join(root, 'dist/edgeinfer_bg.wasm')),
+    relaxed: size(join(root, 'dist/edgeinfer_relaxed_bg.wasm')),
+    'onnxruntime-web': size(ortWasm),
+  };
 }
 
 async function throughput(workloads) {
@@ -71,6 +75,7 @@ const rates = await throughput(workloads);
 const rows = [
   ['wasm size, raw', ...NAMES.map((n) => mb(sizes[n].raw))],
   ['wasm size, gzip -9', ...NAMES.map((n) => mb(sizes[n].gzip))],
+  ['relaxed-SIMD build, gzip -9', mb(sizes.relaxed.gzip), '—'],
   ...Object.keys(workloads).map((key) => [
     `${key}: predictions/s`,
     ...NAMES.map((n) => {

@@ -20,3 +20,25 @@ export async function callsPerSecond(step, ms, atLeast = 0) {
   }
   return (n * 1000) / (t - t0);
 }
+
+/**
+ * A/B of two warm models on the same feeds: alternating rounds of `ms` each, and the medians
+ * of each side's ms per call and of each round pair's ratio B/A, which the machine's drift
+ * cancels out of. Each model is warmed up first, yielding to timers so that the plan for
+ * these shapes is built before timing starts.
+ */
+export async function abRounds([a, b], feeds, rounds, ms) {
+  const sides = [];
+  for (const m of [a, b]) {
+    for (let i = 0; i < 5; i++) {
+      await m.predict(feeds);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    sides.push({ call: () => m.predict(feeds), ms: [] });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const s of sides) s.ms.push(1000 / (await callsPerSecond(s.call, ms, 1)));
+  }
+  const [A, B] = sides.map((s) => s.ms);
+  return { a: median(A), b: median(B), ratio: median(B.map((m, i) => m / A[i])) };
+}

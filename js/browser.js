@@ -1,6 +1,7 @@
-// Browser entry point (and the default): the wasm is fetched relative to this module unless
-// `init({ wasm })` or `Model.load(src, { wasm })` names a URL, Response, bytes or a compiled
-// WebAssembly.Module. A string source is a URL, fetched.
+// Browser entry point (and the default): the wasm (js/variant.js says which build) is
+// fetched relative to this module unless `init({ wasm })` or `Model.load(src, { wasm })`
+// names a URL, Response, bytes or a compiled WebAssembly.Module. A string source is a URL,
+// fetched.
 import { createApi, fetchBytes, isBytes, EdgeInferError, predictionId } from './core.js';
 
 const api = createApi({
@@ -11,10 +12,11 @@ const api = createApi({
     wasm instanceof URL ||
     typeof wasm === 'string',
   wasmForms: 'a WebAssembly.Module, bytes, a Response or a URL in a browser',
-  async startWasm(wasm, { initWasm }) {
+  variants: ['relaxed-simd', 'simd128'],
+  async startWasm(wasm, { initWasm, file }) {
     // A compiled Module is instantiated asynchronously too: browsers refuse synchronous
-    // instances of modules over 8 MB on the main thread.
-    await initWasm({ module_or_path: wasm ?? new URL('../dist/edgeinfer_bg.wasm', import.meta.url) });
+    // instances of modules over 8 MB on the main thread. Only the chosen build is fetched.
+    await initWasm({ module_or_path: wasm ?? new URL(`../dist/${file}`, import.meta.url) });
   },
   readSource(source, options) {
     const base = globalThis.location?.href;

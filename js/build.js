@@ -70,7 +70,7 @@ export type BundleModel = Omit<Model, 'predict'> & {
   predict(feeds: Inputs): Promise<Outputs>;
 };
 
-export interface BundleLoadOptions extends Omit<LoadOptions, 'wasm'> {
+export interface BundleLoadOptions extends Omit<LoadOptions, 'wasm' | 'simd'> {
   /** The bundle's wasm: a compiled WebAssembly.Module (workerd), bytes, a Response or a URL. */
   wasm?: WebAssembly.Module | BufferSource | Response | URL | string;
 }
@@ -169,7 +169,16 @@ export async function buildBundle({ model, name, version, out, signingKey, featu
   await mkdir(out, { recursive: true });
   const runtimeDir = join(out, `${name}.runtime`);
   await mkdir(join(runtimeDir, 'js'), { recursive: true });
-  for (const f of ['core.js', 'dtypes.js', 'table.js', 'bundle.js', 'bundle-node.js', 'snapshot.js', 'index.d.ts'])
+  for (const f of [
+    'core.js',
+    'dtypes.js',
+    'table.js',
+    'variant.js',
+    'bundle.js',
+    'bundle-node.js',
+    'snapshot.js',
+    'index.d.ts',
+  ])
     await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
   await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });

@@ -117,6 +117,8 @@ async function openBundle(defaultUrl, options, host) {
   api ??= createApi({
     acceptsWasm: (given) => given instanceof WebAssembly.Module,
     wasmForms: "the bundle's compiled module",
+    // A bundle runs the runtime it was built with, the simd128 build: it has no other.
+    variants: [],
     // Synchronous instantiation where it is allowed: V8's asynchronous one took about 40 ms
     // more in Node, a third of a bundle's start. Browsers refuse synchronous instances of
     // modules over 8 MB on the main thread, with a RangeError.

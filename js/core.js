@@ -6,6 +6,7 @@ import initWasm, {
   WasmModel,
   BundleSections,
   __testPanic,
+  simdVariant,
   readCsvFloats as wasmReadCsvFloats,
   buildReference as wasmBuildReference,
   buildBundle,
@@ -14,6 +15,7 @@ import initWasm, {
   verifyBundleSignature,
 } from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
+import { WASM_FILES, hasRelaxedSimd } from './variant.js';
 import { DTYPES } from './dtypes.js';
 import { TableError, predictRows, recordTable } from './table.js';
 
@@ -62,14 +64,42 @@ export function testPanic() {
   return call(() => __testPanic());
 }
 
+/**
+ * The dist/ file of the build `simd` asks for ('auto': the best the engine runs of the
+ * runtime's `variants`), or undefined when the caller gives the wasm.
+ */
+function chooseVariant(simd, wasm, variants) {
+  if (!['auto', ...Object.keys(WASM_FILES)].includes(simd))
+    throw new EdgeInferError(
+      'E_INVALID_OPTION',
+      `the simd option is 'auto', 'relaxed-simd' or 'simd128', got ${typeof simd === 'string' ? `'${simd}'` : describe(simd)}`,
+    );
+  if (wasm != null) {
+    if (simd === 'auto') return undefined;
+    throw new EdgeInferError(
+      'E_INVALID_OPTION',
+      "the simd option chooses among the package's own builds: with the wasm option, the module given runs as it is",
+    );
+  }
+  const runnable = variants.filter((v) => v !== 'relaxed-simd' || hasRelaxedSimd());
+  if (simd === 'auto') return WASM_FILES[runnable[0]];
+  if (runnable.includes(simd)) return WASM_FILES[simd];
+  const why = variants.includes(simd)
+    ? 'this engine lacks relaxed SIMD (Node 20 has it behind --experimental-wasm-relaxed-simd)'
+    : `this runtime starts only ${variants.join(' or ')} on its own; pass the other build as the wasm option`;
+  throw new EdgeInferError('E_INVALID_OPTION', `simd: '${simd}' cannot run here: ${why}`);
+}
+
 /** Whether `v` is a BufferSource: an ArrayBuffer or a view of one. */
 export const isBytes = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 
 /**
  * Builds the API for one runtime: the entry points export its `Model`, `init` and
  * `buildReference`; the rest (opening bundles, bundle tools) is for the package's own modules.
- * `acceptsWasm` says which forms of the `wasm` option the runtime takes, `wasmForms` names them.
- * @param {{ startWasm: (wasm: any) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string }} platform
+ * `acceptsWasm` says which forms of the `wasm` option the runtime takes, `wasmForms` names them;
+ * `variants` are the builds of the core it can start on its own (js/variant.js), and
+ * `startWasm` gets the chosen one's file name in dist/ when no `wasm` is given.
+ * @param {{ startWasm: (wasm: any, glue: { initWasm: Function, initSync: Function, file: string }) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string, variants: string[] }} platform
  */
 export function createApi(platform) {
   let started = null;
@@ -80,7 +110,10 @@ export function createApi(platform) {
    */
   let fresh = null;
 
-  /** Starts the wasm module once; `wasm` overrides where it comes from. */
+  /**
+   * Starts the wasm module once; `wasm` overrides where it comes from, `simd` which of the
+   * package's builds it is. Resolves to `{ simd }`: the variant that runs.
+   */
   async function init(options = {}) {
     const wasm = options?.wasm;
     if (wasm != null && !platform.acceptsWasm(wasm)) {
@@ -88,10 +121,19 @@ export function createApi(platform) {
         typeof wasm === 'string' ? `'${wasm}'` : wasm instanceof URL ? `the URL ${wasm.href}` : describe(wasm);
       throw new EdgeInferError('E_INVALID_OPTION', `the wasm option takes ${platform.wasmForms}, got ${given}`);
     }
+    const simd = options?.simd ?? 'auto';
+    const file = chooseVariant(simd, wasm, platform.variants);
+    const running = started && simd !== 'auto' ? (await started).simd : simd;
+    if (running !== simd)
+      throw new EdgeInferError(
+        'E_INVALID_OPTION',
+        `simd: '${simd}' cannot be had: the module already started as ${running}, and the build is chosen at the first init or load`,
+      );
     started ??= (async () => {
       try {
-        const exports = await platform.startWasm(wasm, { initWasm, initSync });
+        const exports = await platform.startWasm(wasm, { initWasm, initSync, file });
         fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
+        return { simd: simdVariant() };
       } catch (e) {
         started = null;
         throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, {
@@ -99,7 +141,7 @@ export function createApi(platform) {
         });
       }
     })();
-    return started;
+    return { ...(await started) };
   }
 
   /** Starts the instance for a call that leaves state in it. */

@@ -172,6 +172,8 @@ export interface LoadOptions {
   reference?: Reference | string;
   /** Where to get the wasm; see `init`. */
   wasm?: WasmSource;
+  /** Which build of the package's wasm to start; see `init`. */
+  simd?: SimdOption;
   /** The fetch used for URL sources (default: globalThis.fetch). */
   fetch?: typeof fetch;
   /** Aborts fetching a URL source. */
@@ -480,8 +482,21 @@ export declare function buildReference(
   options?: { categorical?: string[] },
 ): Promise<Reference>;
 
-/** Starts the wasm module ahead of the first load, optionally from a given source. */
-export declare function init(options?: { wasm?: WasmSource }): Promise<void>;
+/**
+ * A build of the package's wasm: `relaxed-simd` fuses each multiply and add where the engine
+ * allows (Chrome, newer Node; the same answers within float tolerance, faster), `simd128`
+ * runs everywhere and gives the same bits on every machine.
+ */
+export type SimdVariant = 'relaxed-simd' | 'simd128';
+
+/** `auto` (the default): relaxed SIMD where the engine has it, else simd128. */
+export type SimdOption = 'auto' | SimdVariant;
+
+/**
+ * Starts the wasm module ahead of the first load, optionally from a given source or as a
+ * given build (the first call decides). Resolves to the build that runs.
+ */
+export declare function init(options?: { wasm?: WasmSource; simd?: SimdOption }): Promise<{ simd: SimdVariant }>;
 
 export type ErrorCode =
   | 'E_MODEL_PARSE'

@@ -19,11 +19,10 @@ function isFile(source) {
 export const api = createApi({
   acceptsWasm: (wasm) => wasm instanceof WebAssembly.Module || isBytes(wasm) || isFile(wasm),
   wasmForms: 'a WebAssembly.Module, bytes, a file path or a file: URL in Node',
-  async startWasm(wasm, { initSync }) {
+  variants: ['relaxed-simd', 'simd128'],
+  async startWasm(wasm, { initSync, file }) {
     if (wasm instanceof WebAssembly.Module) return initSync({ module: wasm });
-    const bytes = isBytes(wasm)
-      ? wasm
-      : await readFile(located(wasm ?? new URL('../dist/edgeinfer_bg.wasm', import.meta.url)));
+    const bytes = isBytes(wasm) ? wasm : await readFile(located(wasm ?? new URL(`../dist/${file}`, import.meta.url)));
     // Compiled off the main thread, then instantiated synchronously: V8's asynchronous
     // instantiation of this module took about 40 ms more (Node 20).
     return initSync({ module: await WebAssembly.compile(bytes) });

@@ -8,6 +8,9 @@ import { createApi, fetchBytes, EdgeInferError, predictionId } from './core.js';
 const api = createApi({
   acceptsWasm: (wasm) => wasm instanceof WebAssembly.Module,
   wasmForms: 'only a WebAssembly.Module (an imported .wasm) in Cloudflare Workers',
+  // One build is imported: two would double the Worker's size against Cloudflare's limit.
+  // The relaxed-SIMD one runs too, imported by the Worker and given as the wasm option.
+  variants: ['simd128'],
   startWasm(wasm, { initSync }) {
     initSync({ module: wasm ?? wasmModule });
   },

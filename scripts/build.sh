@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds dist/: the wasm core (release, LTO, simd128, wasm exceptions so that panics are
-# caught), its wasm-bindgen glue (target "web", which serves browsers, Node and workerd
-# alike), then wasm-opt from the npm binaryen package. Each step is skipped when its output
+# caught) twice, as simd128 and with relaxed SIMD, its wasm-bindgen glue (target "web", which
+# serves browsers, Node and workerd alike), then wasm-opt from the npm binaryen package. Each step is skipped when its output
 # is newer than its input, so a second run with nothing changed takes seconds.
 #
 #   EDGEINFER_WASM_OPT=0 scripts/build.sh   skip wasm-opt (a quicker inner loop)
@@ -15,33 +15,65 @@ log() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 . .cache/toolchain.env
 
 target=wasm32-unknown-unknown
-# Panics unwind (and are caught at the binding) instead of trapping and killing the instance.
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128,+exception-handling,+bulk-memory,+nontrapping-fptoint,+sign-ext -C panic=unwind -Zlocation-detail=none"
-log "cargo build --release --target $target"
-RUSTC_BOOTSTRAP=1 RUSTC="$WASM_RUSTC" "$WASM_CARGO" build --quiet --release --lib \
-  --target "$target" -Zbuild-std=std,panic_unwind -Zbuild-std-features=optimize_for_size
+targets=${CARGO_TARGET_DIR:-target}
+features=+simd128,+exception-handling,+bulk-memory,+nontrapping-fptoint,+sign-ext
 
-raw=${CARGO_TARGET_DIR:-target}/$target/release/edgeinfer.wasm
-out=dist/edgeinfer_bg.wasm
-if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat .cache/wasm-opt.flag 2>/dev/null)" ]; then
-  log "dist/ is up to date"
-  exit 0
-fi
-log "wasm-bindgen"
-rm -rf dist && mkdir -p dist
-.cache/tools/bin/wasm-bindgen --target web --out-dir dist --out-name edgeinfer --no-typescript \
-  --remove-name-section --remove-producers-section "$raw"
-node scripts/inline-wrap-error.mjs dist/edgeinfer.js
-if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
-  log "wasm-opt -O3"
-  # --low-memory-unused lets wasm-opt fold `ptr + constant` into loads' and stores' offset
-  # field, which LLVM leaves as an add: V8 then addresses with a displacement instead of an
-  # instruction per load (three per step of the matrix tile). The promise is only that no
-  # such sum wraps past 4 GiB into the first KiB, which in-bounds Rust pointers never do.
-  node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-reference-types --enable-multivalue --enable-mutable-globals \
-    --enable-exception-handling --low-memory-unused "$out" -o "$out.opt"
-  mv "$out.opt" "$out"
-fi
-echo "${EDGEINFER_WASM_OPT:-1}" > .cache/wasm-opt.flag
-log "dist/edgeinfer_bg.wasm: $(stat -c %s "$out") bytes, $(gzip -9 -c "$out" | wc -c) gzipped"
+# Builds one variant of the core: $1 its extra target features ("" or ",+relaxed-simd"), $2
+# its cargo target directory (each variant has its own, so that neither rebuilds the other's
+# std), $3 its wasm file in dist/.
+variant() {
+  local extra=$1 dir=$2 out=dist/$3
+  # Panics unwind (and are caught at the binding) instead of trapping and killing the instance.
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=$features$extra -C panic=unwind -Zlocation-detail=none"
+  log "cargo build --release --target $target ($out)"
+  CARGO_TARGET_DIR=$dir RUSTC_BOOTSTRAP=1 RUSTC="$WASM_RUSTC" "$WASM_CARGO" build --quiet --release --lib \
+    --target "$target" -Zbuild-std=std,panic_unwind -Zbuild-std-features=optimize_for_size
+
+  local raw=$dir/$target/release/edgeinfer.wasm
+  if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat "$dir/wasm-opt.flag" 2>/dev/null)" ]; then
+    log "$out is up to date"
+    return
+  fi
+  log "wasm-bindgen ($out)"
+  local glue
+  glue=$(mktemp -d)
+  .cache/tools/bin/wasm-bindgen --target web --out-dir "$glue" --out-name edgeinfer --no-typescript \
+    --remove-name-section --remove-producers-section "$raw"
+  # The variants' glue is the same: one edgeinfer.js (and its snippets) serves both.
+  mkdir -p dist
+  rm -rf dist/snippets
+  mv "$glue/edgeinfer.js" "$glue/snippets" dist/
+  node scripts/inline-wrap-error.mjs dist/edgeinfer.js
+  # wasm-opt takes minutes: it runs in the background, beside the next variant's cargo build.
+  optimize "$glue" "$out" "$dir" "${extra:+--enable-relaxed-simd}" &
+  optimizing+=($!)
+}
+
+# wasm-opt from $1/edgeinfer_bg.wasm to $2 (moved there as it is when EDGEINFER_WASM_OPT=0),
+# then the flag in $3 that says how $2 was made; $4 enables relaxed SIMD, or is empty.
+optimize() {
+  local glue=$1 out=$2 dir=$3 relaxed=$4
+  if [ "${EDGEINFER_WASM_OPT:-1}" = 1 ]; then
+    log "wasm-opt -O3 ($out)"
+    # --low-memory-unused lets wasm-opt fold `ptr + constant` into loads' and stores' offset
+    # field, which LLVM leaves as an add: V8 then addresses with a displacement instead of an
+    # instruction per load (three per step of the matrix tile). The promise is only that no
+    # such sum wraps past 4 GiB into the first KiB, which in-bounds Rust pointers never do.
+    node_modules/.bin/wasm-opt -O3 --enable-simd $relaxed --enable-bulk-memory \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types --enable-multivalue \
+      --enable-mutable-globals --enable-exception-handling --low-memory-unused \
+      "$glue/edgeinfer_bg.wasm" -o "$glue/optimized.wasm"
+    mv "$glue/optimized.wasm" "$out"
+  else
+    mv "$glue/edgeinfer_bg.wasm" "$out"
+  fi
+  rm -rf "$glue"
+  echo "${EDGEINFER_WASM_OPT:-1}" > "$dir/wasm-opt.flag"
+  log "$out: $(stat -c %s "$out") bytes, $(gzip -9 -c "$out" | wc -c) gzipped"
+}
+
+# simd128 runs everywhere; the relaxed-SIMD variant where the engine has it (js/variant.js).
+optimizing=()
+variant "" "$targets" edgeinfer_bg.wasm
+variant ",+relaxed-simd" "$targets/relaxed" edgeinfer_relaxed_bg.wasm
+for pid in "${optimizing[@]}"; do wait "$pid"; done

@@ -2,9 +2,11 @@
 // the model and the film list come from the cache, so recommendations work offline.
 // Stale-while-revalidate: the cached copy answers at once and the network refreshes it for
 // the next visit (cheaply: the demo server answers 304 to conditional requests).
-const CACHE = 'edgeinfer-demo-v2';
+const CACHE = 'edgeinfer-demo-v3';
 
-// What the page needs, relative to this file; app.js adds whatever else it loaded.
+// What the page needs, relative to this file; app.js adds whatever else it loaded, the build
+// of the wasm the browser chose among them (edgeinfer's js/variant.js): precaching one here
+// would download a build the browser never runs.
 const SHELL = [
   './',
   'style.css',
@@ -17,8 +19,10 @@ const SHELL = [
   'edgeinfer/js/browser.js',
   'edgeinfer/js/core.js',
   'edgeinfer/js/snapshot.js',
+  'edgeinfer/js/variant.js',
+  'edgeinfer/js/dtypes.js',
+  'edgeinfer/js/table.js',
   'edgeinfer/dist/edgeinfer.js',
-  'edgeinfer/dist/edgeinfer_bg.wasm',
 ];
 
 self.addEventListener('install', (event) => {

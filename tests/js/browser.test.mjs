@@ -35,25 +35,53 @@ after(async () => {
   server?.close();
 });
 
-test('the shared suite passes inside headless Chromium', async (t) => {
+/**
+ * Opens the test page with `query`; resolves to its results, the build it started
+ * (`init`'s answer), the wasm files it fetched and what reached the console.
+ */
+async function runPage(query, screenshot) {
   const page = await browser.newPage();
   const problems = [];
+  const wasmFetched = [];
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  page.on('request', (r) => {
+    if (r.url().endsWith('.wasm') && r.url().includes('/pkg/')) wasmFetched.push(r.url().replace(/.*\//, ''));
+  });
+  await page.goto(`http://127.0.0.1:${server.address().port}/${query}`);
   await page.waitForFunction(() => window.__results, null, { timeout: 300000 });
-  const results = await page.evaluate(() => window.__results);
+  const [results, simd] = await page.evaluate(() => [window.__results, window.__simd]);
   mkdirSync(artifacts, { recursive: true });
-  await page.screenshot({ path: join(artifacts, 'browser-suite.png') });
+  await page.screenshot({ path: join(artifacts, screenshot) });
+  await page.close();
+  // The missing-model test makes Chromium log the 404; nothing else may reach the console.
+  return { results, simd, wasmFetched, problems: problems.filter((p) => !/404/.test(p)) };
+}
+
+test('the shared suite passes inside headless Chromium, on the relaxed-SIMD build it fetches alone', async (t) => {
+  const { results, simd, wasmFetched, problems } = await runPage('', 'browser-suite.png');
   assert.ok(results.length > 20, `only ${results.length} results`);
   for (const r of results) {
     await t.test(r.name, () => assert.ok(r.ok, r.error));
   }
-  // The missing-model test makes Chromium log the 404; nothing else may reach the console.
-  assert.deepEqual(
-    problems.filter((p) => !/404/.test(p)),
-    [],
+  assert.deepEqual(problems, []);
+  // Chromium has relaxed SIMD: the page starts that build and downloads no other.
+  assert.equal(simd, 'relaxed-simd');
+  assert.deepEqual(wasmFetched, ['edgeinfer_relaxed_bg.wasm']);
+});
+
+test('the corpus matches onnxruntime in Chromium on the simd128 build too, when a page asks for it', async (t) => {
+  const { results, simd, wasmFetched, problems } = await runPage(
+    '?simd=simd128&filter=^corpus ',
+    'browser-simd128.png',
   );
+  assert.ok(results.filter((r) => r.name.startsWith('corpus ')).length >= 10, `only ${results.length} results`);
+  for (const r of results) {
+    await t.test(r.name, () => assert.ok(r.ok, r.error));
+  }
+  assert.deepEqual(problems, []);
+  assert.equal(simd, 'simd128');
+  assert.deepEqual(wasmFetched, ['edgeinfer_bg.wasm']);
 });

@@ -268,7 +268,7 @@ test('after the first visit the page recommends with the server gone', async () 
 
 test('a WebAssembly module that cannot start is explained, with its code', async () => {
   const context = await browser.newContext({ serviceWorkers: 'block' });
-  await context.route('**/edgeinfer_bg.wasm', (route) =>
+  await context.route('**/edgeinfer*_bg.wasm', (route) =>
     route.fulfill({ status: 200, contentType: 'application/wasm', body: Buffer.from('not wasm') }),
   );
   const page = await context.newPage();
@@ -286,6 +286,7 @@ test('the server gives each file its type and nothing outside the page and the p
   const types = {
     '': 'text/html',
     'edgeinfer/dist/edgeinfer_bg.wasm': 'application/wasm',
+    'edgeinfer/dist/edgeinfer_relaxed_bg.wasm': 'application/wasm',
     'edgeinfer/js/browser.js': 'text/javascript',
     'sw.js': 'text/javascript',
     'data/films.json': 'application/json',

@@ -1,5 +1,6 @@
 // The shared suite in Node, against the package under test.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { suite } from '../suite/suite.mjs';
@@ -8,4 +9,9 @@ import { importPackage, packageDir, suiteFixtures } from './harness.mjs';
 
 const api = await importPackage();
 const internal = await import(pathToFileURL(join(packageDir, 'js/core.js')).href);
+const { hasRelaxedSimd } = await import(pathToFileURL(join(packageDir, 'js/variant.js')).href);
+// The build to run it on: the engine's best unless named (simd.test.mjs names relaxed SIMD).
+const { simd } = await api.init({ simd: process.env.EDGEINFER_SIMD ?? 'auto' });
+test(`the suite runs on ${simd}`, () =>
+  assert.equal(simd, process.env.EDGEINFER_SIMD ?? (hasRelaxedSimd() ? 'relaxed-simd' : 'simd128')));
 for (const t of suite(api, decodeFixtures(suiteFixtures()), internal)) test(t.name, t.fn);

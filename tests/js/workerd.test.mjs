@@ -67,10 +67,12 @@ test('wrangler bundles the package and a generated Worker module without warning
   assert.doesNotMatch(server.output(), /nodejs_compat|WARNING/);
 });
 
-test('the wasm option takes only a compiled module in workerd: bytes and URLs are E_INVALID_OPTION', async () => {
-  const codes = await (await fetch(`${base}/wasm-forms`)).json();
+test('workerd takes only a compiled module as the wasm option and starts the simd128 build', async () => {
+  const { codes, relaxed, simd } = await (await fetch(`${base}/wasm-forms`)).json();
   assert.equal(codes.length, 3);
   for (const c of codes) assert.match(c, /^E_INVALID_OPTION: the wasm option takes only a WebAssembly\.Module/);
+  assert.match(relaxed, /^E_INVALID_OPTION: simd: 'relaxed-simd' cannot run here: this runtime starts only simd128/);
+  assert.equal(simd, 'simd128');
 });
 
 test("the README's Worker sample and its wrangler.toml bundle without warnings", async () => {

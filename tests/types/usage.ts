@@ -18,7 +18,10 @@ import {
 import { createHandler, readFromR2 } from 'edgeinfer/server';
 
 async function main(): Promise<void> {
-  await init();
+  const started: 'relaxed-simd' | 'simd128' = (await init({ simd: 'auto' })).simd;
+  void started;
+  // @ts-expect-error: the builds are named, not numbered
+  await init({ simd: 256 });
   const model: Model = await Model.load('model.onnx', { inputShapes: { x: [1, 32] }, maxTensorBytes: 1 << 20 });
   const infos: readonly TensorInfo[] = model.inputs;
   const first: string | number | undefined = infos[0]?.shape[0];

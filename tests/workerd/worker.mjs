@@ -46,7 +46,12 @@ export default {
           ),
         );
       }
-      return Response.json(codes);
+      // Nor does it start the relaxed-SIMD build on its own (the Worker would carry both).
+      const relaxed = await api.init({ simd: 'relaxed-simd' }).then(
+        () => 'started',
+        (e) => `${e.code}: ${e.message}`,
+      );
+      return Response.json({ codes, relaxed, simd: (await api.init()).simd });
     }
     if (url.pathname === '/health') return new Response('ok');
     return new Response('not found', { status: 404 });

@@ -1,0 +1,64 @@
+// The relaxed-SIMD build of the core against the simd128 one: warm batch-1 latency on the
+// CNNs and the text encoder, in one Node process started with relaxed SIMD on (Node 20 keeps
+// it behind a flag), in alternating rounds; the median of each round pair's ratio.
+//   node bench/simd.mjs [--only squeezenet,minilm,...] [--rounds N] [--ms MS]
+// One realm holds one instance of the core, so each build runs from its own copy of the
+// package's JavaScript (its wasm files are linked, not copied).
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { root } from './paths.mjs';
+import { MODELS } from './models.mjs';
+import { feeds as feedsOf } from './feeds.mjs';
+import { abRounds, numberArg } from './timing.mjs';
+import { WASM_FILES, hasRelaxedSimd } from '../js/variant.js';
+
+if (!hasRelaxedSimd()) {
+  execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.argv.slice(1)], { stdio: 'inherit' });
+  process.exit(0);
+}
+
+const ROUNDS = numberArg('rounds', 15),
+  MS = numberArg('ms', 250);
+const onlyAt = process.argv.indexOf('--only');
+const chosen =
+  onlyAt > 0
+    ? process.argv[onlyAt + 1].split(',')
+    : ['squeezenet', 'shufflenet', 'inception_v2', 'resnet50', 'densenet121', 'minilm'];
+const pkg = process.env.EDGEINFER_PACKAGE ?? root;
+
+/** The package's API in a realm of its own, started as `simd`. */
+async function build(simd, dir) {
+  cpSync(join(pkg, 'js'), join(dir, 'js'), { recursive: true });
+  cpSync(join(pkg, 'dist/edgeinfer.js'), join(dir, 'dist/edgeinfer.js'));
+  cpSync(join(pkg, 'dist/snippets'), join(dir, 'dist/snippets'), { recursive: true });
+  for (const file of Object.values(WASM_FILES)) symlinkSync(join(pkg, 'dist', file), join(dir, 'dist', file));
+  const api = await import(pathToFileURL(join(dir, 'js/node.js')).href);
+  await api.init({ simd });
+  return api;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'edgeinfer-simd-'));
+try {
+  const builds = {
+    simd128: await build('simd128', join(scratch, 'simd128')),
+    'relaxed-simd': await build('relaxed-simd', join(scratch, 'relaxed')),
+  };
+  const rows = [];
+  for (const name of chosen) {
+    const bytes = new Uint8Array(readFileSync(MODELS[name].path()));
+    const models = await Promise.all(Object.values(builds).map((api) => api.Model.load(bytes)));
+    const r = await abRounds(models, feedsOf(MODELS[name].feeds), ROUNDS, MS);
+    rows.push([name, r.a.toFixed(2), r.b.toFixed(2), r.ratio.toFixed(3)]);
+    console.error(`simd ${rows.at(-1).join(' ')}`);
+  }
+  console.log('| model | simd128, ms | relaxed SIMD, ms | relaxed / simd128 |\n|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  console.log(
+    `\nNode ${process.version} with --experimental-wasm-relaxed-simd; batch 1, 1 thread; ${ROUNDS} alternating rounds of ${MS} ms, medians.`,
+  );
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

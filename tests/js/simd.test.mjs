@@ -1,0 +1,119 @@
+// The package's two builds of the core in Node (js/variant.js): which one starts, the simd
+// option's errors, and the shared suite again on the relaxed-SIMD build, in a Node started
+// with relaxed SIMD on (Node 20 has it behind a flag; the suite's other run, node.test.mjs,
+// gets the engine's default).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { importPackage, packageDir, root } from './harness.mjs';
+
+const RELAXED_ON = '--experimental-wasm-relaxed-simd';
+const RELAXED_OFF = '--no-experimental-wasm-relaxed-simd';
+const entry = pathToFileURL(join(packageDir, 'js/node.js')).href;
+const iris = join(root, 'examples/iris.onnx');
+
+/** Runs `script` (an ES module that may `await`) in a new Node with `flags`; its JSON output. */
+function inNode(flags, script) {
+  const program = `import * as api from '${entry}';\nconst iris = ${JSON.stringify(iris)};\n${script}`;
+  const out = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', program], { encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+/** `init` with `options`, then a prediction: the build that ran and the answer, or the error. */
+const START_AND_PREDICT = (options) => `
+  const outcome = {};
+  try { outcome.simd = (await api.init(${options})).simd; } catch (e) { outcome.error = [e.code, e.message]; }
+  const m = await api.Model.load((await import('node:fs')).readFileSync(iris));
+  const out = await m.predict({ features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4] } });
+  outcome.probabilities = Array.from(out.probabilities.data);
+  outcome.after = (await api.init()).simd;
+  console.log(JSON.stringify(outcome));`;
+
+test('init starts relaxed SIMD where the engine has it, simd128 where not, and says which', () => {
+  const on = inNode([RELAXED_ON], START_AND_PREDICT('{}'));
+  const off = inNode([RELAXED_OFF], START_AND_PREDICT('{}'));
+  const asked = inNode([RELAXED_ON], START_AND_PREDICT("{ simd: 'simd128' }"));
+  assert.equal(on.simd, 'relaxed-simd');
+  assert.equal(off.simd, 'simd128');
+  assert.equal(asked.simd, 'simd128');
+  // The same answers within float tolerance: fused multiply-adds round once, not twice.
+  for (const other of [off, asked]) {
+    on.probabilities.forEach((p, i) =>
+      assert.ok(Math.abs(p - other.probabilities[i]) < 1e-5, `${p} ${other.probabilities[i]}`),
+    );
+  }
+});
+
+test('the simd option refuses, with E_INVALID_OPTION, what cannot run, and the module stays usable', async () => {
+  const lacking = inNode([RELAXED_OFF], START_AND_PREDICT("{ simd: 'relaxed-simd' }"));
+  assert.equal(lacking.error[0], 'E_INVALID_OPTION');
+  assert.match(lacking.error[1], /simd: 'relaxed-simd' cannot run here: this engine lacks relaxed SIMD/);
+  assert.equal(lacking.after, 'simd128');
+  assert.equal(lacking.probabilities.length, 3);
+  // Once started, the other build cannot be had; the model still predicts.
+  const late = inNode(
+    [RELAXED_ON],
+    `await api.init({ simd: 'simd128' });\n${START_AND_PREDICT("{ simd: 'relaxed-simd' }")}`,
+  );
+  assert.equal(late.error[0], 'E_INVALID_OPTION');
+  assert.match(late.error[1], /already started as simd128/);
+  assert.equal(late.after, 'simd128');
+  assert.equal(late.probabilities.length, 3);
+  // In this process: a name that is no build, and a build named beside a given module.
+  const { init } = await importPackage();
+  await assert.rejects(init({ simd: 'fast' }), {
+    code: 'E_INVALID_OPTION',
+    message: "the simd option is 'auto', 'relaxed-simd' or 'simd128', got 'fast'",
+  });
+  await assert.rejects(init({ simd: 2 }), { code: 'E_INVALID_OPTION', message: /got a number$/ });
+  const wasm = readFileSync(join(packageDir, 'dist/edgeinfer_bg.wasm'));
+  await assert.rejects(init({ simd: 'simd128', wasm }), {
+    code: 'E_INVALID_OPTION',
+    message: /with the wasm option, the module given runs as it is/,
+  });
+  assert.ok(['relaxed-simd', 'simd128'].includes((await init()).simd));
+});
+
+test('a module given as the wasm option reports its own build', () => {
+  const given = inNode(
+    [RELAXED_ON],
+    `const fs = await import('node:fs');
+     const wasm = fs.readFileSync(${JSON.stringify(join(packageDir, 'dist/edgeinfer_relaxed_bg.wasm'))});
+     ${START_AND_PREDICT('{ wasm }')}`,
+  );
+  assert.equal(given.simd, 'relaxed-simd');
+});
+
+test('the shared suite passes on the relaxed-SIMD build', () => {
+  // Without NODE_TEST_CONTEXT the inner runner reports in TAP, not to this one.
+  const env = { ...process.env, EDGEINFER_SIMD: 'relaxed-simd' };
+  delete env.NODE_TEST_CONTEXT;
+  const run = spawnSync(
+    process.execPath,
+    [RELAXED_ON, '--test', '--test-reporter=tap', join(root, 'tests/js/node.test.mjs')],
+    { encoding: 'utf8', env, maxBuffer: 1 << 26 },
+  );
+  const count = (what) => Number(run.stdout.match(new RegExp(`^# ${what} (\\d+)$`, 'm'))?.[1]);
+  assert.equal(
+    run.status,
+    0,
+    run.stdout
+      .split('\n')
+      .filter((l) => /^not ok|error/.test(l))
+      .join('\n') + run.stderr,
+  );
+  assert.equal(count('fail'), 0);
+  assert.ok(count('pass') > 100, `${count('pass')} passed`);
+  assert.match(run.stdout, /ok \d+ - the suite runs on relaxed-simd/);
+});
+
+test('each build of the wasm is at most 2.5 MB gzipped', () => {
+  for (const file of ['edgeinfer_bg.wasm', 'edgeinfer_relaxed_bg.wasm']) {
+    const gzipped = gzipSync(readFileSync(join(packageDir, 'dist', file)), { level: 9 }).length;
+    assert.ok(gzipped <= 2_500_000, `${file}: ${gzipped} bytes gzipped`);
+  }
+});
