@@ -119,6 +119,7 @@ async function openBundle(defaultUrl, options, host) {
     wasmForms: "the bundle's compiled module",
     // A bundle runs the runtime it was built with, the simd128 build: it has no other.
     variants: [],
+    otherBuilds: 'a bundle runs the simd128 build it was made with',
     // Synchronous instantiation where it is allowed: V8's asynchronous one took about 40 ms
     // more in Node, a third of a bundle's start. Browsers refuse synchronous instances of
     // modules over 8 MB on the main thread, with a RangeError.

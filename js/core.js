@@ -68,7 +68,7 @@ export function testPanic() {
  * The dist/ file of the build `simd` asks for ('auto': the best the engine runs of the
  * runtime's `variants`), or undefined when the caller gives the wasm.
  */
-function chooseVariant(simd, wasm, variants) {
+function chooseVariant(simd, wasm, { variants, otherBuilds }) {
   if (!['auto', ...Object.keys(WASM_FILES)].includes(simd))
     throw new EdgeInferError(
       'E_INVALID_OPTION',
@@ -86,7 +86,7 @@ function chooseVariant(simd, wasm, variants) {
   if (runnable.includes(simd)) return WASM_FILES[simd];
   const why = variants.includes(simd)
     ? 'this engine lacks relaxed SIMD (Node 20 has it behind --experimental-wasm-relaxed-simd)'
-    : `this runtime starts only ${variants.join(' or ')} on its own; pass the other build as the wasm option`;
+    : `this entry point starts only ${variants.join(' or ') || 'its own build'}: ${otherBuilds}`;
   throw new EdgeInferError('E_INVALID_OPTION', `simd: '${simd}' cannot run here: ${why}`);
 }
 
@@ -97,9 +97,10 @@ export const isBytes = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
  * Builds the API for one runtime: the entry points export its `Model`, `init` and
  * `buildReference`; the rest (opening bundles, bundle tools) is for the package's own modules.
  * `acceptsWasm` says which forms of the `wasm` option the runtime takes, `wasmForms` names them;
- * `variants` are the builds of the core it can start on its own (js/variant.js), and
- * `startWasm` gets the chosen one's file name in dist/ when no `wasm` is given.
- * @param {{ startWasm: (wasm: any, glue: { initWasm: Function, initSync: Function, file: string }) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string, variants: string[] }} platform
+ * `variants` are the builds of the core it can start on its own (js/variant.js), best first,
+ * `otherBuilds` says where the others are, and `startWasm` gets the chosen one's file name in
+ * dist/ when no `wasm` is given.
+ * @param {{ startWasm: (wasm: any, glue: { initWasm: Function, initSync: Function, file: string }) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string, variants: string[], otherBuilds?: string }} platform
  */
 export function createApi(platform) {
   let started = null;
@@ -122,7 +123,7 @@ export function createApi(platform) {
       throw new EdgeInferError('E_INVALID_OPTION', `the wasm option takes ${platform.wasmForms}, got ${given}`);
     }
     const simd = options?.simd ?? 'auto';
-    const file = chooseVariant(simd, wasm, platform.variants);
+    const file = chooseVariant(simd, wasm, platform);
     const running = started && simd !== 'auto' ? (await started).simd : simd;
     if (running !== simd)
       throw new EdgeInferError(

@@ -51,7 +51,7 @@ test("the error codes are the core's and the JS layer's, each typed and document
     'js/core.js',
     'js/node.js',
     'js/browser.js',
-    'js/workerd.js',
+    'js/workerd-api.js',
     'js/bundle.js',
     'js/bundle-node.js',
   ])

@@ -11,7 +11,7 @@ import { packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs
 import { freePort, start, waitFor } from './processes.mjs';
 
 const dir = join(root, '.cache/workerd-test');
-let server, base;
+let server, base, simd128Server, simd128Base;
 
 before(async () => {
   rmSync(dir, { recursive: true, force: true });
@@ -24,29 +24,51 @@ before(async () => {
   // 'edgeinfer' to the checkout itself instead of the installed package.
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'edgeinfer-workerd-test', private: true }));
   signedIrisBundle(dir, join(dir, 'bundles'));
+  // Two Workers, one per build: a Worker carries the one its entry point imports.
+  [server, base] = await devServer([]);
+  [simd128Server, simd128Base] = await devServer(['simd128.mjs', '--name', 'edgeinfer-test-simd128']);
+});
+
+/** `wrangler dev` on a free port in `dir`, with `args` (a script, a name) beside the config's. */
+async function devServer(args) {
   const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = start(
+  const started = start(
     join(root, 'node_modules/.bin/wrangler'),
-    ['dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'],
+    ['dev', ...args, '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'],
     {
       cwd: dir,
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
     },
   );
-  await waitFor(`${base}/health`, server);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health`, started);
+  return [started, url];
+}
+
+after(() => {
+  server?.stop();
+  simd128Server?.stop();
 });
 
-after(() => server?.stop());
-
-test('the shared suite passes inside workerd', async (t) => {
-  const response = await fetch(`${base}/suite`, { method: 'POST', body: JSON.stringify(suiteFixtures()) });
+/** Runs the shared suite in the Worker at `url`, a subtest per case. */
+async function suiteIn(t, url) {
+  const response = await fetch(`${url}/suite`, { method: 'POST', body: JSON.stringify(suiteFixtures()) });
   assert.equal(response.status, 200, await response.clone().text());
   const results = await response.json();
   assert.ok(results.length > 20, `only ${results.length} results`);
   for (const r of results) {
     await t.test(r.name, () => assert.ok(r.ok, r.error));
   }
+}
+
+test('the shared suite passes inside workerd on the default entry point, the relaxed-SIMD build', async (t) => {
+  assert.equal(await (await fetch(`${base}/simd`)).json(), 'relaxed-simd');
+  await suiteIn(t, base);
+});
+
+test("the shared suite passes inside workerd on 'edgeinfer/simd128', the simd128 build", async (t) => {
+  assert.equal(await (await fetch(`${simd128Base}/simd`)).json(), 'simd128');
+  await suiteIn(t, simd128Base);
 });
 
 test("a generated bundle module predicts in workerd, checked with the signer's key", async () => {
@@ -67,12 +89,14 @@ test('wrangler bundles the package and a generated Worker module without warning
   assert.doesNotMatch(server.output(), /nodejs_compat|WARNING/);
 });
 
-test('workerd takes only a compiled module as the wasm option and starts the simd128 build', async () => {
-  const { codes, relaxed, simd } = await (await fetch(`${base}/wasm-forms`)).json();
+test('workerd takes only a compiled module as the wasm option, and only the build imported', async () => {
+  const { codes, simd128 } = await (await fetch(`${base}/wasm-forms`)).json();
   assert.equal(codes.length, 3);
   for (const c of codes) assert.match(c, /^E_INVALID_OPTION: the wasm option takes only a WebAssembly\.Module/);
-  assert.match(relaxed, /^E_INVALID_OPTION: simd: 'relaxed-simd' cannot run here: this runtime starts only simd128/);
-  assert.equal(simd, 'simd128');
+  assert.match(
+    simd128,
+    /^E_INVALID_OPTION: simd: 'simd128' cannot run here: this entry point starts only relaxed-simd: .*'edgeinfer\/simd128'/,
+  );
 });
 
 test("the README's Worker sample and its wrangler.toml bundle without warnings", async () => {

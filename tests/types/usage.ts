@@ -16,12 +16,16 @@ import {
   type TensorJSON,
 } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
+// A Worker's entry point with the simd128 build: the same API.
+import { Model as Simd128Model } from 'edgeinfer/simd128';
 
 async function main(): Promise<void> {
   const started: 'relaxed-simd' | 'simd128' = (await init({ simd: 'auto' })).simd;
   void started;
   // @ts-expect-error: the builds are named, not numbered
   await init({ simd: 256 });
+  const bitExact: Model = await Simd128Model.load(new Uint8Array(0));
+  void bitExact;
   const model: Model = await Model.load('model.onnx', { inputShapes: { x: [1, 32] }, maxTensorBytes: 1 << 20 });
   const infos: readonly TensorInfo[] = model.inputs;
   const first: string | number | undefined = infos[0]?.shape[0];

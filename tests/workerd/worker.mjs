@@ -1,22 +1,15 @@
-// A test Worker: runs the shared suite inside workerd against the installed package, with
-// the fixtures the test harness posts.
+// A test Worker: runs the shared suite inside workerd against the installed package's
+// default entry point (the relaxed-SIMD build), and what only workerd does.
 import * as api from 'edgeinfer';
-// The package's own core, the module the entry point imports (not an export of the package).
-import * as internal from './node_modules/edgeinfer/js/core.js';
-import { runSuite } from './suite/suite.mjs';
-import { decodeFixtures } from './suite/corpus.mjs';
+import { suiteRoute } from './suite-route.mjs';
 // A bundle made by `edgeinfer build` (by the test harness), through its generated workerd module.
 import * as iris from './bundles/iris.worker.js';
 
 export default {
   async fetch(request) {
+    const shared = await suiteRoute(api, request);
+    if (shared) return shared;
     const url = new URL(request.url);
-    if (request.method === 'POST' && url.pathname === '/suite') {
-      const packed = await request.json();
-      const filter = url.searchParams.get('filter');
-      const results = await runSuite(api, decodeFixtures(packed), filter ? new RegExp(filter) : undefined, internal);
-      return Response.json(results);
-    }
     if (url.pathname === '/bundle') {
       const publicKey = url.searchParams.get('publicKey') ?? undefined;
       try {
@@ -46,14 +39,13 @@ export default {
           ),
         );
       }
-      // Nor does it start the relaxed-SIMD build on its own (the Worker would carry both).
-      const relaxed = await api.init({ simd: 'relaxed-simd' }).then(
+      // Nor does it start the simd128 build, which it does not carry.
+      const simd128 = await api.init({ simd: 'simd128' }).then(
         () => 'started',
         (e) => `${e.code}: ${e.message}`,
       );
-      return Response.json({ codes, relaxed, simd: (await api.init()).simd });
+      return Response.json({ codes, simd128 });
     }
-    if (url.pathname === '/health') return new Response('ok');
     return new Response('not found', { status: 404 });
   },
 };
