@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { api } from './node-api.js';
 import { makeSnapshot } from './snapshot.js';
 import { DTYPES } from './dtypes.js';
+import { WASM_FILES, hasRelaxedSimd } from './variant.js';
 
 const PACKAGE = new URL('../', import.meta.url);
 
@@ -143,11 +144,29 @@ export async function predict(feeds) {
 
 /**
  * Builds the bundle files for `model` (a path) into `out`; `reference` is the drift
- * reference's JSON text, if any.
+ * reference's JSON text, if any; `simd` the build of the core the bundle carries
+ * (js/variant.js): simd128 runs everywhere, relaxed-simd only where the engine has it.
  * @returns {Promise<{ manifest: object, files: string[] }>}
  */
-export async function buildBundle({ model, name, version, out, signingKey, features, reference, snapshot = true }) {
-  const [runtime, onnx] = await Promise.all([readFile(new URL('dist/edgeinfer_bg.wasm', PACKAGE)), readFile(model)]);
+export async function buildBundle({
+  model,
+  name,
+  version,
+  out,
+  signingKey,
+  features,
+  reference,
+  snapshot = true,
+  simd = 'simd128',
+}) {
+  if (!Object.hasOwn(WASM_FILES, simd))
+    throw new Error(`the bundle's build is ${Object.keys(WASM_FILES).join(' or ')}, got '${simd}'`);
+  // The snapshot is the bundle's own build with the model loaded: this engine must run it.
+  if (snapshot && simd === 'relaxed-simd' && !hasRelaxedSimd())
+    throw new Error(
+      'a relaxed-SIMD bundle is snapshotted by running that build, and this Node lacks relaxed SIMD: use Node 22 or later, or node --experimental-wasm-relaxed-simd, or leave the snapshot out',
+    );
+  const [runtime, onnx] = await Promise.all([readFile(new URL(`dist/${WASM_FILES[simd]}`, PACKAGE)), readFile(model)]);
   // A model that fails to load fails below, with the core's diagnosis rather than this one.
   let memory, failed;
   try {

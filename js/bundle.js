@@ -4,6 +4,7 @@
 // Nothing here is Node's: what Node adds (bundle-node.js) comes in as a `host`, so the Worker
 // module, which imports this one, needs no nodejs_compat.
 import { bundleSections, createApi, describe, EdgeInferError } from './core.js';
+import { hasRelaxedSimd } from './variant.js';
 
 let api = null;
 
@@ -112,14 +113,18 @@ async function openBundle(defaultUrl, options, host) {
     ({ module, sections } = await compileBundle(wasm ?? defaultUrl(), host));
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
-    throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}`, { cause: e });
+    // A bundle built with --simd relaxed-simd does not compile where relaxed SIMD is off.
+    const hint = hasRelaxedSimd()
+      ? ''
+      : ' (this engine lacks relaxed SIMD, which a bundle built with --simd relaxed-simd needs)';
+    throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}${hint}`, { cause: e });
   }
   api ??= createApi({
     acceptsWasm: (given) => given instanceof WebAssembly.Module,
     wasmForms: "the bundle's compiled module",
-    // A bundle runs the runtime it was built with, the simd128 build: it has no other.
+    // A bundle runs the build of the core it was made with (`edgeinfer build --simd`).
     variants: [],
-    otherBuilds: 'a bundle runs the simd128 build it was made with',
+    otherBuilds: 'a bundle runs the build it was made with (edgeinfer build --simd)',
     // Synchronous instantiation where it is allowed: V8's asynchronous one took about 40 ms
     // more in Node, a third of a bundle's start. Browsers refuse synchronous instances of
     // modules over 8 MB on the main thread, with a RangeError.

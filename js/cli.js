@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Model, buildReference } from './node.js';
 import { api } from './node-api.js';
 import { buildBundle } from './build.js';
+import { WASM_FILES } from './variant.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
 import { parsePredictRequest } from './server/instances.js';
@@ -24,10 +25,12 @@ const SPECS = {
       reference: { type: 'string' },
       categorical: { type: 'string' },
       'no-snapshot': { type: 'boolean' },
+      simd: { type: 'string' },
       out: { type: 'string', short: 'o' },
     },
     usage: `edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
-                [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot] [-o DIR]
+                [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot]
+                [--simd simd128|relaxed-simd] [-o DIR]
     Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
     embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
     NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
@@ -35,7 +38,9 @@ const SPECS = {
     sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
     The bundle also stores the model as loaded (a memory snapshot), which NAME.js
     restores instead of parsing the ONNX: a faster start for a bigger file.
-    --no-snapshot leaves it out.`,
+    --no-snapshot leaves it out. --simd relaxed-simd embeds the build whose kernels fuse
+    multiply and add (Chrome, Workers, Node 22 and later; it does not start elsewhere);
+    simd128, the default, runs everywhere.`,
   },
   keygen: {
     options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
@@ -354,6 +359,8 @@ const COMMANDS = {
   async build([path], flags) {
     if (!path) throw new UsageError('build needs MODEL.onnx');
     if (!flags.name || !flags.version) throw new UsageError('build needs --name NAME and --version V');
+    if (flags.simd && !Object.hasOwn(WASM_FILES, flags.simd))
+      throw new UsageError(`--simd is ${Object.keys(WASM_FILES).join(' or ')}, got '${flags.simd}'`);
     const out = flags.out ?? 'dist';
     let made;
     try {
@@ -366,6 +373,7 @@ const COMMANDS = {
         features: flags.features?.split(',').map((f) => f.trim()),
         reference: flags.reference && (await referenceText(flags.reference, path, flags)),
         snapshot: !flags['no-snapshot'],
+        simd: flags.simd,
       });
     } catch (e) {
       throw new FileError(path, e);

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -109,6 +110,64 @@ test('the shared suite passes on the relaxed-SIMD build', () => {
   assert.equal(count('fail'), 0);
   assert.ok(count('pass') > 100, `${count('pass')} passed`);
   assert.match(run.stdout, /ok \d+ - the suite runs on relaxed-simd/);
+});
+
+/** `edgeinfer build` of the iris example into `out` in a Node with `flags`; its result. */
+const buildIris = (flags, out, ...args) =>
+  spawnSync(
+    process.execPath,
+    [...flags, join(packageDir, 'js/cli.js'), 'build', iris, '--name', 'iris', '--version', '1', '-o', out, ...args],
+    { encoding: 'utf8' },
+  );
+
+/** Loads the bundle in `dir` through its generated module in a Node with `flags`, and predicts. */
+const PREDICT_BUNDLE = (dir) => `
+  const outcome = {};
+  try {
+    const bundle = await import(${JSON.stringify(pathToFileURL(join(dir, 'iris.js')).href)});
+    const m = await bundle.load();
+    const out = await m.predict({ features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4] } });
+    outcome.probabilities = Array.from(out.probabilities.data);
+    outcome.loadedFrom = m.loadedFrom;
+  } catch (e) { outcome.error = [e.code, e.message]; }
+  console.log(JSON.stringify(outcome));`;
+
+test('edgeinfer build --simd relaxed-simd embeds that build, which starts only where the engine has it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-simd-'));
+  const [relaxed, plain] = [join(dir, 'relaxed'), join(dir, 'plain')];
+  const built = buildIris([RELAXED_ON], relaxed, '--simd', 'relaxed-simd');
+  assert.equal(built.status, 0, built.stderr);
+  assert.equal(buildIris([], plain).status, 0);
+  // The bundle is its build's wasm with the model's sections after it.
+  const runtime = readFileSync(join(packageDir, 'dist/edgeinfer_relaxed_bg.wasm'));
+  const bundle = readFileSync(join(relaxed, 'iris.wasm'));
+  assert.ok(bundle.subarray(0, runtime.length).equals(runtime), 'iris.wasm begins with the relaxed-SIMD build');
+  const on = inNode([RELAXED_ON], PREDICT_BUNDLE(relaxed));
+  const simd128 = inNode([RELAXED_OFF], PREDICT_BUNDLE(plain));
+  assert.equal(on.loadedFrom, 'snapshot', JSON.stringify(on));
+  on.probabilities.forEach((p, i) => assert.ok(Math.abs(p - simd128.probabilities[i]) < 1e-5));
+  const off = inNode([RELAXED_OFF], PREDICT_BUNDLE(relaxed));
+  assert.equal(off.error[0], 'E_WASM_LOAD');
+  assert.match(off.error[1], /this engine lacks relaxed SIMD, which a bundle built with --simd relaxed-simd needs/);
+});
+
+test('edgeinfer build --simd refuses a build that is not one, and a snapshot this Node cannot make', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-simd-'));
+  const unknown = buildIris([], dir, '--simd', 'avx2');
+  assert.equal(unknown.status, 2, unknown.stderr);
+  assert.match(unknown.stderr, /--simd is relaxed-simd or simd128, got 'avx2'/);
+  const lacking = buildIris([RELAXED_OFF], dir, '--simd', 'relaxed-simd');
+  assert.notEqual(lacking.status, 0);
+  assert.match(
+    lacking.stderr,
+    /this Node lacks relaxed SIMD: use Node 22 or later, or node --experimental-wasm-relaxed-simd/,
+  );
+  // Without the snapshot, nothing runs the build at build time.
+  const unsnapshotted = buildIris([RELAXED_OFF], dir, '--simd', 'relaxed-simd', '--no-snapshot');
+  assert.equal(unsnapshotted.status, 0, unsnapshotted.stderr);
+  const on = inNode([RELAXED_ON], PREDICT_BUNDLE(dir));
+  assert.equal(on.loadedFrom, 'onnx', JSON.stringify(on));
+  assert.equal(on.probabilities.length, 3);
 });
 
 test('each build of the wasm is at most 2.5 MB gzipped', () => {
