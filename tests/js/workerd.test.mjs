@@ -3,7 +3,7 @@
 // picks the package's "workerd" export, which imports the wasm as a module.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,19 @@ before(async () => {
   // 'edgeinfer' to the checkout itself instead of the installed package.
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'edgeinfer-workerd-test', private: true }));
   signedIrisBundle(dir, join(dir, 'bundles'));
+  // The same with the relaxed-SIMD build, whose snapshot needs a Node that runs it.
+  execFileSync(
+    process.execPath,
+    [
+      '--experimental-wasm-relaxed-simd',
+      join(packageDir, 'js/cli.js'),
+      'build',
+      join(root, 'examples/iris.onnx'),
+      ...['--name', 'iris', '--version', '1', '--sign', 'team.key', '--simd', 'relaxed-simd'],
+      ...['-o', join(dir, 'bundles-relaxed')],
+    ],
+    { cwd: dir, stdio: 'pipe' },
+  );
   // Two Workers, one per build: a Worker carries the one its entry point imports.
   [server, base] = await devServer([]);
   [simd128Server, simd128Base] = await devServer(['simd128.mjs', '--name', 'edgeinfer-test-simd128']);
@@ -71,17 +84,23 @@ test("the shared suite passes inside workerd on 'edgeinfer/simd128', the simd128
   await suiteIn(t, simd128Base);
 });
 
-test("a generated bundle module predicts in workerd, checked with the signer's key", async () => {
-  const key = encodeURIComponent(readFileSync(join(dir, 'team.pub'), 'utf8'));
-  const r = await fetch(`${base}/bundle?publicKey=${key}`);
-  const body = await r.json();
-  assert.equal(r.status, 200, JSON.stringify(body));
-  assert.deepEqual(body.label, [0, 2]);
-  assert.deepEqual(body.labels, ['setosa', 'versicolor', 'virginica']);
-  assert.equal(body.signer.algorithm, 'Ed25519');
-  // The first bundle the isolate opens restores the model as the build loaded it.
-  assert.equal(body.loadedFrom, 'snapshot');
-});
+for (const relaxed of [false, true])
+  test(`a generated bundle module${relaxed ? ' with the relaxed-SIMD build' : ''} predicts in workerd, checked with the signer's key`, async () => {
+    if (relaxed) {
+      const runtime = readFileSync(join(packageDir, 'dist/edgeinfer_relaxed_bg.wasm'));
+      const bundle = readFileSync(join(dir, 'bundles-relaxed/iris.wasm'));
+      assert.ok(bundle.subarray(0, runtime.length).equals(runtime), 'the bundle carries the relaxed-SIMD build');
+    }
+    const key = encodeURIComponent(readFileSync(join(dir, 'team.pub'), 'utf8'));
+    const r = await fetch(`${base}/bundle?publicKey=${key}${relaxed ? '&relaxed' : ''}`);
+    const body = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(body));
+    assert.deepEqual(body.label, [0, 2]);
+    assert.deepEqual(body.labels, ['setosa', 'versicolor', 'virginica']);
+    assert.equal(body.signer.algorithm, 'Ed25519');
+    // A bundle's first load in the isolate restores the model as the build loaded it.
+    assert.equal(body.loadedFrom, 'snapshot');
+  });
 
 test('wrangler bundles the package and a generated Worker module without warnings', () => {
   // Such as "Your Worker may throw errors at runtime unless you enable the nodejs_compat

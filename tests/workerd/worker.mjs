@@ -2,8 +2,10 @@
 // default entry point (the relaxed-SIMD build), and what only workerd does.
 import * as api from 'edgeinfer';
 import { suiteRoute } from './suite-route.mjs';
-// A bundle made by `edgeinfer build` (by the test harness), through its generated workerd module.
+// Bundles made by `edgeinfer build` (by the test harness), through their generated workerd
+// modules: one with the simd128 build, one with `--simd relaxed-simd`.
 import * as iris from './bundles/iris.worker.js';
+import * as irisRelaxed from './bundles-relaxed/iris.worker.js';
 
 export default {
   async fetch(request) {
@@ -12,14 +14,15 @@ export default {
     const url = new URL(request.url);
     if (url.pathname === '/bundle') {
       const publicKey = url.searchParams.get('publicKey') ?? undefined;
+      const bundle = url.searchParams.has('relaxed') ? irisRelaxed : iris;
       try {
-        const model = await iris.load({ publicKey });
+        const model = await bundle.load({ publicKey });
         const out = await model.predict({
           features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3]), shape: [2, 4] },
         });
         return Response.json({
-          name: iris.manifest.name,
-          labels: iris.labels,
+          name: bundle.manifest.name,
+          labels: bundle.labels,
           label: Array.from(out.label.data, Number),
           signer: model.manifest.signer,
           loadedFrom: model.loadedFrom,
