@@ -16,15 +16,11 @@ import { root } from './paths.mjs';
 import { MODELS } from './models.mjs';
 import { RUNTIMES } from './runtimes.mjs';
 import { feeds as feedsOf } from './feeds.mjs';
-import { callsPerSecond, median, numberArg } from './timing.mjs';
+import { callsPerSecond, listArg, median, numberArg } from './timing.mjs';
 
 const ROUNDS = numberArg('rounds', 15),
   MS = numberArg('ms', 200),
   COLD = numberArg('cold', 3);
-const listArg = (name) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1].split(',') : null;
-};
 const SECTIONS = listArg('sections') ?? ['warm', 'picks', 'shapes', 'cold'];
 const NAMES = ['edgeinfer', 'onnxruntime-web'];
 

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { root } from './paths.mjs';
 import { MODELS } from './models.mjs';
 import { feeds as feedsOf } from './feeds.mjs';
-import { abRounds, numberArg } from './timing.mjs';
+import { abRounds, listArg, numberArg } from './timing.mjs';
 import { WASM_FILES, hasRelaxedSimd } from '../js/variant.js';
 
 if (!hasRelaxedSimd()) {
@@ -22,11 +22,7 @@ if (!hasRelaxedSimd()) {
 
 const ROUNDS = numberArg('rounds', 15),
   MS = numberArg('ms', 250);
-const onlyAt = process.argv.indexOf('--only');
-const chosen =
-  onlyAt > 0
-    ? process.argv[onlyAt + 1].split(',')
-    : ['squeezenet', 'shufflenet', 'inception_v2', 'resnet50', 'densenet121', 'minilm'];
+const chosen = listArg('only') ?? ['squeezenet', 'shufflenet', 'inception_v2', 'resnet50', 'densenet121', 'minilm'];
 const pkg = process.env.EDGEINFER_PACKAGE ?? root;
 
 /** The package's API in a realm of its own, started as `simd`. */

@@ -1,9 +1,15 @@
-// What the benchmarks share: numbers from the command line, medians, and timed rounds.
+// What the benchmarks share: numbers and lists from the command line, medians, and timed rounds.
 
 /** The number after `--name` on the command line, else `fallback`. */
 export function numberArg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** The comma-separated list after `--name` on the command line, else null. */
+export function listArg(name) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1].split(',') : null;
 }
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

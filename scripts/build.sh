@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds dist/: the wasm core (release, LTO, simd128, wasm exceptions so that panics are
 # caught) twice, as simd128 and with relaxed SIMD, its wasm-bindgen glue (target "web", which
-# serves browsers, Node and workerd alike), then wasm-opt from the npm binaryen package. Each step is skipped when its output
-# is newer than its input, so a second run with nothing changed takes seconds.
+# serves browsers, Node and workerd alike), then wasm-opt from the npm binaryen package. Each
+# step is skipped when its output is newer than its input, so a second run with nothing
+# changed takes seconds.
 #
 #   EDGEINFER_WASM_OPT=0 scripts/build.sh   skip wasm-opt (a quicker inner loop)
 set -euo pipefail

@@ -23,19 +23,18 @@ export const runCli = (cwd, ...args) =>
  */
 export function signedIrisBundle(cwd, out, version = '1') {
   runCli(cwd, 'keygen', '-o', 'team');
-  runCli(
-    cwd,
-    'build',
-    join(root, 'examples/iris.onnx'),
-    '--name',
-    'iris',
-    '--version',
-    version,
-    '--sign',
-    'team.key',
-    '-o',
-    out,
-  );
+  irisBundle(cwd, out, { version });
+}
+
+/**
+ * The iris bundle signed by `cwd`'s team.key, into `out`. With `simd: 'relaxed-simd'` it
+ * carries that build, built in a Node that runs it (the snapshot is made by running it).
+ */
+export function irisBundle(cwd, out, { version = '1', simd } = {}) {
+  const node = simd === 'relaxed-simd' ? ['--experimental-wasm-relaxed-simd'] : [];
+  const args = ['build', join(root, 'examples/iris.onnx'), '--name', 'iris', '--version', version];
+  args.push('--sign', 'team.key', '-o', out, ...(simd ? ['--simd', simd] : []));
+  execFileSync(process.execPath, [...node, join(packageDir, 'js/cli.js'), ...args], { cwd, stdio: 'pipe' });
 }
 
 /** Imports the package the way a user's code would, through its package.json exports. */

@@ -3,11 +3,11 @@
 // picks the package's "workerd" export, which imports the wasm as a module.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
+import { irisBundle, packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
 import { freePort, start, waitFor } from './processes.mjs';
 
 const dir = join(root, '.cache/workerd-test');
@@ -24,19 +24,7 @@ before(async () => {
   // 'edgeinfer' to the checkout itself instead of the installed package.
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'edgeinfer-workerd-test', private: true }));
   signedIrisBundle(dir, join(dir, 'bundles'));
-  // The same with the relaxed-SIMD build, whose snapshot needs a Node that runs it.
-  execFileSync(
-    process.execPath,
-    [
-      '--experimental-wasm-relaxed-simd',
-      join(packageDir, 'js/cli.js'),
-      'build',
-      join(root, 'examples/iris.onnx'),
-      ...['--name', 'iris', '--version', '1', '--sign', 'team.key', '--simd', 'relaxed-simd'],
-      ...['-o', join(dir, 'bundles-relaxed')],
-    ],
-    { cwd: dir, stdio: 'pipe' },
-  );
+  irisBundle(dir, join(dir, 'bundles-relaxed'), { simd: 'relaxed-simd' });
   // Two Workers, one per build: a Worker carries the one its entry point imports.
   [server, base] = await devServer([]);
   [simd128Server, simd128Base] = await devServer(['simd128.mjs', '--name', 'edgeinfer-test-simd128']);
