@@ -1,6 +1,7 @@
 // The two runtimes the benchmarks compare, behind one small interface:
 // load(bytes, options?) -> session, predict(session, feeds) -> outputs; only edgeinfer takes
-// options.
+// options, and has `init`. onnxruntime-web runs on `threads` (default 1), fixed at its first
+// session.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,13 +11,17 @@ export const RUNTIMES = {
   // EDGEINFER_PACKAGE: another package directory to measure (a packed tarball's, an older build).
   async edgeinfer() {
     const dir = process.env.EDGEINFER_PACKAGE ?? root;
-    const { Model } = await import(pathToFileURL(join(dir, 'js/node.js')).href);
-    return { load: (bytes, options) => Model.load(bytes, options), predict: (m, feeds) => m.predict(feeds) };
+    const { Model, init } = await import(pathToFileURL(join(dir, 'js/node.js')).href);
+    return {
+      init,
+      load: (bytes, options) => Model.load(bytes, options),
+      predict: (m, feeds) => m.predict(feeds),
+    };
   },
-  async 'onnxruntime-web'() {
+  async 'onnxruntime-web'({ threads = 1 } = {}) {
     const require = createRequire(join(root, 'package.json'));
     const ort = await import(pathToFileURL(require.resolve('onnxruntime-web')).href);
-    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.numThreads = threads;
     ort.env.logLevel = 'fatal';
     return {
       load: (bytes) => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], logSeverityLevel: 4 }),

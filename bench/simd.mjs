@@ -2,18 +2,16 @@
 // CNNs and the text encoder, in one Node process started with relaxed SIMD on (Node 20 keeps
 // it behind a flag), in alternating rounds; the median of each round pair's ratio.
 //   node bench/simd.mjs [--only squeezenet,minilm,...] [--rounds N] [--ms MS]
-// One realm holds one instance of the core, so each build runs from its own copy of the
-// package's JavaScript (its wasm files are linked, not copied).
+// Each build runs in a realm of its own (bench/realm.mjs).
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { root } from './paths.mjs';
 import { MODELS } from './models.mjs';
+import { packageRealm } from './realm.mjs';
 import { feeds as feedsOf } from './feeds.mjs';
 import { abRounds, listArg, numberArg } from './timing.mjs';
-import { WASM_FILES, hasRelaxedSimd } from '../js/variant.js';
+import { hasRelaxedSimd } from '../js/variant.js';
 
 if (!hasRelaxedSimd()) {
   execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...process.argv.slice(1)], { stdio: 'inherit' });
@@ -23,18 +21,8 @@ if (!hasRelaxedSimd()) {
 const ROUNDS = numberArg('rounds', 15),
   MS = numberArg('ms', 250);
 const chosen = listArg('only') ?? ['squeezenet', 'shufflenet', 'inception_v2', 'resnet50', 'densenet121', 'minilm'];
-const pkg = process.env.EDGEINFER_PACKAGE ?? root;
-
-/** The package's API in a realm of its own, started as `simd`. */
-async function build(simd, dir) {
-  cpSync(join(pkg, 'js'), join(dir, 'js'), { recursive: true });
-  cpSync(join(pkg, 'dist/edgeinfer.js'), join(dir, 'dist/edgeinfer.js'));
-  cpSync(join(pkg, 'dist/snippets'), join(dir, 'dist/snippets'), { recursive: true });
-  for (const file of Object.values(WASM_FILES)) symlinkSync(join(pkg, 'dist', file), join(dir, 'dist', file));
-  const api = await import(pathToFileURL(join(dir, 'js/node.js')).href);
-  await api.init({ simd });
-  return api;
-}
+/** The package's API in a realm of its own, started as `simd` on one thread. */
+const build = async (simd, dir) => (await packageRealm(dir, { simd, threads: 1 })).api;
 
 const scratch = mkdtempSync(join(tmpdir(), 'edgeinfer-simd-'));
 try {

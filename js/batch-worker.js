@@ -7,7 +7,8 @@ import { scoreChunk } from './batch.js';
 
 let model;
 try {
-  model = await Model.load(workerData.model, workerData.loadOptions);
+  // One thread each: the job's workers are its threads already.
+  model = await Model.load(workerData.model, { ...workerData.loadOptions, threads: 1 });
   parentPort.postMessage({ schema: { inputs: model.inputs, metadata: model.metadata } });
 } catch (e) {
   parentPort.postMessage({ error: { message: e.message, code: e.code } });

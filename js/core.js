@@ -1,23 +1,17 @@
 // The public API, the same in every runtime. Each entry point (node.js, browser.js,
 // workerd.js) supplies two things this module cannot know: how to start the wasm module
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
-import initWasm, {
-  initSync,
-  WasmModel,
-  BundleSections,
-  __testPanic,
-  simdVariant,
-  readCsvFloats as wasmReadCsvFloats,
-  buildReference as wasmBuildReference,
-  buildBundle,
-  verifyBundle,
-  keyPair,
-  verifyBundleSignature,
-} from '../dist/edgeinfer.js';
+import * as unthreaded from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
-import { WASM_FILES, hasRelaxedSimd } from './variant.js';
+import { THREADS_FILE, WASM_FILES, hasRelaxedSimd } from './variant.js';
 import { DTYPES } from './dtypes.js';
 import { TableError, predictRows, recordTable } from './table.js';
+
+/**
+ * The wasm-bindgen glue of the build that runs: the unthreaded builds share one; the threads
+ * build's (which imports a shared memory) replaces it when `init` chooses that build.
+ */
+let glue = unthreaded;
 
 /** Predictions that wait for a timer to specialise before they do it themselves. */
 const SPECIALIZE_INLINE_AFTER = 8;
@@ -54,14 +48,14 @@ export class EdgeInferError extends Error {
  */
 export function readCsvFloats(bytes, header, columns, kept, firstLine) {
   const [values, lines, keptFields, rejects] = call(() =>
-    wasmReadCsvFloats(bytes, header, Uint32Array.from(columns), Uint32Array.from(kept), firstLine),
+    glue.readCsvFloats(bytes, header, Uint32Array.from(columns), Uint32Array.from(kept), firstLine),
   );
   return { values, lines, kept: keptFields, rejects };
 }
 
 /** For the package's own tests (not exported by the entry points): a Rust panic caught at the boundary. */
 export function testPanic() {
-  return call(() => __testPanic());
+  return call(() => glue.__testPanic());
 }
 
 /**
@@ -90,6 +84,22 @@ function chooseVariant(simd, wasm, { variants, otherBuilds }) {
   throw new EdgeInferError('E_INVALID_OPTION', `simd: '${simd}' cannot run here: ${why}`);
 }
 
+/** The most threads the threads option may ask for. */
+const MAX_THREADS = 64;
+
+/**
+ * The threads the `threads` option asks the instance to start: 'auto' (the default) is one
+ * per core, at most four, where the runtime can start Workers (`platform.threads`), else 1.
+ */
+function threadsWanted(threads, platform) {
+  if (threads === undefined || threads === 'auto') return platform.threads ? Math.min(4, platform.threads.cores()) : 1;
+  if (Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS) return threads;
+  throw new EdgeInferError(
+    'E_INVALID_OPTION',
+    `the threads option is 'auto' or a whole number from 1 to ${MAX_THREADS}, got ${typeof threads === 'string' ? `'${threads}'` : typeof threads === 'number' ? threads : describe(threads)}`,
+  );
+}
+
 /** Whether `v` is a BufferSource: an ArrayBuffer or a view of one. */
 export const isBytes = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 
@@ -113,7 +123,8 @@ export function createApi(platform) {
 
   /**
    * Starts the wasm module once; `wasm` overrides where it comes from, `simd` which of the
-   * package's builds it is. Resolves to `{ simd }`: the variant that runs.
+   * package's builds it is, `threads` how many threads it may use. Resolves to `{ simd,
+   * threads }`: the variant that runs, and the most threads a model can have.
    */
   async function init(options = {}) {
     const wasm = options?.wasm;
@@ -124,6 +135,7 @@ export function createApi(platform) {
     }
     const simd = options?.simd ?? 'auto';
     const file = chooseVariant(simd, wasm, platform);
+    const threads = threadsWanted(options?.threads, platform);
     const running = started && simd !== 'auto' ? (await started).simd : simd;
     if (running !== simd)
       throw new EdgeInferError(
@@ -132,9 +144,21 @@ export function createApi(platform) {
       );
     started ??= (async () => {
       try {
-        const exports = await platform.startWasm(wasm, { initWasm, initSync, file });
+        // Threads need the relaxed-SIMD build's engine (the threads build has relaxed SIMD)
+        // and the runtime's Workers; where either is missing, or the threads build will not
+        // start, one thread it is.
+        if (threads > 1 && file === WASM_FILES['relaxed-simd'] && platform.threads) {
+          const pool = await startThreaded(threads).catch(() => 0);
+          if (pool) return { simd: glue.simdVariant(), threads: pool };
+        }
+        const exports = await platform.startWasm(wasm, {
+          initWasm: unthreaded.default,
+          initSync: unthreaded.initSync,
+          file,
+        });
+        glue = unthreaded;
         fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
-        return { simd: simdVariant() };
+        return { simd: glue.simdVariant(), threads: 1 };
       } catch (e) {
         started = null;
         throw new EdgeInferError('E_WASM_LOAD', `cannot start the edgeinfer WebAssembly module: ${e?.message ?? e}`, {
@@ -143,6 +167,33 @@ export function createApi(platform) {
       }
     })();
     return { ...(await started) };
+  }
+
+  /**
+   * Starts the threads build and a pool of `threads - 1` Workers beside this thread. Resolves
+   * to the threads a model can have: `threads`, or 1 when a Worker would not start.
+   */
+  async function startThreaded(threads) {
+    const threaded = await platform.threads.glue();
+    await platform.startWasm(undefined, {
+      initWasm: threaded.default,
+      initSync: threaded.initSync,
+      file: THREADS_FILE,
+    });
+    glue = threaded;
+    const ready = [];
+    let pooled = true;
+    try {
+      glue.startThreads(threads - 1, (pointer, module, memory) => {
+        ready.push(platform.threads.spawn({ pointer, module, memory }, () => glue.stopThreads()));
+      });
+    } catch {
+      pooled = false;
+    }
+    const workers = await Promise.allSettled(ready);
+    if (pooled && workers.every((w) => w.status === 'fulfilled')) return threads;
+    glue.stopThreads();
+    return 1;
   }
 
   /** Starts the instance for a call that leaves state in it. */
@@ -165,12 +216,15 @@ export function createApi(platform) {
     /** Predictions since a timer was asked to build specialised plans, while it has not run. */
     #waiting = 0;
     #specializing = false;
+    #threads;
 
     /** Use `Model.load`. */
-    constructor(wasm, sink, loadedFrom = 'onnx') {
+    constructor(wasm, sink, threads, loadedFrom = 'onnx') {
       this.#wasm = wasm;
       this.#sink = sink;
       this.#loadedFrom = loadedFrom;
+      // 'auto' is every thread the instance started (the core caps any number at that).
+      this.#threads = wasm.setThreads(threads === undefined || threads === 'auto' ? MAX_THREADS : threads);
       this.#inputs = freezeInfos(wasm.inputs());
       this.#outputs = freezeInfos(wasm.outputs());
       this.#metadata = Object.freeze(wasm.metadata());
@@ -189,8 +243,9 @@ export function createApi(platform) {
       await claim(options);
       const bytes = await readBytes(platform, source, options);
       return new Model(
-        call(() => WasmModel.load(bytes, options)),
+        call(() => glue.WasmModel.load(bytes, options)),
         logSink(options.monitoring?.log),
+        options.threads,
       );
     }
 
@@ -380,6 +435,11 @@ export function createApi(platform) {
     get disposed() {
       return this.#wasm.isDisposed();
     }
+
+    /** The threads its predictions run on, the caller's included. */
+    get threads() {
+      return this.#threads;
+    }
   }
 
   /**
@@ -401,7 +461,7 @@ export function createApi(platform) {
     const restore =
       digest && snapshotDigest && options.inputShapes === undefined && fresh?.module === module ? fresh.exports : null;
     // Restoring needs the model's digest, not its bytes.
-    const sections = new BundleSections(
+    const sections = new glue.BundleSections(
       manifest,
       signature,
       model.length,
@@ -413,12 +473,13 @@ export function createApi(platform) {
     if (!restore) {
       fresh = null;
       return new Model(
-        call(() => WasmModel.loadBundleSections(sections, options)),
+        call(() => glue.WasmModel.loadBundleSections(sections, options)),
         sink,
+        options.threads,
       );
     }
     // A refusal leaves nothing in the instance, so a later load may still restore.
-    call(() => WasmModel.checkBundleSections(sections, options));
+    call(() => glue.WasmModel.checkBundleSections(sections, options));
     fresh = null;
     try {
       restoreSnapshot(restore.memory, snapshot);
@@ -426,8 +487,9 @@ export function createApi(platform) {
       throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
     }
     return new Model(
-      call(() => WasmModel.fromSnapshot(manifest, options)),
+      call(() => glue.WasmModel.fromSnapshot(manifest, options)),
       sink,
+      options.threads,
       'snapshot',
     );
   }
@@ -436,29 +498,33 @@ export function createApi(platform) {
   const bundleTools = Object.freeze({
     async build(runtime, onnx, options) {
       await claim();
-      return call(() => buildBundle(runtime, onnx, options));
+      return call(() => glue.buildBundle(runtime, onnx, options));
     },
     async verify(bytes, options = {}) {
       await claim();
-      return JSON.parse(call(() => verifyBundle(bytes, options)));
+      return JSON.parse(call(() => glue.verifyBundle(bytes, options)));
     },
     async keyPair(seed) {
       await claim();
-      return call(() => keyPair(seed));
+      return call(() => glue.keyPair(seed));
     },
   });
 
   /** Reference statistics of a training sample (CSV text or records), for drift detection. */
   async function buildReference(sample, options = {}) {
     await claim(options);
-    return JSON.parse(call(() => wasmBuildReference(sample, options)));
+    return JSON.parse(call(() => glue.buildReference(sample, options)));
   }
 
   /** Refuses with E_INTEGRITY unless the bundle `module` (already loaded) is signed by `publicKey`. */
   function checkSigner(module, publicKey) {
     const section = moduleSections(module);
     call(() =>
-      verifyBundleSignature(section(SECTIONS.manifest) ?? new Uint8Array(), section(SECTIONS.signature), publicKey),
+      glue.verifyBundleSignature(
+        section(SECTIONS.manifest) ?? new Uint8Array(),
+        section(SECTIONS.signature),
+        publicKey,
+      ),
     );
   }
 

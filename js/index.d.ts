@@ -174,6 +174,11 @@ export interface LoadOptions {
   wasm?: WasmSource;
   /** Which build of the package's wasm to start; see `init`. */
   simd?: SimdOption;
+  /**
+   * Threads its predictions may use, the caller's included: at most what the instance
+   * started (see `init`), which 'auto' (the default) takes whole.
+   */
+  threads?: ThreadsOption;
   /** The fetch used for URL sources (default: globalThis.fetch). */
   fetch?: typeof fetch;
   /** Aborts fetching a URL source. */
@@ -198,6 +203,8 @@ export declare class Model {
    */
   readonly loadedFrom: 'snapshot' | 'onnx';
   readonly disposed: boolean;
+  /** The threads its predictions run on, the caller's included (the `threads` load option). */
+  readonly threads: number;
   predict(feeds: Feeds): Promise<Outputs>;
   /**
    * Predicts over `source`, records `batchSize` (1024) at a time: objects keyed by feature or
@@ -493,10 +500,21 @@ export type SimdVariant = 'relaxed-simd' | 'simd128';
 export type SimdOption = 'auto' | SimdVariant;
 
 /**
- * Starts the wasm module ahead of the first load, optionally from a given source or as a
- * given build (the first call decides). Resolves to the build that runs.
+ * A number of threads, from 1 to 64, or `auto`: for `init`, one per core up to four where
+ * threads can run (Node, with relaxed SIMD), else 1; for a model, all the instance has.
  */
-export declare function init(options?: { wasm?: WasmSource; simd?: SimdOption }): Promise<{ simd: SimdVariant }>;
+export type ThreadsOption = 'auto' | number;
+
+/**
+ * Starts the wasm module ahead of the first load, optionally from a given source, as a given
+ * build, or with a pool of threads (the first call decides). Resolves to the build that runs
+ * and the most threads a model can have: 1 where threads cannot run, never an error.
+ */
+export declare function init(options?: {
+  wasm?: WasmSource;
+  simd?: SimdOption;
+  threads?: ThreadsOption;
+}): Promise<{ simd: SimdVariant; threads: number }>;
 
 export type ErrorCode =
   | 'E_MODEL_PARSE'

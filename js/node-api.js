@@ -3,6 +3,8 @@
 // an export of the package. The wasm is read from the package directory; a string source is a
 // file path (or an http(s) URL, fetched).
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { createApi, fetchBytes, isBytes, EdgeInferError } from './core.js';
 
 /** A string or URL source as Node takes it: a URL when it is written as one, else a file path. */
@@ -26,6 +28,30 @@ export const api = createApi({
     // Compiled off the main thread, then instantiated synchronously: V8's asynchronous
     // instantiation of this module took about 40 ms more (Node 20).
     return initSync({ module: await WebAssembly.compile(bytes) });
+  },
+  threads: {
+    cores: availableParallelism,
+    glue: () => import('../dist/edgeinfer_threads.js'),
+    /**
+     * Starts a pool thread on a Worker (thread.js); resolves once it runs. The Worker is
+     * unref'd, so that an idle pool never keeps the process alive; `lost` is called if it
+     * dies afterwards.
+     */
+    spawn(workerData, lost) {
+      // No Node options of the main thread's (`--input-type` breaks a Worker from a file);
+      // V8's flags, relaxed SIMD's among them, are the process's anyway.
+      const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData, execArgv: [] });
+      worker.unref();
+      return new Promise((resolve, reject) => {
+        let running = false;
+        worker.once('message', () => {
+          running = true;
+          resolve();
+        });
+        worker.on('error', (e) => (running ? lost(e) : reject(e)));
+        worker.once('exit', (code) => (running ? lost() : reject(new Error(`the thread exited with ${code}`))));
+      });
+    },
   },
   async readSource(source, options) {
     const where = located(source);

@@ -16,6 +16,12 @@ const RELAXED_PROBE = new Uint8Array([
 /** The wasm file in dist/ of each variant, best first. */
 export const WASM_FILES = { 'relaxed-simd': 'edgeinfer_relaxed_bg.wasm', simd128: 'edgeinfer_bg.wasm' };
 
+/**
+ * The threads build's wasm: relaxed SIMD, a shared memory, and operators split across
+ * Workers. Its glue is dist/edgeinfer_threads.js.
+ */
+export const THREADS_FILE = 'edgeinfer_threads_bg.wasm';
+
 let relaxed;
 
 /** Whether this engine runs relaxed SIMD. */

@@ -29,6 +29,8 @@ pub struct WasmModel {
     /// The heap bytes the model holds: what its load left allocated, updated by every call
     /// that can change it (`metered`).
     meter: Meter,
+    /// Threads its operators may split across, the caller's included (`setThreads`).
+    threads: usize,
 }
 
 impl WasmModel {
@@ -60,6 +62,7 @@ impl WasmModel {
             manifest,
             staged: Vec::new(),
             meter: Meter::default(),
+            threads: 1,
         })
     }
 
@@ -72,6 +75,7 @@ impl WasmModel {
     /// Runs `f` under the model's meter, its error made a JS error inside it, so that only
     /// what the model keeps is counted (`f` returns JS values, or nothing on the heap).
     fn metered<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, Error>) -> Result<T, JsValue> {
+        edgeinfer_kernels::parts::set_threads(self.threads);
         let mut meter = self.meter;
         let out = meter.run(|| guard(|| f(self)).map_err(interop::to_js_error));
         self.meter = meter;
@@ -82,8 +86,15 @@ impl WasmModel {
 // TLSF: constant-time allocation and freeing. A small prediction allocates dozens of tensors
 // and vectors; measured against talc (itself faster than the default dlmalloc), 2.4% less
 // time per mlp_tabular prediction.
+#[cfg(feature = "tlsf")]
 #[global_allocator]
 static ALLOCATOR: heap::Heap<rlsf::GlobalTlsf> = heap::Heap(rlsf::GlobalTlsf::new());
+
+// std's allocator (dlmalloc behind a lock) where threads share the heap: talc behind a spin
+// lock measured no faster (docs/threads.md).
+#[cfg(not(feature = "tlsf"))]
+#[global_allocator]
+static ALLOCATOR: heap::Heap<std::alloc::System> = heap::Heap(std::alloc::System);
 
 unsafe extern "C" {
     /// Synthesised by wasm-ld: runs the static constructors (tract registers its kernels and
@@ -93,11 +104,17 @@ unsafe extern "C" {
 
 /// Runs the constructors once, at instantiation. Calling `__wasm_call_ctors` explicitly also
 /// stops wasm-ld from wrapping every export in a call to it, which re-ran all constructors on
-/// every call (a sixfold slowdown of small predictions).
+/// every call (a sixfold slowdown of small predictions). In the threads build every thread
+/// instantiates the module and runs `start`, but the constructors write to the memory they
+/// share: only the first thread runs them.
 #[wasm_bindgen(start)]
 fn start() {
-    // SAFETY: called once, before any other export, as wasm-bindgen runs `start` at instantiation.
-    unsafe { __wasm_call_ctors() }
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !STARTED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        // SAFETY: called once (STARTED), before any other export, as wasm-bindgen runs
+        // `start` at instantiation.
+        unsafe { __wasm_call_ctors() }
+    }
 }
 
 /// A bundle's sections as JS read them (from its compiled module, or its file's bytes), with
@@ -412,6 +429,15 @@ impl WasmModel {
     pub fn memory(&self) -> Vec<f64> {
         let size = core::arch::wasm32::memory_size::<0>() * 65536;
         vec![self.meter.held() as f64, heap::live() as f64, size as f64]
+    }
+
+    /// How many threads this model's operators may use, the caller's included; at most the
+    /// pool's and the caller (`startThreads`), which is what it returns.
+    #[wasm_bindgen(js_name = setThreads)]
+    pub fn set_threads(&mut self, threads: usize) -> usize {
+        edgeinfer_kernels::parts::set_threads(threads);
+        self.threads = edgeinfer_kernels::parts::threads();
+        self.threads
     }
 
     /// Frees the model now rather than when the JS object is collected.

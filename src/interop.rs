@@ -134,7 +134,7 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
                     if value.as_f64() == Some(0.0) { 0 } else { positive(&value, &key)? as usize };
             }
             // Options of the JS layer, handled before the model reaches the core.
-            "wasm" | "fetch" | "signal" => {}
+            "wasm" | "simd" | "threads" | "fetch" | "signal" => {}
             // Read by `monitor_options`.
             "monitoring" | "reference" => {}
             other => {

@@ -30,3 +30,5 @@ mod binding;
 mod interop;
 #[cfg(target_arch = "wasm32")]
 mod snapshot;
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+mod threads;

@@ -1,7 +1,8 @@
 // What the Node-side tests share: the package under test (the installed tarball, named by
 // $EDGEINFER_PACKAGE, else this checkout), the acceptance corpus as fixtures, and bundle files
 // split into their sections and put back together.
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -156,4 +157,28 @@ export function assemble(runtime, list) {
     parts.push(Uint8Array.from([0, ...leb(body.length + payload.length), ...body]), payload);
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * Runs the shared suite (node.test.mjs) in a new Node with `flags` and `env` beside this
+ * process's; fails unless every test passed and there were more than 100. Its TAP output.
+ */
+export function runSuite(flags, env) {
+  // Without NODE_TEST_CONTEXT the inner runner reports in TAP, not to this one.
+  const inner = { ...process.env, ...env };
+  delete inner.NODE_TEST_CONTEXT;
+  const run = spawnSync(
+    process.execPath,
+    [...flags, '--test', '--test-reporter=tap', join(root, 'tests/js/node.test.mjs')],
+    { encoding: 'utf8', env: inner, maxBuffer: 1 << 26, timeout: 600_000 },
+  );
+  const count = (what) => Number(run.stdout.match(new RegExp(`^# ${what} (\\d+)$`, 'm'))?.[1]);
+  const failures = run.stdout
+    .split('\n')
+    .filter((l) => /^not ok|error/.test(l))
+    .join('\n');
+  assert.equal(run.status, 0, failures + run.stderr);
+  assert.equal(count('fail'), 0);
+  assert.ok(count('pass') > 100, `${count('pass')} passed`);
+  return run.stdout;
 }

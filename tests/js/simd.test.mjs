@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { importPackage, packageDir, root } from './harness.mjs';
+import { importPackage, packageDir, root, runSuite } from './harness.mjs';
 
 const RELAXED_ON = '--experimental-wasm-relaxed-simd';
 const RELAXED_OFF = '--no-experimental-wasm-relaxed-simd';
@@ -90,26 +90,8 @@ test('a module given as the wasm option reports its own build', () => {
 });
 
 test('the shared suite passes on the relaxed-SIMD build', () => {
-  // Without NODE_TEST_CONTEXT the inner runner reports in TAP, not to this one.
-  const env = { ...process.env, EDGEINFER_SIMD: 'relaxed-simd' };
-  delete env.NODE_TEST_CONTEXT;
-  const run = spawnSync(
-    process.execPath,
-    [RELAXED_ON, '--test', '--test-reporter=tap', join(root, 'tests/js/node.test.mjs')],
-    { encoding: 'utf8', env, maxBuffer: 1 << 26 },
-  );
-  const count = (what) => Number(run.stdout.match(new RegExp(`^# ${what} (\\d+)$`, 'm'))?.[1]);
-  assert.equal(
-    run.status,
-    0,
-    run.stdout
-      .split('\n')
-      .filter((l) => /^not ok|error/.test(l))
-      .join('\n') + run.stderr,
-  );
-  assert.equal(count('fail'), 0);
-  assert.ok(count('pass') > 100, `${count('pass')} passed`);
-  assert.match(run.stdout, /ok \d+ - the suite runs on relaxed-simd/);
+  const run = runSuite([RELAXED_ON], { EDGEINFER_SIMD: 'relaxed-simd' });
+  assert.match(run, /ok \d+ - the suite runs on relaxed-simd, 1 thread/);
 });
 
 /** `edgeinfer build` of the iris example into `out` in a Node with `flags`; its result. */
@@ -170,8 +152,11 @@ test('edgeinfer build --simd refuses a build that is not one, and a snapshot thi
   assert.equal(on.probabilities.length, 3);
 });
 
-test('each build of the wasm is at most 2.5 MB gzipped', () => {
-  for (const file of ['edgeinfer_bg.wasm', 'edgeinfer_relaxed_bg.wasm']) {
+test('each build of the wasm is at most 2.5 MB gzipped', async () => {
+  const { THREADS_FILE, WASM_FILES } = await import(pathToFileURL(join(packageDir, 'js/variant.js')).href);
+  const files = [...Object.values(WASM_FILES), THREADS_FILE];
+  assert.equal(files.length, 3);
+  for (const file of files) {
     const gzipped = gzipSync(readFileSync(join(packageDir, 'dist', file)), { level: 9 }).length;
     assert.ok(gzipped <= 2_500_000, `${file}: ${gzipped} bytes gzipped`);
   }

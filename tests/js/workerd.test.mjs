@@ -63,12 +63,12 @@ async function suiteIn(t, url) {
 }
 
 test('the shared suite passes inside workerd on the default entry point, the relaxed-SIMD build', async (t) => {
-  assert.equal(await (await fetch(`${base}/simd`)).json(), 'relaxed-simd');
+  assert.deepEqual(await (await fetch(`${base}/simd`)).json(), { simd: 'relaxed-simd', threads: 1 });
   await suiteIn(t, base);
 });
 
 test("the shared suite passes inside workerd on 'edgeinfer/simd128', the simd128 build", async (t) => {
-  assert.equal(await (await fetch(`${simd128Base}/simd`)).json(), 'simd128');
+  assert.deepEqual(await (await fetch(`${simd128Base}/simd`)).json(), { simd: 'simd128', threads: 1 });
   await suiteIn(t, simd128Base);
 });
 

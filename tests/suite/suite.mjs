@@ -134,6 +134,20 @@ export function suite(api, fixtures, internal) {
     await rejects(m.profile(mlpInput(1, 1)), 'E_DISPOSED');
   });
 
+  test('a model runs on every thread the instance started, or on fewer when it asks', async () => {
+    const { threads } = await api.init();
+    ok(Number.isInteger(threads) && threads >= 1, `init() started ${threads} threads`);
+    const all = await Model.load(model('mlp_tabular'));
+    const one = await Model.load(model('mlp_tabular'), { threads: 1 });
+    const more = await Model.load(model('mlp_tabular'), { threads: Math.min(threads + 1, 64) });
+    deepEqual([all.threads, one.threads, more.threads], [threads, 1, threads]);
+    const feeds = mlpInput(3, 5);
+    const [a, b] = [await all.predict(feeds), await one.predict(feeds)];
+    deepEqual(Array.from(a.y.data), Array.from(b.y.data));
+    await rejects(Model.load(model('mlp_tabular'), { threads: 0 }), 'E_INVALID_OPTION');
+    for (const m of [all, one, more]) m.dispose();
+  });
+
   test('load reports inputs and outputs with symbolic dimensions as strings', async () => {
     const m = await Model.load(model('mlp_tabular'));
     deepEqual(m.inputs, [{ name: 'x', dtype: 'float32', shape: ['batch', 32] }]);

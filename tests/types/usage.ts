@@ -24,6 +24,11 @@ async function main(): Promise<void> {
   void started;
   // @ts-expect-error: the builds are named, not numbered
   await init({ simd: 256 });
+  const pool: number = (await init({ threads: 'auto' })).threads;
+  // @ts-expect-error: a number of threads, or 'auto'
+  await init({ threads: 'all' });
+  const single: number = (await Model.load('model.onnx', { threads: 1 })).threads;
+  void [pool, single];
   const bitExact: Model = await Simd128Model.load(new Uint8Array(0));
   void bitExact;
   const model: Model = await Model.load('model.onnx', { inputShapes: { x: [1, 32] }, maxTensorBytes: 1 << 20 });

@@ -9,6 +9,7 @@
 //! (tile.rs).
 
 use crate::clamp::Clamp;
+use crate::parts;
 use crate::tile::{PANEL, block};
 use crate::window::Axis;
 
@@ -81,42 +82,110 @@ pub fn conv_2d(
         && g.x.pad_before == 0
         && pixels == plane_in;
     let strip = (STRIP_VALUES / (depth * PANEL).max(1)).max(1) * PANEL;
-    let mut panels = Vec::new();
+    let panels = pixels.div_ceil(PANEL);
+    let count = parts::count(cout * pixels * depth, panels);
+    // Each part's pixels: whole panels, so that no panel straddles two parts.
+    let per = panels.div_ceil(count) * PANEL;
+    let count = pixels.div_ceil(per);
+    let mut gathered: Vec<Vec<f32>> = (0..count).map(|_| Vec::new()).collect();
     for n in 0..g.batch {
         for group in 0..g.groups {
             let image = &x[(n * g.input_channels + group * cin) * plane_in..][..cin * plane_in];
             let filters = &weights[group * cout * depth..][..cout * depth];
             let bias = &bias[group * cout..][..cout];
             let out = &mut out[(n * g.output_channels + group * cout) * pixels..][..cout * pixels];
-            for start in (0..pixels).step_by(strip) {
-                let width = strip.min(pixels - start);
-                let whole = if direct { width / PANEL * PANEL } else { 0 };
-                gather(image, cin, g, start + whole, width - whole, &mut panels);
-                // Panel `p` of the strip: where its first row starts, and how far apart its rows are.
-                let panel = |p: usize| -> (&[f32], usize) {
-                    if p * PANEL < whole {
-                        (&image[start + p * PANEL..], pixels)
-                    } else {
-                        (&panels[(p * PANEL - whole) / PANEL * depth * PANEL..], PANEL)
-                    }
-                };
-                let mut o = 0;
-                while o < cout {
-                    let rows = if cout - o >= 2 { 2 } else { 1 };
-                    for p in 0..width.div_ceil(PANEL) {
-                        let (b, stride) = panel(p);
-                        let col = start + p * PANEL;
-                        let cols = PANEL.min(pixels - col);
-                        let bias = [bias[o], if rows == 2 { bias[o + 1] } else { 0.0 }];
-                        let out = &mut out[o * pixels + col..];
-                        block(&filters[o * depth..], depth, rows, depth, bias, b, stride, clamp, out, pixels, cols);
-                    }
-                    o += rows;
+            let mut parts: Vec<Part> = gathered
+                .iter_mut()
+                .enumerate()
+                .map(|(i, panels)| {
+                    // Reserved here, not as the part runs: running out of memory on another
+                    // thread would trap there and leave this one waiting.
+                    panels.reserve(strip * depth);
+                    Part { start: i * per, rows: Vec::with_capacity(cout), panels }
+                })
+                .collect();
+            for row in out.chunks_exact_mut(pixels) {
+                let mut rest = row;
+                for part in &mut parts {
+                    let (mine, others) = rest.split_at_mut(per.min(rest.len()));
+                    part.rows.push(mine);
+                    rest = others;
                 }
             }
+            let job = Job { image, cin, g, filters, bias, depth, direct, strip, clamp };
+            parts::for_each_mut(&mut parts, |_, part| job.run(part));
         }
     }
     Ok(())
+}
+
+/// One thread's share of a group's convolution: output pixels `start..` to the end of its
+/// rows (one per output channel), and the memory it gathers patches into.
+struct Part<'a> {
+    start: usize,
+    rows: Vec<&'a mut [f32]>,
+    panels: &'a mut Vec<f32>,
+}
+
+/// What every part of a group's convolution reads.
+struct Job<'a> {
+    image: &'a [f32],
+    cin: usize,
+    g: &'a Geometry,
+    filters: &'a [f32],
+    bias: &'a [f32],
+    depth: usize,
+    direct: bool,
+    strip: usize,
+    clamp: Clamp,
+}
+
+impl Job<'_> {
+    /// The part's pixels, a strip at a time: patches gathered, then every filter over them.
+    fn run(&self, part: &mut Part) {
+        let Job { image, cin, g, filters, bias, depth, direct, strip, clamp } = *self;
+        let pixels = g.y.output * g.x.output;
+        let end = part.start + part.rows.first().map_or(0, |r| r.len());
+        for start in (part.start..end).step_by(strip) {
+            let width = strip.min(end - start);
+            let whole = if direct { width / PANEL * PANEL } else { 0 };
+            gather(image, cin, g, start + whole, width - whole, part.panels);
+            let gathered: &[f32] = part.panels;
+            // Panel `p` of the strip: where its first row starts, and how far apart its rows are.
+            let panel = |p: usize| -> (&[f32], usize) {
+                if p * PANEL < whole {
+                    (&image[start + p * PANEL..], pixels)
+                } else {
+                    (&gathered[(p * PANEL - whole) / PANEL * depth * PANEL..], PANEL)
+                }
+            };
+            let mut o = 0;
+            while o < bias.len() {
+                let rows = if bias.len() - o >= 2 { 2 } else { 1 };
+                for p in 0..width.div_ceil(PANEL) {
+                    let (b, stride) = panel(p);
+                    let col = start + p * PANEL;
+                    let cols = PANEL.min(end - col);
+                    let bias = [bias[o], if rows == 2 { bias[o + 1] } else { 0.0 }];
+                    let out = &mut part.rows[o..o + rows];
+                    block(
+                        &filters[o * depth..],
+                        depth,
+                        rows,
+                        depth,
+                        bias,
+                        b,
+                        stride,
+                        clamp,
+                        out,
+                        col - part.start,
+                        cols,
+                    );
+                }
+                o += rows;
+            }
+        }
+    }
 }
 
 /// The patches of output pixels `start..start + width` (of one image's group of `cin`
@@ -248,6 +317,37 @@ mod tests {
                 for (i, (a, e)) in out.iter().zip(&expected).enumerate() {
                     assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{g:?} {clamp:?} [{i}]: {a} against {e}");
                 }
+            }
+        }
+    }
+
+    /// Parts split pixels in whole panels, the last one short, on whatever thread: the
+    /// answer is the same bits as on one thread.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn parts_on_threads_give_the_same_bits() {
+        for (cin, cout, h, w, k, stride) in [(64, 33, 13, 13, 3, 1), (16, 40, 30, 21, 5, 2), (96, 64, 9, 7, 1, 1)] {
+            let g = Geometry {
+                batch: 2,
+                input_channels: cin,
+                output_channels: cout,
+                groups: 1,
+                y: axis(h, k, stride, k / 2),
+                x: axis(w, k, stride, k / 2),
+            };
+            let x: Vec<f32> = (0..2 * cin * h * w).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
+            let wts: Vec<f32> = (0..cout * g.depth()).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
+            let bias: Vec<f32> = (0..cout).map(|j| j as f32 * 0.01 - 0.2).collect();
+            let mut one = vec![f32::NAN; 2 * cout * g.y.output * g.x.output];
+            conv_2d(&x, &g, &wts, &bias, Clamp::RELU, &mut one).unwrap();
+            let _setting = parts::test_pool();
+            for threads in [2, 3] {
+                let mut split = vec![f32::NAN; one.len()];
+                parts::set_threads(threads);
+                assert_eq!(parts::threads(), threads);
+                conv_2d(&x, &g, &wts, &bias, Clamp::RELU, &mut split).unwrap();
+                parts::set_threads(1);
+                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?} on {threads}");
             }
         }
     }

@@ -5,6 +5,7 @@
 //! four rows at a time, with the bias and the ReLU applied before the results are stored.
 
 use crate::clamp::Clamp;
+use crate::parts;
 use crate::simd::F32x4;
 
 /// Columns per panel: two lanes of four.
@@ -72,6 +73,22 @@ pub fn matmul(
         }
         return Ok(());
     }
+    // Parts of whole groups of four rows, each with its own rows of `x` and of `out`.
+    let groups = m.div_ceil(4);
+    let count = parts::count(m * n * k, groups);
+    if count > 1 {
+        let per = groups.div_ceil(count) * 4;
+        let mut parts: Vec<(&[f32], &mut [f32])> = x.chunks(per * k).zip(out.chunks_mut(per * n)).collect();
+        parts::for_each_mut(&mut parts, |_, (xs, ys)| all_rows(xs, ys.len() / n, w, bias, clamp, ys));
+    } else {
+        all_rows(x, m, w, bias, clamp, out);
+    }
+    Ok(())
+}
+
+/// `matmul`'s `m` rows, four at a time.
+fn all_rows(x: &[f32], m: usize, w: &Weights, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) {
+    let (k, n) = (w.k, w.n);
     let mut row = 0;
     while row < m {
         let (xs, ys) = (&x[row * k..], &mut out[row * n..]);
@@ -84,7 +101,6 @@ pub fn matmul(
             _ => rows::<4>(xs, w, bias, clamp, ys),
         };
     }
-    Ok(())
 }
 
 /// `R` rows, every panel; returns `R`.
@@ -176,6 +192,27 @@ mod tests {
                         assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{m}x{k}x{n} {label} [{i}]: {a} against {e}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Parts of rows, the last one short, on whatever thread: the same bits as one thread.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn parts_on_threads_give_the_same_bits() {
+        for (m, k, n) in [(128, 384, 96), (37, 64, 200), (5, 1000, 70)] {
+            let x: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
+            let packed = Weights::new(&w, k, n, false).unwrap();
+            let mut one = vec![f32::NAN; m * n];
+            matmul(&x, m, &packed, None, Clamp::RELU, &mut one).unwrap();
+            let _setting = parts::test_pool();
+            for threads in [2, 3] {
+                let mut split = vec![f32::NAN; m * n];
+                parts::set_threads(threads);
+                matmul(&x, m, &packed, None, Clamp::RELU, &mut split).unwrap();
+                parts::set_threads(1);
+                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{m}x{k}x{n} on {threads}");
             }
         }
     }

@@ -10,6 +10,7 @@
 //! columns past each output row are computed and dropped.
 
 use crate::clamp::Clamp;
+use crate::parts;
 use crate::simd::F32x4;
 use crate::window::Axis;
 
@@ -53,39 +54,58 @@ pub fn depthwise_2d(
     // for the last tap's shift to the right.
     let rows = y.padded().div_ceil(sy).max(oh + (kh - 1) / sy + 1);
     let sub = rows * width + 4;
-    let mut split = vec![0.0f32; sy * sx * sub];
-    let mut wide = vec![0.0f32; oh * width];
     let (plane_in, plane_out) = (y.input * xa.input, oh * ow);
-    for plane in 0..batch * channels {
-        let c = plane % channels;
-        let xs = &x[plane * plane_in..(plane + 1) * plane_in];
-        for (r, row) in xs.chunks_exact(xa.input.max(1)).enumerate().take(y.input) {
-            let pr = r + y.pad_before;
-            let at = (pr % sy) * sx * sub + (pr / sy) * width;
-            if sx == 1 {
-                split[at + xa.pad_before..at + xa.pad_before + row.len()].copy_from_slice(row);
-            } else {
-                for (col, &v) in row.iter().enumerate() {
-                    let pc = col + xa.pad_before;
-                    split[at + (pc % sx) * sub + pc / sx] = v;
+    // Parts of whole planes, each with its own planes of `out` and its own buffers (made
+    // here: running out of memory on another thread would trap there).
+    let planes = batch * channels;
+    let per = planes.div_ceil(parts::count(planes * plane_out * kh * kw, planes));
+    let mut parts: Vec<Part> = out
+        .chunks_mut(per * plane_out)
+        .enumerate()
+        .map(|(p, out)| Part { first: p * per, out, split: vec![0.0; sy * sx * sub], wide: vec![0.0; oh * width] })
+        .collect();
+    parts::for_each_mut(&mut parts, |_, part| {
+        for (i, ys) in part.out.chunks_exact_mut(plane_out).enumerate() {
+            let plane = part.first + i;
+            let c = plane % channels;
+            let xs = &x[plane * plane_in..(plane + 1) * plane_in];
+            let (split, wide) = (&mut part.split, &mut part.wide);
+            for (r, row) in xs.chunks_exact(xa.input.max(1)).enumerate().take(y.input) {
+                let pr = r + y.pad_before;
+                let at = (pr % sy) * sx * sub + (pr / sy) * width;
+                if sx == 1 {
+                    split[at + xa.pad_before..at + xa.pad_before + row.len()].copy_from_slice(row);
+                } else {
+                    for (col, &v) in row.iter().enumerate() {
+                        let pc = col + xa.pad_before;
+                        split[at + (pc % sx) * sub + pc / sx] = v;
+                    }
                 }
             }
-        }
-        wide.fill(bias[c]);
-        let w = &weights[c * kh * kw..(c + 1) * kh * kw];
-        for i in 0..kh {
-            for j in 0..kw {
-                let base = ((i % sy) * sx + j % sx) * sub + (i / sy) * width + j / sx;
-                multiply_add(&mut wide, w[i * kw + j], &split[base..]);
+            wide.fill(bias[c]);
+            let w = &weights[c * kh * kw..(c + 1) * kh * kw];
+            for i in 0..kh {
+                for j in 0..kw {
+                    let base = ((i % sy) * sx + j % sx) * sub + (i / sy) * width + j / sx;
+                    multiply_add(wide, w[i * kw + j], &split[base..]);
+                }
+            }
+            clamp.apply(wide);
+            for (o, y_row) in ys.chunks_exact_mut(ow).enumerate() {
+                y_row.copy_from_slice(&wide[o * width..o * width + ow]);
             }
         }
-        clamp.apply(&mut wide);
-        let ys = &mut out[plane * plane_out..(plane + 1) * plane_out];
-        for (o, y_row) in ys.chunks_exact_mut(ow).enumerate() {
-            y_row.copy_from_slice(&wide[o * width..o * width + ow]);
-        }
-    }
+    });
     Ok(())
+}
+
+/// One thread's share: planes `first..` of the output, as many as `out` holds, and the
+/// buffers it splits and sums them in (the split's zero padding is written once, and stays).
+struct Part<'a> {
+    first: usize,
+    out: &'a mut [f32],
+    split: Vec<f32>,
+    wide: Vec<f32>,
 }
 
 /// `acc[i] += w * v[i]`; `v` is at least as long as `acc`.
@@ -167,6 +187,34 @@ mod tests {
             let expected = reference(&x, batch, channels, ya, xa, &weights, &bias, clamp);
             for (i, (a, e)) in out.iter().zip(&expected).enumerate() {
                 assert!((a - e).abs() <= 1e-4 * (1.0 + e.abs()), "{h}x{w} k{k} s{s} p{pad} [{i}]: {a} against {e}");
+            }
+        }
+    }
+
+    /// Parts of planes, the last one short, on whatever thread: the same bits as one thread,
+    /// and each part's padding stays zero from plane to plane.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn parts_on_threads_give_the_same_bits() {
+        for (batch, channels, h, k, s) in [(1, 57, 28, 3, 1), (2, 29, 15, 5, 2)] {
+            let (ya, xa) = (axis(h, k, s, k / 2), axis(h + 3, k, s, k / 2));
+            let x: Vec<f32> = (0..batch * channels * h * (h + 3)).map(|i| ((i * 37) % 17) as f32 * 0.5 - 4.0).collect();
+            let weights: Vec<f32> = (0..channels * k * k).map(|i| ((i * 13) % 7) as f32 * 0.25 - 0.7).collect();
+            let bias: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1 - 1.0).collect();
+            let run = |threads: usize| {
+                let mut out = vec![f32::NAN; batch * channels * ya.output * xa.output];
+                parts::set_threads(threads);
+                depthwise_2d(&x, batch, channels, ya, xa, &weights, &bias, Clamp::RELU, &mut out).unwrap();
+                parts::set_threads(1);
+                out
+            };
+            let _setting = parts::test_pool();
+            let one = run(1);
+            let expected = reference(&x, batch, channels, ya, xa, &weights, &bias, Clamp::RELU);
+            assert!(one.iter().zip(&expected).all(|(a, e)| (a - e).abs() <= 1e-4 * (1.0 + e.abs())));
+            for threads in [2, 3] {
+                let split = run(threads);
+                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{h} k{k} on {threads}");
             }
         }
     }

@@ -18,6 +18,7 @@ pub mod dense;
 pub mod depthwise;
 pub mod matmul;
 pub mod nan;
+pub mod parts;
 pub mod pool;
 pub mod recurrent;
 pub mod reduce;

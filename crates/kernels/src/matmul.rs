@@ -3,6 +3,7 @@
 //! columns each call, the left one read in place when its rows are contiguous.
 
 use crate::clamp::Clamp;
+use crate::parts;
 use crate::tile::{PANEL, block};
 
 /// Where a matrix's element `(i, j)` lies: `i * rows + j * cols` from its start.
@@ -26,7 +27,10 @@ pub fn matmul(
 ) -> Result<(), String> {
     let last = |s: Strides, r: usize, c: usize| (r > 0 && c > 0).then(|| (r - 1) * s.rows + (c - 1) * s.cols);
     let fits = |len: usize, s: Strides, r: usize, c: usize| last(s, r, c).is_none_or(|l| l < len);
-    if !fits(a.len(), sa, m, k) || !fits(b.len(), sb, k, n) || (m > 0 && n > 0 && out.len() < (m - 1) * ldc + n) {
+    if !fits(a.len(), sa, m, k)
+        || !fits(b.len(), sb, k, n)
+        || (m > 0 && n > 0 && (out.len() < (m - 1) * ldc + n || (m > 1 && ldc < n)))
+    {
         return Err(format!(
             "matmul: {} and {} values (strides {sa:?}, {sb:?}) into {} do not fit {m} x {k} by {k} x {n}",
             a.len(),
@@ -59,34 +63,55 @@ pub fn matmul(
         rows.extend((0..m).flat_map(|i| (0..k).map(move |kk| (i, kk))).map(|(i, kk)| a[i * sa.rows + kk * sa.cols]));
         (&rows[..], k)
     };
-    let mut i = 0;
-    while i < m {
-        let count = (m - i).min(2);
-        for (p, panel) in panels.chunks_exact(k * PANEL).enumerate() {
-            let col = p * PANEL;
-            let cols = PANEL.min(n - col);
-            block(
-                &a[i * lda..],
-                lda,
-                count,
-                k,
-                [0.0; 2],
-                panel,
-                PANEL,
-                Clamp::NONE,
-                &mut out[i * ldc + col..],
-                ldc,
-                cols,
-            );
+    let mut out: Vec<&mut [f32]> = out.chunks_mut(ldc.max(n)).take(m).collect();
+    // Parts of whole pairs of rows, each with its own rows of `out`.
+    let pairs = m.div_ceil(2);
+    let per = pairs.div_ceil(parts::count(m * n * k, pairs)) * 2;
+    let mut parts: Vec<(usize, &mut [&mut [f32]])> =
+        out.chunks_mut(per).enumerate().map(|(p, rows)| (p * per, rows)).collect();
+    let panels = &panels[..];
+    parts::for_each_mut(&mut parts, |_, (first, out)| {
+        let mut i = 0;
+        while i < out.len() {
+            let count = (out.len() - i).min(2);
+            for (p, panel) in panels.chunks_exact(k * PANEL).enumerate() {
+                let (col, a) = (p * PANEL, &a[(*first + i) * lda..]);
+                let cols = PANEL.min(n - col);
+                block(a, lda, count, k, [0.0; 2], panel, PANEL, Clamp::NONE, &mut out[i..i + count], col, cols);
+            }
+            i += count;
         }
-        i += count;
-    }
+    });
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parts of rows, the last one short, on whatever thread: the same bits as one thread.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn parts_on_threads_give_the_same_bits() {
+        for (m, k, n) in [(128, 32, 128), (33, 64, 77)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
+            let (sa, sb) = (Strides { rows: k, cols: 1 }, Strides { rows: n, cols: 1 });
+            let run = |threads: usize| {
+                let mut out = vec![f32::NAN; m * n];
+                parts::set_threads(threads);
+                matmul((&a, sa), (&b, sb), (m, k, n), &mut out, n, &mut Vec::new(), &mut Vec::new()).unwrap();
+                parts::set_threads(1);
+                out
+            };
+            let _setting = parts::test_pool();
+            let one = run(1);
+            for threads in [2, 3] {
+                let split = run(threads);
+                assert!(one.iter().zip(&split).all(|(x, y)| x.to_bits() == y.to_bits()), "{m}x{k}x{n} on {threads}");
+            }
+        }
+    }
 
     #[test]
     fn products_in_any_layout_match_the_definition() {

@@ -11,9 +11,10 @@ use crate::simd::F32x4;
 /// Columns per panel: four lanes of four.
 pub(crate) const PANEL: usize = 16;
 
-/// `out[r * ldc..][..cols]` = `bias[r]` + row `r` of `a` (`depth` values, rows `lda` apart;
+/// `out[r][col..][..cols]` = `bias[r]` + row `r` of `a` (`depth` values, rows `lda` apart;
 /// `rows` of them, 1 or 2) times the panel whose row `k` is `b[k * stride..][..16]`, then
-/// `clamp`. Only the lanes the first `cols` columns need are computed.
+/// `clamp`. Only the lanes the first `cols` columns need are computed. The output comes as
+/// rows, not one slice with a stride, so that threads can each own a part of every row.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn block(
@@ -25,20 +26,20 @@ pub(crate) fn block(
     b: &[f32],
     stride: usize,
     clamp: Clamp,
-    out: &mut [f32],
-    ldc: usize,
+    out: &mut [&mut [f32]],
+    col: usize,
     cols: usize,
 ) {
     let row = |r: usize| &a[r * lda..][..depth];
     match (rows, cols.div_ceil(4)) {
-        (2, 4) => tile::<2, 4>([row(0), row(1)], bias, b, stride, clamp, out, ldc, cols),
-        (2, 3) => tile::<2, 3>([row(0), row(1)], bias, b, stride, clamp, out, ldc, cols),
-        (2, 2) => tile::<2, 2>([row(0), row(1)], bias, b, stride, clamp, out, ldc, cols),
-        (2, _) => tile::<2, 1>([row(0), row(1)], bias, b, stride, clamp, out, ldc, cols),
-        (_, 4) => tile::<1, 4>([row(0)], [bias[0]], b, stride, clamp, out, ldc, cols),
-        (_, 3) => tile::<1, 3>([row(0)], [bias[0]], b, stride, clamp, out, ldc, cols),
-        (_, 2) => tile::<1, 2>([row(0)], [bias[0]], b, stride, clamp, out, ldc, cols),
-        (_, _) => tile::<1, 1>([row(0)], [bias[0]], b, stride, clamp, out, ldc, cols),
+        (2, 4) => tile::<2, 4>([row(0), row(1)], bias, b, stride, clamp, out, col, cols),
+        (2, 3) => tile::<2, 3>([row(0), row(1)], bias, b, stride, clamp, out, col, cols),
+        (2, 2) => tile::<2, 2>([row(0), row(1)], bias, b, stride, clamp, out, col, cols),
+        (2, _) => tile::<2, 1>([row(0), row(1)], bias, b, stride, clamp, out, col, cols),
+        (_, 4) => tile::<1, 4>([row(0)], [bias[0]], b, stride, clamp, out, col, cols),
+        (_, 3) => tile::<1, 3>([row(0)], [bias[0]], b, stride, clamp, out, col, cols),
+        (_, 2) => tile::<1, 2>([row(0)], [bias[0]], b, stride, clamp, out, col, cols),
+        (_, _) => tile::<1, 1>([row(0)], [bias[0]], b, stride, clamp, out, col, cols),
     }
 }
 
@@ -51,8 +52,8 @@ fn tile<const R: usize, const V: usize>(
     b: &[f32],
     stride: usize,
     clamp: Clamp,
-    out: &mut [f32],
-    ldc: usize,
+    out: &mut [&mut [f32]],
+    col: usize,
     cols: usize,
 ) {
     let mut acc = bias.map(|b| [F32x4::splat(b); V]);
@@ -74,7 +75,7 @@ fn tile<const R: usize, const V: usize>(
         }
     }
     for (r, acc) in acc.into_iter().enumerate() {
-        let out = &mut out[r * ldc..][..cols];
+        let out = &mut out[r][col..][..cols];
         if cols == 4 * V {
             for (v, o) in acc.iter().zip(out.chunks_exact_mut(4)) {
                 clamp.lanes(*v).store(o);
