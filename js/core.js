@@ -171,7 +171,8 @@ export function createApi(platform) {
 
   /**
    * Starts the threads build and a pool of `threads - 1` Workers beside this thread. Resolves
-   * to the threads a model can have: `threads`, or 1 when a Worker would not start.
+   * to the threads a model can have: `threads`, or 1 when the pool cannot be made. It does not
+   * wait for the Workers: operators use those that run (src/threads.rs).
    */
   async function startThreaded(threads) {
     const threaded = await platform.threads.glue();
@@ -181,19 +182,14 @@ export function createApi(platform) {
       file: THREADS_FILE,
     });
     glue = threaded;
-    const ready = [];
-    let pooled = true;
     try {
-      glue.startThreads(threads - 1, (pointer, module, memory) => {
-        ready.push(platform.threads.spawn({ pointer, module, memory }, () => glue.stopThreads()));
-      });
+      glue.startThreads(threads - 1, (pointer, module, memory) =>
+        platform.threads.spawn({ pointer, module, memory }, () => glue.stopThreads()),
+      );
+      return threads;
     } catch {
-      pooled = false;
+      return 1;
     }
-    const workers = await Promise.allSettled(ready);
-    if (pooled && workers.every((w) => w.status === 'fulfilled')) return threads;
-    glue.stopThreads();
-    return 1;
   }
 
   /** Starts the instance for a call that leaves state in it. */

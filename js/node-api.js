@@ -33,24 +33,19 @@ export const api = createApi({
     cores: availableParallelism,
     glue: () => import('../dist/edgeinfer_threads.js'),
     /**
-     * Starts a pool thread on a Worker (thread.js); resolves once it runs. The Worker is
-     * unref'd, so that an idle pool never keeps the process alive; `lost` is called if it
-     * dies afterwards.
+     * Starts a pool thread on a Worker (thread.js). The Worker is unref'd, so that an idle pool
+     * never keeps the process alive; `lost` is called if it dies once it runs (before, it
+     * was never counted as running, and nothing waits for it).
      */
     spawn(workerData, lost) {
       // No Node options of the main thread's (`--input-type` breaks a Worker from a file);
       // V8's flags, relaxed SIMD's among them, are the process's anyway.
       const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData, execArgv: [] });
       worker.unref();
-      return new Promise((resolve, reject) => {
-        let running = false;
-        worker.once('message', () => {
-          running = true;
-          resolve();
-        });
-        worker.on('error', (e) => (running ? lost(e) : reject(e)));
-        worker.once('exit', (code) => (running ? lost() : reject(new Error(`the thread exited with ${code}`))));
-      });
+      let running = false;
+      worker.once('message', () => (running = true));
+      worker.on('error', () => running && lost());
+      worker.once('exit', () => running && lost());
     },
   },
   async readSource(source, options) {

@@ -1,5 +1,6 @@
 // A pool thread of the threads build, on a Node Worker (node-api.js): it instantiates the
-// module the main thread compiled, on the memory they share, says so, then lives in the pool.
+// module the main thread compiled, on the memory they share, says it runs, then lives in the
+// pool.
 import { parentPort, workerData } from 'node:worker_threads';
 import { initSync, runThread } from '../dist/edgeinfer_threads.js';
 

@@ -435,8 +435,7 @@ impl WasmModel {
     /// pool's and the caller (`startThreads`), which is what it returns.
     #[wasm_bindgen(js_name = setThreads)]
     pub fn set_threads(&mut self, threads: usize) -> usize {
-        edgeinfer_kernels::parts::set_threads(threads);
-        self.threads = edgeinfer_kernels::parts::threads();
+        self.threads = threads.clamp(1, edgeinfer_kernels::parts::capacity());
         self.threads
     }
 

@@ -10,7 +10,8 @@ static WAITING: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 
 /// Starts a pool of `n` threads: `spawn(pointer, module, memory)` must start a Worker that
 /// instantiates `module` on `memory` and calls `runThread(pointer)`. Returns before they run:
-/// the JS layer waits for them before it lets models use them (`WasmModel.setThreads`).
+/// operators split across only those that do (`edgeinfer_kernels::parts`), so that no
+/// prediction waits for a Worker to start.
 #[wasm_bindgen(js_name = startThreads)]
 pub fn start_threads(n: usize, spawn: &js_sys::Function) -> Result<(), JsValue> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -41,7 +42,9 @@ pub fn run_thread(pointer: f64) -> bool {
     drop(waiting);
     // SAFETY: `pointer` is a box start_threads leaked for a thread, taken back once (it was
     // removed from WAITING above).
-    unsafe { Box::from_raw(pointer as *mut rayon::ThreadBuilder) }.run();
+    let thread = unsafe { Box::from_raw(pointer as *mut rayon::ThreadBuilder) };
+    edgeinfer_kernels::parts::thread_running();
+    thread.run();
     true
 }
 

@@ -10,10 +10,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Threads the next operators may use, the caller's included.
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
-/// How many parts work may be split into now: at least 1, at most the pool's threads and the
-/// caller.
+/// How many parts work may be split into now: at least 1, at most the pool's threads that
+/// run and the caller.
 pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed).clamp(1, pool_threads() + 1)
+    THREADS.load(Ordering::Relaxed).clamp(1, running() + 1)
+}
+
+/// The most threads operators can have: the pool's, running or not yet, and the caller.
+pub fn capacity() -> usize {
+    #[cfg(feature = "threads")]
+    if let Some(pool) = pool() {
+        return pool.current_num_threads() + 1;
+    }
+    1
 }
 
 /// Work below this many multiply-adds runs on one thread: waking another costs more than it
@@ -40,6 +49,16 @@ pub fn set_pool(pool: rayon::ThreadPool) -> Result<(), rayon::ThreadPool> {
     POOL.set(pool)
 }
 
+/// Pool threads that have started (`thread_running`): a pool's threads may take a while to
+/// come up (a Worker each), and parts go only to as many as run, so that nothing waits for
+/// them.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Says that one more of the pool's threads runs (called on that thread, as it starts).
+pub fn thread_running() {
+    RUNNING.fetch_add(1, Ordering::Release);
+}
+
 /// Stops giving parts to the pool, for good: the host lost one of its threads, and a part
 /// sent to the pool might never come back.
 pub fn lose_pool() {
@@ -54,12 +73,9 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
     POOL.get().filter(|_| !POOL_LOST.load(Ordering::Relaxed))
 }
 
-fn pool_threads() -> usize {
-    #[cfg(feature = "threads")]
-    if let Some(pool) = pool() {
-        return pool.current_num_threads();
-    }
-    0
+/// The pool's threads that run.
+fn running() -> usize {
+    (capacity() - 1).min(RUNNING.load(Ordering::Acquire))
 }
 
 /// Runs `f(i, &mut items[i])` for every item, each on one thread: `items[0]` on the caller's,
@@ -148,7 +164,15 @@ mod run {
 #[cfg(all(test, feature = "threads"))]
 pub(crate) fn test_pool() -> std::sync::MutexGuard<'static, ()> {
     static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _ = set_pool(rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+    static POOL: std::sync::Once = std::sync::Once::new();
+    POOL.call_once(|| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).start_handler(|_| thread_running());
+        let _ = set_pool(pool.build().unwrap());
+    });
+    // The threads start as the pool is built; wait until they say so.
+    while running() < 2 {
+        std::thread::yield_now();
+    }
     SETTING.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -4,6 +4,7 @@
 //! and `f32::MIN` for a window that covers nothing but padding (or -inf). The window is
 //! separable: rows are pooled down, then across.
 
+use crate::parts;
 use crate::simd::{self, F32x4};
 use crate::window::Axis;
 
@@ -50,7 +51,7 @@ pub fn pool_2d(input: &[f32], planes: usize, y: Axis, x: Axis, pool: Pool, outpu
 
 /// How a window's values combine, four lanes at a time (`Acc` is the running value) or
 /// two alone.
-trait Fold: Copy {
+trait Fold: Copy + Sync {
     type Acc: Copy;
     fn start(self, x: F32x4) -> Self::Acc;
     fn step(self, acc: Self::Acc, x: F32x4) -> Self::Acc;
@@ -112,9 +113,6 @@ impl Fold for Sum {
 /// `pool_2d` with its fold and the value padding counts as.
 fn pool_with(input: &[f32], y: Axis, x: Axis, pool: Pool, empty: f32, fold: impl Fold, output: &mut [f32]) {
     let (w_in, w_out) = (x.input, x.output);
-    // The padded row: `pad_before`, the input's width, then padding up to the last window
-    // and past it for the four-lane reads of the last outputs.
-    let mut down = vec![empty; x.padded() + 2 * 4 + x.kernel];
     // The columns each output's window counts, for a mean.
     let columns: Vec<usize> = (0..w_out)
         .map(|o| match pool {
@@ -122,19 +120,33 @@ fn pool_with(input: &[f32], y: Axis, x: Axis, pool: Pool, empty: f32, fold: impl
             _ => x.kernel,
         })
         .collect();
-    for (plane, out) in input.chunks_exact(y.input * w_in).zip(output.chunks_exact_mut(y.output * w_out)) {
-        for (o, out_row) in out.chunks_exact_mut(w_out).enumerate() {
-            let (a, b) = y.window(o);
-            fold_rows(&plane[a * w_in..b * w_in], w_in, empty, fold, &mut down[x.pad_before..][..w_in]);
-            fold_across(&down, x, fold, out_row);
-            if let Pool::Mean { count_padding } = pool {
-                let rows = if count_padding { y.kernel } else { b - a };
-                for (y, &columns) in out_row.iter_mut().zip(&columns) {
-                    *y /= (rows * columns) as f32;
+    // Parts of whole planes, each with its own padded row (made here: running out of memory
+    // on another thread would trap there). The padded row: `pad_before`, the input's width,
+    // then padding up to the last window and past it for the four-lane reads of the last
+    // outputs.
+    let (plane_in, plane_out) = (y.input * w_in, y.output * w_out);
+    let planes = output.len() / plane_out;
+    let per = planes.div_ceil(parts::count(output.len() * y.kernel * x.kernel, planes));
+    let mut parts: Vec<(&[f32], &mut [f32], Vec<f32>)> = input
+        .chunks(per * plane_in)
+        .zip(output.chunks_mut(per * plane_out))
+        .map(|(input, output)| (input, output, vec![empty; x.padded() + 2 * 4 + x.kernel]))
+        .collect();
+    parts::for_each_mut(&mut parts, |_, (input, output, down)| {
+        for (plane, out) in input.chunks_exact(plane_in).zip(output.chunks_exact_mut(plane_out)) {
+            for (o, out_row) in out.chunks_exact_mut(w_out).enumerate() {
+                let (a, b) = y.window(o);
+                fold_rows(&plane[a * w_in..b * w_in], w_in, empty, fold, &mut down[x.pad_before..][..w_in]);
+                fold_across(down, x, fold, out_row);
+                if let Pool::Mean { count_padding } = pool {
+                    let rows = if count_padding { y.kernel } else { b - a };
+                    for (y, &columns) in out_row.iter_mut().zip(&columns) {
+                        *y /= (rows * columns) as f32;
+                    }
                 }
             }
         }
-    }
+    });
 }
 
 /// `row[i]` = the fold of `empty` and column `i` of `rows` (whole rows of `width`).
@@ -243,6 +255,30 @@ mod tests {
                 "{h}x{w} k{k} s{s} pad {pad}"
             );
             assert!(out.iter().any(|v| v.is_nan()) && out.iter().any(|v| !v.is_nan()));
+        }
+    }
+
+    /// Parts of planes, the last one short, on whatever thread: the same bits as one thread.
+    #[cfg(feature = "threads")]
+    #[test]
+    fn parts_on_threads_give_the_same_bits() {
+        let (y, x) = (axis(55, 3, 2, 0, 0, true), axis(57, 3, 2, 1, 1, false));
+        let planes = 37;
+        let input: Vec<f32> = (0..planes * 55 * 57).map(|i| ((i * 29) % 31) as f32 - 15.0).collect();
+        for pool in [Pool::Max, Pool::Mean { count_padding: false }] {
+            let run = |threads: usize| {
+                let mut out = vec![f32::NAN; planes * y.output * x.output];
+                crate::parts::set_threads(threads);
+                pool_2d(&input, planes, y, x, pool, &mut out).unwrap();
+                crate::parts::set_threads(1);
+                out
+            };
+            let _setting = crate::parts::test_pool();
+            let one = run(1);
+            for threads in [2, 3] {
+                let split = run(threads);
+                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{pool:?} on {threads}");
+            }
         }
     }
 
