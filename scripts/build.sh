@@ -2,9 +2,8 @@
 # Builds dist/: the wasm core (release, LTO, simd128, wasm exceptions so that panics are
 # caught) three times, as simd128, with relaxed SIMD, and with relaxed SIMD and threads, its
 # wasm-bindgen glue (target "web", which serves browsers, Node and workerd alike), then
-# wasm-opt from the npm binaryen package. Each
-# step is skipped when its output is newer than its input, so a second run with nothing
-# changed takes seconds.
+# wasm-opt from the npm binaryen package. Each step is skipped when its output is newer than
+# its input, so a second run with nothing changed takes seconds.
 #
 #   EDGEINFER_WASM_OPT=0 scripts/build.sh   skip wasm-opt (a quicker inner loop)
 set -euo pipefail

@@ -52,23 +52,25 @@ async function runPage(query, screenshot) {
   });
   await page.goto(`http://127.0.0.1:${server.address().port}/${query}`);
   await page.waitForFunction(() => window.__results, null, { timeout: 300000 });
-  const [results, simd] = await page.evaluate(() => [window.__results, window.__simd]);
+  const [results, simd, threads] = await page.evaluate(() => [window.__results, window.__simd, window.__threads]);
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, screenshot) });
   await page.close();
   // The missing-model test makes Chromium log the 404; nothing else may reach the console.
-  return { results, simd, wasmFetched, problems: problems.filter((p) => !/404/.test(p)) };
+  return { results, simd, threads, wasmFetched, problems: problems.filter((p) => !/404/.test(p)) };
 }
 
 test('the shared suite passes inside headless Chromium, on the relaxed-SIMD build it fetches alone', async (t) => {
-  const { results, simd, wasmFetched, problems } = await runPage('', 'browser-suite.png');
+  const { results, simd, threads, wasmFetched, problems } = await runPage('', 'browser-suite.png');
   assert.ok(results.length > 20, `only ${results.length} results`);
   for (const r of results) {
     await t.test(r.name, () => assert.ok(r.ok, r.error));
   }
   assert.deepEqual(problems, []);
-  // Chromium has relaxed SIMD: the page starts that build and downloads no other.
+  // Chromium has relaxed SIMD: the page starts that build and downloads no other. The page is
+  // not cross-origin isolated: one thread, though it asked for four.
   assert.equal(simd, 'relaxed-simd');
+  assert.equal(threads, 1);
   assert.deepEqual(wasmFetched, ['edgeinfer_relaxed_bg.wasm']);
 });
 

@@ -100,6 +100,7 @@ pub fn conv_2d(
                 .map(|(i, panels)| {
                     // Reserved here, not as the part runs: running out of memory on another
                     // thread would trap there and leave this one waiting.
+                    panels.clear();
                     panels.reserve(strip * depth);
                     Part { start: i * per, rows: Vec::with_capacity(cout), panels }
                 })
@@ -167,20 +168,8 @@ impl Job<'_> {
                     let col = start + p * PANEL;
                     let cols = PANEL.min(end - col);
                     let bias = [bias[o], if rows == 2 { bias[o + 1] } else { 0.0 }];
-                    let out = &mut part.rows[o..o + rows];
-                    block(
-                        &filters[o * depth..],
-                        depth,
-                        rows,
-                        depth,
-                        bias,
-                        b,
-                        stride,
-                        clamp,
-                        out,
-                        col - part.start,
-                        cols,
-                    );
+                    let (a, out) = (&filters[o * depth..], &mut part.rows[o..o + rows]);
+                    block(a, depth, rows, depth, bias, b, stride, clamp, out, col - part.start, cols);
                 }
                 o += rows;
             }

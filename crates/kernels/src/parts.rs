@@ -5,7 +5,7 @@
 //! Without the `threads` feature, or before the host gives a pool (`set_pool`), there is one
 //! part and it runs where it is asked.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Threads the next operators may use, the caller's included.
 static THREADS: AtomicUsize = AtomicUsize::new(1);
@@ -59,13 +59,14 @@ pub fn thread_running() {
     RUNNING.fetch_add(1, Ordering::Release);
 }
 
+/// Set once the host lost one of the pool's threads (`lose_pool`).
+static POOL_LOST: AtomicBool = AtomicBool::new(false);
+
 /// Stops giving parts to the pool, for good: the host lost one of its threads, and a part
 /// sent to the pool might never come back.
 pub fn lose_pool() {
     POOL_LOST.store(true, Ordering::Relaxed);
 }
-
-static POOL_LOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The pool, while it has every thread it was given.
 #[cfg(feature = "threads")]
@@ -80,7 +81,8 @@ fn running() -> usize {
 
 /// Runs `f(i, &mut items[i])` for every item, each on one thread: `items[0]` on the caller's,
 /// the others on the pool's. Returns when all are done; a part's panic is raised again here
-/// once every part has finished, so no part outlives the borrows it was given.
+/// once every part has finished, so no part outlives the borrows it was given. `f` must not
+/// split its part again: a pool thread spinning on parts queued behind it could wait for ever.
 pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
     #[cfg(feature = "threads")]
     if let Some(pool) = pool().filter(|_| items.len() > 1) {
