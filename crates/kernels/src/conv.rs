@@ -82,10 +82,8 @@ pub fn conv_2d(
         && g.x.pad_before == 0
         && pixels == plane_in;
     let strip = (STRIP_VALUES / (depth * PANEL).max(1)).max(1) * PANEL;
-    let panels = pixels.div_ceil(PANEL);
-    let count = parts::count(cout * pixels * depth, panels);
     // Each part's pixels: whole panels, so that no panel straddles two parts.
-    let per = panels.div_ceil(count) * PANEL;
+    let per = parts::per_part(cout * pixels * depth, pixels.div_ceil(PANEL)) * PANEL;
     let count = pixels.div_ceil(per);
     let mut gathered: Vec<Vec<f32>> = (0..count).map(|_| Vec::new()).collect();
     for n in 0..g.batch {
@@ -327,17 +325,11 @@ mod tests {
             let x: Vec<f32> = (0..2 * cin * h * w).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
             let wts: Vec<f32> = (0..cout * g.depth()).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
             let bias: Vec<f32> = (0..cout).map(|j| j as f32 * 0.01 - 0.2).collect();
-            let mut one = vec![f32::NAN; 2 * cout * g.y.output * g.x.output];
-            conv_2d(&x, &g, &wts, &bias, Clamp::RELU, &mut one).unwrap();
-            let _setting = parts::test_pool();
-            for threads in [2, 3] {
-                let mut split = vec![f32::NAN; one.len()];
-                parts::set_threads(threads);
-                assert_eq!(parts::threads(), threads);
-                conv_2d(&x, &g, &wts, &bias, Clamp::RELU, &mut split).unwrap();
-                parts::set_threads(1);
-                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{g:?} on {threads}");
-            }
+            parts::same_bits_on_threads(&format!("{g:?}"), || {
+                let mut out = vec![f32::NAN; 2 * cout * g.y.output * g.x.output];
+                conv_2d(&x, &g, &wts, &bias, Clamp::RELU, &mut out).unwrap();
+                out
+            });
         }
     }
 

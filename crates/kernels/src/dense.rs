@@ -74,10 +74,8 @@ pub fn matmul(
         return Ok(());
     }
     // Parts of whole groups of four rows, each with its own rows of `x` and of `out`.
-    let groups = m.div_ceil(4);
-    let count = parts::count(m * n * k, groups);
-    if count > 1 {
-        let per = groups.div_ceil(count) * 4;
+    let per = parts::per_part(m * n * k, m.div_ceil(4)) * 4;
+    if per < m {
         let mut parts: Vec<(&[f32], &mut [f32])> = x.chunks(per * k).zip(out.chunks_mut(per * n)).collect();
         parts::for_each_mut(&mut parts, |_, (xs, ys)| all_rows(xs, ys.len() / n, w, bias, clamp, ys));
     } else {
@@ -204,16 +202,11 @@ mod tests {
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 19) as f32 * 0.125 - 1.0).collect();
             let w: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 23) as f32 * 0.0625 - 0.7).collect();
             let packed = Weights::new(&w, k, n, false).unwrap();
-            let mut one = vec![f32::NAN; m * n];
-            matmul(&x, m, &packed, None, Clamp::RELU, &mut one).unwrap();
-            let _setting = parts::test_pool();
-            for threads in [2, 3] {
-                let mut split = vec![f32::NAN; m * n];
-                parts::set_threads(threads);
-                matmul(&x, m, &packed, None, Clamp::RELU, &mut split).unwrap();
-                parts::set_threads(1);
-                assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{m}x{k}x{n} on {threads}");
-            }
+            parts::same_bits_on_threads(&format!("{m}x{k}x{n}"), || {
+                let mut out = vec![f32::NAN; m * n];
+                matmul(&x, m, &packed, None, Clamp::RELU, &mut out).unwrap();
+                out
+            });
         }
     }
 

@@ -29,9 +29,13 @@ pub fn capacity() -> usize {
 /// saves.
 const SPLIT_FROM: usize = 1 << 16;
 
-/// How many parts `work` multiply-adds, in at most `pieces` pieces, are worth splitting into.
-pub fn count(work: usize, pieces: usize) -> usize {
-    if work < SPLIT_FROM { 1 } else { threads().min(pieces).max(1) }
+/// How many of `pieces` (the smallest units an operator's `work` multiply-adds split into:
+/// planes, panels, rows) each part takes: all of them when the work is too small to split,
+/// else an even share per thread. At least 1, so that chunks of that many pieces are never
+/// empty.
+pub fn per_part(work: usize, pieces: usize) -> usize {
+    let parts = if work < SPLIT_FROM { 1 } else { threads().min(pieces).max(1) };
+    pieces.div_ceil(parts).max(1)
 }
 
 /// Sets how many threads (the caller's included) operators may use from now on.
@@ -164,7 +168,7 @@ mod run {
 /// The tests' pool of two threads, given once per test process, and the lock a test that
 /// sets the thread count holds (the count is global, and tests run side by side).
 #[cfg(all(test, feature = "threads"))]
-pub(crate) fn test_pool() -> std::sync::MutexGuard<'static, ()> {
+fn test_pool() -> std::sync::MutexGuard<'static, ()> {
     static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     static POOL: std::sync::Once = std::sync::Once::new();
     POOL.call_once(|| {
@@ -176,6 +180,27 @@ pub(crate) fn test_pool() -> std::sync::MutexGuard<'static, ()> {
         std::thread::yield_now();
     }
     SETTING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `run` on one thread, then on two and three (the tests' pool and the caller), and
+/// asserts each answer is the same bits as the first, which it returns.
+#[cfg(all(test, feature = "threads"))]
+pub(crate) fn same_bits_on_threads(what: &str, run: impl Fn() -> Vec<f32>) -> Vec<f32> {
+    let _setting = test_pool();
+    let on = |n: usize| {
+        set_threads(n);
+        assert_eq!(threads(), n);
+        let out = run();
+        set_threads(1);
+        out
+    };
+    let one = on(1);
+    for n in [2, 3] {
+        let split = on(n);
+        assert_eq!(split.len(), one.len());
+        assert!(one.iter().zip(&split).all(|(a, b)| a.to_bits() == b.to_bits()), "{what} on {n} threads");
+    }
+    one
 }
 
 #[cfg(all(test, feature = "threads"))]
