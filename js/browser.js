@@ -4,6 +4,10 @@
 // fetched.
 import { createApi, fetchBytes, isBytes, EdgeInferError, predictionId } from './core.js';
 
+// Workers share the memory only where the page is cross-origin isolated (COOP and COEP
+// headers); elsewhere there is no SharedArrayBuffer, and one thread.
+const isolated = globalThis.crossOriginIsolated === true && typeof Worker === 'function';
+
 const api = createApi({
   acceptsWasm: (wasm) =>
     wasm instanceof WebAssembly.Module ||
@@ -17,6 +21,21 @@ const api = createApi({
     // A compiled Module is instantiated asynchronously too: browsers refuse synchronous
     // instances of modules over 8 MB on the main thread. Only the chosen build is fetched.
     await initWasm({ module_or_path: wasm ?? new URL(`../dist/${file}`, import.meta.url) });
+  },
+  threads: isolated && {
+    cores: () => navigator.hardwareConcurrency || 1,
+    glue: () => import('../dist/edgeinfer_threads.js'),
+    /**
+     * Starts a team thread on a module Worker (web-thread.js); `lost` is called if it fails
+     * once it runs (before, it was never counted as running, and nothing waits for it).
+     */
+    spawn(workerData, lost) {
+      const worker = new Worker(new URL('./web-thread.js', import.meta.url), { type: 'module' });
+      let running = false;
+      worker.addEventListener('message', () => (running = true), { once: true });
+      worker.addEventListener('error', () => running && lost());
+      worker.postMessage(workerData);
+    },
   },
   readSource(source, options) {
     const base = globalThis.location?.href;

@@ -170,8 +170,8 @@ export function createApi(platform) {
   }
 
   /**
-   * Starts the threads build and a pool of `threads - 1` Workers beside this thread. Resolves
-   * to the threads a model can have: `threads`, or 1 when the pool cannot be made. It does not
+   * Starts the threads build and a team of `threads - 1` Workers beside this thread. Resolves
+   * to the threads a model can have: `threads`, or 1 when the team cannot be made. It does not
    * wait for the Workers: operators use those that run (src/threads.rs).
    */
   async function startThreaded(threads) {
@@ -183,8 +183,8 @@ export function createApi(platform) {
     });
     glue = threaded;
     try {
-      glue.startThreads(threads - 1, (pointer, module, memory) =>
-        platform.threads.spawn({ pointer, module, memory }, () => glue.stopThreads()),
+      glue.startThreads(threads - 1, (module, memory) =>
+        platform.threads.spawn({ module, memory }, () => glue.stopThreads()),
       );
       return threads;
     } catch {

@@ -74,6 +74,10 @@ async function handle(req, res) {
     'cache-control': 'no-cache',
     'last-modified': lastModified.toUTCString(),
     'x-content-type-options': 'nosniff',
+    // Cross-origin isolated, so that the page may share memory with Workers: edgeinfer runs
+    // a model on several threads only then (its docs/threads.md).
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-embedder-policy': 'require-corp',
   };
   if (!Number.isNaN(since) && lastModified.getTime() <= since) {
     res.writeHead(304, headers).end();

@@ -12,7 +12,7 @@ bash scripts/lint.sh
 
 log "cargo test (the core, natively)"
 cargo test --quiet --workspace
-# The kernels split across a rayon pool, as the threads build splits them.
+# The kernels split across a team of threads, as the threads build splits them.
 cargo test --quiet -p edgeinfer-kernels --features threads
 .cache/venv/bin/python -m unittest discover -s tests/python
 

@@ -4,42 +4,45 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchChromium, serve } from './chromium.mjs';
+import { ISOLATED, launchChromium, serve } from './chromium.mjs';
 import { corpusDir, packageDir, root, signedIrisBundle, suiteFixtures } from './harness.mjs';
 
 const artifacts = join(root, 'test-results');
 
 const bundles = join(root, '.cache/browser-bundles');
 
-let server, browser;
+let server, isolated, browser;
 before(async () => {
   // A signed bundle made by the package's CLI, for the page to import as a user's page would.
   rmSync(bundles, { recursive: true, force: true });
   mkdirSync(bundles, { recursive: true });
   signedIrisBundle(bundles, join(bundles, 'dist'));
-  server = await serve(
-    {
-      '/pkg/': packageDir,
-      '/suite/': join(root, 'tests/suite'),
-      '/models/': corpusDir(),
-      '/bundles/': bundles,
-      '/': join(root, 'tests/browser'),
-    },
-    { '/fixtures.json': JSON.stringify(suiteFixtures()) },
-  );
+  const routes = {
+    '/pkg/': packageDir,
+    '/suite/': join(root, 'tests/suite'),
+    '/models/': corpusDir(),
+    '/layers/': join(root, 'tests/fixtures/layers'),
+    '/bundles/': bundles,
+    '/': join(root, 'tests/browser'),
+  };
+  const pages = { '/fixtures.json': JSON.stringify(suiteFixtures()) };
+  server = await serve(routes, pages);
+  // The same pages, cross-origin isolated: there the page may run on threads.
+  isolated = await serve(routes, pages, ISOLATED);
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   server?.close();
+  isolated?.close();
 });
 
 /**
- * Opens the test page with `query`; resolves to its results, the build it started
- * (`init`'s answer), the wasm files it fetched and what reached the console.
+ * Opens the test page with `query`, from `on` (a server); resolves to its results, the build
+ * it started (`init`'s answer), the wasm files it fetched and what reached the console.
  */
-async function runPage(query, screenshot) {
+async function runPage(query, screenshot, on = server) {
   const page = await browser.newPage();
   const problems = [];
   const wasmFetched = [];
@@ -50,7 +53,7 @@ async function runPage(query, screenshot) {
   page.on('request', (r) => {
     if (r.url().endsWith('.wasm') && r.url().includes('/pkg/')) wasmFetched.push(r.url().replace(/.*\//, ''));
   });
-  await page.goto(`http://127.0.0.1:${server.address().port}/${query}`);
+  await page.goto(`http://127.0.0.1:${on.address().port}/${query}`);
   await page.waitForFunction(() => window.__results, null, { timeout: 300000 });
   const [results, simd, threads] = await page.evaluate(() => [window.__results, window.__simd, window.__threads]);
   mkdirSync(artifacts, { recursive: true });
@@ -86,4 +89,18 @@ test('the corpus matches onnxruntime in Chromium on the simd128 build too, when 
   assert.deepEqual(problems, []);
   assert.equal(simd, 'simd128');
   assert.deepEqual(wasmFetched, ['edgeinfer_bg.wasm']);
+});
+
+test('a cross-origin isolated page runs the shared suite on threads, the threads build alone fetched', async (t) => {
+  const { results, simd, threads, wasmFetched, problems } = await runPage('', 'browser-threads.png', isolated);
+  assert.ok(results.length > 20, `only ${results.length} results`);
+  for (const r of results) {
+    await t.test(r.name, () => assert.ok(r.ok, r.error));
+  }
+  assert.deepEqual(problems, []);
+  // It asked for four, and runs four: the page and three Workers.
+  assert.equal(threads, 4);
+  assert.equal(simd, 'relaxed-simd');
+  assert.deepEqual(wasmFetched, ['edgeinfer_threads_bg.wasm']);
+  assert.ok(results.some((r) => r.name.startsWith('browser: a convolution split')));
 });

@@ -36,22 +36,25 @@ const TYPES = {
   '.onnx': 'application/octet-stream',
 };
 
+/** The headers that make a page cross-origin isolated, and so able to share memory with Workers. */
+export const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 /**
  * Serves `routes` ({ prefix: directory }, first match wins) and `pages` ({ path: body }) on an
- * ephemeral port of 127.0.0.1.
+ * ephemeral port of 127.0.0.1, with `headers` on every answer.
  */
-export function serve(routes, pages = {}) {
+export function serve(routes, pages = {}, headers = {}) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (Object.hasOwn(pages, path)) {
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'text/plain' });
+      res.writeHead(200, { ...headers, 'content-type': TYPES[extname(path)] ?? 'text/plain' });
       return res.end(pages[path]);
     }
     for (const [prefix, dir] of Object.entries(routes)) {
       if (!path.startsWith(prefix)) continue;
       const file = normalize(join(dir, path.slice(prefix.length) || 'index.html'));
       if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) break;
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { ...headers, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
       return createReadStream(file).pipe(res);
     }
     res.writeHead(404).end('not found');

@@ -259,6 +259,15 @@ test('after the first visit the page recommends with the server gone', async () 
     const c = cases[0];
     for (const film of c.picks) await pick(page, film);
     assertMatchesReference(await recommendations(page, c.picks), c);
+    // Served by the service worker, the page is still cross-origin isolated, and its model
+    // runs on one thread per core (at most four): the threads build and its Workers.
+    const [isolated, started, cores] = await page.evaluate(async () => [
+      crossOriginIsolated,
+      await (await import('/edgeinfer/js/browser.js')).init(),
+      navigator.hardwareConcurrency,
+    ]);
+    assert.equal(isolated, true);
+    assert.deepEqual(started, { simd: 'relaxed-simd', threads: Math.min(4, cores) });
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
@@ -287,6 +296,8 @@ test('the server gives each file its type and nothing outside the page and the p
     '': 'text/html',
     'edgeinfer/dist/edgeinfer_bg.wasm': 'application/wasm',
     'edgeinfer/dist/edgeinfer_relaxed_bg.wasm': 'application/wasm',
+    'edgeinfer/dist/edgeinfer_threads_bg.wasm': 'application/wasm',
+    'edgeinfer/js/web-thread.js': 'text/javascript',
     'edgeinfer/js/browser.js': 'text/javascript',
     'sw.js': 'text/javascript',
     'data/films.json': 'application/json',
@@ -295,6 +306,9 @@ test('the server gives each file its type and nothing outside the page and the p
     const r = await get(path);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get('content-type').split(';')[0], type, path);
+    // Cross-origin isolated, so that the page may share memory with the threads' Workers.
+    assert.equal(r.headers.get('cross-origin-opener-policy'), 'same-origin', path);
+    assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp', path);
     await r.arrayBuffer();
   }
   for (const path of [

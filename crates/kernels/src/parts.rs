@@ -1,28 +1,27 @@
 //! One operator's work split into parts that run on the threads the host gave the engine.
 //!
-//! The thread that asks runs the first part itself and then spins until the others are done:
-//! a browser's main thread may not block on a lock, and an idle caller would waste a core.
-//! Without the `threads` feature, or before the host gives a pool (`set_pool`), there is one
-//! part and it runs where it is asked.
+//! The thread that asks takes parts too, and then spins until the others are done: a
+//! browser's main thread may not block on a lock, and an idle caller would waste a core.
+//! Without the `threads` feature, or before the host's threads run (`set_team`, `team::work`),
+//! there is one part and it runs where it is asked.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+#[cfg(feature = "threads")]
+pub mod team;
 
 /// Threads the next operators may use, the caller's included.
 static THREADS: AtomicUsize = AtomicUsize::new(1);
 
-/// How many parts work may be split into now: at least 1, at most the pool's threads that
+/// How many parts work may be split into now: at least 1, at most the team's threads that
 /// run and the caller.
 pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed).clamp(1, running() + 1)
 }
 
-/// The most threads operators can have: the pool's, running or not yet, and the caller.
+/// The most threads operators can have: the team's, running or not yet, and the caller.
 pub fn capacity() -> usize {
-    #[cfg(feature = "threads")]
-    if let Some(pool) = pool() {
-        return pool.current_num_threads() + 1;
-    }
-    1
+    if POOL_LOST.load(Ordering::Relaxed) { 1 } else { TEAM.load(Ordering::Relaxed) + 1 }
 }
 
 /// Work below this many multiply-adds runs on one thread: waking another costs more than it
@@ -43,44 +42,34 @@ pub fn set_threads(n: usize) {
     THREADS.store(n, Ordering::Relaxed);
 }
 
-#[cfg(feature = "threads")]
-static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+/// The threads the host promised to start (`set_team`).
+static TEAM: AtomicUsize = AtomicUsize::new(0);
 
-/// Gives the parts their pool, once: the caller runs a part too, so `threads()` can be one
-/// more than the pool has. Hands the pool back if one was given before.
+/// Says how many threads the host starts, each calling `team::work` once it runs: at most
+/// once, so that `capacity` never shrinks under a model that was given it. Returns whether
+/// this was the first time.
 #[cfg(feature = "threads")]
-pub fn set_pool(pool: rayon::ThreadPool) -> Result<(), rayon::ThreadPool> {
-    POOL.set(pool)
+pub fn set_team(threads: usize) -> bool {
+    let threads = threads.min(team::MOST_THREADS);
+    TEAM.compare_exchange(0, threads, Ordering::Relaxed, Ordering::Relaxed).is_ok()
 }
 
-/// Pool threads that have started (`thread_running`): a pool's threads may take a while to
-/// come up (a Worker each), and parts go only to as many as run, so that nothing waits for
-/// them.
-static RUNNING: AtomicUsize = AtomicUsize::new(0);
-
-/// Says that one more of the pool's threads runs (called on that thread, as it starts).
-pub fn thread_running() {
-    RUNNING.fetch_add(1, Ordering::Release);
-}
-
-/// Set once the host lost one of the pool's threads (`lose_pool`).
+/// Set once the host lost one of the team's threads (`lose_team`).
 static POOL_LOST: AtomicBool = AtomicBool::new(false);
 
-/// Stops giving parts to the pool, for good: the host lost one of its threads, and a part
-/// sent to the pool might never come back.
-pub fn lose_pool() {
+/// Stops giving parts to the team, for good: the host lost one of its threads, and a part
+/// it had claimed will never finish.
+pub fn lose_team() {
     POOL_LOST.store(true, Ordering::Relaxed);
 }
 
-/// The pool, while it has every thread it was given.
-#[cfg(feature = "threads")]
-fn pool() -> Option<&'static rayon::ThreadPool> {
-    POOL.get().filter(|_| !POOL_LOST.load(Ordering::Relaxed))
-}
-
-/// The pool's threads that run.
-fn running() -> usize {
-    (capacity() - 1).min(RUNNING.load(Ordering::Acquire))
+/// The team's threads that run and may take parts.
+pub fn running() -> usize {
+    #[cfg(feature = "threads")]
+    if !POOL_LOST.load(Ordering::Relaxed) {
+        return team::running().min(TEAM.load(Ordering::Relaxed));
+    }
+    0
 }
 
 /// Runs `f(i, &mut items[i])` for every item, each on one thread: `items[0]` on the caller's,
@@ -89,93 +78,45 @@ fn running() -> usize {
 /// split its part again: a pool thread spinning on parts queued behind it could wait for ever.
 pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
     #[cfg(feature = "threads")]
-    if let Some(pool) = pool().filter(|_| items.len() > 1) {
-        return run::run(pool, items, &f);
+    if items.len() > 1 && running() > 0 {
+        let items_at = Items(items.as_mut_ptr());
+        // SAFETY: `team::post` runs each index below items.len() once, so the `&mut` are
+        // disjoint, and returns only once all have run.
+        return team::post(items.len(), &|i| f(i, unsafe { items_at.get(i) }));
     }
     for (i, item) in items.iter_mut().enumerate() {
         f(i, item);
     }
 }
 
+/// The items' address, shared with the team's threads.
 #[cfg(feature = "threads")]
-mod run {
-    use std::any::Any;
-    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+struct Items<T>(*mut T);
+// SAFETY: each thread reaches a different item through it (see `for_each_mut`), and T is Send.
+#[cfg(feature = "threads")]
+unsafe impl<T: Send> Sync for Items<T> {}
 
-    /// The items' address, sent to the pool's threads.
-    struct Items<T>(*mut T);
-    // SAFETY: each thread reaches a different item through it (see `run`), and T is Send.
-    unsafe impl<T: Send> Sync for Items<T> {}
-
-    impl<T> Items<T> {
-        /// Item `i`. SAFETY: `i` is in bounds, and no other reference to that item lives.
-        #[allow(clippy::mut_from_ref)]
-        unsafe fn get(&self, i: usize) -> &mut T {
-            unsafe { &mut *self.0.add(i) }
-        }
-    }
-
-    /// Waits, when dropped, until no spawned part is left: also when the caller unwinds.
-    struct Wait<'a>(&'a AtomicUsize);
-
-    impl Drop for Wait<'_> {
-        fn drop(&mut self) {
-            while self.0.load(Ordering::Acquire) != 0 {
-                std::hint::spin_loop();
-            }
-        }
-    }
-
-    pub(super) fn run<T: Send>(pool: &rayon::ThreadPool, items: &mut [T], f: &(impl Fn(usize, &mut T) + Sync)) {
-        let items_at = Items(items.as_mut_ptr());
-        let panicked: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
-        let part = |i: usize| {
-            // SAFETY: `i` is below items.len(), and each index runs once (0 here, the others
-            // in one job each), so the `&mut` are disjoint; `run` outlives them all (Wait).
-            let item = unsafe { items_at.get(i) };
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(i, item))) {
-                panicked.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
-            }
-        };
-        let left = AtomicUsize::new(0);
-        {
-            let wait = Wait(&left);
-            let job = |i: usize| {
-                part(i);
-                left.fetch_sub(1, Ordering::Release);
-            };
-            let job: &(dyn Fn(usize) + Sync) = &job;
-            // SAFETY: the pool wants 'static jobs; this one borrows from this frame,
-            // which `wait` keeps alive until every spawned job has run, unwinding included.
-            let job: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(job) };
-            for i in 1..items.len() {
-                pool.spawn(move || job(i));
-                // Counted once queued, so that a `spawn` that unwinds leaves nothing to wait
-                // for. A job may finish first: the count then wraps below zero and back.
-                left.fetch_add(1, Ordering::Relaxed);
-            }
-            part(0);
-            drop(wait);
-        }
-        if let Some(payload) = panicked.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            resume_unwind(payload);
-        }
+#[cfg(feature = "threads")]
+impl<T> Items<T> {
+    /// Item `i`. SAFETY: `i` is in bounds, and no other reference to that item lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, i: usize) -> &mut T {
+        unsafe { &mut *self.0.add(i) }
     }
 }
 
-/// The tests' pool of two threads, given once per test process, and the lock a test that
+/// The tests' team of two threads, started once per test process, and the lock a test that
 /// sets the thread count holds (the count is global, and tests run side by side).
 #[cfg(all(test, feature = "threads"))]
 fn test_pool() -> std::sync::MutexGuard<'static, ()> {
     static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    static POOL: std::sync::Once = std::sync::Once::new();
-    POOL.call_once(|| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).start_handler(|_| thread_running());
-        let _ = set_pool(pool.build().unwrap());
+    static TEAM: std::sync::Once = std::sync::Once::new();
+    TEAM.call_once(|| {
+        assert!(set_team(2));
+        for _ in 0..2 {
+            std::thread::spawn(team::work);
+        }
     });
-    // The threads start as the pool is built; wait until they say so.
     while running() < 2 {
         std::thread::yield_now();
     }
@@ -226,5 +167,56 @@ mod tests {
             assert_eq!(*message, "part three fails");
             assert_eq!(done.load(Ordering::Relaxed), 5, "every part ran before the panic came back");
         }
+    }
+
+    /// Records which thread ran each of `parts` parts, each part taking `busy` to run.
+    fn who_ran(parts: usize, busy: std::time::Duration) -> Vec<std::thread::ThreadId> {
+        let mut ran = vec![std::thread::current().id(); parts];
+        for_each_mut(&mut ran, |_, who| {
+            let start = std::time::Instant::now();
+            while start.elapsed() < busy {
+                std::hint::spin_loop();
+            }
+            *who = std::thread::current().id();
+        });
+        ran
+    }
+
+    #[test]
+    fn the_team_takes_parts_awake_and_after_sleeping() {
+        let _setting = test_pool();
+        let me = std::thread::current().id();
+        let busy = std::time::Duration::from_millis(20);
+        // Just after a job, the team spins; after a pause, it sleeps and must be woken.
+        for pause in [0, 200] {
+            std::thread::sleep(std::time::Duration::from_millis(pause));
+            let before = team::taken();
+            let ran = who_ran(3, busy);
+            assert!(ran.iter().any(|&id| id != me), "after {pause} ms, no part ran on the team: {ran:?}");
+            assert!(team::taken() > before, "the team counts the parts it took");
+        }
+    }
+
+    #[test]
+    fn many_jobs_in_a_row_each_run_every_part_once() {
+        let _setting = test_pool();
+        for job in 0..20_000usize {
+            let parts = 2 + job % 5;
+            let mut items = vec![0usize; parts];
+            for_each_mut(&mut items, |i, item| *item += i + job);
+            assert!(items.iter().enumerate().all(|(i, &v)| v == i + job), "job {job}: {items:?}");
+        }
+    }
+
+    #[test]
+    fn a_part_that_splits_again_runs_its_parts_itself() {
+        let _setting = test_pool();
+        let mut outer = vec![Vec::new(); 3];
+        for_each_mut(&mut outer, |i, inner: &mut Vec<usize>| {
+            let mut items = vec![0usize; 4];
+            for_each_mut(&mut items, |j, item| *item = i * 10 + j);
+            *inner = items;
+        });
+        assert_eq!(outer, (0..3).map(|i| (0..4).map(|j| i * 10 + j).collect()).collect::<Vec<Vec<usize>>>());
     }
 }
