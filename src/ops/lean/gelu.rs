@@ -1,6 +1,7 @@
 //! Exact GELU, `x / 2 * (1 + erf(x / sqrt 2))`, on tract's own erf kernel (built for speed),
 //! so the values are tract's; tract's GeluExact runs in its size-optimised generic code.
 
+use edgeinfer_kernels::parts;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
@@ -47,19 +48,28 @@ impl TypedOp for GeluF32 {
     as_op!();
 }
 
+/// GELU of `xs` in place, a chunk at a time, in parts of whole chunks across the threads the
+/// host gave the engine (`edgeinfer_kernels::parts`): each value's arithmetic is the same on
+/// any number of threads.
 fn gelu(xs: &mut [f32]) -> TractResult<()> {
     const CHUNK: usize = 1024;
     let erf = Func::Erf.ew_f32()?;
     let scale = Func::MulByScalar.ew_f32_param()?;
-    let mut e = Vec::with_capacity(xs.len().min(CHUNK));
-    for chunk in xs.chunks_mut(CHUNK) {
-        e.clear();
-        e.extend_from_slice(chunk);
-        scale.run_with_params(&mut e, std::f32::consts::FRAC_1_SQRT_2)?;
-        erf.run(&mut e)?;
-        half_x_one_plus(chunk, &e);
-    }
-    Ok(())
+    // An erf is about twenty operations.
+    let per = parts::per_part(xs.len() * 20, xs.len().div_ceil(CHUNK)) * CHUNK;
+    // Each part's scratch is made here: a part never allocates.
+    let mut pieces: Vec<_> = xs.chunks_mut(per).map(|p| (Vec::with_capacity(p.len().min(CHUNK)), p, Ok(()))).collect();
+    parts::for_each_mut(&mut pieces, |_, (e, piece, done)| {
+        *done = piece.chunks_mut(CHUNK).try_for_each(|chunk| {
+            e.clear();
+            e.extend_from_slice(chunk);
+            scale.run_with_params(e, std::f32::consts::FRAC_1_SQRT_2)?;
+            erf.run(e)?;
+            half_x_one_plus(chunk, e);
+            Ok(())
+        });
+    });
+    pieces.into_iter().try_for_each(|(_, _, done)| done)
 }
 
 /// `x = x / 2 * (1 + e)`, four lanes at a time where wasm has SIMD: this crate is built

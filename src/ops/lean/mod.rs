@@ -30,14 +30,16 @@ mod nan_safe;
 mod pool;
 mod reduce;
 mod row_sum;
+mod softmax;
 mod topk;
 
 /// Says whether a stand-in takes a node (given its input facts), and with which operator.
 type StandIn = fn(&TypedModel, &TypedNode, &[&TypedFact]) -> TractResult<Option<Box<dyn TypedOp>>>;
 
 /// Tried in order; the first that takes a node replaces its operator.
-const STAND_INS: [StandIn; 10] = [
+const STAND_INS: [StandIn; 11] = [
     gelu::stand_in,
+    softmax::stand_in,
     broadcast::stand_in,
     cast::stand_in,
     nan_safe::stand_in,
@@ -197,7 +199,7 @@ mod tests {
     use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
     use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
     use tract_onnx::tract_core::ops::math;
-    use tract_onnx::tract_core::ops::nn::{GeluExact, Reduce, Reducer};
+    use tract_onnx::tract_core::ops::nn::{GeluExact, Reduce, Reducer, Softmax};
 
     /// A LayerNorm-like chain and every scalar arithmetic form, each output kept (tract
     /// declutters a division by a constant into a multiplication).
@@ -222,6 +224,8 @@ mod tests {
             outputs.push(m.wire_node(name, TypedBinOp(mini, None), &inputs).unwrap()[0]);
         }
         outputs.push(m.wire_node("gelu", ElementWiseOp(Box::new(GeluExact {}), None), &[x]).unwrap()[0]);
+        let softmax = Softmax { axes: tvec!(2), ..Softmax::default() };
+        outputs.push(m.wire_node("softmax", softmax, &[x]).unwrap()[0]);
         m.select_output_outlets(&outputs).unwrap();
         m
     }
@@ -242,6 +246,7 @@ mod tests {
         let names: Vec<String> = lean.nodes().iter().map(|n| n.op.name().to_string()).collect();
         for op in [
             "GeluF32",
+            "SoftmaxRowsF32",
             "RowSumF32",
             "BinChainF32(Mul)",
             "BinChainF32(Add)",
@@ -250,7 +255,10 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == op), "{op} not swapped in: {names:?}");
         }
-        assert!(!names.iter().any(|n| n.contains("GeluExact") || n.starts_with("Reduce")), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.contains("GeluExact") || n.starts_with("Reduce") || n == "Softmax"),
+            "{names:?}"
+        );
         let ours = run(lean, &x);
         let tracts = run(model().into_optimized().unwrap(), &x);
         assert_eq!(ours.len(), tracts.len());
