@@ -1,12 +1,12 @@
 //! The threads that take parts: the host starts each one (a Web Worker, a Node worker thread)
-//! and has it call `work`, which never returns. A caller posts a job of numbered parts; every
-//! thread, the caller included, claims parts until none is left; the caller returns once all
-//! have run.
+//! and has it call `work`, which does not return. A caller posts a job of numbered parts;
+//! every thread, the caller included, claims parts until none is left; the caller returns
+//! once all have run.
 //!
 //! The caller never waits on a lock or an atomic: it posts with plain atomic stores and wakes
 //! sleeping threads with `unpark` (a `notify`), which a browser's main thread may do, where
-//! waiting would trap. Only the team's threads sleep (`park`, an atomic wait). See docs/decisions/own-thread-pool.md for why this is
-//! not rayon.
+//! waiting would trap. Only the team's threads sleep (`park`, an atomic wait). Why this is not
+//! rayon: docs/decisions/own-thread-pool.md.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -41,8 +41,8 @@ impl Job<'_> {
 static JOB: AtomicPtr<Job<'static>> = AtomicPtr::new(ptr::null_mut());
 
 /// The current job's parts: how many (high 16 bits) and the next to claim (low 16 bits). A
-/// claim is a compare-and-swap of this word, so it succeeds only on the job that is posted:
-/// a thread that read an older job's word can never take a part of the new one by mistake.
+/// claim is a compare-and-swap of this word, so whatever word a thread read, a claim that
+/// succeeds takes a part of the job posted now that no one else took.
 static CLAIM: AtomicU32 = AtomicU32::new(0);
 
 /// The most parts a job may have.
@@ -114,8 +114,8 @@ fn take_parts() -> usize {
     ran
 }
 
-/// A team thread's life: takes parts of every job posted from now on. A thread past the
-/// team's size returns at once.
+/// A team thread's life: takes parts of every job posted from now on, for good. A thread
+/// past the most a team may have returns at once.
 pub fn work() {
     let at = JOINED.fetch_add(1, Ordering::Relaxed);
     if at >= MOST_THREADS || THREADS[at].set(std::thread::current()).is_err() {
