@@ -148,8 +148,8 @@ export function createApi(platform) {
         // and the runtime's Workers; where either is missing, or the threads build will not
         // start, one thread it is.
         if (threads > 1 && file === WASM_FILES['relaxed-simd'] && platform.threads) {
-          const pool = await startThreaded(threads).catch(() => 0);
-          if (pool) return { simd: glue.simdVariant(), threads: pool };
+          const team = await startThreaded(threads).catch(() => 0);
+          if (team) return { simd: glue.simdVariant(), threads: team };
         }
         const exports = await platform.startWasm(wasm, {
           initWasm: unthreaded.default,

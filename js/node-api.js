@@ -33,7 +33,7 @@ export const api = createApi({
     cores: availableParallelism,
     glue: () => import('../dist/edgeinfer_threads.js'),
     /**
-     * Starts a pool thread on a Worker (thread.js). The Worker is unref'd, so that an idle pool
+     * Starts a team thread on a Worker (thread.js). The Worker is unref'd, so that an idle team
      * never keeps the process alive; `lost` is called if it dies once it runs (before, it
      * was never counted as running, and nothing waits for it).
      */

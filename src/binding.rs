@@ -432,7 +432,7 @@ impl WasmModel {
     }
 
     /// How many threads this model's operators may use, the caller's included; at most the
-    /// pool's and the caller (`startThreads`), which is what it returns.
+    /// team's and the caller (`startThreads`), which is what it returns.
     #[wasm_bindgen(js_name = setThreads)]
     pub fn set_threads(&mut self, threads: usize) -> usize {
         self.threads = threads.clamp(1, edgeinfer_kernels::parts::capacity());

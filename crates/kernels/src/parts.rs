@@ -21,7 +21,7 @@ pub fn threads() -> usize {
 
 /// The most threads operators can have: the team's, running or not yet, and the caller.
 pub fn capacity() -> usize {
-    if POOL_LOST.load(Ordering::Relaxed) { 1 } else { TEAM.load(Ordering::Relaxed) + 1 }
+    if TEAM_LOST.load(Ordering::Relaxed) { 1 } else { TEAM.load(Ordering::Relaxed) + 1 }
 }
 
 /// Work below this many multiply-adds runs on one thread: waking another costs more than it
@@ -55,27 +55,27 @@ pub fn set_team(threads: usize) -> bool {
 }
 
 /// Set once the host lost one of the team's threads (`lose_team`).
-static POOL_LOST: AtomicBool = AtomicBool::new(false);
+static TEAM_LOST: AtomicBool = AtomicBool::new(false);
 
 /// Stops giving parts to the team, for good: the host lost one of its threads, and a part
 /// it had claimed will never finish.
 pub fn lose_team() {
-    POOL_LOST.store(true, Ordering::Relaxed);
+    TEAM_LOST.store(true, Ordering::Relaxed);
 }
 
 /// The team's threads that run and may take parts.
 pub fn running() -> usize {
     #[cfg(feature = "threads")]
-    if !POOL_LOST.load(Ordering::Relaxed) {
+    if !TEAM_LOST.load(Ordering::Relaxed) {
         return team::running().min(TEAM.load(Ordering::Relaxed));
     }
     0
 }
 
-/// Runs `f(i, &mut items[i])` for every item, each on one thread: `items[0]` on the caller's,
-/// the others on the pool's. Returns when all are done; a part's panic is raised again here
-/// once every part has finished, so no part outlives the borrows it was given. `f` must not
-/// split its part again: a pool thread spinning on parts queued behind it could wait for ever.
+/// Runs `f(i, &mut items[i])` for every item, each on one thread: the caller's or a team
+/// thread's, whichever claims it. Returns when all are done; a part's panic is raised again
+/// here once every part has finished, so no part outlives the borrows it was given. A part
+/// that splits again runs its own parts itself (`team::post`).
 pub fn for_each_mut<T: Send>(items: &mut [T], f: impl Fn(usize, &mut T) + Sync) {
     #[cfg(feature = "threads")]
     if items.len() > 1 && running() > 0 {
@@ -108,7 +108,7 @@ impl<T> Items<T> {
 /// The tests' team of two threads, started once per test process, and the lock a test that
 /// sets the thread count holds (the count is global, and tests run side by side).
 #[cfg(all(test, feature = "threads"))]
-fn test_pool() -> std::sync::MutexGuard<'static, ()> {
+fn test_team() -> std::sync::MutexGuard<'static, ()> {
     static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     static TEAM: std::sync::Once = std::sync::Once::new();
     TEAM.call_once(|| {
@@ -123,11 +123,11 @@ fn test_pool() -> std::sync::MutexGuard<'static, ()> {
     SETTING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs `run` on one thread, then on two and three (the tests' pool and the caller), and
+/// Runs `run` on one thread, then on two and three (the tests' team and the caller), and
 /// asserts each answer is the same bits as the first, which it returns.
 #[cfg(all(test, feature = "threads"))]
 pub(crate) fn same_bits_on_threads(what: &str, run: impl Fn() -> Vec<f32>) -> Vec<f32> {
-    let _setting = test_pool();
+    let _setting = test_team();
     let on = |n: usize| {
         set_threads(n);
         assert_eq!(threads(), n);
@@ -150,7 +150,7 @@ mod tests {
 
     #[test]
     fn every_part_runs_once_on_its_own_item_and_panics_come_back() {
-        let _setting = test_pool();
+        let _setting = test_team();
         {
             let mut items: Vec<Vec<usize>> = vec![Vec::new(); 7];
             for_each_mut(&mut items, |i, item| item.push(i * 10));
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_team_takes_parts_awake_and_after_sleeping() {
-        let _setting = test_pool();
+        let _setting = test_team();
         let me = std::thread::current().id();
         let busy = std::time::Duration::from_millis(20);
         // Just after a job, the team spins; after a pause, it sleeps and must be woken.
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn many_jobs_in_a_row_each_run_every_part_once() {
-        let _setting = test_pool();
+        let _setting = test_team();
         for job in 0..20_000usize {
             let parts = 2 + job % 5;
             let mut items = vec![0usize; parts];
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn a_part_that_splits_again_runs_its_parts_itself() {
-        let _setting = test_pool();
+        let _setting = test_team();
         let mut outer = vec![Vec::new(); 3];
         for_each_mut(&mut outer, |i, inner: &mut Vec<usize>| {
             let mut items = vec![0usize; 4];
