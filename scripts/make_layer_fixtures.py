@@ -5,7 +5,7 @@ a weight vector, then a bias, a ReLU or a Clip, or a result read twice, which mu
 it is) and depthwise convolutions (3x3 and 5x5, strides 1 and 2, padded or not, with a bias
 or none, then a ReLU or ReLU6), a grouped convolution that is not depthwise, other
 convolutions (3x3, 7x7 of stride 2, 1x1 of stride 1 and 2, with a bias and a ReLU), and
-products of two inputs (attention's scores and its weighted sum). Every expected output is
+products of two inputs (attention's scores and its weighted sum, an outer product). Every expected output is
 onnxruntime's, at batch 1 and at batch 3.
 
 Writes into OUT_DIR (default tests/fixtures/layers), in the format of make_ml_fixtures.py.
@@ -97,12 +97,23 @@ def product_cases(f):
     f.add("attention_products", g, [{n: floats(b, 2, 9, 5) for n in "qkv"} for b in (1, 3)])
 
 
+def outer_cases(f):
+    # An outer product and two functions of it, all three outputs: [n, n] each, so that a
+    # large n fills the instance's memory (tests/js/memory.test.mjs).
+    a, b = vi("a", T.FLOAT, ["n", 1]), vi("b", T.FLOAT, [1, "n"])
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["p"]), helper.make_node("Sigmoid", ["p"], ["q"]),
+             helper.make_node("Tanh", ["p"], ["r"])]
+    g = graph(nodes, [a, b], [vi(n, T.FLOAT, ["n", "n"]) for n in "pqr"], [])
+    f.add("outer_products", g, [{"a": floats(n, 1), "b": floats(1, n)} for n in (3, 5)])
+
+
 def main():
     f = Fixtures.fresh("layers")
     dense_cases(f)
     depthwise_cases(f)
     conv_cases(f)
     product_cases(f)
+    outer_cases(f)
     f.finish()
     print(f"wrote {f.count} cases to {os.path.normpath(f.out)}")
 

@@ -114,6 +114,7 @@ fn start() {
         // SAFETY: called once (STARTED), before any other export, as wasm-bindgen runs
         // `start` at instantiation.
         unsafe { __wasm_call_ctors() }
+        std::alloc::set_alloc_error_hook(|layout| std::panic::panic_any(crate::error::OutOfMemory(layout.size())));
     }
 }
 

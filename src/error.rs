@@ -116,14 +116,56 @@ pub(crate) fn chain(err: &tract_onnx::prelude::TractError) -> String {
     parts.join(": ")
 }
 
-/// Runs `f`, turning a panic into `Error::Internal`: a bug must not take the caller down.
+/// A panic's payload when an allocation of this many bytes failed. The wasm build's
+/// allocation error hook raises it (see `binding`), so that running out of memory unwinds,
+/// and is refused like any limit, where std would abort: a trap, which leaves Rust's state
+/// half-changed, and on a team thread leaves the thread that posted the work waiting.
+#[derive(Debug)]
+pub struct OutOfMemory(pub usize);
+
+/// How tract's tensor storage says an allocation failed (an assertion, `tract_data::blob`).
+const TRACT_ALLOCATION_FAILED: &str = "failed to allocate";
+
+/// Runs `f`, turning a panic into `Error::Internal`, or `Error::ResourceLimit` when memory ran
+/// out: a bug must not take the caller down.
 pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        if let Some(OutOfMemory(bytes)) = payload.downcast_ref::<OutOfMemory>() {
+            return Err(out_of_memory(&format!("{bytes} bytes could not be allocated")));
+        }
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        if message.starts_with(TRACT_ALLOCATION_FAILED) {
+            return Err(out_of_memory(&message));
+        }
         Err(Error::Internal(message))
     })
+}
+
+fn out_of_memory(what: &str) -> Error {
+    Error::ResourceLimit(format!(
+        "out of memory: {what}; the instance's memory is full (its models, and what predictions hold while they run): predict smaller batches, or load fewer or smaller models"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guard_refuses_running_out_of_memory_as_a_limit() {
+        let raisers: [fn() -> Result<()>; 2] = [
+            || std::panic::panic_any(OutOfMemory(1 << 30)),
+            || panic!("failed to allocate Layout {{ size: 1024000000, align: 16 (1 << 4) }}"),
+        ];
+        for raise in raisers {
+            let err = guard(raise).unwrap_err();
+            assert_eq!(err.code(), "E_RESOURCE_LIMIT");
+            assert!(err.to_string().starts_with("resource limit exceeded: out of memory: "), "{err}");
+        }
+        assert_eq!(guard::<()>(|| panic!("a bug")).unwrap_err().code(), "E_INTERNAL");
+    }
 }

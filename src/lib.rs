@@ -1,6 +1,10 @@
 //! edgeinfer's core: ONNX models on tract, with typed errors and host-side tensors.
 //! Nothing here knows about JavaScript; `binding` (wasm32 only) is the one thin layer over it.
 
+// Running out of memory unwinds on wasm rather than trapping (`error::OutOfMemory`). The wasm
+// builds are nightly-featured already (`-Zbuild-std`, scripts/build.sh).
+#![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
+
 pub mod bundle;
 pub mod dtype;
 pub mod error;
