@@ -1,8 +1,10 @@
 //! Sum, Max, Min, ArgMax and ArgMin of `x` seen as `[outer, n, inner]`, over the middle axis;
 //! the extremes as onnxruntime computes them: a fold from the first element with a strict comparison, so a
 //! NaN in first place is the answer and a NaN anywhere else is passed over; ties go to the
-//! first index (or the last, with `last`).
+//! first index (or the last, with `last`). Sums and extremes split across the threads in
+//! whole `[n, inner]` blocks (`crate::parts`), so each output is the same on any number.
 
+use crate::parts;
 use crate::simd::F32x4;
 
 /// Checks that `x` is `[outer, n, inner]` and `out` `[outer, inner]`, with `n` at least 1.
@@ -18,12 +20,29 @@ fn check(x: usize, outer: usize, n: usize, inner: usize, out: usize) -> Result<(
 /// The largest values: `greater` is `a > b`, or `a < b` for the smallest.
 fn extreme(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32], smallest: bool) -> Result<(), String> {
     check(x.len(), outer, n, inner, out.len())?;
+    by_blocks(x, outer, n, inner, out, |x, out| extreme_of(x, n, inner, out, smallest));
+    Ok(())
+}
+
+/// Runs `f` on parts of whole blocks (`[n, inner]` inputs and their `[inner]` outputs) across
+/// the threads the host gave the engine; checked by the caller.
+fn by_blocks(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32], f: impl Fn(&[f32], &mut [f32]) + Sync) {
+    if x.is_empty() {
+        return;
+    }
+    let per = parts::per_part(x.len(), outer);
+    let mut blocks: Vec<(&[f32], &mut [f32])> = x.chunks(per * n * inner).zip(out.chunks_mut(per * inner)).collect();
+    parts::for_each_mut(&mut blocks, |_, (x, out)| f(x, out));
+}
+
+/// `extreme` of whole blocks.
+fn extreme_of(x: &[f32], n: usize, inner: usize, out: &mut [f32], smallest: bool) {
     let wins = |v: f32, acc: f32| if smallest { v < acc } else { v > acc };
     if inner == 1 {
         for (row, y) in x.chunks_exact(n).zip(out.iter_mut()) {
             *y = row.iter().skip(1).fold(row[0], |acc, &v| if wins(v, acc) { v } else { acc });
         }
-        return Ok(());
+        return;
     }
     for (block, y) in x.chunks_exact(n * inner).zip(out.chunks_exact_mut(inner)) {
         y.copy_from_slice(&block[..inner]);
@@ -41,12 +60,17 @@ fn extreme(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32], sma
             }
         }
     }
-    Ok(())
 }
 
 /// The sums along the middle axis, added in order (row by row).
 pub fn sum(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32]) -> Result<(), String> {
     check(x.len(), outer, n, inner, out.len())?;
+    by_blocks(x, outer, n, inner, out, |x, out| sum_of(x, n, inner, out));
+    Ok(())
+}
+
+/// `sum` of whole blocks.
+fn sum_of(x: &[f32], n: usize, inner: usize, out: &mut [f32]) {
     for (block, y) in x.chunks_exact(n * inner).zip(out.chunks_exact_mut(inner)) {
         y.copy_from_slice(&block[..inner]);
         for row in block.chunks_exact(inner).skip(1) {
@@ -60,7 +84,6 @@ pub fn sum(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32]) -> 
             }
         }
     }
-    Ok(())
 }
 
 pub fn max(x: &[f32], outer: usize, n: usize, inner: usize, out: &mut [f32]) -> Result<(), String> {
@@ -170,5 +193,28 @@ mod tests {
         }
         assert!(max(&x, outer, n, inner, &mut [0.0; 5]).is_err());
         assert!(max(&[], 1, 0, 1, &mut [0.0; 1]).is_err());
+    }
+
+    #[cfg(feature = "threads")]
+    type Reduction = fn(&[f32], usize, usize, usize, &mut [f32]) -> Result<(), String>;
+
+    #[cfg(feature = "threads")]
+    #[test]
+    fn splits_give_the_same_bits() {
+        // SqueezeNet's global pooling ([1000, 169, 1]) and a wide inner axis, past the split.
+        for (outer, n, inner) in [(1000, 169, 1), (37, 64, 45)] {
+            let x: Vec<f32> = (0..outer * n * inner).map(|i| ((i * 7919) % 1009) as f32 * 0.37 - 180.0).collect();
+            let x = &x;
+            let run = |f: Reduction| {
+                move || {
+                    let mut y = vec![0.0; outer * inner];
+                    f(x, outer, n, inner, &mut y).unwrap();
+                    y
+                }
+            };
+            crate::parts::same_bits_on_threads("sum", run(sum));
+            crate::parts::same_bits_on_threads("max", run(max));
+            crate::parts::same_bits_on_threads("min", run(min));
+        }
     }
 }
