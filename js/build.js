@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { api } from './node-api.js';
 import { makeSnapshot } from './snapshot.js';
 import { DTYPES } from './dtypes.js';
-import { WASM_FILES, hasRelaxedSimd } from './variant.js';
+import { THREADS_FILE, WASM_FILES, hasRelaxedSimd } from './variant.js';
 
 const PACKAGE = new URL('../', import.meta.url);
 
@@ -145,7 +145,9 @@ export async function predict(feeds) {
 /**
  * Builds the bundle files for `model` (a path) into `out`; `reference` is the drift
  * reference's JSON text, if any; `simd` the build of the core the bundle carries
- * (js/variant.js): simd128 runs everywhere, relaxed-simd only where the engine has it.
+ * (js/variant.js): simd128 runs everywhere, relaxed-simd only where the engine has it;
+ * `threads` carries the threads build instead (relaxed SIMD, shared memory), which predicts
+ * on several threads in Node and cross-origin isolated pages and runs nowhere else.
  * @returns {Promise<{ manifest: object, files: string[] }>}
  */
 export async function buildBundle({
@@ -157,16 +159,19 @@ export async function buildBundle({
   features,
   reference,
   snapshot = true,
-  simd = 'simd128',
+  threads = false,
+  simd = threads ? 'relaxed-simd' : 'simd128',
 }) {
   if (!Object.hasOwn(WASM_FILES, simd))
     throw new Error(`the bundle's build is ${Object.keys(WASM_FILES).join(' or ')}, got '${simd}'`);
+  if (threads && simd !== 'relaxed-simd') throw new Error("the threads build has relaxed SIMD: it is not simd128's");
   // The snapshot is the bundle's own build with the model loaded: this engine must run it.
   if (snapshot && simd === 'relaxed-simd' && !hasRelaxedSimd())
     throw new Error(
-      'a relaxed-SIMD bundle is snapshotted by running that build, and this Node lacks relaxed SIMD: use Node 22 or later, or node --experimental-wasm-relaxed-simd, or leave the snapshot out',
+      `a ${threads ? 'threads' : 'relaxed-SIMD'} bundle is snapshotted by running that build, and this Node lacks relaxed SIMD: use Node 22 or later, or node --experimental-wasm-relaxed-simd, or leave the snapshot out`,
     );
-  const [runtime, onnx] = await Promise.all([readFile(new URL(`dist/${WASM_FILES[simd]}`, PACKAGE)), readFile(model)]);
+  const file = threads ? THREADS_FILE : WASM_FILES[simd];
+  const [runtime, onnx] = await Promise.all([readFile(new URL(`dist/${file}`, PACKAGE)), readFile(model)]);
   // A model that fails to load fails below, with the core's diagnosis rather than this one.
   let memory, failed;
   try {
@@ -196,10 +201,18 @@ export async function buildBundle({
     'bundle.js',
     'bundle-node.js',
     'snapshot.js',
+    'node-threads.js',
+    'thread.js',
+    'web-threads.js',
+    'web-thread.js',
+    'wasm-reader.js',
     'index.d.ts',
   ])
     await cp(new URL(`js/${f}`, PACKAGE), join(runtimeDir, 'js', f));
-  await cp(new URL('dist/edgeinfer.js', PACKAGE), join(runtimeDir, 'dist/edgeinfer.js'));
+  // Both glues: core.js imports the unthreaded one, and the threads one is imported where
+  // threads start (a bundler resolves both, whichever build the bundle carries).
+  for (const glue of ['edgeinfer.js', 'edgeinfer_threads.js'])
+    await cp(new URL(`dist/${glue}`, PACKAGE), join(runtimeDir, 'dist', glue));
   await cp(new URL('dist/snippets/', PACKAGE), join(runtimeDir, 'dist/snippets'), { recursive: true });
   const files = {
     [`${name}.wasm`]: bytes,

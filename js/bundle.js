@@ -4,7 +4,8 @@
 // Nothing here is Node's: what Node adds (bundle-node.js) comes in as a `host`, so the Worker
 // module, which imports this one, needs no nodejs_compat.
 import { bundleSections, createApi, describe, EdgeInferError } from './core.js';
-import { hasRelaxedSimd } from './variant.js';
+import { hasRelaxedSimd, isThreadsBuild } from './variant.js';
+import { sections } from './wasm-reader.js';
 
 let api = null;
 
@@ -14,28 +15,10 @@ let api = null;
  */
 function fileSections(bytes) {
   const found = new Map();
-  let at = 8;
-  const leb = () => {
-    let value = 0,
-      shift = 0,
-      b;
-    do {
-      b = bytes[at++];
-      value += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80 && at < bytes.length);
-    return value;
-  };
-  while (at < bytes.length) {
-    const id = bytes[at++],
-      size = leb(),
-      end = at + size;
-    if (id === 0) {
-      const length = leb();
-      const name = new TextDecoder().decode(bytes.subarray(at, at + length));
-      found.set(name, found.has(name) ? undefined : bytes.subarray(at + length, end));
-    }
-    at = end;
+  for (const [id, cursor, end] of sections(bytes)) {
+    if (id !== 0) continue;
+    const name = cursor.name();
+    found.set(name, found.has(name) ? undefined : bytes.subarray(cursor.at, end));
   }
   return (name) => found.get(name);
 }
@@ -113,12 +96,15 @@ async function openBundle(defaultUrl, options, host) {
     ({ module, sections } = await compileBundle(wasm ?? defaultUrl(), host));
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
-    // A bundle built with --simd relaxed-simd does not compile where relaxed SIMD is off.
+    // A bundle built with --simd relaxed-simd or --threads does not compile where relaxed
+    // SIMD is off.
     const hint = hasRelaxedSimd()
       ? ''
-      : ' (this engine lacks relaxed SIMD, which a bundle built with --simd relaxed-simd needs)';
+      : ' (this engine lacks relaxed SIMD, which a bundle built with --simd relaxed-simd or --threads needs)';
     throw new EdgeInferError('E_WASM_LOAD', `cannot compile the bundle: ${e?.message ?? e}${hint}`, { cause: e });
   }
+  // A bundle built with --threads starts Workers where its host has them (bundle-node.js).
+  const threads = isThreadsBuild(module) ? await host.threads?.() : undefined;
   api ??= createApi({
     acceptsWasm: (given) => given instanceof WebAssembly.Module,
     wasmForms: "the bundle's compiled module",
@@ -139,6 +125,7 @@ async function openBundle(defaultUrl, options, host) {
     readSource: () => {
       throw new EdgeInferError('E_INVALID_OPTION', "a bundle's runtime loads only its own model");
     },
+    threads,
   });
   return { model: await api.loadBundle(module, { ...rest, wasm: module }, sections), module };
 }

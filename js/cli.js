@@ -26,11 +26,12 @@ const SPECS = {
       categorical: { type: 'string' },
       'no-snapshot': { type: 'boolean' },
       simd: { type: 'string' },
+      threads: { type: 'boolean' },
       out: { type: 'string', short: 'o' },
     },
     usage: `edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
                 [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot]
-                [--simd simd128|relaxed-simd] [-o DIR]
+                [--simd simd128|relaxed-simd | --threads] [-o DIR]
     Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
     embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
     NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
@@ -40,7 +41,9 @@ const SPECS = {
     restores instead of parsing the ONNX: a faster start for a bigger file.
     --no-snapshot leaves it out. --simd relaxed-simd embeds the build whose kernels fuse
     multiply and add (Chrome, Workers, Node 22 and later; it does not start elsewhere);
-    simd128, the default, runs everywhere.`,
+    simd128, the default, runs everywhere. --threads embeds the threads build (relaxed
+    SIMD and a shared memory): NAME.js predicts on several threads in Node and in
+    cross-origin isolated pages, and starts nowhere else (not in Workers).`,
   },
   keygen: {
     options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
@@ -361,6 +364,8 @@ const COMMANDS = {
     if (!flags.name || !flags.version) throw new UsageError('build needs --name NAME and --version V');
     if (flags.simd && !Object.hasOwn(WASM_FILES, flags.simd))
       throw new UsageError(`--simd is ${Object.keys(WASM_FILES).join(' or ')}, got '${flags.simd}'`);
+    if (flags.threads && flags.simd)
+      throw new UsageError('--threads embeds the threads build, which has relaxed SIMD: give it without --simd');
     const out = flags.out ?? 'dist';
     let made;
     try {
@@ -374,6 +379,7 @@ const COMMANDS = {
         reference: flags.reference && (await referenceText(flags.reference, path, flags)),
         snapshot: !flags['no-snapshot'],
         simd: flags.simd,
+        threads: flags.threads,
       });
     } catch (e) {
       throw new FileError(path, e);

@@ -3,7 +3,7 @@
 // and how to turn a model source (path, URL, Response, bytes) into bytes.
 import * as unthreaded from '../dist/edgeinfer.js';
 import { restoreSnapshot } from './snapshot.js';
-import { THREADS_FILE, WASM_FILES, hasRelaxedSimd } from './variant.js';
+import { THREADS_FILE, WASM_FILES, hasRelaxedSimd, isThreadsBuild } from './variant.js';
 import { DTYPES } from './dtypes.js';
 import { TableError, predictRows, recordTable } from './table.js';
 
@@ -144,6 +144,15 @@ export function createApi(platform) {
       );
     started ??= (async () => {
       try {
+        // A threads build given as the module (a bundle built with --threads) runs on the
+        // threads build's glue, whatever the thread count; it needs the runtime's Workers.
+        if (wasm instanceof WebAssembly.Module && isThreadsBuild(wasm)) {
+          if (!platform.threads)
+            throw new Error(
+              'the module is the threads build, which needs SharedArrayBuffer and Workers: Node, or a cross-origin isolated page',
+            );
+          return { simd: 'relaxed-simd', threads: await startThreaded(threads, wasm) };
+        }
         // Threads need the relaxed-SIMD build's engine (the threads build has relaxed SIMD)
         // and the runtime's Workers; where either is missing, or the threads build will not
         // start, one thread it is.
@@ -170,25 +179,47 @@ export function createApi(platform) {
   }
 
   /**
-   * Starts the threads build and a team of `threads - 1` Workers beside this thread. Resolves
-   * to the threads a model can have: `threads`, or 1 when the team cannot be made. It does not
-   * wait for the Workers: operators use those that run (src/threads.rs).
+   * Starts the threads build (the package's, or `wasm`) and sets a team of `threads - 1`
+   * Workers to start beside this thread (`startTeam`). Resolves to the threads a model can
+   * have.
    */
-  async function startThreaded(threads) {
+  async function startThreaded(threads, wasm) {
     const threaded = await platform.threads.glue();
-    await platform.startWasm(undefined, {
+    const exports = await platform.startWasm(wasm, {
       initWasm: threaded.default,
       initSync: threaded.initSync,
       file: THREADS_FILE,
     });
     glue = threaded;
+    fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
+    team = threads - 1;
+    // Without a bundle's snapshot to come, the team starts now, so that its Workers are
+    // running by the first prediction.
+    return fresh || startTeam() ? threads : 1;
+  }
+
+  /**
+   * Team threads to start once the memory is the instance's for good: a bundle's snapshot
+   * written over it would take the stacks and thread-locals of threads started before.
+   */
+  let team = 0;
+
+  /**
+   * Starts the team, if one waits; whether it started. It does not wait for the Workers:
+   * operators use those that run (src/threads.rs). When the team cannot be made, models run
+   * on this thread: the core caps their threads at what it has.
+   */
+  function startTeam() {
+    const threads = team;
+    team = 0;
+    if (threads === 0) return false;
     try {
-      glue.startThreads(threads - 1, (module, memory) =>
+      glue.startThreads(threads, (module, memory) =>
         platform.threads.spawn({ module, memory }, () => glue.stopThreads()),
       );
-      return threads;
+      return true;
     } catch {
-      return 1;
+      return false;
     }
   }
 
@@ -196,6 +227,7 @@ export function createApi(platform) {
   async function claim(options) {
     await init(options);
     fresh = null;
+    startTeam();
   }
 
   class Model {
@@ -468,6 +500,7 @@ export function createApi(platform) {
     );
     if (!restore) {
       fresh = null;
+      startTeam();
       return new Model(
         call(() => glue.WasmModel.loadBundleSections(sections, options)),
         sink,
@@ -482,6 +515,7 @@ export function createApi(platform) {
     } catch (e) {
       throw new EdgeInferError('E_INTEGRITY', e.message, { cause: e });
     }
+    startTeam();
     return new Model(
       call(() => glue.WasmModel.fromSnapshot(manifest, options)),
       sink,

@@ -3,9 +3,8 @@
 // an export of the package. The wasm is read from the package directory; a string source is a
 // file path (or an http(s) URL, fetched).
 import { readFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { createApi, fetchBytes, isBytes, EdgeInferError } from './core.js';
+import { nodeThreads } from './node-threads.js';
 
 /** A string or URL source as Node takes it: a URL when it is written as one, else a file path. */
 const located = (source) =>
@@ -29,25 +28,7 @@ export const api = createApi({
     // instantiation of this module took about 40 ms more (Node 20).
     return initSync({ module: await WebAssembly.compile(bytes) });
   },
-  threads: {
-    cores: availableParallelism,
-    glue: () => import('../dist/edgeinfer_threads.js'),
-    /**
-     * Starts a team thread on a Worker (thread.js). The Worker is unref'd, so that an idle team
-     * never keeps the process alive; `lost` is called if it dies once it runs (before, it
-     * was never counted as running, and nothing waits for it).
-     */
-    spawn(workerData, lost) {
-      // No Node options of the main thread's (`--input-type` breaks a Worker from a file);
-      // V8's flags, relaxed SIMD's among them, are the process's anyway.
-      const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData, execArgv: [] });
-      worker.unref();
-      let running = false;
-      worker.once('message', () => (running = true));
-      worker.on('error', () => running && lost());
-      worker.once('exit', () => running && lost());
-    },
-  },
+  threads: nodeThreads,
   async readSource(source, options) {
     const where = located(source);
     if (where instanceof URL && where.protocol !== 'file:') return fetchBytes(where, options);

@@ -4,6 +4,7 @@
 //
 // Format, little-endian: u32 version (1), u32 pages (64 KiB each), u32 count, then count
 // runs of u32 offset, u32 length and length bytes. Memory outside the runs is zero.
+import { sections } from './wasm-reader.js';
 
 const VERSION = 1;
 const PAGE = 65536;
@@ -20,6 +21,8 @@ export function makeSnapshot(runtime, onnx) {
   for (const { module: ns, name, kind } of WebAssembly.Module.imports(module)) {
     const scope = (imports[ns] ??= {});
     if (kind === 'tag') scope[name] = new WebAssembly.Tag({ parameters: ['externref'] });
+    // The threads build's shared memory, as its glue makes it.
+    else if (kind === 'memory') scope[name] = new WebAssembly.Memory({ ...importedMemory(runtime), shared: true });
     else if (kind !== 'function')
       throw new Error(`the runtime imports a ${kind} (${name}), which a snapshot cannot provide`);
     else if (name === '__wbindgen_init_externref_table') scope[name] = () => {};
@@ -37,6 +40,36 @@ export function makeSnapshot(runtime, onnx) {
   if (exports.__wbindgen_externrefs.length !== table)
     throw new Error('loading the model made JS values, so its memory cannot be a snapshot');
   return encode(new Uint8Array(exports.memory.buffer));
+}
+
+/**
+ * The limits, in pages, of the memory `wasm` (a module's bytes) imports: `{ initial, maximum }`
+ * from its import section. Throws when it imports none.
+ */
+function importedMemory(wasm) {
+  const IMPORTS = 2;
+  for (const [id, cursor] of sections(wasm)) {
+    if (id !== IMPORTS) continue;
+    const limits = () => {
+      const flags = wasm[cursor.at++];
+      const initial = cursor.leb();
+      return { initial, maximum: flags & 1 ? cursor.leb() : undefined };
+    };
+    for (let n = cursor.leb(); n > 0; n--) {
+      cursor.name();
+      cursor.name();
+      // Each kind's description: a function's type, a table's element type and limits, a
+      // memory's limits, a global's type and mutability, a tag's attribute and type.
+      const kind = wasm[cursor.at++];
+      if (kind === 2) return limits();
+      if (kind === 0) cursor.leb();
+      else if (kind === 1) (cursor.at++, limits());
+      else if (kind === 3) cursor.at += 2;
+      else if (kind === 4) (cursor.at++, cursor.leb());
+      else break;
+    }
+  }
+  throw new Error('the runtime imports no memory');
 }
 
 /** Memory as runs of bytes that are not zero. */

@@ -22,6 +22,9 @@ export const WASM_FILES = { 'relaxed-simd': 'edgeinfer_relaxed_bg.wasm', simd128
  */
 export const THREADS_FILE = 'edgeinfer_threads_bg.wasm';
 
+/** Whether `module` is the threads build: the one build that imports its memory. */
+export const isThreadsBuild = (module) => WebAssembly.Module.imports(module).some(({ kind }) => kind === 'memory');
+
 let relaxed;
 
 /** Whether this engine runs relaxed SIMD. */

@@ -2,7 +2,7 @@
 // the model and the film list come from the cache, so recommendations work offline.
 // Stale-while-revalidate: the cached copy answers at once and the network refreshes it for
 // the next visit (cheaply: the demo server answers 304 to conditional requests).
-const CACHE = 'edgeinfer-demo-v4';
+const CACHE = 'edgeinfer-demo-v5';
 
 // What the page needs, relative to this file; app.js adds whatever else it loaded, the build
 // of the wasm the browser chose among them (edgeinfer's js/variant.js): precaching one here
@@ -19,9 +19,11 @@ const SHELL = [
   'edgeinfer/js/browser.js',
   'edgeinfer/js/core.js',
   'edgeinfer/js/snapshot.js',
+  'edgeinfer/js/wasm-reader.js',
   'edgeinfer/js/variant.js',
   'edgeinfer/js/dtypes.js',
   'edgeinfer/js/table.js',
+  'edgeinfer/js/web-threads.js',
   'edgeinfer/js/web-thread.js',
   'edgeinfer/dist/edgeinfer.js',
 ];

@@ -2,6 +2,7 @@
 // the installed package served over HTTP on 127.0.0.1 with an import map, as a page would.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ISOLATED, launchChromium, serve } from './chromium.mjs';
@@ -17,6 +18,11 @@ before(async () => {
   rmSync(bundles, { recursive: true, force: true });
   mkdirSync(bundles, { recursive: true });
   signedIrisBundle(bundles, join(bundles, 'dist'));
+  // A convolution large enough to split, built with --threads (made by running the threads
+  // build, which has relaxed SIMD).
+  const conv = join(root, 'tests/fixtures/layers/conv_3x3.onnx');
+  const build = [join(packageDir, 'js/cli.js'), 'build', conv, '--name', 'conv', '--version', '1', '--threads'];
+  execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', ...build, '-o', join(bundles, 'threads')]);
   const routes = {
     '/pkg/': packageDir,
     '/suite/': join(root, 'tests/suite'),
@@ -103,4 +109,5 @@ test('a cross-origin isolated page runs the shared suite on threads, the threads
   assert.equal(simd, 'relaxed-simd');
   assert.deepEqual(wasmFetched, ['edgeinfer_threads_bg.wasm']);
   assert.ok(results.some((r) => r.name.startsWith('browser: a convolution split')));
+  assert.ok(results.some((r) => r.name === 'browser: a bundle built with --threads runs on a team of Workers'));
 });

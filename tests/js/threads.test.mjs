@@ -1,11 +1,12 @@
 // The threads build in Node (js/thread.js, src/threads.rs): which build and how many threads
 // start, that models answer the same bits on any number of threads, the option's errors,
-// that an idle pool never keeps a process alive, and the shared suite on two threads. It
-// needs relaxed SIMD, which Node 20 has behind a flag.
+// that an idle pool never keeps a process alive, the shared suite on two threads, and
+// bundles built with --threads. It needs relaxed SIMD, which Node 20 has behind a flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { importPackage, packageDir, root, runSuite } from './harness.mjs';
@@ -81,6 +82,23 @@ test('without relaxed SIMD, or with the simd128 build asked for, threads fall ba
   assert.deepEqual(single.started, { simd: 'relaxed-simd', threads: 1 }, 'one thread runs the unthreaded build');
 });
 
+test('the threads build given to init as a compiled module starts its team', () => {
+  const wasm = join(packageDir, 'dist/edgeinfer_threads_bg.wasm');
+  const run = inNode(
+    [RELAXED_ON],
+    `const { readFileSync } = await import('node:fs');
+     const started = await api.init({ wasm: new WebAssembly.Module(readFileSync(${JSON.stringify(wasm)})), threads: 2 });
+     const m = await api.Model.load(model);
+     const y = Array.from((await m.predict(feeds)).y.data);
+     console.log(JSON.stringify({ started, threads: m.threads, y }));`,
+  );
+  assert.deepEqual(run.started, { simd: 'relaxed-simd', threads: 2 });
+  assert.equal(run.threads, 2);
+  run.y.forEach((v, i) =>
+    assert.ok(Math.abs(v - expected[i]) <= fixture.atol + fixture.rtol * Math.abs(expected[i]), `y[${i}]`),
+  );
+});
+
 test('the threads option refuses what is not a number of threads, and the module stays usable', async () => {
   const { init, Model } = await importPackage();
   for (const [threads, given] of [
@@ -103,4 +121,68 @@ test('the threads option refuses what is not a number of threads, and the module
 test('the shared suite passes on two threads', () => {
   const run = runSuite([RELAXED_ON], { EDGEINFER_THREADS: '2' });
   assert.match(run, /ok \d+ - the suite runs on relaxed-simd, 2 thread\(s\)/);
+});
+
+test('a bundle built with --threads restores its snapshot and predicts on a team of threads in Node', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgeinfer-threads-bundle-'));
+  try {
+    const cli = (flags, ...args) =>
+      execFileSync(process.execPath, [...flags, join(packageDir, 'js/cli.js'), ...args], { cwd: dir, stdio: 'pipe' });
+    // The snapshot is made by running the threads build, which has relaxed SIMD.
+    assert.throws(
+      () => cli([RELAXED_OFF], 'build', modelPath, '--name', 'conv', '--version', '1', '--threads', '-o', dir),
+      /a threads bundle is snapshotted by running that build, and this Node lacks relaxed SIMD/,
+    );
+    assert.throws(
+      () => cli([], 'build', modelPath, '--name', 'conv', '--version', '1', '--threads', '--simd', 'simd128'),
+      /--threads embeds the threads build, which has relaxed SIMD: give it without --simd/,
+    );
+    cli([RELAXED_ON], 'build', modelPath, '--name', 'conv', '--version', '1', '--threads', '-o', dir);
+    const bundle = pathToFileURL(join(dir, 'conv.js')).href;
+    // The bundle's own glue (the module its runtime imports), to see its team at work.
+    const glue = pathToFileURL(join(dir, 'conv.runtime/dist/edgeinfer_threads.js')).href;
+    const run = inNode(
+      [RELAXED_ON],
+      `const bundle = await import('${bundle}');
+       const loaded = await bundle.load({ threads: 2 });
+       // Predictions do not wait for the Worker to start (about 0.1 s): this does.
+       const { threadsAtWork } = await import('${glue}');
+       for (let waited = 0; threadsAtWork()[0] === 0 && waited < 30_000; waited += 10)
+         await new Promise((resolve) => setTimeout(resolve, 10));
+       // A sleeping Worker wakes as a prediction starts, maybe after this thread took every
+       // part: the team is given a hundred predictions to take one.
+       const answers = [];
+       for (let i = 0; i < 100 && (i < 4 || threadsAtWork()[1] === 0); i++)
+         answers.push(Array.from((await loaded.predict(feeds)).y.data));
+       const [running, taken] = threadsAtWork();
+       await api.init({ threads: 2 });
+       const one = await api.Model.load(model, { threads: 1 });
+       const reference = Array.from((await one.predict(feeds)).y.data);
+       console.log(JSON.stringify({ threads: loaded.threads, from: loaded.loadedFrom, running, taken, answers, reference }));`,
+    );
+    assert.equal(run.threads, 2);
+    assert.equal(run.from, 'snapshot');
+    assert.equal(run.running, 1, 'the team thread runs');
+    assert.ok(run.taken > 0, 'the team thread took parts of the convolutions');
+    // The same bits as the package's threads build on one thread, and within onnxruntime's
+    // tolerance.
+    for (const answer of run.answers) assert.deepEqual(answer, run.reference);
+    run.reference.forEach((v, i) =>
+      assert.ok(Math.abs(v - expected[i]) <= fixture.atol + fixture.rtol * Math.abs(expected[i]), `y[${i}]`),
+    );
+    // Where the engine lacks relaxed SIMD the bundle does not compile, and says why.
+    const lacking = inNode(
+      [RELAXED_OFF],
+      `const bundle = await import('${bundle}');
+       const error = await bundle.load().catch((e) => ({ code: e.code, message: e.message }));
+       console.log(JSON.stringify(error));`,
+    );
+    assert.equal(lacking.code, 'E_WASM_LOAD');
+    assert.match(
+      lacking.message,
+      /this engine lacks relaxed SIMD, which a bundle built with --simd relaxed-simd or --threads needs/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
