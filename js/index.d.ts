@@ -152,8 +152,17 @@ export interface LoadOptions {
   inputShapes?: Record<string, readonly number[]>;
   /** Refuse inputs with more elements than this (default 2^27). */
   maxInputElements?: number;
-  /** Refuse predictions that would make a tensor larger than this many bytes (default 1 GiB). */
+  /**
+   * Refuse a model that declares, and predictions that would make, a tensor larger than this
+   * many bytes (default 1 GiB).
+   */
   maxTensorBytes?: number;
+  /** Refuse a model file larger than this many bytes (default 2 GiB). */
+  maxModelBytes?: number;
+  /** Refuse a model of more nodes than this, its nested graphs' included (default 1,000,000). */
+  maxNodes?: number;
+  /** Refuse a model whose graphs nest deeper than this, the main graph being 1 (default 16). */
+  maxGraphDepth?: number;
   /**
    * Input shapes seen twice get an execution plan optimised for them, kept in a
    * most-recently-used cache of this many plans (default 4). 0 turns it off and saves the

@@ -101,7 +101,7 @@ fn element_bytes(dt: DatumType) -> Option<usize> {
     (dt != DatumType::Blob).then(|| dt.size_of())
 }
 
-fn human(bytes: u128) -> String {
+pub(crate) fn human(bytes: u128) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

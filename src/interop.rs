@@ -96,7 +96,7 @@ fn describe(v: &JsValue) -> String {
     v.js_typeof().as_string().unwrap_or_else(|| "a value".into())
 }
 
-/// `{ inputShapes: { name: [dims] }, maxInputElements, maxTensorBytes }`; unknown keys are
+/// `{ inputShapes: { name: [dims] }, maxInputElements, maxTensorBytes, ... }`; unknown keys are
 /// refused so that a misspelt option does not silently do nothing.
 pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
     let mut out = LoadOptions::default();
@@ -128,6 +128,11 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
                 out.limits.max_input_elements = positive(&value, &key)? as usize;
             }
             "maxTensorBytes" => out.limits.max_tensor_bytes = positive(&value, &key)?,
+            "maxModelBytes" => out.limits.max_model_bytes = positive(&value, &key)?,
+            "maxNodes" => out.limits.max_nodes = usize::try_from(positive(&value, &key)?).unwrap_or(usize::MAX),
+            "maxGraphDepth" => {
+                out.limits.max_graph_depth = usize::try_from(positive(&value, &key)?).unwrap_or(usize::MAX)
+            }
             "publicKey" => out.public_key = public_key(&value)?,
             "maxSpecializedPlans" => {
                 out.max_specialized_plans =
@@ -139,7 +144,7 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
             "monitoring" | "reference" => {}
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxSpecializedPlans, publicKey, monitoring or reference"
+                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxModelBytes, maxNodes, maxGraphDepth, maxSpecializedPlans, publicKey, monitoring or reference"
                 )));
             }
         }

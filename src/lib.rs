@@ -17,6 +17,7 @@ pub mod ops;
 pub mod plans;
 mod rewrite;
 pub mod schema;
+mod screen;
 pub mod table;
 pub mod tensor;
 mod values;

@@ -16,19 +16,35 @@ use crate::schema::TensorInfo;
 use crate::tensor::{HostTensor, MapKeys};
 use crate::values::ValueInputs;
 
-/// Bounds on what one prediction may ask for; both are checked before anything is allocated.
+/// Bounds on what a model file, and then one prediction, may ask of the instance; each is
+/// checked before what it bounds is allocated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Elements in any one input.
     pub max_input_elements: usize,
-    /// Bytes of any one tensor the model would compute (inputs, intermediates, outputs).
+    /// Bytes of any one tensor the model would hold or compute (weights, inputs,
+    /// intermediates, outputs), as it declares them at load and as each call would make them.
     pub max_tensor_bytes: u64,
+    /// Bytes of the ONNX file.
+    pub max_model_bytes: u64,
+    /// Nodes in the model, its nested graphs' included.
+    pub max_nodes: usize,
+    /// How deep graphs nest in one another (the main graph is 1, a Loop's body in it 2).
+    pub max_graph_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        // wasm32 has 4 GiB of address space; one 1 GiB tensor leaves room for its neighbours.
-        Limits { max_input_elements: 1 << 27, max_tensor_bytes: 1 << 30 }
+        // wasm32 has 4 GiB of address space; one 1 GiB tensor leaves room for its neighbours,
+        // and a 2 GiB file is protobuf's own limit. Models of a million nodes or graphs nested
+        // sixteen deep are far past any exported network.
+        Limits {
+            max_input_elements: 1 << 27,
+            max_tensor_bytes: 1 << 30,
+            max_model_bytes: 1 << 31,
+            max_nodes: 1_000_000,
+            max_graph_depth: 16,
+        }
     }
 }
 
@@ -95,7 +111,7 @@ impl Model {
     pub fn load(bytes: &[u8], options: &LoadOptions) -> Result<Model> {
         guard(|| match crate::bundle::is_bundle(bytes) {
             true => Model::from_graph(crate::bundle::open(bytes, options)?.graph, options),
-            false => Model::from_proto(decode_onnx(bytes)?, options),
+            false => Model::from_proto(decode_onnx(bytes, &options.limits)?, options),
         })
     }
 
@@ -106,7 +122,7 @@ impl Model {
             return Model::load(&bytes, options);
         }
         guard(|| {
-            let proto = decode_onnx(&bytes)?;
+            let proto = decode_onnx(&bytes, &options.limits)?;
             drop(bytes);
             Model::from_proto(proto, options)
         })
@@ -318,17 +334,18 @@ impl Model {
 
 /// Parses ONNX bytes as far as a decluttered graph.
 pub(crate) fn parse_onnx(bytes: &[u8], options: &LoadOptions) -> Result<Graph> {
-    graph_from_proto(decode_onnx(bytes)?, options)
+    graph_from_proto(decode_onnx(bytes, &options.limits)?, options)
 }
 
 /// The protobuf of an ONNX file. It holds a copy of every weight: callers that own the bytes
 /// drop them once this returns, so that the two are not held at once (see `Model::load_owned`).
 /// Decoded from the bytes in place, not through tract's `proto_model_for_read`, which reads
 /// them into a copy first: a third copy of the weights at the load's peak.
-fn decode_onnx(bytes: &[u8]) -> Result<pb::ModelProto> {
+fn decode_onnx(bytes: &[u8], limits: &Limits) -> Result<pb::ModelProto> {
     if bytes.is_empty() {
         return Err(Error::ModelParse("the model is empty (0 bytes), expected the bytes of an .onnx file".into()));
     }
+    crate::screen::file_size(bytes.len(), limits)?;
     <pb::ModelProto as prost::Message>::decode(bytes)
         .map_err(|e| Error::ModelParse(format!("not an ONNX protobuf ({} bytes): {e}", bytes.len())))
 }
@@ -342,8 +359,7 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
     if graph.output.is_empty() {
         return Err(Error::ModelParse("not an ONNX model: its graph has no outputs".into()));
     }
-    check_input_types(graph)?;
-    check_operators(&onnx, graph)?;
+    crate::screen::graph(&onnx, graph, &options.limits)?;
     let output_names: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     let metadata = metadata(&proto);
     crate::rewrite::apply(&mut proto);
@@ -425,62 +441,6 @@ fn unnamed_batch_inputs(proto: &pb::ModelProto) -> usize {
             })
         })
         .count()
-}
-
-/// Names every operator the runtime lacks before parsing, so the error is about the model
-/// and not about whichever node the parser happened to reach.
-/// Refuses a graph input that is not a tensor. tract's protobuf knows only tensor types, so a
-/// map, sequence, optional or sparse input decodes as a type with no value, which tract would
-/// report as an invalid model: the model is valid, and what is missing is support for it.
-fn check_input_types(graph: &pb::GraphProto) -> Result<()> {
-    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let other = graph
-        .input
-        .iter()
-        .find(|i| !initializers.contains(i.name.as_str()) && i.r#type.as_ref().is_some_and(|t| t.value.is_none()));
-    match other {
-        None => Ok(()),
-        Some(input) => Err(Error::Unsupported(format!(
-            "graph input '{}' is a map, sequence, optional or sparse tensor; inputs here are tensors",
-            input.name
-        ))),
-    }
-}
-
-fn check_operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
-    let mut missing: Vec<(String, String)> = Vec::new();
-    visit_nodes(graph, &mut |node| {
-        let op =
-            if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
-        if !onnx.op_register.0.contains_key(&node.op_type) && !missing.iter().any(|(seen, _)| seen == &op) {
-            missing.push((op, node.name.clone()));
-        }
-    });
-    match missing.first() {
-        None => Ok(()),
-        Some((op, node)) => {
-            let mut op = op.clone();
-            if missing.len() > 1 {
-                let others: Vec<&str> = missing[1..].iter().map(|(o, _)| o.as_str()).collect();
-                op = format!("{op} (also unsupported: {})", others.join(", "));
-            }
-            Err(Error::UnsupportedOp { op, node: (!node.is_empty()).then(|| node.clone()) })
-        }
-    }
-}
-
-fn visit_nodes(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {
-    for node in &graph.node {
-        f(node);
-        for attr in &node.attribute {
-            if let Some(g) = &attr.g {
-                visit_nodes(g, f);
-            }
-            for g in &attr.graphs {
-                visit_nodes(g, f);
-            }
-        }
-    }
 }
 
 fn input_names(model: &InferenceModel) -> Result<Vec<String>> {

@@ -1,10 +1,12 @@
-//! Shared by the integration tests: where the acceptance corpus is and how to read a case.
+//! Shared by the integration tests: where the acceptance corpus is and how to read a case, and
+//! the pieces of ONNX graphs the tests build.
 
 use std::path::PathBuf;
 
 use base64::Engine;
 use edgeinfer::{DType, HostTensor, MapKeys, Values};
 use serde_json::Value;
+use tract_onnx::pb;
 
 /// The acceptance corpus: the project's copy (tests/fixtures/corpus, cases made by the team's
 /// make_corpus.py with onnxruntime's answers), or `$EDGEINFER_SHARED/corpus` where that is
@@ -171,5 +173,27 @@ pub fn repeat_batch(case: &mut Case, times: usize) {
         let Values::Float32(v) = &t.values else { panic!("repeat_batch takes float32 tensors") };
         t.values = Values::Float32(v.repeat(times));
         t.shape[0] *= times;
+    }
+}
+
+/// A graph input or output: a tensor of ONNX element type `elem_type` and fixed `dims`.
+pub fn value_info(name: &str, elem_type: i32, dims: &[i64]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{Dimension, dimension::Value};
+    let dim = dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect();
+    let tensor = pb::type_proto::Tensor { elem_type, shape: Some(pb::TensorShapeProto { dim }) };
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto { value: Some(pb::type_proto::Value::TensorType(tensor)), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// A node of the default domain, with one output.
+pub fn node(op: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
     }
 }

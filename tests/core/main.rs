@@ -10,4 +10,5 @@ mod model;
 mod monitor;
 mod plans;
 mod recommender;
+mod screen;
 mod values;

@@ -105,8 +105,7 @@ fn shapes_are_checked_before_allocation() {
 
 #[test]
 fn limits_refuse_oversized_work() {
-    let opts =
-        LoadOptions { limits: Limits { max_input_elements: 64, max_tensor_bytes: 1 << 30 }, ..Default::default() };
+    let opts = LoadOptions { limits: Limits { max_input_elements: 64, ..Limits::default() }, ..Default::default() };
     let mut m = Model::load(&corpus_model("mlp_tabular"), &opts).unwrap();
     let e = m.predict(vec![("x".into(), feed(&[3, 32], Values::Float32(vec![0.0; 96])))]).unwrap_err();
     assert_eq!(e.code(), "E_RESOURCE_LIMIT");

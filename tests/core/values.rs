@@ -1,29 +1,10 @@
 //! Value inputs: graph inputs tract needs as constants (here a Reshape's shape and a
 //! ReduceSum's axes), typed once per set of values.
 
+use crate::common::{node, value_info};
 use edgeinfer::{Feed, HostTensor, LoadOptions, Model, Values};
 use prost::Message;
 use tract_onnx::pb;
-
-fn value_info(name: &str, elem_type: i32, dims: &[i64]) -> pb::ValueInfoProto {
-    use pb::tensor_shape_proto::{Dimension, dimension::Value};
-    let dim = dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect();
-    let tensor = pb::type_proto::Tensor { elem_type, shape: Some(pb::TensorShapeProto { dim }) };
-    pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto { value: Some(pb::type_proto::Value::TensorType(tensor)), ..Default::default() }),
-        ..Default::default()
-    }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
-    pb::NodeProto {
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        ..Default::default()
-    }
-}
 
 /// y = ReduceSum(Reshape(x, shape), axes), keepdims=0: both `shape` and `axes` are inputs.
 fn model() -> Vec<u8> {

@@ -355,6 +355,20 @@ export function suite(api, fixtures, internal) {
     deepEqual((await few.predict(mlpInput(2, 1))).y.shape, [2, 1]);
   });
 
+  test('a model file over a load limit is refused, naming the option, and the next load goes on', async () => {
+    const bytes = model('mlp_tabular');
+    await rejects(Model.load(bytes, { maxModelBytes: 1000 }), 'E_RESOURCE_LIMIT', /option maxModelBytes/);
+    await rejects(Model.load(bytes, { maxNodes: 1 }), 'E_RESOURCE_LIMIT', /more than 1 nodes \(option maxNodes\)/);
+    await rejects(Model.load(bytes, { maxTensorBytes: 64 }), 'E_RESOURCE_LIMIT', /would need .*option maxTensorBytes/);
+    await rejects(
+      Model.load(bytes, { maxGraphDepth: 0 }),
+      'E_INVALID_OPTION',
+      /maxGraphDepth must be a positive integer/,
+    );
+    const within = await Model.load(bytes, { maxModelBytes: bytes.length, maxNodes: 100, maxGraphDepth: 1 });
+    deepEqual((await within.predict(mlpInput(2, 1))).y.shape, [2, 1]);
+  });
+
   test('an out-of-range index fails the call, not the model', async () => {
     const r = await Model.load(model('recommender_topk'));
     const err = await rejects(async () => {
