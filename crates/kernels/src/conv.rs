@@ -82,9 +82,10 @@ pub fn conv_2d(
         && g.x.pad_before == 0
         && pixels == plane_in;
     let strip = (STRIP_VALUES / (depth * PANEL).max(1)).max(1) * PANEL;
-    let (per, channels_per) = shares(cout, pixels, depth);
-    let (pixel_parts, channel_parts) = (pixels.div_ceil(per), cout.div_ceil(channels_per));
-    let mut gathered: Vec<Vec<f32>> = (0..pixel_parts * channel_parts).map(|_| Vec::new()).collect();
+    // Each part's pixels: whole panels, so that no panel straddles two parts.
+    let per = parts::per_part(cout * pixels * depth, pixels.div_ceil(PANEL)) * PANEL;
+    let count = pixels.div_ceil(per);
+    let mut gathered: Vec<Vec<f32>> = (0..count).map(|_| Vec::new()).collect();
     for n in 0..g.batch {
         for group in 0..g.groups {
             let image = &x[(n * g.input_channels + group * cin) * plane_in..][..cin * plane_in];
@@ -99,13 +100,12 @@ pub fn conv_2d(
                     // thread would trap there and leave this one waiting.
                     panels.clear();
                     panels.reserve(strip * depth);
-                    let (channel, start) = (i / pixel_parts * channels_per, i % pixel_parts * per);
-                    Part { start, channel, rows: Vec::with_capacity(channels_per), panels }
+                    Part { start: i * per, rows: Vec::with_capacity(cout), panels }
                 })
                 .collect();
-            for (o, row) in out.chunks_exact_mut(pixels).enumerate() {
+            for row in out.chunks_exact_mut(pixels) {
                 let mut rest = row;
-                for part in parts.chunks_exact_mut(pixel_parts).nth(o / channels_per).into_iter().flatten() {
+                for part in &mut parts {
                     let (mine, others) = rest.split_at_mut(per.min(rest.len()));
                     part.rows.push(mine);
                     rest = others;
@@ -118,30 +118,10 @@ pub fn conv_2d(
     Ok(())
 }
 
-/// How a group's convolution splits across the threads: the pixels of each part (whole panels,
-/// so that no panel straddles two parts) and its output channels (an even number, so that
-/// channels pair up in the tile as on one thread: the bits are the same). Pixels split, unless
-/// few panels share unevenly (a 13x13 output is 11 panels: 6 and 5 on two threads, a twelfth
-/// of the time idle): then output channels split, and each part gathers every pixel's
-/// patches. Not for many panels: gathering few input channels' patches takes as long as
-/// their arithmetic (a first convolution), and a part that gathers them all is no quicker.
-fn shares(channels: usize, pixels: usize, depth: usize) -> (usize, usize) {
-    let panels = pixels.div_ceil(PANEL);
-    let per = parts::per_part(channels * pixels * depth, panels);
-    let count = panels.div_ceil(per);
-    // More than a sixteenth of the panels' time idle, and at least eight channels a part, so
-    // that the tile's rows stay full.
-    if count > 1 && (per * count - panels) * 16 > panels && channels >= 8 * count {
-        return (panels * PANEL, channels.div_ceil(count).next_multiple_of(2));
-    }
-    (per * PANEL, channels)
-}
-
 /// One thread's share of a group's convolution: output pixels `start..` to the end of its
-/// rows, one per output channel from `channel` on, and the memory it gathers patches into.
+/// rows (one per output channel), and the memory it gathers patches into.
 struct Part<'a> {
     start: usize,
-    channel: usize,
     rows: Vec<&'a mut [f32]>,
     panels: &'a mut Vec<f32>,
 }
@@ -178,16 +158,15 @@ impl Job<'_> {
                     (&gathered[(p * PANEL - whole) / PANEL * depth * PANEL..], PANEL)
                 }
             };
-            let (channels, first) = (part.rows.len(), part.channel);
             let mut o = 0;
-            while o < channels {
-                let rows = if channels - o >= 2 { 2 } else { 1 };
+            while o < bias.len() {
+                let rows = if bias.len() - o >= 2 { 2 } else { 1 };
                 for p in 0..width.div_ceil(PANEL) {
                     let (b, stride) = panel(p);
                     let col = start + p * PANEL;
                     let cols = PANEL.min(end - col);
-                    let bias = [bias[first + o], if rows == 2 { bias[first + o + 1] } else { 0.0 }];
-                    let (a, out) = (&filters[(first + o) * depth..], &mut part.rows[o..o + rows]);
+                    let bias = [bias[o], if rows == 2 { bias[o + 1] } else { 0.0 }];
+                    let (a, out) = (&filters[o * depth..], &mut part.rows[o..o + rows]);
                     block(a, depth, rows, depth, bias, b, stride, clamp, out, col - part.start, cols);
                 }
                 o += rows;
@@ -329,15 +308,12 @@ mod tests {
         }
     }
 
-    /// Parts split pixels in whole panels, the last one short, or output channels where the
-    /// panels do not share evenly, on whatever thread: the answer is the same bits as on one
-    /// thread.
+    /// Parts split pixels in whole panels, the last one short, on whatever thread: the
+    /// answer is the same bits as on one thread.
     #[cfg(feature = "threads")]
     #[test]
     fn parts_on_threads_give_the_same_bits() {
-        for (cin, cout, h, w, k, stride) in
-            [(64, 33, 13, 13, 3, 1), (16, 40, 30, 21, 5, 2), (96, 64, 9, 7, 1, 1), (32, 7, 13, 13, 3, 1)]
-        {
+        for (cin, cout, h, w, k, stride) in [(64, 33, 13, 13, 3, 1), (16, 40, 30, 21, 5, 2), (96, 64, 9, 7, 1, 1)] {
             let g = Geometry {
                 batch: 2,
                 input_channels: cin,
@@ -355,18 +331,6 @@ mod tests {
                 out
             });
         }
-    }
-
-    #[cfg(feature = "threads")]
-    #[test]
-    fn uneven_panels_split_output_channels() {
-        let _team = parts::test_team();
-        parts::set_threads(2);
-        // 13x13 is 11 panels: the channels split, in even shares. 14x16 is 14 panels, 111x111
-        // is 771 (one idle of 772), and few channels: the pixels split.
-        let shares = [shares(33, 169, 576), shares(64, 14 * 16, 576), shares(64, 111 * 111, 27), shares(7, 169, 576)];
-        parts::set_threads(1);
-        assert_eq!(shares, [(176, 18), (112, 64), (386 * 16, 64), (96, 7)]);
     }
 
     #[test]

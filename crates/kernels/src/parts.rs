@@ -108,7 +108,7 @@ impl<T> Items<T> {
 /// The tests' team of two threads, started once per test process, and the lock a test that
 /// sets the thread count holds (the count is global, and tests run side by side).
 #[cfg(all(test, feature = "threads"))]
-pub(crate) fn test_team() -> std::sync::MutexGuard<'static, ()> {
+fn test_team() -> std::sync::MutexGuard<'static, ()> {
     static SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     static TEAM: std::sync::Once = std::sync::Once::new();
     TEAM.call_once(|| {
