@@ -160,13 +160,7 @@ export function createApi(platform) {
           const team = await startThreaded(threads).catch(() => 0);
           if (team) return { simd: glue.simdVariant(), threads: team };
         }
-        const exports = await platform.startWasm(wasm, {
-          initWasm: unthreaded.default,
-          initSync: unthreaded.initSync,
-          file,
-        });
-        glue = unthreaded;
-        fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
+        await startOn(unthreaded, wasm, file);
         return { simd: glue.simdVariant(), threads: 1 };
       } catch (e) {
         started = null;
@@ -179,19 +173,22 @@ export function createApi(platform) {
   }
 
   /**
+   * Starts `wasm`, or the package's `file` when it is not given, on the glue `on` (a build's
+   * wasm-bindgen glue), through which every later call goes.
+   */
+  async function startOn(on, wasm, file) {
+    const exports = await platform.startWasm(wasm, { initWasm: on.default, initSync: on.initSync, file });
+    glue = on;
+    fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
+  }
+
+  /**
    * Starts the threads build (the package's, or `wasm`) and sets a team of `threads - 1`
    * Workers to start beside this thread (`startTeam`). Resolves to the threads a model can
    * have.
    */
   async function startThreaded(threads, wasm) {
-    const threaded = await platform.threads.glue();
-    const exports = await platform.startWasm(wasm, {
-      initWasm: threaded.default,
-      initSync: threaded.initSync,
-      file: THREADS_FILE,
-    });
-    glue = threaded;
-    fresh = wasm instanceof WebAssembly.Module && exports?.memory ? { exports, module: wasm } : null;
+    await startOn(await platform.threads.glue(), wasm, THREADS_FILE);
     team = threads - 1;
     // Without a bundle's snapshot to come, the team starts now, so that its Workers are
     // running by the first prediction.
