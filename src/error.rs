@@ -129,6 +129,14 @@ const TRACT_ALLOCATION_FAILED: &str = "failed to allocate";
 /// Runs `f`, turning a panic into `Error::Internal`, or `Error::ResourceLimit` when memory ran
 /// out: a bug must not take the caller down.
 pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    guard_as(Error::Internal, f)
+}
+
+/// Runs `f` as `guard` does, a panic becoming `on_panic` with its message. Reading a model
+/// file uses it: tract's parser and shape inference check a file's values with assertions and
+/// `unwrap`s (an axis past the rank, an output no node makes), so there a panic is the file
+/// refused, with tract's words for why.
+pub(crate) fn guard_as<T>(on_panic: impl FnOnce(String) -> Error, f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         if let Some(OutOfMemory(bytes)) = payload.downcast_ref::<OutOfMemory>() {
             return Err(out_of_memory(&format!("{bytes} bytes could not be allocated")));
@@ -141,7 +149,7 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         if message.starts_with(TRACT_ALLOCATION_FAILED) {
             return Err(out_of_memory(&message));
         }
-        Err(Error::Internal(message))
+        Err(on_panic(message))
     })
 }
 

@@ -366,14 +366,18 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
     // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per column,
     // concatenated) only type with one batch symbol for all of them: a second try.
     let retry = unnamed_batch_inputs(&proto) > 1;
-    let model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
-    drop(proto);
-    let (input_names, mut typed) = match retry {
-        false => typed_model(model, options, false)?,
-        true => typed_model(model.clone(), options, false)
-            .or_else(|first| typed_model(model, options, true).map_err(|_| first))?,
-    };
-    crate::ops::declutter(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+    let unreadable = |message| Error::ModelInvalid(format!("the model could not be read: {message}"));
+    let (input_names, typed) = crate::error::guard_as(unreadable, || {
+        let model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        drop(proto);
+        let (input_names, mut typed) = match retry {
+            false => typed_model(model, options, false)?,
+            true => typed_model(model.clone(), options, false)
+                .or_else(|first| typed_model(model, options, true).map_err(|_| first))?,
+        };
+        crate::ops::declutter(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        Ok((input_names, typed))
+    })?;
     Ok(Graph { decluttered: typed, input_names, output_names, metadata })
 }
 

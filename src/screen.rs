@@ -57,6 +57,7 @@ fn walk(graph: &pb::GraphProto, depth: usize, limits: &Limits, nodes: &mut usize
     for v in graph.input.iter().chain(&graph.output).chain(&graph.value_info) {
         declared(v, limits)?;
     }
+    outputs_made(graph)?;
     let constants: std::collections::HashMap<&str, &pb::TensorProto> =
         graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
     for node in &graph.node {
@@ -73,6 +74,23 @@ fn walk(graph: &pb::GraphProto, depth: usize, limits: &Limits, nodes: &mut usize
         }
     }
     Ok(())
+}
+
+/// Refuses a graph output that no node, input or initializer of its graph makes: tract looks
+/// each output up by name and panics on one it never saw.
+fn outputs_made(graph: &pb::GraphProto) -> Result<()> {
+    let named = |name: &str| {
+        graph.input.iter().any(|v| v.name == name)
+            || graph.initializer.iter().any(|t| t.name == name)
+            || graph.node.iter().any(|n| n.output.iter().chain(&n.input).any(|o| o == name))
+    };
+    match graph.output.iter().find(|o| !named(&o.name)) {
+        None => Ok(()),
+        Some(output) => Err(Error::ModelInvalid(format!(
+            "graph '{}' has output '{}', which none of its nodes, inputs or initializers makes",
+            graph.name, output.name
+        ))),
+    }
 }
 
 /// Bytes of a tensor of `dims` of ONNX element type `elem_type`, saturating; None for an

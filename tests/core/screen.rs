@@ -149,3 +149,24 @@ fn weights_in_external_files_are_refused_by_name() {
         "initializer 'w' keeps its data in an external file ('weights.bin')",
     );
 }
+
+#[test]
+fn outputs_that_nothing_makes_are_refused_by_name() {
+    let bytes = |output: &str| {
+        model(pb::GraphProto {
+            name: "g".into(),
+            node: vec![node("Relu", &["x"], "y")],
+            input: vec![value_info("x", F32, &[2])],
+            output: vec![value_info(output, F32, &[2])],
+            ..Default::default()
+        })
+    };
+    Model::load(&bytes("y"), &LoadOptions::default()).unwrap();
+    // Found by fuzzing: tract's parser panicked on the lookup (E_INTERNAL).
+    refused(&bytes("z"), &LoadOptions::default(), "E_MODEL_INVALID", "graph 'g' has output 'z', which none");
+    // In a nested graph too: a branch whose output is made by nothing in it.
+    let mut branchy = nested(2);
+    let branch = branchy.node[0].attribute[0].g.as_mut().unwrap();
+    branch.output[0].name = "nowhere".into();
+    refused(&model(branchy), &LoadOptions::default(), "E_MODEL_INVALID", "has output 'nowhere'");
+}
