@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need, on a fresh Debian machine or a
 # developer's: a Rust toolchain that targets wasm32 with std sources, wasm-bindgen-cli
-# matching Cargo.lock, npm packages, Chromium for browser tests and Python packages for the
-# fixtures. Idempotent: what is already there is kept.
+# matching Cargo.lock, cargo-fuzz, npm packages, Chromium for browser tests and Python
+# packages for the fixtures. Idempotent: what is already there is kept.
 #
 #   scripts/setup.sh            everything
 #   scripts/setup.sh toolchain  only what building the wasm needs
 #   scripts/setup.sh python     only the Python packages (in .cache/venv)
+#   scripts/setup.sh fuzz       only cargo-fuzz (in .cache/tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,6 +63,15 @@ wasm_bindgen_cli() {
   cargo install -q wasm-bindgen-cli --version "$version" --root "$CACHE/tools"
 }
 
+# cargo-fuzz drives the fuzz targets in fuzz/ (scripts/fuzz.sh).
+cargo_fuzz() {
+  local version=0.13.2
+  local bin=$CACHE/tools/bin/cargo-fuzz
+  if [ -x "$bin" ] && "$bin" --version | grep -q " $version\$"; then return 0; fi
+  log "cargo install cargo-fuzz $version (about 3 minutes)"
+  cargo install -q cargo-fuzz --version "$version" --locked --root "$CACHE/tools"
+}
+
 npm_packages() {
   if [ ! -d node_modules/.bin ] || [ package.json -nt node_modules/.package-lock.json ]; then
     log "npm install"
@@ -98,6 +108,7 @@ browser() {
 case "$what" in
   toolchain) toolchain; wasm_bindgen_cli; npm_packages ;;
   python) python_packages ;;
-  all) toolchain; wasm_bindgen_cli; npm_packages; browser; python_packages ;;
-  *) echo "usage: $0 [toolchain|python|all]" >&2; exit 2 ;;
+  fuzz) cargo_fuzz ;;
+  all) toolchain; wasm_bindgen_cli; cargo_fuzz; npm_packages; browser; python_packages ;;
+  *) echo "usage: $0 [toolchain|python|fuzz|all]" >&2; exit 2 ;;
 esac

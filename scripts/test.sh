@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust core natively and the ONNX node tests, then the packed npm tarball installed into a fresh
-# directory and tested as users get it, in Node, in workerd and in headless Chromium, its
-# TypeScript types, and the team's acceptance runner where it is present.
+# Runs every test: the Rust core natively and the ONNX node tests, a smoke of each fuzz
+# target, then the packed npm tarball installed into a fresh directory and tested as users get
+# it, in Node, in workerd and in headless Chromium, its TypeScript types, and the team's
+# acceptance runner where it is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +21,9 @@ log "ONNX conformance: the onnx package's node tests, held at tests/conformance/
 bash scripts/conformance.sh
 
 bash scripts/build.sh
+
+log "fuzzing: a 60-second smoke of each target (scripts/fuzz.sh)"
+bash scripts/fuzz.sh 60 -seed=1
 
 log "npm pack, then install the tarball into a fresh directory"
 rm -rf .cache/pack .cache/consumer
