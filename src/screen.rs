@@ -30,61 +30,86 @@ pub(crate) fn file_size(bytes: usize, limits: &Limits) -> Result<()> {
 /// takes and `limits`.
 pub(crate) fn graph(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto, limits: &Limits) -> Result<()> {
     input_types(graph)?;
-    let mut nodes = 0;
-    walk(graph, 1, limits, &mut nodes)?;
-    operators(onnx, graph)
+    let mut walk = Walk { onnx, limits, nodes: 0, missing: Vec::new() };
+    walk.graph(graph, 1)?;
+    missing_operators(walk.missing)
 }
 
-/// Counts the nodes of `graph` (at nesting `depth`) into `nodes`, checking its tensors'
-/// declared sizes, and recurses into the graphs its nodes hold.
-fn walk(graph: &pb::GraphProto, depth: usize, limits: &Limits, nodes: &mut usize) -> Result<()> {
-    if depth > limits.max_graph_depth {
-        return Err(Error::ResourceLimit(format!(
-            "graph '{}' is nested {depth} deep, more than the limit of {} (option maxGraphDepth)",
-            graph.name, limits.max_graph_depth
-        )));
-    }
-    *nodes += graph.node.len();
-    if *nodes > limits.max_nodes {
-        return Err(Error::ResourceLimit(format!(
-            "the model has more than {} nodes (option maxNodes)",
-            limits.max_nodes
-        )));
-    }
-    for t in &graph.initializer {
-        stored(t, "initializer", limits)?;
-    }
-    for v in graph.input.iter().chain(&graph.output).chain(&graph.value_info) {
-        declared(v, limits)?;
-    }
-    outputs_made(graph)?;
-    let constants: std::collections::HashMap<&str, &pb::TensorProto> =
-        graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-    for node in &graph.node {
-        for attr in &node.attribute {
-            if let Some(t) = &attr.t {
-                stored(t, &format!("the '{}' of node '{}'", attr.name, node.name), limits)?;
+/// One pass over a graph tree: what it counts, and the operators the runtime lacks (each with
+/// the first node using it), reported once the limits have all held.
+struct Walk<'a> {
+    onnx: &'a tract_onnx::Onnx,
+    limits: &'a Limits,
+    nodes: usize,
+    missing: Vec<(String, String)>,
+}
+
+impl Walk<'_> {
+    /// Counts the nodes of `graph` (at nesting `depth`), checks its tensors' declared sizes
+    /// and its outputs, notes operators the runtime lacks, and recurses into the graphs its
+    /// nodes hold.
+    fn graph(&mut self, graph: &pb::GraphProto, depth: usize) -> Result<()> {
+        let limits = self.limits;
+        if depth > limits.max_graph_depth {
+            return Err(Error::ResourceLimit(format!(
+                "graph '{}' is nested {depth} deep, more than the limit of {} (option maxGraphDepth)",
+                graph.name, limits.max_graph_depth
+            )));
+        }
+        self.nodes += graph.node.len();
+        if self.nodes > limits.max_nodes {
+            return Err(Error::ResourceLimit(format!(
+                "the model has more than {} nodes (option maxNodes)",
+                limits.max_nodes
+            )));
+        }
+        for t in &graph.initializer {
+            stored(t, "initializer", limits)?;
+        }
+        for v in graph.input.iter().chain(&graph.output).chain(&graph.value_info) {
+            declared(v, limits)?;
+        }
+        outputs_made(graph)?;
+        let constants: std::collections::HashMap<&str, &pb::TensorProto> =
+            graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+        for node in &graph.node {
+            self.note_operator(node);
+            for attr in &node.attribute {
+                if let Some(t) = &attr.t {
+                    stored(t, &format!("the '{}' of node '{}'", attr.name, node.name), limits)?;
+                }
+                for g in attr.g.iter().chain(&attr.graphs) {
+                    self.graph(g, depth + 1)?;
+                }
             }
-            for g in attr.g.iter().chain(&attr.graphs) {
-                walk(g, depth + 1, limits, nodes)?;
+            if node.op_type == "ConstantOfShape" && node.domain.is_empty() {
+                filled(node, &constants, limits)?;
             }
         }
-        if node.op_type == "ConstantOfShape" && node.domain.is_empty() {
-            filled(node, &constants, limits)?;
+        Ok(())
+    }
+
+    fn note_operator(&mut self, node: &pb::NodeProto) {
+        let op =
+            if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
+        if !self.onnx.op_register.0.contains_key(&node.op_type) && !self.missing.iter().any(|(seen, _)| seen == &op) {
+            self.missing.push((op, node.name.clone()));
         }
     }
-    Ok(())
 }
 
 /// Refuses a graph output that no node, input or initializer of its graph makes: tract looks
 /// each output up by name and panics on one it never saw.
 fn outputs_made(graph: &pb::GraphProto) -> Result<()> {
-    let named = |name: &str| {
-        graph.input.iter().any(|v| v.name == name)
-            || graph.initializer.iter().any(|t| t.name == name)
-            || graph.node.iter().any(|n| n.output.iter().chain(&n.input).any(|o| o == name))
-    };
-    match graph.output.iter().find(|o| !named(&o.name)) {
+    let values = graph.node.iter().flat_map(|n| n.output.iter().chain(&n.input));
+    let named: HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(values.map(String::as_str))
+        .collect();
+    match graph.output.iter().find(|o| !named.contains(o.name.as_str())) {
         None => Ok(()),
         Some(output) => Err(Error::ModelInvalid(format!(
             "graph '{}' has output '{}', which none of its nodes, inputs or initializers makes",
@@ -208,15 +233,7 @@ fn input_types(graph: &pb::GraphProto) -> Result<()> {
 
 /// Names every operator the runtime lacks before parsing, so the error is about the model
 /// and not about whichever node the parser happened to reach.
-fn operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
-    let mut missing: Vec<(String, String)> = Vec::new();
-    visit_nodes(graph, &mut |node| {
-        let op =
-            if node.domain.is_empty() { node.op_type.clone() } else { format!("{}.{}", node.domain, node.op_type) };
-        if !onnx.op_register.0.contains_key(&node.op_type) && !missing.iter().any(|(seen, _)| seen == &op) {
-            missing.push((op, node.name.clone()));
-        }
-    });
+fn missing_operators(missing: Vec<(String, String)>) -> Result<()> {
     match missing.first() {
         None => Ok(()),
         Some((op, node)) => {
@@ -226,17 +243,6 @@ fn operators(onnx: &tract_onnx::Onnx, graph: &pb::GraphProto) -> Result<()> {
                 op = format!("{op} (also unsupported: {})", others.join(", "));
             }
             Err(Error::UnsupportedOp { op, node: (!node.is_empty()).then(|| node.clone()) })
-        }
-    }
-}
-
-fn visit_nodes(graph: &pb::GraphProto, f: &mut dyn FnMut(&pb::NodeProto)) {
-    for node in &graph.node {
-        f(node);
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                visit_nodes(g, f);
-            }
         }
     }
 }
