@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Model, buildReference } from './node.js';
 import { api } from './node-api.js';
 import { buildBundle } from './build.js';
+import { p256KeyPair, signModel, verifyModel } from './model-signing.js';
 import { WASM_FILES } from './variant.js';
 import { scaffoldWorker } from './scaffold.js';
 import { nest, shapeOf } from './nested.js';
@@ -46,15 +47,26 @@ const SPECS = {
     cross-origin isolated pages, and starts nowhere else (not in Workers).`,
   },
   keygen: {
-    options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' } },
-    usage: `edgeinfer keygen -o NAME [--force]
-    Write an Ed25519 key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub.`,
+    options: { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, algorithm: { type: 'string' } },
+    usage: `edgeinfer keygen -o NAME [--algorithm ed25519|p256] [--force]
+    Write a key pair: NAME.key (PKCS#8 PEM, keep it secret) and NAME.pub. Ed25519, the
+    default, signs bundles; P-256 signs models as OpenSSF model-signing does (sign).`,
+  },
+  sign: {
+    options: { key: { type: 'string' }, signature: { type: 'string' } },
+    usage: `edgeinfer sign MODEL.onnx --key NAME.key [--signature FILE]
+    Write an OpenSSF model-signing signature of the file (default MODEL.sig): a Sigstore
+    bundle v0.3 over an in-toto statement, as \`model_signing sign key\` writes, which
+    \`model_signing verify key\` and edgeinfer verify check. The key is an EC key on P-256,
+    P-384 or P-521 (PEM, as openssl or edgeinfer keygen --algorithm p256 write it).`,
   },
   verify: {
-    options: { 'public-key': { type: 'string' } },
+    options: { 'public-key': { type: 'string' }, signature: { type: 'string' } },
     usage: `edgeinfer verify BUNDLE.wasm [--public-key NAME.pub]
+edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
     Check the bundle (runtime code and model digests; the signature with a key) and
-    print its manifest.`,
+    print its manifest; or check a model file's model-signing signature. Exit 0 when it
+    holds, 1 when it does not.`,
   },
   inspect: {
     options: { 'public-key': { type: 'string' } },
@@ -395,7 +407,12 @@ const COMMANDS = {
 
   async keygen(_, flags) {
     if (!flags.out) throw new UsageError('keygen needs -o NAME (writes NAME.key and NAME.pub)');
-    const [privatePem, publicPem] = await api.bundleTools.keyPair(randomBytes(32));
+    const algorithm = flags.algorithm ?? 'ed25519';
+    if (!['ed25519', 'p256'].includes(algorithm)) {
+      throw new UsageError(`--algorithm is '${algorithm}'; it is ed25519 (bundles) or p256 (model signing)`);
+    }
+    const [privatePem, publicPem] =
+      algorithm === 'p256' ? p256KeyPair() : await api.bundleTools.keyPair(randomBytes(32));
     // The private key is readable by its owner only.
     await writeFile(`${flags.out}.key`, privatePem, { mode: 0o600, flag: flags.force ? 'w' : 'wx' }).catch((e) => {
       throw new FileError(
@@ -408,8 +425,37 @@ const COMMANDS = {
     return 0;
   },
 
+  async sign([path], flags) {
+    if (!path) throw new UsageError('sign needs MODEL.onnx');
+    if (!flags.key)
+      throw new UsageError('sign needs --key NAME.key (an EC private key: edgeinfer keygen --algorithm p256)');
+    const out = flags.signature ?? `${path.replace(/\.onnx$/, '')}.sig`;
+    const signature = signModel(await readFile(path), path, await readFile(flags.key, 'utf8'), flags.key);
+    await writeFile(out, signature);
+    console.log(`wrote ${out}: ${path} signed by ${flags.key} (OpenSSF model signing)`);
+    return 0;
+  },
+
   async verify([path], flags) {
-    if (!path) throw new UsageError('verify needs BUNDLE.wasm');
+    if (!path) throw new UsageError('verify needs BUNDLE.wasm, or MODEL.onnx --signature FILE');
+    if (flags.signature) {
+      if (!flags['public-key']) throw new UsageError('verify --signature needs --public-key NAME.pub');
+      let subject;
+      try {
+        const [model, signature, key] = await Promise.all([
+          readFile(path),
+          readFile(flags.signature, 'utf8'),
+          readFile(flags['public-key'], 'utf8'),
+        ]);
+        subject = verifyModel(model, signature, key, flags['public-key']);
+      } catch (e) {
+        throw new FileError(path, e);
+      }
+      console.log(
+        `${path}: signed by ${flags['public-key']} (model-signing subject ${subject.name}, sha256 ${subject.sha256})`,
+      );
+      return 0;
+    }
     let manifest;
     try {
       manifest = await api.bundleTools.verify(await readFile(path), { publicKey: await readKey(flags['public-key']) });

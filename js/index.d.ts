@@ -271,6 +271,8 @@ export interface BundleManifest {
     readonly sha256: string;
     readonly size: number;
     readonly source_sha256: string;
+    /** The ONNX file's OpenSSF model-signing digest: the subject `edgeinfer sign` signs. */
+    readonly model_signing_sha256?: string;
   };
   readonly inputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];
   readonly outputs: readonly { readonly name: string; readonly dtype: string; readonly shape: readonly Dim[] }[];

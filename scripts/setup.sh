@@ -90,6 +90,13 @@ python_packages() {
     "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements.txt
     touch "$venv/.installed"
   fi
+  local signing=$CACHE/model-signing
+  if [ ! -f "$signing/.installed" ] || [ scripts/requirements-model-signing.txt -nt "$signing/.installed" ]; then
+    log "pip install -r scripts/requirements-model-signing.txt (into the venv $signing)"
+    python3 -m venv "$signing"
+    "$signing/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-model-signing.txt
+    touch "$signing/.installed"
+  fi
   # The conformance cases come from a newer onnx than the fixture generators pin; it lives
   # apart from the venv and is put on PYTHONPATH only by scripts/conformance.sh.
   local onnx=$CACHE/onnx-conformance

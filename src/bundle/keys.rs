@@ -48,11 +48,21 @@ pub fn verifying_key(pem_or_raw: &[u8]) -> Result<VerifyingKey> {
 /// over a whole model stays in the baseline compiler's code for all of it (measured at
 /// 24 MB/s in Node), while calls per piece move to the optimised code as soon as it exists.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(sha256(bytes).as_ref())
+}
+
+fn sha256(bytes: &[u8]) -> impl AsRef<[u8]> {
     let mut hasher = Sha256::new();
     for piece in bytes.chunks(1 << 16) {
         hasher.update(piece);
     }
-    hex(&hasher.finalize())
+    hasher.finalize()
+}
+
+/// A single model file's digest in OpenSSF model signing: the statement's subject is the
+/// SHA-256 over its resources' raw digests, here the file's one (js/model-signing.js signs it).
+pub fn model_signing_digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(sha256(bytes).as_ref()))
 }
 
 pub fn key_id(key: &VerifyingKey) -> String {

@@ -69,6 +69,11 @@ pub struct Payload {
     pub size: u64,
     /// Hex SHA-256 of the ONNX file the bundle was built from.
     pub source_sha256: String,
+    /// The ONNX file's digest as OpenSSF model signing names it (the subject of
+    /// `edgeinfer sign` or `model_signing sign` of that one file: the SHA-256 of its SHA-256),
+    /// so that a bundle can be matched to a model-signing signature of its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_signing_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

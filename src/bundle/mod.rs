@@ -258,6 +258,7 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
             sha256: keys::sha256_hex(payload),
             size: payload.len() as u64,
             source_sha256: keys::sha256_hex(onnx),
+            model_signing_sha256: Some(keys::model_signing_digest(onnx)),
         },
         inputs: model.inputs().map(TensorSchema::from).collect(),
         outputs: model.outputs().iter().map(TensorSchema::from).collect(),

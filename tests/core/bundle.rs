@@ -305,3 +305,15 @@ fn pinned_shapes_work_on_bundles() {
     let bad = LoadOptions { input_shapes: vec![("x".into(), vec![1, 7, 31])], ..Default::default() };
     assert_eq!(Model::load(&bytes, &bad).unwrap_err().code(), "E_INVALID_OPTION");
 }
+
+#[test]
+fn the_manifest_names_the_model_signing_subject_of_its_source() {
+    // The subject `model_signing sign key` (model-signing 1.1.1) wrote for this file; the
+    // interop both ways is tested in tests/js/model-signing.test.mjs.
+    let onnx = model("sk_ridge_diabetes");
+    let subject = "4b43a4a809483068166823b3f9c818bcbe98643548d3287ab9d6c7047430d6b9";
+    assert_eq!(bundle::keys::model_signing_digest(&onnx), subject);
+    let (bytes, manifest) = bundle::build(&runtime(), &onnx, &options("ridge", None)).unwrap();
+    assert_eq!(manifest.model.model_signing_sha256.as_deref(), Some(subject));
+    assert_eq!(manifest_of(&bytes).model.model_signing_sha256.as_deref(), Some(subject));
+}
