@@ -8,7 +8,10 @@ import { HttpError } from './http.js';
 
 const CHALLENGE = { 'www-authenticate': 'Bearer' };
 
-/** Parses API_KEYS: `[{ "name": "ci", "key": "...", "scopes": ["predict"] }]`. */
+/**
+ * Parses API_KEYS: `[{ "name": "ci", "key": "...", "scopes": ["predict"] }]`, each with an
+ * optional `"rateLimit": "BINDING"`, the Rate Limiting binding its own budget is counted in.
+ */
 export async function parseApiKeys(text) {
   if (!text) return [];
   let keys;
@@ -28,7 +31,12 @@ export async function parseApiKeys(text) {
         throw new Error(
           `API_KEYS[${i}] ('${k.name}') is shaped like a JWT (three dot-separated parts): choose another key`,
         );
-      return { name: k.name, scopes: new Set(k.scopes), digest: await sha256(k.key) };
+      if (k.rateLimit !== undefined && (typeof k.rateLimit !== 'string' || !k.rateLimit)) {
+        throw new Error(
+          `API_KEYS[${i}] ('${k.name}'): rateLimit names a Rate Limiting binding, got ${JSON.stringify(k.rateLimit)}`,
+        );
+      }
+      return { name: k.name, scopes: new Set(k.scopes), rateLimit: k.rateLimit, digest: await sha256(k.key) };
     }),
   );
 }
@@ -79,7 +87,7 @@ export async function authenticate(request, auth) {
     if (sameDigest(digest, key.digest)) found = key;
   }
   if (!found) throw new HttpError(401, 'invalid API key', CHALLENGE);
-  return { name: found.name, scopes: found.scopes };
+  return { name: found.name, scopes: found.scopes, rateLimit: found.rateLimit };
 }
 
 async function verifyJwt(token, auth) {

@@ -18,7 +18,7 @@ export interface ServedModel {
 
 /** Settings, as Worker vars and secrets name them; values from `env` take precedence. */
 export interface ServerSettings {
-  /** JSON: [{ "name": "web", "key": "...", "scopes": ["predict", "metrics", "admin"] }] */
+  /** JSON: [{ "name": "web", "key": "...", "scopes": ["predict", "metrics", "admin"], "rateLimit"?: "BINDING" }] */
   API_KEYS?: string;
   JWT_HS256_SECRET?: string;
   /** An Ed25519 public key as JWK JSON or SPKI PEM. */
@@ -44,6 +44,14 @@ export interface ServerSettings {
   LOG_INPUTS?: string;
   /** Comma-separated input, feature and output names never logged. */
   LOG_REDACT?: string;
+  /**
+   * The Rate Limiting binding ([[ratelimits]] in wrangler.toml) every caller counts against
+   * unless its API key names its own (`"rateLimit": "BINDING"` in API_KEYS); callers of public
+   * routes count by IP. Past it: 429 with Retry-After. Default "" (none).
+   */
+  RATE_LIMIT?: string;
+  /** The bindings' period in seconds, 10 or 60 (default 60), for Retry-After. */
+  RATE_LIMIT_PERIOD?: string | number;
 }
 
 export declare function createHandler(config: {

@@ -8,6 +8,7 @@ import { GROUPS, resolveSettings } from './settings.js';
 import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
+import { rateLimit } from './rate-limit.js';
 
 export { readFromR2 } from './r2.js';
 
@@ -60,6 +61,7 @@ export function createHandler(config) {
             who = await authenticate(request, settings.auth);
             authorize(who, GROUPS[route.group]);
           }
+          await rateLimit(request, env, settings, who, who === ANONYMOUS, metrics);
           response = await route.handle({ request, params, models: lease, settings, metrics, env, waitUntil, who });
         }
       } catch (e) {

@@ -26,6 +26,7 @@ export class HttpMetrics {
   #requests = new Map();
   #durations = new Map();
   #loads = new Map();
+  #rateLimited = new Map();
 
   observe(route, status, seconds) {
     const key = `${route}\u0000${status}`;
@@ -41,6 +42,12 @@ export class HttpMetrics {
 
   modelLoaded(name, version, seconds) {
     this.#loads.set(`${name}\u0000${version}`, seconds);
+  }
+
+  /** A request refused by the Rate Limiting binding `limit`, from `principal`. */
+  rateLimited(limit, principal) {
+    const key = `${limit}\u0000${principal}`;
+    this.#rateLimited.set(key, (this.#rateLimited.get(key) ?? 0) + 1);
   }
 
   /**
@@ -65,6 +72,12 @@ export class HttpMetrics {
       out.push(`edgeinfer_http_request_duration_seconds_bucket${labels({ route, isolate, le: '+Inf' })} ${h.count}`);
       out.push(`edgeinfer_http_request_duration_seconds_sum${labels({ route, isolate })} ${h.sum}`);
       out.push(`edgeinfer_http_request_duration_seconds_count${labels({ route, isolate })} ${h.count}`);
+    }
+    out.push('# HELP edgeinfer_rate_limited_total Requests refused (429) by a rate limit, by limit and caller.');
+    out.push('# TYPE edgeinfer_rate_limited_total counter');
+    for (const [key, n] of this.#rateLimited) {
+      const [limit, principal] = key.split('\u0000');
+      out.push(`edgeinfer_rate_limited_total${labels({ limit, principal, isolate })} ${n}`);
     }
     out.push('# HELP edgeinfer_model_load_seconds Time this isolate took to load each model.');
     out.push('# TYPE edgeinfer_model_load_seconds gauge');

@@ -16,6 +16,11 @@ const DEFAULTS = {
   LOG_REDACT: '',
   // A JWT valid for longer than this (seconds) from now is refused, however it was signed.
   JWT_MAX_LIFETIME: 86400,
+  // The Rate Limiting binding (wrangler.toml [[ratelimits]]) every caller counts against,
+  // unless its API key names its own; '' for none. Callers of public routes count by IP.
+  RATE_LIMIT: '',
+  // The window of those bindings, in seconds (10 or 60, as in wrangler.toml): Retry-After.
+  RATE_LIMIT_PERIOD: 60,
 };
 
 /**
@@ -45,6 +50,17 @@ function basePath(value) {
   if (path && !/^(\/[A-Za-z0-9._~-]+)+$/.test(path))
     throw new Error(`BASE_PATH must be a path such as /models (segments of letters, digits, . _ ~ -), got '${value}'`);
   return path;
+}
+
+/** RATE_LIMIT and RATE_LIMIT_PERIOD. */
+function rateLimit(get) {
+  const period = Number(get('RATE_LIMIT_PERIOD'));
+  if (period !== 10 && period !== 60) {
+    throw new Error(
+      `RATE_LIMIT_PERIOD must be 10 or 60 (a Rate Limiting binding's period), got '${get('RATE_LIMIT_PERIOD')}'`,
+    );
+  }
+  return { binding: String(get('RATE_LIMIT')).trim(), period };
 }
 
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
@@ -95,6 +111,7 @@ export async function resolveSettings(env, overrides) {
         maxTensorElements: positive('MAX_TENSOR_ELEMENTS', get('MAX_TENSOR_ELEMENTS')),
       },
       log: predictionLogs(get),
+      rateLimit: rateLimit(get),
       auth: {
         apiKeys: await parseApiKeys(get('API_KEYS')),
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),

@@ -79,6 +79,13 @@ test('a misconfiguration answers 500 with no values in it; the detail goes to th
       /API_KEYS\[0\] \('dotted'\) is shaped like a JWT/,
     ],
     [{ JWT_EDDSA_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\nnot-a-key-at-all\n-----END PUBLIC KEY-----' }, /./],
+    [{ RATE_LIMIT_PERIOD: '30' }, /RATE_LIMIT_PERIOD must be 10 or 60 \(a Rate Limiting binding's period\), got '30'/],
+    [
+      { API_KEYS: JSON.stringify([{ name: 'web', key: KEY, scopes: ['predict'], rateLimit: 5 }]) },
+      /API_KEYS\[0\] \('web'\): rateLimit names a Rate Limiting binding, got 5/,
+    ],
+    // Public routes count by IP against RATE_LIMIT: a binding the Worker lacks is a mistake.
+    [{ RATE_LIMIT: 'MISSING' }, /RATE_LIMIT names the Rate Limiting binding 'MISSING', which the Worker does not have/],
   ]) {
     const call = await handler(vars.PUBLIC_ROUTES ?? 'health', vars);
     let r;

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, exportJWK } from 'jose';
 import { corpusDir, fixtures, packageDir, root, writeIdentityModel } from './harness.mjs';
@@ -20,6 +20,9 @@ const KEYS = {
   labeller: 'pk-labeller-0123456789abcdef',
   metrics: 'pk-metrics-0123456789abcdef',
   admin: 'pk-admin-0123456789abcdefgh',
+  // Counted against a tight Rate Limiting binding of its own (TIGHT, below).
+  metered: 'pk-metered-0123456789abcdef',
+  unbound: 'pk-unbound-0123456789abcdef',
 };
 const HS_SECRET = 'hs256-secret-for-tests-0123456789abcdef';
 const AUDIENCE = 'edgeinfer-test';
@@ -188,6 +191,11 @@ before(async () => {
     join(modelsDir, 'dist/iris_signed.wasm'),
   ];
   cli('worker', ...models, '--public-key', 'team.pub', '-o', dir);
+  const toml = join(dir, 'wrangler.toml');
+  writeFileSync(
+    toml,
+    `${readFileSync(toml, 'utf8')}\n[[ratelimits]]\nname = "TIGHT"\nnamespace_id = "1001"\nsimple = { limit = 5, period = 60 }\n`,
+  );
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
   edKeys = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
@@ -198,6 +206,8 @@ before(async () => {
       { name: 'labeller', key: KEYS.labeller, scopes: ['predict', 'feedback:any'] },
       { name: 'prometheus', key: KEYS.metrics, scopes: ['metrics'] },
       { name: 'ops', key: KEYS.admin, scopes: ['admin'] },
+      { name: 'metered', key: KEYS.metered, scopes: ['predict'], rateLimit: 'TIGHT' },
+      { name: 'unbound', key: KEYS.unbound, scopes: ['predict'], rateLimit: 'NOT_BOUND' },
     ]),
     JWT_HS256_SECRET: HS_SECRET,
     JWT_EDDSA_PUBLIC_KEY: JSON.stringify(await exportJWK(edKeys.publicKey)),
@@ -419,6 +429,33 @@ describe('access control', () => {
       ...auth,
       body: { inputs: [{ name: 'x', shape: [1, 32], datatype: 'FP32', data: new Array(32).fill(0.5) }] },
     });
+
+  test('rate limits: a key past its binding gets 429 with Retry-After, counted; others go on', async () => {
+    // TIGHT allows 5 requests a minute: a 429 comes within 11, even if a window ends midway.
+    let limited;
+    for (let i = 0; i < 11 && !limited; i++) {
+      const r = await infer({ key: KEYS.metered });
+      if (r.status === 429) limited = r;
+      else assert.equal(r.status, 200, r.text);
+    }
+    assert.ok(limited, 'the sixth request in a window is refused');
+    const retry = Number(limited.headers.get('retry-after'));
+    assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 60, `Retry-After: ${retry}`);
+    assert.match(
+      limited.json.error,
+      /^rate limit reached: 'metered' made more requests than the limit 'TIGHT' allows in 60 s; retry after \d+ s$/,
+    );
+    assert.equal((await infer({ key: KEYS.predict })).status, 200, 'another key is not limited');
+    const metrics = (await call('/metrics', { key: KEYS.metrics })).text;
+    assert.match(metrics, /^edgeinfer_rate_limited_total\{limit="TIGHT",principal="metered",isolate="[^"]+"\} [1-9]/m);
+    // A key naming a binding the Worker lacks: a deployment mistake, told to the logs only.
+    const unbound = await infer({ key: KEYS.unbound });
+    assert.equal(unbound.status, 500);
+    assert.doesNotMatch(unbound.text, /NOT_BOUND/);
+    const logged = /API key 'unbound' names the Rate Limiting binding 'NOT_BOUND', which the Worker does not have/;
+    for (let i = 0; i < 40 && !logged.test(server.output()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(server.output(), logged);
+  });
 
   test('API keys: none, wrong, each scope, admin', async () => {
     const none = await infer({});
