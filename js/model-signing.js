@@ -11,7 +11,7 @@ import { EdgeInferError } from './core.js';
 const BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
 const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 const STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
-export const PREDICATE_TYPE = 'https://model_signing/signature/v1.0';
+const PREDICATE_TYPE = 'https://model_signing/signature/v1.0';
 /** Curves model-signing takes, with the digest it signs with on each. */
 const CURVES = { 'P-256': 'sha256', 'P-384': 'sha384', 'P-521': 'sha512' };
 const OPENSSL_CURVES = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
@@ -22,7 +22,7 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest();
  * A model file's model-signing digest: the SHA-256 of its one resource's digest, the
  * statement's subject (hex). Bundles record it in their manifest (`model.model_signing_sha256`).
  */
-export const modelSigningDigest = (bytes) => sha256(sha256(bytes)).toString('hex');
+const modelSigningDigest = (bytes) => sha256(sha256(bytes)).toString('hex');
 
 /** DSSE's pre-authentication encoding: what the signature covers. */
 const pae = (payload) =>
@@ -35,7 +35,7 @@ function curveOf(key, path) {
     const what =
       key.asymmetricKeyType === 'ec'
         ? `an EC key on ${key.asymmetricKeyDetails?.namedCurve}`
-        : `a ${key.asymmetricKeyType} key`;
+        : `not an EC key (${key.asymmetricKeyType})`;
     throw new EdgeInferError(
       'E_INVALID_OPTION',
       `${path} is ${what}; model-signing signatures take P-256, P-384 or P-521 keys (edgeinfer keygen --algorithm p256, or openssl ecparam -name prime256v1 -genkey)`,
@@ -139,7 +139,7 @@ export function verifyModel(bytes, signatureJson, publicKeyPem, keyPath = 'the k
       `the model's SHA-256 is ${file.slice(0, 16)}…, the signature's ${String(resources[0].digest).slice(0, 16)}…: the file was changed`,
     );
   }
-  if (subject?.digest?.sha256 !== sha256(Buffer.from(file, 'hex')).toString('hex')) {
+  if (subject?.digest?.sha256 !== modelSigningDigest(bytes)) {
     throw refuse('the signed statement is inconsistent: its subject is not the digest of its resources');
   }
   return { name: subject.name, sha256: subject.digest.sha256 };
