@@ -39,8 +39,10 @@ seeds() {
   esac
 }
 
-log "cargo fuzz build"
-cargo fuzz build -O
+if [ "${targets[*]}" != framing ]; then
+  log "cargo fuzz build"
+  cargo fuzz build -O
+fi
 for target in "${targets[@]}"; do
   if [ "$target" = framing ]; then
     # libFuzzer's -seed=N, if given, seeds this run too.
