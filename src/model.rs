@@ -160,9 +160,9 @@ impl Model {
         let metadata = metadata(&proto);
         let mut rewritten = proto.clone();
         crate::rewrite::apply(&mut rewritten);
-        let mut model = crate::ops::framework()
-            .model_for_proto_model(&rewritten)
-            .map_err(|e| from_tract(&e, Error::ModelInvalid))?;
+        let mut model = reading(|| {
+            crate::ops::framework().model_for_proto_model(&rewritten).map_err(|e| from_tract(&e, Error::ModelInvalid))
+        })?;
         drop(rewritten);
         let names = input_names(&model)?;
         name_unknown_dims(&mut model, &names, false)?;
@@ -366,8 +366,7 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
     // Inputs whose unnamed first axes the graph combines (skl2onnx's one input per column,
     // concatenated) only type with one batch symbol for all of them: a second try.
     let retry = unnamed_batch_inputs(&proto) > 1;
-    let unreadable = |message| Error::ModelInvalid(format!("the model could not be read: {message}"));
-    let (input_names, typed) = crate::error::guard_as(unreadable, || {
+    let (input_names, typed) = reading(|| {
         let model = onnx.model_for_proto_model(&proto).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
         drop(proto);
         let (input_names, mut typed) = match retry {
@@ -379,6 +378,12 @@ fn graph_from_proto(mut proto: pb::ModelProto, options: &LoadOptions) -> Result<
         Ok((input_names, typed))
     })?;
     Ok(Graph { decluttered: typed, input_names, output_names, metadata })
+}
+
+/// Runs tract's reading of a file (parse, shape inference, typing, decluttering), whose
+/// panics are the file refused: see `error::guard_as`.
+fn reading<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    crate::error::guard_as(|message| Error::ModelInvalid(format!("the model could not be read: {message}")), f)
 }
 
 fn metadata(proto: &pb::ModelProto) -> Vec<(String, String)> {
