@@ -74,6 +74,7 @@ impl Walk<'_> {
             graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
         for node in &graph.node {
             self.note_operator(node);
+            axes_in_range(node)?;
             for attr in &node.attribute {
                 if let Some(t) = &attr.t {
                     stored(t, &format!("the '{}' of node '{}'", attr.name, node.name), limits)?;
@@ -95,6 +96,22 @@ impl Walk<'_> {
         if !self.onnx.op_register.0.contains_key(&node.op_type) && !self.missing.iter().any(|(seen, _)| seen == &op) {
             self.missing.push((op, node.name.clone()));
         }
+    }
+}
+
+/// No tensor has this many dimensions (ONNX sets no limit). Found by fuzzing: a OneHot with
+/// an axis of -2^46 kept tract's shape inference busy past any timeout.
+const MAX_AXIS: u64 = 1024;
+
+/// Refuses an `axis` or `axes` attribute past any tensor's rank.
+fn axes_in_range(node: &pb::NodeProto) -> Result<()> {
+    let axes = node.attribute.iter().filter(|a| a.name == "axis" || a.name == "axes");
+    match axes.flat_map(|a| std::iter::once(a.i).chain(a.ints.iter().copied())).find(|a| a.unsigned_abs() > MAX_AXIS) {
+        None => Ok(()),
+        Some(axis) => Err(Error::ModelInvalid(format!(
+            "node '{}' ({}) has axis {axis}, past any tensor's rank (at most {MAX_AXIS} here)",
+            node.name, node.op_type
+        ))),
     }
 }
 
