@@ -19,10 +19,11 @@ const OPENSSL_CURVES = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest();
 
 /**
- * A model file's model-signing digest: the SHA-256 of its one resource's digest, the
- * statement's subject (hex). Bundles record it in their manifest (`model.model_signing_sha256`).
+ * A model file's model-signing digest from the file's own SHA-256: the SHA-256 of its one
+ * resource's digest, the statement's subject (hex). Bundles record it in their manifest
+ * (`model.model_signing_sha256`).
  */
-const modelSigningDigest = (bytes) => sha256(sha256(bytes)).toString('hex');
+const subjectDigest = (fileDigest) => sha256(fileDigest).toString('hex');
 
 /** DSSE's pre-authentication encoding: what the signature covers. */
 const pae = (payload) =>
@@ -58,12 +59,13 @@ function parseKey(make, pem, path) {
 export function signModel(bytes, name, privateKeyPem, keyPath = 'the key') {
   const key = parseKey(createPrivateKey, privateKeyPem, keyPath);
   const { hash } = curveOf(key, keyPath);
+  const digest = sha256(bytes);
   const statement = {
     _type: STATEMENT_TYPE,
-    subject: [{ name: basename(name), digest: { sha256: modelSigningDigest(bytes) } }],
+    subject: [{ name: basename(name), digest: { sha256: subjectDigest(digest) } }],
     predicateType: PREDICATE_TYPE,
     predicate: {
-      resources: [{ algorithm: 'sha256', name: '.', digest: sha256(bytes).toString('hex') }],
+      resources: [{ algorithm: 'sha256', name: '.', digest: digest.toString('hex') }],
       serialization: { hash_type: 'sha256', method: 'files', allow_symlinks: false, ignore_paths: [] },
     },
   };
@@ -128,7 +130,8 @@ export function verifyModel(bytes, signatureJson, publicKeyPem, keyPath = 'the k
   }
   const resources = statement.predicate?.resources;
   const subject = statement.subject?.[0];
-  const file = sha256(bytes).toString('hex');
+  const digest = sha256(bytes);
+  const file = digest.toString('hex');
   if (!Array.isArray(resources) || resources.length !== 1 || resources[0]?.algorithm !== 'sha256') {
     throw refuse(
       `the signature covers ${Array.isArray(resources) ? resources.length : 'no'} files with SHA-256; a model file is one`,
@@ -139,7 +142,7 @@ export function verifyModel(bytes, signatureJson, publicKeyPem, keyPath = 'the k
       `the model's SHA-256 is ${file.slice(0, 16)}…, the signature's ${String(resources[0].digest).slice(0, 16)}…: the file was changed`,
     );
   }
-  if (subject?.digest?.sha256 !== modelSigningDigest(bytes)) {
+  if (subject?.digest?.sha256 !== subjectDigest(digest)) {
     throw refuse('the signed statement is inconsistent: its subject is not the digest of its resources');
   }
   return { name: subject.name, sha256: subject.digest.sha256 };
