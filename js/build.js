@@ -144,7 +144,7 @@ export async function predict(feeds) {
 
 /**
  * Builds the bundle files for `model` (a path) into `out`; `reference` is the drift
- * reference's JSON text, if any; `simd` the build of the core the bundle carries
+ * reference's JSON text, if any; `guard` the input guard loads apply (the `guard` load option); `simd` the build of the core the bundle carries
  * (js/variant.js): simd128 runs everywhere, relaxed-simd only where the engine has it;
  * `threads` carries the threads build instead (relaxed SIMD, shared memory), which predicts
  * on several threads in Node and cross-origin isolated pages and runs nowhere else.
@@ -158,6 +158,7 @@ export async function buildBundle({
   signingKey,
   features,
   reference,
+  guard,
   snapshot = true,
   threads = false,
   simd = threads ? 'relaxed-simd' : 'simd128',
@@ -186,6 +187,7 @@ export async function buildBundle({
     signingKey: signingKey ? await readFile(signingKey, 'utf8') : undefined,
     features,
     reference,
+    guard,
     snapshot: memory,
   });
   if (failed) throw new Error(`cannot snapshot the loaded model: ${failed.message}`, { cause: failed });

@@ -25,19 +25,25 @@ const SPECS = {
       features: { type: 'string' },
       reference: { type: 'string' },
       categorical: { type: 'string' },
+      guard: { type: 'string' },
+      'guard-margin': { type: 'string' },
       'no-snapshot': { type: 'boolean' },
       simd: { type: 'string' },
       threads: { type: 'boolean' },
       out: { type: 'string', short: 'o' },
     },
     usage: `edgeinfer build MODEL.onnx --name NAME --version V [--sign NAME.key] [--features a,b,...]
-                [--reference train.csv|reference.json [--categorical a,b]] [--no-snapshot]
+                [--reference train.csv|reference.json [--categorical a,b]]
+                [--guard flag|clip|refuse [--guard-margin 0.1]] [--no-snapshot]
                 [--simd simd128|relaxed-simd | --threads] [-o DIR]
     Write DIR/NAME.wasm (the runtime with the model, its manifest and signature
     embedded), NAME.js and NAME.worker.js (modules exporting manifest, load and predict),
     NAME.d.ts (types from the model's inputs and outputs) and NAME.runtime/. DIR
     defaults to ./dist. --reference embeds drift reference statistics: of a training
     sample (CSV, with the model's predictions on it) or as \`edgeinfer reference\` wrote them.
+    --guard checks every prediction's features against that reference (the guard load
+    option, which a load can override): refuse out-of-range values, clip them, or flag
+    them; --guard-margin widens the allowed range by that share of it (default 0.1).
     The bundle also stores the model as loaded (a memory snapshot), which NAME.js
     restores instead of parsing the ONNX: a faster start for a bigger file.
     --no-snapshot leaves it out. --simd relaxed-simd embeds the build whose kernels fuse
@@ -229,6 +235,21 @@ async function referenceOf(path, model, flags) {
   return model ? (await loadModel(model)).buildReference(csv, options) : buildReference(csv, options);
 }
 
+/** `build --guard MODE [--guard-margin M]` as the `guard` option. */
+function guardOf(flags) {
+  if (flags.guard === undefined) {
+    if (flags['guard-margin'] !== undefined) throw new UsageError('--guard-margin needs --guard');
+    return undefined;
+  }
+  if (!['flag', 'clip', 'refuse'].includes(flags.guard))
+    throw new UsageError(`--guard is '${flags.guard}', expected flag, clip or refuse`);
+  if (!flags.reference) throw new UsageError('--guard checks features against a reference: give --reference too');
+  const margin = flags['guard-margin'];
+  if (margin !== undefined && !/^\d+(\.\d+)?$/.test(margin))
+    throw new UsageError(`--guard-margin is a number of at least 0, got '${margin}'`);
+  return { mode: flags.guard, ...(margin !== undefined && { margin: Number(margin) }) };
+}
+
 /** `build --reference`: a CSV sample's statistics with `model`'s predictions, else the JSON as given. */
 async function referenceText(path, model, flags) {
   if (/\.csv$/i.test(path)) return JSON.stringify(await referenceOf(path, model, flags));
@@ -379,6 +400,7 @@ const COMMANDS = {
     if (flags.threads && flags.simd)
       throw new UsageError('--threads embeds the threads build, which has relaxed SIMD: give it without --simd');
     const out = flags.out ?? 'dist';
+    const guard = guardOf(flags);
     let made;
     try {
       made = await buildBundle({
@@ -389,6 +411,7 @@ const COMMANDS = {
         signingKey: flags.sign,
         features: flags.features?.split(',').map((f) => f.trim()),
         reference: flags.reference && (await referenceText(flags.reference, path, flags)),
+        guard,
         snapshot: !flags['no-snapshot'],
         simd: flags.simd,
         threads: flags.threads,

@@ -179,6 +179,12 @@ export interface LoadOptions {
   monitoring?: MonitoringOptions | boolean;
   /** Reference statistics for drift detection: the JSON `edgeinfer reference` writes (text or parsed). */
   reference?: Reference | string;
+  /**
+   * Checks every prediction's features against `reference` before the model runs (needs
+   * monitoring on): a mode, or the full options. Replaces a bundle's own guard; `false` or
+   * 'off' drops it.
+   */
+  guard?: GuardOptions | GuardMode | false;
   /** Where to get the wasm; see `init`. */
   wasm?: WasmSource;
   /** Which build of the package's wasm to start; see `init`. */
@@ -281,6 +287,8 @@ export interface BundleManifest {
   readonly metadata?: Readonly<Record<string, string>>;
   readonly signer?: { readonly algorithm: 'Ed25519'; readonly key_id: string };
   readonly reference?: unknown;
+  /** The input guard loads apply unless they give their own (`edgeinfer build --guard`). */
+  readonly guard?: Readonly<Required<GuardOptions>>;
   /** The loaded model's memory stored in the bundle (absent with `build --no-snapshot`). */
   readonly snapshot?: { readonly size: number; readonly sha256: string };
 }
@@ -435,6 +443,36 @@ export interface ModelStats {
   quality: QualityReport | null;
   feedback: { rows: number; unknown: number; pending: number; capacity: number };
   logs: { enabled: boolean; written: number; dropped: number; sampledOut: number; queued: number };
+  /** `null` without an input guard. */
+  guard: GuardStats | null;
+}
+
+/**
+ * What an input guard does with a feature outside the reference: 'refuse' fails the call
+ * with E_INPUT_VALUE naming the feature, the row and the allowed range; 'clip' moves
+ * numbers into range (and lets through what it cannot move); 'flag' only counts and logs.
+ */
+export type GuardMode = 'flag' | 'clip' | 'refuse' | 'off';
+
+export interface GuardOptions {
+  mode: GuardMode;
+  /** How far past the reference's minimum and maximum a number may go, as a share of the range between them (default 0.1). */
+  margin?: number;
+  /** Missing values (NaN, no text): allowed where the reference had some ('reference', the default), always, or never. */
+  missing?: 'reference' | 'allow' | 'refuse';
+}
+
+export interface GuardStats {
+  mode: GuardMode;
+  margin: number;
+  /** Calls checked; those with a feature outside the reference; refused; values clipped. */
+  calls: number;
+  flaggedCalls: number;
+  refusedCalls: number;
+  clippedValues: number;
+  features: Array<{ feature: string; below: number; above: number; missing: number; unknownCategory: number }>;
+  /** Features the reference has no statistics for: nothing checks them. */
+  unguarded: string[];
 }
 
 /** Over the last `window` labelled rows. Per-class arrays follow `classes`. */

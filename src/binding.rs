@@ -12,6 +12,7 @@ use crate::feeds::Feed;
 use crate::heap::{self, Meter};
 use crate::interop::{self, JsHost};
 use crate::model::Model;
+use crate::monitor::guard::GuardMode;
 use crate::monitor::{MonitorOptions, MonitoredModel, Reference};
 use crate::tensor::{HostTensor, Values};
 
@@ -50,6 +51,15 @@ impl WasmModel {
                 && let Some(reference) = &m.reference
             {
                 monitoring.reference = Some(Reference::from_value(reference.clone())?);
+            }
+            if monitoring.guard.is_none() {
+                if let Some(g) = m.guard.filter(|g| g.mode != GuardMode::Off && !monitoring.enabled) {
+                    return Err(Error::InvalidOption(format!(
+                        "this bundle guards its inputs (guard mode '{}'), which needs monitoring: load it with monitoring on, or with guard: false to drop the guard",
+                        g.mode.name()
+                    )));
+                }
+                monitoring.guard = m.guard;
             }
         }
         let output_names = model.outputs().iter().map(|o| JsValue::from(o.name.as_str())).collect();

@@ -141,10 +141,10 @@ pub fn load_options(options: &JsValue) -> Result<LoadOptions, Error> {
             // Options of the JS layer, handled before the model reaches the core.
             "wasm" | "simd" | "threads" | "fetch" | "signal" => {}
             // Read by `monitor_options`.
-            "monitoring" | "reference" => {}
+            "monitoring" | "reference" | "guard" => {}
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxModelBytes, maxNodes, maxGraphDepth, maxSpecializedPlans, publicKey, monitoring or reference"
+                    "unknown option '{other}', expected inputShapes, maxInputElements, maxTensorBytes, maxModelBytes, maxNodes, maxGraphDepth, maxSpecializedPlans, publicKey, monitoring, reference or guard"
                 )));
             }
         }
@@ -465,6 +465,7 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
         features,
         signing_key_pem: text("signingKey")?,
         reference,
+        guard: guard_option(&get(options, "guard"))?,
         snapshot: get(options, "snapshot").dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
     })
 }
@@ -472,6 +473,7 @@ pub fn build_options(options: &JsValue) -> Result<crate::bundle::BuildOptions, E
 // Monitoring: its options, feedback labels, training samples for references, the host's
 // clocks, and the prediction id put on the outputs object.
 
+use crate::monitor::guard::{GuardMode, GuardOptions, MissingPolicy};
 use crate::monitor::logs::LogOptions;
 use crate::monitor::target::Task;
 use crate::monitor::{Column, Host, Label, MonitorOptions, PredictionId};
@@ -570,7 +572,14 @@ pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
         };
         out.reference = Some(crate::monitor::Reference::from_json(&text)?);
     }
+    out.guard = guard_option(&get(options, "guard"))?;
     let m = get(options, "monitoring");
+    if out.guard.is_some_and(|g| g.mode != GuardMode::Off) && m.as_bool() == Some(false) {
+        return Err(Error::InvalidOption(
+            "guard checks inputs as monitoring sees them, and monitoring is false: turn monitoring on or leave guard out"
+                .into(),
+        ));
+    }
     if m.is_undefined() || m.is_null() || m.as_bool() == Some(true) {
         return Ok(out);
     }
@@ -621,6 +630,66 @@ pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
         }
     }
     Ok(out)
+}
+
+/// `guard`: a mode ('flag', 'clip', 'refuse', or 'off', which `false` also means) or
+/// `{ mode, margin, missing }`; `None` when not given (a bundle's own guard then applies).
+pub fn guard_option(v: &JsValue) -> Result<Option<GuardOptions>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let mode = |v: &JsValue, name: &str| -> Result<GuardMode, Error> {
+        let given = string_option(v, name)?;
+        GuardMode::from_name(&given).ok_or_else(|| {
+            Error::InvalidOption(format!("{name} is '{given}', expected 'flag', 'clip', 'refuse' or 'off'"))
+        })
+    };
+    let mut out = GuardOptions::default();
+    if v.as_bool() == Some(false) {
+        out.mode = GuardMode::Off;
+        return Ok(Some(out));
+    }
+    if v.as_string().is_some() {
+        out.mode = mode(v, "guard")?;
+        return Ok(Some(out));
+    }
+    if !v.is_object() || v.is_array() {
+        return Err(Error::InvalidOption(format!(
+            "guard must be 'flag', 'clip', 'refuse', false or {{ mode, margin, missing }}, got {}",
+            describe(v)
+        )));
+    }
+    let mut given = false;
+    for key in keys_of(v) {
+        let value = get(v, &key);
+        if value.is_undefined() {
+            continue;
+        }
+        let name = format!("guard.{key}");
+        match key.as_str() {
+            "mode" => {
+                out.mode = mode(&value, &name)?;
+                given = true;
+            }
+            "margin" => out.margin = number_option(&value, &name)?,
+            "missing" => {
+                let given = string_option(&value, &name)?;
+                out.missing = MissingPolicy::from_name(&given).ok_or_else(|| {
+                    Error::InvalidOption(format!("{name} is '{given}', expected 'reference', 'allow' or 'refuse'"))
+                })?;
+            }
+            other => {
+                return Err(Error::InvalidOption(format!(
+                    "unknown option guard.{other}, expected mode, margin or missing"
+                )));
+            }
+        }
+    }
+    if !given {
+        return Err(Error::InvalidOption("guard.mode is required: 'flag', 'clip', 'refuse' or 'off'".into()));
+    }
+    out.check()?;
+    Ok(Some(out))
 }
 
 /// `monitoring.log`: `false` for none, else an object; lines are kept for the sink (or for

@@ -46,13 +46,18 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
+    /// A tensor that is not a value input.
+    pub fn new(name: impl Into<String>, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
+        TensorInfo { name: name.into(), dtype, shape, value: false }
+    }
+
     pub(crate) fn from_fact(name: String, fact: &TypedFact) -> Result<TensorInfo> {
         let dtype = DType::from_datum(fact.datum_type).ok_or_else(|| Error::UnsupportedOp {
             op: format!("element type {:?} of '{name}'", fact.datum_type),
             node: None,
         })?;
         let shape = fact.shape.iter().map(Dim::from).collect();
-        Ok(TensorInfo { name, dtype, shape, value: false })
+        Ok(TensorInfo::new(name, dtype, shape))
     }
 
     /// From what the graph declares, for a graph that cannot be typed yet.

@@ -12,7 +12,8 @@
 use std::sync::{LazyLock, Mutex, Once};
 
 use arbitrary::Arbitrary;
-use edgeinfer::monitor::{Reference, csv};
+use edgeinfer::monitor::guard::{GuardMode, GuardOptions};
+use edgeinfer::monitor::{ManualHost, MonitorOptions, MonitoredModel, Reference, csv};
 use edgeinfer::table::read_float_rows;
 use edgeinfer::{DType, Dim, Error, Feed, HostTensor, Limits, LoadOptions, Model, Result, Values};
 
@@ -110,9 +111,27 @@ const MODELS: [&[u8]; 8] = [
     include_bytes!("../../tests/fixtures/trees/random_forest_classifier_zipmap_wine.onnx"),
 ];
 
-static LOADED: LazyLock<Vec<Mutex<Model>>> = LazyLock::new(|| {
-    MODELS.iter().map(|bytes| Mutex::new(Model::load(bytes, &options()).expect("a fixture loads"))).collect()
+/// Each fixture's input guard, in turn: every mode writes or reads the feeds differently.
+const GUARDS: [GuardMode; 3] = [GuardMode::Clip, GuardMode::Refuse, GuardMode::Flag];
+
+static LOADED: LazyLock<Vec<Mutex<MonitoredModel>>> = LazyLock::new(|| {
+    MODELS.iter().enumerate().map(|(i, bytes)| Mutex::new(guarded(bytes, GUARDS[i % GUARDS.len()]))).collect()
 });
+
+/// A fixture, monitored and guarded against the reference of its zero feeds: every value but
+/// 0 (or "0") is outside it, so the guard clips, refuses or flags nearly every call.
+fn guarded(bytes: &[u8], mode: GuardMode) -> MonitoredModel {
+    let load = || Model::load(bytes, &options()).expect("a fixture loads");
+    let zeros = zero_feeds(&load()).expect("fixtures have small inputs");
+    let mut plain = MonitoredModel::new(load(), MonitorOptions::default()).expect("monitoring a fixture");
+    let reference = plain.build_reference(zeros).expect("a fixture's zeros make a reference");
+    let monitoring = MonitorOptions {
+        reference: Some(reference),
+        guard: Some(GuardOptions { mode, margin: 0.0, ..GuardOptions::default() }),
+        ..MonitorOptions::default()
+    };
+    MonitoredModel::new(load(), monitoring).expect("a fixture guarded by its own reference")
+}
 
 #[derive(Arbitrary, Debug)]
 pub struct Call {
@@ -147,10 +166,11 @@ fn dtype(index: u8) -> DType {
 }
 
 /// `feeds`: inputs as callers give them (any names, element types, shapes and data, as the
-/// binding receives them from JS) against models of every input kind, which stay loaded across
-/// runs: a refused call must leave its model usable.
+/// binding receives them from JS) against models of every input kind, monitored and guarded,
+/// which stay loaded across runs: a refused call must leave its model usable.
 pub fn feeds(call: Call) {
-    let mut model = LOADED[call.model as usize % MODELS.len()].lock().unwrap();
+    let mut monitored = LOADED[call.model as usize % MODELS.len()].lock().unwrap();
+    let model = monitored.model_mut();
     let names: Vec<String> = model.inputs().map(|i| i.name.clone()).collect();
     let mut feeds = Vec::new();
     for input in call.feeds {
@@ -175,10 +195,11 @@ pub fn feeds(call: Call) {
     if call.specialize {
         model.specialize_next();
     }
-    refused(model.predict(feeds));
+    let zeros = zero_feeds(model).expect("fixtures have small inputs");
+    let host = &mut ManualHost::new(1);
+    refused(monitored.predict(host, || Ok(feeds)));
     // Whatever was refused, the model still answers a well-formed call.
-    let zeros = zero_feeds(&model).expect("fixtures have small inputs");
-    model.predict(zeros).expect("the model still predicts after a refused call");
+    monitored.predict(host, || Ok(zeros)).expect("the model still predicts after a refused call");
 }
 
 /// `tables`: text users hand to batch scoring and monitoring: CSV read into a feature matrix,

@@ -32,3 +32,13 @@ fn crash_inputs_are_refused() {
         });
     assert!(ran > 0, "no regression inputs were found under {}", env!("CARGO_MANIFEST_DIR"));
 }
+
+#[test]
+fn every_feeds_fixture_loads_guarded_and_survives_out_of_range_input() {
+    use edgeinfer_fuzz::{Call, Data, Input};
+    for model in 0..8 {
+        let far = Input { name: Ok(0), declared: None, shape: vec![2, 1], data: Data::Numbers(vec![1e30, -1e30]) };
+        edgeinfer_fuzz::feeds(Call { model, feeds: vec![far], specialize: false });
+        edgeinfer_fuzz::feeds(Call { model, feeds: vec![], specialize: true });
+    }
+}

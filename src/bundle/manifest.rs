@@ -32,6 +32,9 @@ pub struct Manifest {
     /// Reference statistics of the training data, for drift monitoring.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<serde_json::Value>,
+    /// The input guard checking features against `reference`, unless a load gives its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::monitor::guard::GuardOptions>,
     /// The loaded model's memory, made at build time (see src/snapshot.rs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<Digest>,

@@ -211,6 +211,8 @@ pub struct BuildOptions {
     pub features: Option<Vec<String>>,
     pub signing_key_pem: Option<String>,
     pub reference: Option<serde_json::Value>,
+    /// The input guard loads apply unless they give their own.
+    pub guard: Option<crate::monitor::guard::GuardOptions>,
     /// The model's loaded memory as the runtime made it (js/snapshot.js), stored with it.
     pub snapshot: Option<Vec<u8>>,
 }
@@ -242,6 +244,17 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
     let metadata = graph.metadata.clone();
     let (encoding, payload) = (Encoding::Onnx, onnx);
     let model = Model::from_graph(graph, &LoadOptions::default())?;
+    if options.guard.is_some() {
+        // The guard as a load will make it, so that a bundle that cannot load is not built.
+        let monitoring = crate::monitor::MonitorOptions {
+            reference: options.reference.clone().map(crate::monitor::Reference::from_value).transpose()?,
+            features: options.features.clone(),
+            guard: options.guard,
+            ..Default::default()
+        };
+        let inputs: Vec<_> = model.inputs().cloned().collect();
+        crate::monitor::Monitor::new(&inputs, model.outputs(), &metadata, monitoring)?;
+    }
     let meta = |k: &str| metadata.iter().find(|(key, _)| key == k).map(|(_, v)| split_list(v));
     let manifest = Manifest {
         format: manifest::FORMAT.into(),
@@ -269,6 +282,7 @@ pub fn build(runtime: &[u8], onnx: &[u8], options: &BuildOptions) -> Result<(Vec
             .as_ref()
             .map(|k| Signer { algorithm: "Ed25519".into(), key_id: keys::key_id(&k.verifying_key()) }),
         reference: options.reference.clone(),
+        guard: options.guard,
         snapshot: options
             .snapshot
             .as_ref()

@@ -568,12 +568,7 @@ mod tests {
     const FEATURES: usize = 8;
 
     fn layout() -> FeatureLayout {
-        let inputs = [TensorInfo {
-            name: "x".into(),
-            dtype: DType::Float32,
-            shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(FEATURES)],
-            value: false,
-        }];
+        let inputs = [TensorInfo::new("x", DType::Float32, vec![Dim::Symbolic("N".into()), Dim::Fixed(FEATURES)])];
         FeatureLayout::of(&inputs, &[], None).unwrap()
     }
 
@@ -665,12 +660,7 @@ mod tests {
 
     #[test]
     fn categorical_features_use_chi_squared() {
-        let inputs = [TensorInfo {
-            name: "country".into(),
-            dtype: DType::String,
-            shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(1)],
-            value: false,
-        }];
+        let inputs = [TensorInfo::new("country", DType::String, vec![Dim::Symbolic("N".into()), Dim::Fixed(1)])];
         let layout = FeatureLayout::of(&inputs, &[], None).unwrap();
         let pick = |i: usize, weights: [usize; 3]| {
             let r = i % weights.iter().sum::<usize>();

@@ -54,6 +54,37 @@ pub fn integer(values: &Values, i: usize) -> Option<i64> {
     }
 }
 
+/// Moves element `i` into `[lo, hi]`, in its own type: integers to the nearest integer inside
+/// the range. Returns whether it moved. Booleans, texts and maps are left as they are.
+pub fn clamp(values: &mut Values, i: usize, lo: f64, hi: f64, half_floats: bool) -> bool {
+    fn set<T: Copy + PartialEq>(v: &mut [T], i: usize, f: impl FnOnce(T) -> T) -> bool {
+        let Some(x) = v.get_mut(i) else { return false };
+        let new = f(*x);
+        let moved = new != *x;
+        *x = new;
+        moved
+    }
+    let (ilo, ihi) = (lo.ceil(), hi.floor());
+    let int = |x: f64| x.clamp(ilo, ihi.max(ilo));
+    let half = |x: u16| f16::from_f64(f16::from_bits(x).to_f64().clamp(lo, hi)).to_bits();
+    match values {
+        Values::Float32(v) => set(v, i, |x| x.clamp(lo as f32, hi as f32)),
+        Values::Float64(v) | Values::Numbers(v) => set(v, i, |x| x.clamp(lo, hi)),
+        Values::Float16(v) => set(v, i, half),
+        Values::Uint16(v) if half_floats => set(v, i, half),
+        Values::Uint16(v) => set(v, i, |x| int(x as f64) as u16),
+        Values::Int8(v) => set(v, i, |x| int(x as f64) as i8),
+        Values::Int16(v) => set(v, i, |x| int(x as f64) as i16),
+        Values::Int32(v) => set(v, i, |x| int(x as f64) as i32),
+        Values::Int64(v) => set(v, i, |x| int(x as f64) as i64),
+        Values::Uint8(v) => set(v, i, |x| int(x as f64) as u8),
+        Values::Uint32(v) => set(v, i, |x| int(x as f64) as u32),
+        Values::Uint64(v) => set(v, i, |x| int(x as f64) as u64),
+        Values::BigInts(v) => set(v, i, |x| int(x as f64) as i128),
+        Values::Bool(_) | Values::String(_) | Values::Map { .. } => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,11 @@ impl<'a> FeatureValues<'a> {
         FeatureValues { column, ..self }
     }
 
+    /// Whether a Uint16 buffer holds float16 bit patterns.
+    pub fn half(&self) -> bool {
+        self.half
+    }
+
     pub fn get(&self, row: usize) -> Element<'a> {
         if row >= self.rows {
             return Element::Missing;
@@ -57,6 +62,11 @@ impl<'a> FeatureValues<'a> {
 }
 
 impl Feature {
+    /// The element type of the model input it is part of.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
     /// The name of a matrix column by position (`x[3]`), which it answers to whatever its
     /// name; a one-value input's is its own name.
     pub fn positional_name(&self) -> String {
@@ -242,7 +252,7 @@ mod tests {
     use crate::monitor::reference::FeatureReference;
 
     fn info(name: &str, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
-        TensorInfo { name: name.into(), dtype, shape, value: false }
+        TensorInfo::new(name, dtype, shape)
     }
     fn batch() -> Dim {
         Dim::Symbolic("N".into())

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use super::elements::{Element, element};
 use super::features::FeatureLayout;
+use super::guard::Finding;
 use super::random::Random;
 use crate::feeds::Feed;
 use crate::tensor::{HostTensor, MapKeys, Values};
@@ -79,6 +80,9 @@ struct Line<'a> {
     outputs: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     inputs: Option<Map<String, Value>>,
+    /// What the input guard found: features and kinds, never values.
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    guard: &'a [Finding],
 }
 
 impl PredictionLog {
@@ -184,14 +188,15 @@ impl PredictionLog {
         entry: &Entry,
         outputs: &[(String, HostTensor)],
         inputs: Option<Map<String, Value>>,
+        guard: &[Finding],
     ) {
         let outputs = Some(self.outputs(outputs));
-        self.push(entry, None, outputs, inputs);
+        self.push(entry, None, outputs, inputs, guard);
     }
 
     /// A failed call: its error code only, as messages can quote input values.
-    pub fn push_error(&mut self, entry: &Entry, code: &str, inputs: Option<Map<String, Value>>) {
-        self.push(entry, Some(code), None, inputs);
+    pub fn push_error(&mut self, entry: &Entry, code: &str, inputs: Option<Map<String, Value>>, guard: &[Finding]) {
+        self.push(entry, Some(code), None, inputs, guard);
     }
 
     fn push(
@@ -200,6 +205,7 @@ impl PredictionLog {
         error: Option<&str>,
         outputs: Option<Map<String, Value>>,
         inputs: Option<Map<String, Value>>,
+        guard: &[Finding],
     ) {
         let line = Line {
             id: e.id,
@@ -211,6 +217,7 @@ impl PredictionLog {
             error,
             outputs,
             inputs,
+            guard,
         };
         let Ok(text) = serde_json::to_string(&line) else { return };
         self.bytes += text.len();
@@ -294,18 +301,8 @@ mod tests {
 
     fn fixture() -> (FeatureLayout, Named<Feed>, Named<HostTensor>) {
         let inputs = [
-            TensorInfo {
-                name: "x".into(),
-                dtype: DType::Float32,
-                shape: vec![Dim::Symbolic("N".into()), Dim::Fixed(2)],
-                value: false,
-            },
-            TensorInfo {
-                name: "email".into(),
-                dtype: DType::String,
-                shape: vec![Dim::Symbolic("N".into())],
-                value: false,
-            },
+            TensorInfo::new("x", DType::Float32, vec![Dim::Symbolic("N".into()), Dim::Fixed(2)]),
+            TensorInfo::new("email", DType::String, vec![Dim::Symbolic("N".into())]),
         ];
         let meta = [("feature_names".to_string(), "age,ssn".to_string())];
         let layout = FeatureLayout::of(&inputs, &meta, None).unwrap();
@@ -341,9 +338,9 @@ mod tests {
         };
         let mut log = PredictionLog::new(options);
         let inputs = log.inputs(&layout, &feeds);
-        log.push_success(&entry(), &outputs, inputs);
+        log.push_success(&entry(), &outputs, inputs, &[]);
         let inputs = log.inputs(&layout, &feeds);
-        log.push_error(&entry(), "E_INPUT_SHAPE", inputs);
+        log.push_error(&entry(), "E_INPUT_SHAPE", inputs, &[]);
         let lines = log.take();
         assert_eq!(lines.len(), 2);
         let first: Value = serde_json::from_str(&lines[0]).unwrap();
@@ -361,7 +358,7 @@ mod tests {
         // Without include_inputs, no inputs at all.
         let mut plain = PredictionLog::new(LogOptions { enabled: true, ..LogOptions::default() });
         let inputs = plain.inputs(&layout, &feeds);
-        plain.push_success(&entry(), &outputs, inputs);
+        plain.push_success(&entry(), &outputs, inputs, &[]);
         assert!(!plain.take()[0].contains("inputs"));
         // A column answers to its position too: redacting x[1] hides what the model calls ssn.
         let mut by_position = PredictionLog::new(LogOptions {
@@ -371,7 +368,7 @@ mod tests {
             ..LogOptions::default()
         });
         let inputs = by_position.inputs(&layout, &feeds);
-        by_position.push_success(&entry(), &outputs, inputs);
+        by_position.push_success(&entry(), &outputs, inputs, &[]);
         let line = &by_position.take()[0];
         assert!(line.contains("\"age\"") && !line.contains("ssn") && !line.contains("123456789"), "{line}");
     }
@@ -384,7 +381,7 @@ mod tests {
             PredictionLog::new(LogOptions { enabled: true, sample_rate: 0.1, max_lines: 50, ..LogOptions::default() });
         for _ in 0..10_000 {
             if log.sample(Some(&mut random)) {
-                log.push_success(&entry(), &outputs, None);
+                log.push_success(&entry(), &outputs, None, &[]);
             }
         }
         assert!((900..1100).contains(&log.written), "{} of 10,000 sampled at 10%", log.written);
@@ -399,7 +396,7 @@ mod tests {
         });
         for _ in 0..100 {
             let inputs = tight.inputs(&layout, &feeds);
-            tight.push_success(&entry(), &outputs, inputs);
+            tight.push_success(&entry(), &outputs, inputs, &[]);
         }
         let (lines, bytes) = tight.queued();
         assert!(bytes <= 1000 && lines > 0, "{lines} lines, {bytes} bytes");

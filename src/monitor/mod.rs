@@ -13,6 +13,7 @@ pub mod csv;
 pub mod drift;
 pub mod elements;
 pub mod features;
+pub mod guard;
 pub mod host;
 pub mod ids;
 pub mod latency;
@@ -39,6 +40,7 @@ use classes::ClassTable;
 use drift::{DriftMonitor, DriftOptions, DriftReport, PredictionKind};
 use elements::Element;
 use features::FeatureLayout;
+use guard::{Finding, Guard, GuardOptions, GuardStats};
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::SystemHost;
 pub use host::{Host, ManualHost};
@@ -71,6 +73,8 @@ pub struct MonitorOptions {
     /// Distinct classes remembered (predicted or given as ground truth).
     pub max_classes: usize,
     pub log: LogOptions,
+    /// Checks of each call's features against the reference (`None`: none).
+    pub guard: Option<GuardOptions>,
 }
 
 impl Default for MonitorOptions {
@@ -87,6 +91,7 @@ impl Default for MonitorOptions {
             feedback_capacity: 10_000,
             max_classes: 1000,
             log: LogOptions::default(),
+            guard: None,
         }
     }
 }
@@ -117,6 +122,8 @@ pub struct Call {
     rows: usize,
     /// Set when this call is logged: its inputs as logged (if inputs are).
     log: Option<Option<serde_json::Map<String, serde_json::Value>>>,
+    /// What the guard found in its features.
+    guard: Vec<Finding>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -151,6 +158,7 @@ pub struct Stats {
     pub quality: Option<QualityReport>,
     pub feedback: FeedbackStats,
     pub logs: LogStats,
+    pub guard: Option<GuardStats>,
 }
 
 /// The sizes of every bounded structure, for tests that check the bounds hold.
@@ -178,6 +186,7 @@ pub struct Monitor {
     pending: Option<Pending>,
     quality: Option<Quality>,
     drift: DriftMonitor,
+    guard: Option<Guard>,
     log: PredictionLog,
     feedback: FeedbackStats,
     feedback_capacity: usize,
@@ -225,6 +234,10 @@ impl Monitor {
             (t.watched_output.as_str(), kind)
         });
         let drift = DriftMonitor::new(options.drift, &layout, options.reference.as_ref(), watched)?;
+        let guard = match options.guard {
+            Some(g) => Guard::new(g, &layout, options.reference.as_ref())?,
+            None => None,
+        };
         let pending = target.as_ref().map(|t| Pending::new(options.feedback_capacity, t.width));
         let quality = target.as_ref().map(|t| Quality::new(t.task, options.quality_window, t.width));
         Ok(Monitor {
@@ -240,6 +253,7 @@ impl Monitor {
             pending,
             quality,
             drift,
+            guard,
             log: PredictionLog::new(options.log),
             feedback: FeedbackStats { capacity: options.feedback_capacity, ..FeedbackStats::default() },
             feedback_capacity: options.feedback_capacity,
@@ -262,12 +276,26 @@ impl Monitor {
         self.log.sample(self.random.as_mut())
     }
 
-    /// Before the model runs: bins the features for drift and decides whether to log.
-    pub fn start(&mut self, feeds: &[(String, Feed)], started_ms: f64, host: &mut dyn Host) -> Call {
+    /// Before the model runs: bins the features for drift (as the caller sent them), decides
+    /// whether to log, and guards the feeds, which it may clip. A call the guard refuses is
+    /// counted as failed here.
+    pub fn start(&mut self, feeds: &mut [(String, Feed)], started_ms: f64, host: &mut dyn Host) -> Result<Call> {
         let sampled = self.sample_log(host);
         self.drift.stage(&self.layout, feeds);
         let log = sampled.then(|| self.log.inputs(&self.layout, feeds));
-        Call { started_ms, rows: self.layout.rows(feeds), log }
+        let rows = self.layout.rows(feeds);
+        let (guard, verdict) = match &mut self.guard {
+            Some(guard) => guard.check(&self.layout, feeds),
+            None => (Vec::new(), Ok(())),
+        };
+        let call = Call { started_ms, rows, log, guard };
+        match verdict {
+            Ok(()) => Ok(call),
+            Err(e) => {
+                self.fail(Some(call), &e, started_ms, host);
+                Err(e)
+            }
+        }
     }
 
     /// The model answered: counts it, keeps it for feedback and drift, logs it. Returns the
@@ -321,7 +349,7 @@ impl Monitor {
                 latency_ms,
                 rows,
             };
-            self.log.push_success(&entry, outputs, inputs);
+            self.log.push_success(&entry, outputs, inputs, &call.guard);
         }
         id
     }
@@ -331,7 +359,7 @@ impl Monitor {
         self.performance.record_error(err.code());
         let call = match call {
             Some(call) => call,
-            None => Call { started_ms, rows: 0, log: self.sample_log(host).then_some(None) },
+            None => Call { started_ms, rows: 0, log: self.sample_log(host).then_some(None), guard: Vec::new() },
         };
         if let Some(inputs) = call.log {
             let now = host.monotonic_ms();
@@ -343,7 +371,7 @@ impl Monitor {
                 latency_ms: now - call.started_ms,
                 rows: call.rows,
             };
-            self.log.push_error(&entry, err.code(), inputs);
+            self.log.push_error(&entry, err.code(), inputs, &call.guard);
         }
     }
 
@@ -470,6 +498,7 @@ impl Monitor {
                 sampled_out: self.log.sampled_out,
                 queued,
             },
+            guard: self.guard.as_ref().map(Guard::stats),
         }
     }
 
@@ -509,6 +538,7 @@ impl Monitor {
             feedback_rows: self.feedback.rows,
             logs_written: self.log.written,
             logs_dropped: self.log.dropped,
+            guard: self.guard.as_ref().map(Guard::stats),
         };
         Ok(prometheus::render(&sections, labels))
     }

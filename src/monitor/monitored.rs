@@ -70,14 +70,14 @@ impl MonitoredModel {
             return Ok(Prediction { outputs: self.model.predict(convert()?)?, id: None });
         };
         let started_ms = host.monotonic_ms();
-        let feeds = match convert() {
+        let mut feeds = match convert() {
             Ok(feeds) => feeds,
             Err(e) => {
                 monitor.fail(None, &e, started_ms, host);
                 return Err(e);
             }
         };
-        let call = monitor.start(&feeds, started_ms, host);
+        let call = monitor.start(&mut feeds, started_ms, host)?;
         match self.model.predict(feeds) {
             Ok(outputs) => {
                 let id = monitor.succeed(call, &outputs, host);

@@ -8,6 +8,7 @@
 use std::fmt::Write;
 
 use super::drift::{DriftReport, Status};
+use super::guard::GuardStats;
 use super::latency::PROMETHEUS_LE_S;
 use super::performance::{BATCH_LE, Performance};
 use super::quality::QualityReport;
@@ -64,6 +65,7 @@ pub struct Sections<'a> {
     pub feedback_rows: u64,
     pub logs_written: u64,
     pub logs_dropped: u64,
+    pub guard: Option<GuardStats>,
 }
 
 pub fn render(s: &Sections, labels: &[(String, String)]) -> String {
@@ -151,5 +153,39 @@ pub fn render(s: &Sections, labels: &[(String, String)]) -> String {
         "Prediction log lines dropped before a sink took them.",
     );
     f.sample("edgeinfer_prediction_logs_dropped_total", &[], s.logs_dropped as f64);
+    if let Some(g) = &s.guard {
+        f.family(
+            "edgeinfer_guard_violations_total",
+            "counter",
+            "Feature values outside what the model was trained on, by feature and kind.",
+        );
+        for v in &g.features {
+            for (kind, n) in [
+                ("below", v.below),
+                ("above", v.above),
+                ("missing", v.missing),
+                ("unknown_category", v.unknown_category),
+            ] {
+                f.sample("edgeinfer_guard_violations_total", &[("feature", &v.feature), ("kind", kind)], n as f64);
+            }
+        }
+        let counters = [
+            (
+                "edgeinfer_guard_flagged_calls_total",
+                "Predict calls with a feature outside the reference.",
+                g.flagged_calls,
+            ),
+            ("edgeinfer_guard_refused_calls_total", "Predict calls the input guard refused.", g.refused_calls),
+            (
+                "edgeinfer_guard_clipped_values_total",
+                "Feature values the input guard clipped into range.",
+                g.clipped_values,
+            ),
+        ];
+        for (name, help, n) in counters {
+            f.family(name, "counter", help);
+            f.sample(name, &[], n as f64);
+        }
+    }
     f.out
 }

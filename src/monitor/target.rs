@@ -333,7 +333,7 @@ mod tests {
     use super::*;
 
     fn info(name: &str, dtype: DType, shape: &[Dim]) -> TensorInfo {
-        TensorInfo { name: name.into(), dtype, shape: shape.to_vec(), value: false }
+        TensorInfo::new(name, dtype, shape.to_vec())
     }
     fn batch() -> Dim {
         Dim::Symbolic("batch".into())

@@ -297,6 +297,29 @@ fn building_refuses_bad_requests() {
 }
 
 #[test]
+fn a_bundle_carries_the_guard_it_was_built_with_when_it_can_load() {
+    use edgeinfer::monitor::guard::{GuardMode, GuardOptions};
+    use edgeinfer::monitor::{Column, Reference};
+    let mlp = model("mlp_tabular");
+    let guard = GuardOptions { mode: GuardMode::Refuse, margin: 0.25, ..GuardOptions::default() };
+    let e = bundle::build(&runtime(), &mlp, &BuildOptions { guard: Some(guard), ..options("m", None) }).unwrap_err();
+    assert!(e.to_string().contains("guard checks inputs against reference statistics"), "{e}");
+    let columns: Vec<(String, Column)> =
+        (0..32).map(|i| (format!("x[{i}]"), Column::Numeric(vec![0.0, 1.0, i as f64]))).collect();
+    let reference: serde_json::Value =
+        serde_json::from_str(&Reference::from_columns(&columns).unwrap().to_json()).unwrap();
+    let negative = GuardOptions { margin: -1.0, ..guard };
+    let build = |guard| BuildOptions { guard: Some(guard), reference: Some(reference.clone()), ..options("m", None) };
+    let e = bundle::build(&runtime(), &mlp, &build(negative)).unwrap_err();
+    assert!(e.to_string().contains("guard.margin"), "{e}");
+    let (bytes, _) = bundle::build(&runtime(), &mlp, &build(guard)).unwrap();
+    let manifest = bundle::check(&bundle::parts(&bytes).unwrap(), &LoadOptions::default()).unwrap();
+    assert_eq!(manifest.guard, Some(guard));
+    let json = serde_json::to_value(&manifest).unwrap();
+    assert_eq!(json["guard"], serde_json::json!({ "mode": "refuse", "margin": 0.25, "missing": "reference" }));
+}
+
+#[test]
 fn pinned_shapes_work_on_bundles() {
     let (bytes, _) = bundle::build(&runtime(), &model("encoder_block"), &options("enc", None)).unwrap();
     let pinned = LoadOptions { input_shapes: vec![("x".into(), vec![1, 7, 32])], ..Default::default() };

@@ -7,6 +7,7 @@ use crate::common;
 
 use std::path::PathBuf;
 
+use edgeinfer::monitor::guard::{GuardMode, GuardOptions};
 use edgeinfer::monitor::logs::LogOptions;
 use edgeinfer::monitor::{
     Column, Host, Label, ManualHost, Monitor, MonitorOptions, MonitoredModel, PredictionId, Reference,
@@ -24,7 +25,7 @@ fn batch() -> Dim {
 }
 
 fn info(name: &str, dtype: DType, shape: Vec<Dim>) -> TensorInfo {
-    TensorInfo { name: name.into(), dtype, shape, value: false }
+    TensorInfo::new(name, dtype, shape)
 }
 
 fn x_input() -> Vec<TensorInfo> {
@@ -37,9 +38,9 @@ fn x_feed(rows: usize) -> Vec<(String, Feed)> {
 
 /// Runs one prediction of `outputs` through the monitor, returning its id.
 fn predict(m: &mut Monitor, host: &mut ManualHost, rows: usize, outputs: &[(String, HostTensor)]) -> String {
-    let feeds = x_feed(rows);
+    let mut feeds = x_feed(rows);
     let started = host.now_ms;
-    let call = m.start(&feeds, started, host);
+    let call = m.start(&mut feeds, started, host).unwrap();
     m.succeed(call, outputs, host).expect("the host gives entropy").render()
 }
 
@@ -198,12 +199,12 @@ fn predictions_without_entropy_have_no_id_until_there_is_some() {
     let mut m = Monitor::new(&x_input(), &outputs_info, &[], MonitorOptions::default()).unwrap();
     let mut host = NoEntropyYet(ManualHost::new(5), false);
     let one = [("label".to_string(), HostTensor::new(vec![1], Values::Int64(vec![1])))];
-    let feeds = x_feed(1);
-    let call = m.start(&feeds, 0.0, &mut host);
+    let mut feeds = x_feed(1);
+    let call = m.start(&mut feeds, 0.0, &mut host).unwrap();
     assert_eq!(m.succeed(call, &one, &mut host), None);
     assert_eq!(m.stats(0.0).performance.predictions, 1, "the prediction still counts");
     host.1 = true;
-    let call = m.start(&feeds, 0.0, &mut host);
+    let call = m.start(&mut feeds, 0.0, &mut host).unwrap();
     let id = m.succeed(call, &one, &mut host).expect("an id once the host gives entropy");
     assert_eq!(m.feedback(&id.render(), &[Label::Number(1.0)]), Ok(1));
 }
@@ -306,12 +307,13 @@ fn memory_stays_bounded_over_a_million_predictions() {
             max_lines: 100,
             ..LogOptions::default()
         },
+        guard: Some(GuardOptions { mode: GuardMode::Clip, ..GuardOptions::default() }),
         ..MonitorOptions::default()
     };
     let mut m = Monitor::new(&x_input(), &outputs_info, &[], options).unwrap();
     let mut host = ManualHost::new(5);
     host.step_ms = 0.02;
-    let feeds: Vec<Vec<(String, Feed)>> = (0..4)
+    let mut feeds: Vec<Vec<(String, Feed)>> = (0..4)
         .map(|r| {
             vec![("x".into(), Feed::new(HostTensor::new(vec![1, 2], Values::Float32(vec![r as f32 * 0.25, r as f32]))))]
         })
@@ -322,7 +324,7 @@ fn memory_stays_bounded_over_a_million_predictions() {
             ("label".to_string(), HostTensor::new(vec![1], Values::Int64(vec![(i % 3) as i64]))),
             ("probabilities".to_string(), HostTensor::new(vec![1, 3], Values::Float32(vec![0.2, 0.3, 0.5]))),
         ];
-        let call = m.start(&feeds[(i % 4) as usize], host.now_ms, &mut host);
+        let call = m.start(&mut feeds[(i % 4) as usize], host.now_ms, &mut host).unwrap();
         let id = m.succeed(call, &outputs, &mut host).unwrap().render();
         if i % 10 == 0 {
             // Ground truth for a tenth, some of it naming new classes (bounded by maxClasses).
@@ -484,6 +486,74 @@ fn a_real_model_monitored_end_to_end() {
     let feeds = vec![("x".to_string(), Feed::new(HostTensor::new(vec![1, 32], Values::Float32(vec![0.0; 32]))))];
     assert_eq!(off.predict(&mut host, || Ok(feeds)).unwrap().id, None);
     assert_eq!(off.stats(&mut host).unwrap_err().code(), "E_INVALID_OPTION");
+}
+
+#[test]
+fn input_guards_refuse_clip_or_flag_a_real_model_s_out_of_range_features() {
+    let sample =
+        vec![("x".to_string(), Feed::new(HostTensor::new(vec![2000, 32], Values::Float32(design(2000, 1, (0, 0.0))))))];
+    let mut plain = MonitoredModel::new(corpus_model("mlp_tabular"), MonitorOptions::default()).unwrap();
+    let reference = plain.build_reference(sample).unwrap();
+    let edgeinfer::monitor::reference::FeatureReference::Numeric(x3) = &reference.features[3] else { panic!() };
+    let (min, max) = (x3.quantiles[0], x3.quantiles[20]);
+    let hi = max + (max - min) * 0.1;
+    let guarded = |mode| {
+        let options = MonitorOptions {
+            reference: Some(reference.clone()),
+            guard: Some(GuardOptions { mode, ..GuardOptions::default() }),
+            log: LogOptions { enabled: true, ..LogOptions::default() },
+            ..MonitorOptions::default()
+        };
+        MonitoredModel::new(corpus_model("mlp_tabular"), options).unwrap()
+    };
+    // Eight rows like training, but x[3] of row 5 is far above anything seen.
+    let mut x = design(8, 7, (0, 0.0));
+    x[5 * 32 + 3] = 1e6;
+    let feeds =
+        |x: &[f32]| vec![("x".to_string(), Feed::new(HostTensor::new(vec![8, 32], Values::Float32(x.to_vec()))))];
+    let mut host = ManualHost::new(3);
+    let outputs = |m: &mut MonitoredModel, host: &mut ManualHost, x: &[f32]| match m.predict(host, || Ok(feeds(x))) {
+        Ok(p) => p.outputs[0].1.values.clone(),
+        Err(e) => panic!("{e}"),
+    };
+    let as_sent = outputs(&mut plain, &mut host, &x);
+    let mut clipped_x = x.clone();
+    clipped_x[5 * 32 + 3] = hi as f32;
+    let clipped = outputs(&mut plain, &mut host, &clipped_x);
+    assert_ne!(as_sent, clipped);
+
+    let mut refuse = guarded(GuardMode::Refuse);
+    let err = refuse.predict(&mut host, || Ok(feeds(&x))).unwrap_err();
+    assert_eq!(err.code(), "E_INPUT_VALUE");
+    let text = err.to_string();
+    assert!(text.contains("feature 'x[3]' is 1000000 in row 5, outside the allowed range"), "{text}");
+    assert_eq!(outputs(&mut refuse, &mut host, &clipped_x), clipped, "the model stays usable");
+    let stats = refuse.stats(&mut host).unwrap();
+    assert_eq!(stats.performance.errors.by_code.get("E_INPUT_VALUE"), Some(&1));
+    let guard = stats.guard.unwrap();
+    assert_eq!((guard.calls, guard.flagged_calls, guard.refused_calls), (2, 1, 1));
+    assert_eq!((guard.features[3].feature.as_str(), guard.features[3].above), ("x[3]", 1));
+    let logs = refuse.take_logs();
+    let line: Value = serde_json::from_str(&logs[0]).unwrap();
+    assert_eq!(line["error"], "E_INPUT_VALUE");
+    assert_eq!(line["guard"], serde_json::json!([{ "feature": "x[3]", "kind": "above", "rows": 1 }]));
+    assert!(!logs[0].contains("1000000"), "logs name features, not values: {}", logs[0]);
+    let metrics = refuse.prometheus(None).unwrap();
+    for line in [
+        "edgeinfer_guard_violations_total{model=\"\",version=\"\",feature=\"x[3]\",kind=\"above\"} 1",
+        "edgeinfer_guard_refused_calls_total{model=\"\",version=\"\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line} in\n{metrics}");
+    }
+
+    let mut clip = guarded(GuardMode::Clip);
+    assert_eq!(outputs(&mut clip, &mut host, &x), clipped, "clip predicts on the value moved into range");
+    assert_eq!(clip.stats(&mut host).unwrap().guard.unwrap().clipped_values, 1);
+    let mut flag = guarded(GuardMode::Flag);
+    assert_eq!(outputs(&mut flag, &mut host, &x), as_sent, "flag predicts on the value as sent");
+    let line: Value = serde_json::from_str(&flag.take_logs()[0]).unwrap();
+    assert_eq!(line["guard"][0]["kind"], "above");
+    assert!(line["error"].is_null());
 }
 
 #[test]

@@ -477,4 +477,104 @@ describe('monitoring reference', () => {
     assert.deepEqual(fromCsv.manifest.reference, JSON.parse(readFileSync(join(dir, 'iris.reference.json'), 'utf8')));
     assert.ok(fromCsv.manifest.reference.prediction, 'with the predictions on the sample');
   });
+
+  test('a bundle built with --guard refuses features outside its reference, unless the load says otherwise', async () => {
+    // Training rows on a grid: each feature spans [1, 5] (petal_width [0.1, 2.5]).
+    const csv = ['sepal_length,sepal_width,petal_length,petal_width'];
+    for (let i = 0; i <= 40; i++) csv.push([1 + i / 10, 1 + i / 10, 1 + i / 10, 0.1 + (i * 0.6) / 10].join(','));
+    writeFileSync(join(dir, 'grid.csv'), `${csv.join('\n')}\n`);
+    const iris = join(root, 'examples/iris.onnx');
+    const build = (...flags) => cli('build', iris, '--name', 'iris_guarded', '--version', '1', '-o', out, ...flags);
+    const noReference = await build('--guard', 'refuse');
+    assert.notEqual(noReference.code, 0);
+    assert.match(noReference.stderr, /--guard checks features against a reference: give --reference too/);
+    const badMode = await build('--reference', 'grid.csv', '--guard', 'block');
+    assert.notEqual(badMode.code, 0);
+    assert.match(badMode.stderr, /--guard is 'block', expected flag, clip or refuse/);
+    const built = await build(
+      '--reference',
+      'grid.csv',
+      '--guard',
+      'refuse',
+      '--guard-margin',
+      '0.25',
+      '--sign',
+      'team.key',
+    );
+    assert.equal(built.code, 0, built.stderr);
+    const bundle = await import(pathToFileURL(join(out, 'iris_guarded.js')).href);
+    const model = await bundle.load({ publicKey: readFileSync(join(dir, 'team.pub'), 'utf8') });
+    assert.deepEqual(model.manifest.guard, { mode: 'refuse', margin: 0.25, missing: 'reference' });
+    const feeds = (petalLength) => ({ features: { data: Float32Array.of(2, 3, petalLength, 1), shape: [1, 4] } });
+    // [1, 5] widened by a quarter of its width each side: [0, 6].
+    // The outputs' values.
+    const predict = async (m, f) =>
+      Object.fromEntries(Object.entries(await m.predict(f)).map(([k, t]) => [k, [...t.data].map(Number)]));
+    const inRange = await predict(model, feeds(5.9));
+    await assert.rejects(model.predict(feeds(6.5)), (e) => {
+      assert.equal(e.code, 'E_INPUT_VALUE');
+      assert.match(
+        e.message,
+        /feature 'petal_length' is 6\.5 in row 0, outside the allowed range \[0, 6\] \(the training data's \[1, 5\]/,
+      );
+      return true;
+    });
+    assert.deepEqual(await predict(model, feeds(5.9)), inRange, 'the model stays usable');
+    await assert.rejects(model.predict(feeds(NaN)), /feature 'petal_length' is NaN \(missing\) in row 0/);
+    const guard = model.stats().guard;
+    assert.deepEqual(
+      [guard.mode, guard.calls, guard.flaggedCalls, guard.refusedCalls, guard.unguarded],
+      ['refuse', 4, 2, 2, []],
+    );
+    assert.deepEqual(guard.features[2], {
+      feature: 'petal_length',
+      below: 0,
+      above: 1,
+      missing: 1,
+      unknownCategory: 0,
+    });
+
+    // The loader decides: clip moves the value to the range's end, flag only counts, false drops the guard.
+    const { Model } = await importPackage();
+    const file = readFileSync(join(out, 'iris_guarded.wasm'));
+    const open = (options) => Model.load(file, options);
+    const clip = await open({ guard: 'clip' });
+    // A load's guard replaces the bundle's whole: its margin is the default 0.1, so [0.6, 5.4].
+    assert.deepEqual(await predict(clip, feeds(100)), await predict(model, feeds(5.4)));
+    assert.equal(clip.stats().guard.clippedValues, 1);
+    const flag = await open({ guard: { mode: 'flag', margin: 0 }, monitoring: { log: {} } });
+    await flag.predict(feeds(5.5));
+    assert.equal(flag.stats().guard.flaggedCalls, 1);
+    assert.deepEqual(JSON.parse(flag.takeLogs()[0]).guard, [{ feature: 'petal_length', kind: 'above', rows: 1 }]);
+    const off = await open({ guard: false });
+    await off.predict(feeds(100));
+    assert.equal(off.stats().guard, null);
+    await assert.rejects(open({ monitoring: false }), (e) => {
+      assert.equal(e.code, 'E_INVALID_OPTION');
+      assert.match(e.message, /this bundle guards its inputs .* guard: false to drop the guard/);
+      return true;
+    });
+
+    // The option on plain models, and what it refuses.
+    const bytes = readFileSync(iris);
+    const reference = model.manifest.reference;
+    for (const [guardOption, why] of [
+      ['block', /guard is 'block'/],
+      [{ margin: 0.1 }, /guard\.mode is required/],
+      [{ mode: 'flag', margin: -1 }, /guard\.margin must be a finite number of at least 0, got -1/],
+      [{ mode: 'flag', missing: 'never' }, /guard\.missing is 'never', expected 'reference', 'allow' or 'refuse'/],
+      [{ mode: 'flag', extra: 1 }, /unknown option guard\.extra/],
+      [7, /guard must be 'flag', 'clip', 'refuse', false or/],
+    ])
+      await assert.rejects(Model.load(bytes, { reference, guard: guardOption }), (e) => {
+        assert.equal(e.code, 'E_INVALID_OPTION');
+        assert.match(e.message, why);
+        return true;
+      });
+    await assert.rejects(Model.load(bytes, { guard: 'refuse' }), /guard checks inputs against reference statistics/);
+    await assert.rejects(Model.load(bytes, { reference, guard: 'refuse', monitoring: false }), /monitoring is false/);
+    const plain = await Model.load(bytes, { reference, guard: { mode: 'refuse', missing: 'allow' } });
+    await plain.predict(feeds(NaN));
+    assert.equal(plain.stats().guard.refusedCalls, 0, 'missing values allowed');
+  });
 });

@@ -240,3 +240,28 @@ test('/metrics: counters only grow, every sample names its isolate, and no rate 
   }
   assert.ok(checked > 20, `${checked} counter samples compared`);
 });
+
+test('an input guard refuses out-of-range features with 422 E_INPUT_VALUE, and /metrics counts it', async () => {
+  const { Model } = await importPackage();
+  const trainer = await Model.load(readFileSync(join(corpusDir(), 'mlp_tabular.onnx')));
+  const sample = Float32Array.from({ length: 64 * 32 }, (_, i) => i / 100);
+  const reference = await trainer.buildReference({ x: { data: sample, shape: [64, 32] } });
+  const call = await serve({ reference, guard: 'refuse' });
+  const ok = await call('/v2/models/mlp_tabular/versions/1/infer', { key: KEYS.predict, body: rows(2) });
+  assert.equal(ok.status, 200, ok.text);
+  const far = rows(2);
+  far.inputs[0].data[32 + 3] = 1e6;
+  const refused = await call('/v2/models/mlp_tabular/versions/1/infer', { key: KEYS.predict, body: far });
+  assert.equal(refused.status, 422, refused.text);
+  assert.match(refused.json.error, /feature 'x\[3\]' is 1000000 in row 1, outside the allowed range/);
+  const again = await call('/v2/models/mlp_tabular/versions/1/infer', { key: KEYS.predict, body: rows(2) });
+  assert.deepEqual(again.json.outputs, ok.json.outputs, 'the model answers as before');
+  const metrics = (await call('/metrics')).text;
+  assert.match(metrics, /edgeinfer_guard_refused_calls_total\{model="mlp_tabular",version="1",[^}]*\} 1/);
+  assert.match(
+    metrics,
+    /edgeinfer_guard_violations_total\{model="mlp_tabular",version="1",[^}]*feature="x\[3\]",kind="above"[^}]*\} 1/,
+  );
+  const stats = await call('/v2/models/mlp_tabular/versions/1/monitoring/stats');
+  assert.equal(stats.json.guard.refusedCalls, 1, stats.text);
+});

@@ -171,6 +171,16 @@ before(async () => {
   const cli = (...args) =>
     execFileSync(process.execPath, [join(packageDir, 'js/cli.js'), ...args], { cwd: modelsDir, stdio: 'pipe' });
   cli('keygen', '-o', 'team');
+  // Its reference spans iris's ranges, which its guard enforces.
+  const [low, high] = [
+    [4.3, 2.0, 1.0, 0.1],
+    [7.9, 4.4, 6.9, 2.5],
+  ];
+  const grid = Array.from({ length: 41 }, (_, i) => low.map((l, j) => (l + ((high[j] - l) * i) / 40).toFixed(3)));
+  writeFileSync(
+    join(modelsDir, 'iris_train.csv'),
+    `sepal_length,sepal_width,petal_length,petal_width\n${grid.map((r) => r.join(',')).join('\n')}\n`,
+  );
   cli(
     'build',
     join(root, 'examples/iris.onnx'),
@@ -180,6 +190,10 @@ before(async () => {
     '7',
     '--sign',
     'team.key',
+    '--reference',
+    'iris_train.csv',
+    '--guard',
+    'refuse',
     '-o',
     'dist',
   );
@@ -303,7 +317,7 @@ describe('Open Inference Protocol (v2)', () => {
     assert.match(over.json.error, /E_INPUT_VALUE.*in_int8/);
   });
 
-  test('a signed bundle is served under its manifest name and version', async () => {
+  test('a signed bundle is served under its manifest name and version, its input guard on', async () => {
     const meta = await call('/v2/models/iris_signed', { key: KEYS.predict });
     assert.equal(meta.status, 200, meta.text);
     assert.deepEqual(meta.json.versions, ['7']);
@@ -319,6 +333,17 @@ describe('Open Inference Protocol (v2)', () => {
       (await call('/v2/models/iris_signed/versions/1/infer', { method: 'POST', key: KEYS.predict, body })).status,
       404,
     );
+    // The bundle was built with --guard refuse: a petal ten times longer than any in training is refused.
+    const far = { inputs: [{ ...body.inputs[0], data: body.inputs[0].data.map((x, i) => (i === 6 ? 52 : x)) }] };
+    const refused = await call('/v2/models/iris_signed/versions/7/infer', {
+      method: 'POST',
+      key: KEYS.predict,
+      body: far,
+    });
+    assert.equal(refused.status, 422, refused.text);
+    assert.match(refused.json.error, /E_INPUT_VALUE.*feature 'petal_length' is 52 in row 1, outside the allowed range/);
+    const metrics = await call('/metrics', { key: KEYS.metrics });
+    assert.match(metrics.text, /edgeinfer_guard_refused_calls_total\{model="iris_signed",version="7"[^}]*\} 1/);
   });
 
   test('output selection, id echo and versions', async () => {

@@ -4,8 +4,9 @@
 // yet waits for that one), so that start-up stays short. Add `loading: 'startup'` to
 // createHandler's options to load them at start-up instead, as small models on the Free plan
 // (10 ms of CPU per request) may want. A model's `reference` (the JSON of `edgeinfer
-// reference`) is its drift reference, and a bundle's `publicKey` the key its signature must
-// verify with. A model with `r2` ({ binding, key, sha256 }: `edgeinfer worker --r2 BUCKET`) is
+// reference`) is its drift reference, its `guard` ('refuse', 'clip', 'flag' or false) the input
+// guard against that reference (a bundle built with --guard has its own), and a bundle's
+// `publicKey` the key its signature must verify with. A model with `r2` ({ binding, key, sha256 }: `edgeinfer worker --r2 BUCKET`) is
 // read from the R2 bucket on first use instead of being part of the script, and refused unless
 // its SHA-256 is the one given. An isolate has 128 MB of memory: add `memory: { budget: BYTES,
 // over: 'evict' }` to keep what the loaded models hold under a budget, unloading the least
@@ -15,9 +16,9 @@ import { createHandler, readFromR2 } from 'edgeinfer/server';
 import { MODELS } from './models.js';
 
 export default createHandler({
-  models: MODELS.map(({ bytes, r2, reference, publicKey, ...m }) => ({
+  models: MODELS.map(({ bytes, r2, reference, publicKey, guard, ...m }) => ({
     ...m,
     load: async (options, env) =>
-      Model.load(r2 ? await readFromR2(env, r2) : bytes, { ...options, reference, publicKey }),
+      Model.load(r2 ? await readFromR2(env, r2) : bytes, { ...options, reference, publicKey, guard }),
   })),
 });
