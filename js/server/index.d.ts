@@ -52,6 +52,24 @@ export interface ServerSettings {
   RATE_LIMIT?: string;
   /** The bindings' period in seconds, 10 or 60 (default 60), for Retry-After. */
   RATE_LIMIT_PERIOD?: string | number;
+  /**
+   * Requests a window for rate limits counted by a Durable Object namespace of `RateLimiter`
+   * (where the account has no Rate Limiting binding): RATE_LIMIT, or an API key's `rateLimit`,
+   * names the namespace's binding instead.
+   */
+  RATE_LIMIT_REQUESTS?: string | number;
+}
+
+/**
+ * The Durable Object counting a caller's requests in fixed windows, for rate limits without
+ * the Rate Limiting binding: export it from the Worker's main module and bind a namespace of
+ * it ([[durable_objects.bindings]] with class_name "RateLimiter", and a migration).
+ */
+export declare class RateLimiter {
+  constructor(state: {
+    storage: { get(key: string): Promise<unknown>; put(key: string, value: unknown): Promise<void> };
+  });
+  fetch(request: Request): Promise<Response>;
 }
 
 export declare function createHandler(config: {

@@ -11,6 +11,7 @@ import { match } from './routes.js';
 import { rateLimit } from './rate-limit.js';
 
 export { readFromR2 } from './r2.js';
+export { RateLimiter } from './rate-limiter.js';
 
 /** The caller of a public route: every such caller is the same principal. */
 const ANONYMOUS = Object.freeze({ name: 'anonymous', scopes: new Set() });

@@ -21,6 +21,7 @@ const DEFAULTS = {
   RATE_LIMIT: '',
   // The window of those bindings, in seconds (10 or 60, as in wrangler.toml): Retry-After.
   RATE_LIMIT_PERIOD: 60,
+  RATE_LIMIT_REQUESTS: '',
 };
 
 /**
@@ -52,15 +53,19 @@ function basePath(value) {
   return path;
 }
 
-/** RATE_LIMIT and RATE_LIMIT_PERIOD. */
+/** RATE_LIMIT, RATE_LIMIT_PERIOD, and RATE_LIMIT_REQUESTS (for Durable Object limits). */
 function rateLimit(get) {
+  const given = String(get('RATE_LIMIT_REQUESTS')).trim();
+  const requests = given === '' ? 0 : Number(given);
+  if (given !== '' && !(Number.isInteger(requests) && requests >= 1))
+    throw new Error(`RATE_LIMIT_REQUESTS must be a whole number of requests a window, at least 1, got '${given}'`);
   const period = Number(get('RATE_LIMIT_PERIOD'));
   if (period !== 10 && period !== 60) {
     throw new Error(
       `RATE_LIMIT_PERIOD must be 10 or 60 (a Rate Limiting binding's period), got '${get('RATE_LIMIT_PERIOD')}'`,
     );
   }
-  return { binding: String(get('RATE_LIMIT')).trim(), period };
+  return { binding: String(get('RATE_LIMIT')).trim(), period, requests };
 }
 
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */

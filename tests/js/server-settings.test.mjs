@@ -85,7 +85,11 @@ test('a misconfiguration answers 500 with no values in it; the detail goes to th
       /API_KEYS\[0\] \('web'\): rateLimit names a Rate Limiting binding, got 5/,
     ],
     // Public routes count by IP against RATE_LIMIT: a binding the Worker lacks is a mistake.
-    [{ RATE_LIMIT: 'MISSING' }, /RATE_LIMIT names the Rate Limiting binding 'MISSING', which the Worker does not have/],
+    [{ RATE_LIMIT: 'MISSING' }, /RATE_LIMIT names the rate limit binding 'MISSING', which the Worker does not have/],
+    [
+      { RATE_LIMIT_REQUESTS: '2.5' },
+      /RATE_LIMIT_REQUESTS must be a whole number of requests a window, at least 1, got '2.5'/,
+    ],
   ]) {
     const call = await handler(vars.PUBLIC_ROUTES ?? 'health', vars);
     let r;

@@ -23,6 +23,8 @@ const KEYS = {
   // Counted against a tight Rate Limiting binding of its own (TIGHT, below).
   metered: 'pk-metered-0123456789abcdef',
   unbound: 'pk-unbound-0123456789abcdef',
+  // Counted by a Durable Object namespace of RateLimiter (COUNTED), 4 requests a minute.
+  counted: 'pk-counted-0123456789abcdef',
 };
 const HS_SECRET = 'hs256-secret-for-tests-0123456789abcdef';
 const AUDIENCE = 'edgeinfer-test';
@@ -208,7 +210,10 @@ before(async () => {
   const toml = join(dir, 'wrangler.toml');
   writeFileSync(
     toml,
-    `${readFileSync(toml, 'utf8')}\n[[ratelimits]]\nname = "TIGHT"\nnamespace_id = "1001"\nsimple = { limit = 5, period = 60 }\n`,
+    `${readFileSync(toml, 'utf8')}\n[[ratelimits]]\nname = "TIGHT"\nnamespace_id = "1001"\nsimple = { limit = 5, period = 60 }\n` +
+      // The Durable Object fallback, as worker/wrangler.toml shows it (RATE_LIMIT_REQUESTS below).
+      `[[durable_objects.bindings]]\nname = "COUNTED"\nclass_name = "RateLimiter"\n` +
+      `[[migrations]]\ntag = "rate-limiter"\nnew_sqlite_classes = ["RateLimiter"]\n`,
   );
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
@@ -222,7 +227,9 @@ before(async () => {
       { name: 'ops', key: KEYS.admin, scopes: ['admin'] },
       { name: 'metered', key: KEYS.metered, scopes: ['predict'], rateLimit: 'TIGHT' },
       { name: 'unbound', key: KEYS.unbound, scopes: ['predict'], rateLimit: 'NOT_BOUND' },
+      { name: 'counted', key: KEYS.counted, scopes: ['predict'], rateLimit: 'COUNTED' },
     ]),
+    RATE_LIMIT_REQUESTS: '4',
     JWT_HS256_SECRET: HS_SECRET,
     JWT_EDDSA_PUBLIC_KEY: JSON.stringify(await exportJWK(edKeys.publicKey)),
     JWT_AUDIENCE: AUDIENCE,
@@ -477,9 +484,34 @@ describe('access control', () => {
     const unbound = await infer({ key: KEYS.unbound });
     assert.equal(unbound.status, 500);
     assert.doesNotMatch(unbound.text, /NOT_BOUND/);
-    const logged = /API key 'unbound' names the Rate Limiting binding 'NOT_BOUND', which the Worker does not have/;
+    const logged = /API key 'unbound' names the rate limit binding 'NOT_BOUND', which the Worker does not have/;
     for (let i = 0; i < 40 && !logged.test(server.output()); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(server.output(), logged);
+  });
+
+  test('rate limits without the binding: a Durable Object counts exactly, per key, in one window', async () => {
+    // Four requests a minute: the fifth in a window is refused. A window may end midway, so
+    // count the 200s before the first 429 (4 in one window, at most 8 across two).
+    const answers = [];
+    while (answers.length < 10 && answers.at(-1)?.status !== 429) answers.push(await infer({ key: KEYS.counted }));
+    const statuses = answers.map((r) => r.status);
+    const refused = answers.at(-1);
+    assert.equal(refused.status, 429, String(statuses));
+    assert.ok(
+      statuses.slice(0, -1).every((s) => s === 200) && statuses.length >= 5 && statuses.length <= 9,
+      String(statuses),
+    );
+    assert.match(
+      refused.json.error,
+      /^rate limit reached: 'counted' made more requests than the limit 'COUNTED' allows in 60 s/,
+    );
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.equal((await infer({ key: KEYS.predict })).status, 200, 'another key is not limited');
+    const metrics = (await call('/metrics', { key: KEYS.metrics })).text;
+    assert.match(
+      metrics,
+      /^edgeinfer_rate_limited_total\{limit="COUNTED",principal="counted",isolate="[^"]+"\} [1-9]/m,
+    );
   });
 
   test('API keys: none, wrong, each scope, admin', async () => {

@@ -15,6 +15,10 @@ import { Model } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
 import { MODELS } from './models.js';
 
+// The Durable Object rate limits count in where the account has no Rate Limiting binding
+// (RATE_LIMIT_REQUESTS in wrangler.toml).
+export { RateLimiter } from 'edgeinfer/server';
+
 export default createHandler({
   models: MODELS.map(({ bytes, r2, reference, publicKey, guard, ...m }) => ({
     ...m,
