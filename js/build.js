@@ -144,7 +144,8 @@ export async function predict(feeds) {
 
 /**
  * Builds the bundle files for `model` (a path) into `out`; `reference` is the drift
- * reference's JSON text, if any; `guard` the input guard loads apply (the `guard` load option); `simd` the build of the core the bundle carries
+ * reference's JSON text, if any; `guard` the input guard loads apply (as the `guard` load
+ * option takes it); `simd` the build of the core the bundle carries
  * (js/variant.js): simd128 runs everywhere, relaxed-simd only where the engine has it;
  * `threads` carries the threads build instead (relaxed SIMD, shared memory), which predicts
  * on several threads in Node and cross-origin isolated pages and runs nowhere else.
