@@ -1,7 +1,8 @@
 // What monitoring costs: mlp_tabular at batch 1 (the smallest prediction, where a fixed cost
 // per call shows most) with monitoring off, on as loaded by default (metrics, ids, the
-// feedback ring, prediction drift), and on with a reference (drift of all 32 features) and
-// prediction logs sampled at 1% into the buffer. Many short rounds alternate between the
+// feedback ring, prediction drift), on with a reference (drift of all 32 features), with an
+// input guard clipping against that reference too, and with the reference and prediction
+// logs sampled at 1% into the buffer. Many short rounds alternate between the
 // variants, and the overhead is the median of each round's ratio to the round's "off", so
 // that load from other work on the machine falls on all of them alike.
 //   node bench/monitoring.mjs [--rounds N] [--seconds S]
@@ -21,6 +22,8 @@ export async function monitoringOverhead({ rounds = 30, seconds = 0.2 } = {}) {
   const variants = {
     'monitoring off': { monitoring: false },
     'monitoring on (default)': {},
+    'on, with a reference': { reference },
+    'on, with a reference and a guard (clip)': { reference, guard: 'clip' },
     'on, with a reference and logs at 1%': { reference, monitoring: { log: { sampleRate: 0.01 } } },
   };
   const models = {};

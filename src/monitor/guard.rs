@@ -277,6 +277,7 @@ impl Guard {
         let mut findings = Vec::new();
         let mut first: Option<Error> = None;
         let clip = self.options.mode == GuardMode::Clip;
+        let refuse = self.options.mode == GuardMode::Refuse;
         for g in &mut self.features {
             let Some(view) = layout.values(g.feature, feeds) else { continue };
             let mut found = [0usize; 4];
@@ -288,7 +289,8 @@ impl Guard {
                 if clip && matches!(v, Violation::Below | Violation::Above) {
                     moved.push(row);
                 }
-                if first.is_none() {
+                // The message is made only where it will be the answer.
+                if refuse && first.is_none() {
                     first = Some(g.refusal(&self.names[g.feature], &layout.features[g.feature].input, row, value));
                 }
             }
@@ -313,11 +315,11 @@ impl Guard {
             self.flagged_calls += 1;
         }
         match first {
-            Some(e) if self.options.mode == GuardMode::Refuse => {
+            Some(e) => {
                 self.refused_calls += 1;
                 (findings, Err(e))
             }
-            _ => (findings, Ok(())),
+            None => (findings, Ok(())),
         }
     }
 
