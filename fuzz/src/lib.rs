@@ -122,8 +122,8 @@ static LOADED: LazyLock<Vec<Mutex<MonitoredModel>>> = LazyLock::new(|| {
 /// 0 (or "0") is outside it, so the guard clips, refuses or flags nearly every call.
 fn guarded(bytes: &[u8], mode: GuardMode) -> MonitoredModel {
     let load = || Model::load(bytes, &options()).expect("a fixture loads");
-    let zeros = zero_feeds(&load()).expect("fixtures have small inputs");
     let mut plain = MonitoredModel::new(load(), MonitorOptions::default()).expect("monitoring a fixture");
+    let zeros = zero_feeds(plain.model()).expect("fixtures have small inputs");
     let reference = plain.build_reference(zeros).expect("a fixture's zeros make a reference");
     let monitoring = MonitorOptions {
         reference: Some(reference),

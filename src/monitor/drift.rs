@@ -253,21 +253,8 @@ impl DriftMonitor {
         if self.features.is_empty() {
             return;
         }
-        // Features of one input (the columns of a matrix) share one look-up of its feed.
-        let mut views = Vec::with_capacity(self.features.len());
-        let mut last: Option<(&str, super::features::FeatureValues)> = None;
-        for (_, i) in &self.features {
-            let Some(feature) = layout.features.get(*i) else { return };
-            let view = match last {
-                Some((input, view)) if input == feature.input => view.with_column(feature.column),
-                _ => match layout.values(*i, feeds) {
-                    Some(view) => view,
-                    None => return,
-                },
-            };
-            last = Some((&feature.input, view));
-            views.push(view);
-        }
+        let views: Option<Vec<_>> = layout.views(self.features.iter().map(|(_, i)| *i), feeds).collect();
+        let Some(views) = views else { return };
         let rows = views.first().map_or(0, |v| v.rows);
         if views.iter().any(|v| v.rows != rows) {
             return;

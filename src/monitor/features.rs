@@ -174,6 +174,25 @@ impl FeatureLayout {
         Some(FeatureValues { values: &feed.tensor.values, rows, width: f.width, column: f.column, half })
     }
 
+    /// The values of each of `features` (indices into the layout), as `values` gives them;
+    /// consecutive columns of one input share one look-up of its feed.
+    pub fn views<'a>(
+        &self,
+        features: impl IntoIterator<Item = usize>,
+        feeds: &'a [(String, Feed)],
+    ) -> impl Iterator<Item = Option<FeatureValues<'a>>> {
+        let mut last: Option<(&str, FeatureValues<'a>)> = None;
+        features.into_iter().map(move |i| {
+            let feature = self.features.get(i)?;
+            let view = match last {
+                Some((input, view)) if input == feature.input => view.with_column(feature.column),
+                _ => self.values(i, feeds)?,
+            };
+            last = Some((&feature.input, view));
+            Some(view)
+        })
+    }
+
     /// Which feature each of `names` is: by name, or, when none matches and there are as
     /// many names as features, by position (a CSV with its own header for an unnamed
     /// `[batch, F]` input).

@@ -165,6 +165,21 @@ pub struct FeatureViolations {
     pub unknown_category: u64,
 }
 
+impl FeatureViolations {
+    /// Each kind's name, as `Violation::name` spells it, and its count.
+    pub fn by_kind(&self) -> [(&'static str, u64); 4] {
+        VIOLATIONS.map(|kind| {
+            let n = match kind {
+                Violation::Below => self.below,
+                Violation::Above => self.above,
+                Violation::Missing => self.missing,
+                Violation::UnknownCategory => self.unknown_category,
+            };
+            (kind.name(), n)
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuardStats {
@@ -184,8 +199,6 @@ pub struct GuardStats {
 pub struct Guard {
     options: GuardOptions,
     features: Vec<Guarded>,
-    names: Vec<String>,
-    unguarded: Vec<String>,
     calls: u64,
     flagged_calls: u64,
     refused_calls: u64,
@@ -247,26 +260,7 @@ impl Guard {
             };
             features.push(Guarded { feature, rule, missing_allowed, counts: [0; 4] });
         }
-        let guarded: HashSet<usize> = features.iter().map(|g| g.feature).collect();
-        let unguarded = (0..layout.features.len())
-            .filter(|i| !guarded.contains(i))
-            .map(|i| layout.features[i].name.clone())
-            .collect();
-        let names = layout.features.iter().map(|f| f.name.clone()).collect();
-        Ok(Some(Guard {
-            options,
-            features,
-            names,
-            unguarded,
-            calls: 0,
-            flagged_calls: 0,
-            refused_calls: 0,
-            clipped_values: 0,
-        }))
-    }
-
-    pub fn mode(&self) -> GuardMode {
-        self.options.mode
+        Ok(Some(Guard { options, features, calls: 0, flagged_calls: 0, refused_calls: 0, clipped_values: 0 }))
     }
 
     /// Checks a call's feeds, clipping them in `clip` mode. Returns what it found and, in
@@ -278,8 +272,13 @@ impl Guard {
         let mut first: Option<Error> = None;
         let clip = self.options.mode == GuardMode::Clip;
         let refuse = self.options.mode == GuardMode::Refuse;
-        for g in &mut self.features {
-            let Some(view) = layout.values(g.feature, feeds) else { continue };
+        // The feeds are read first, and counted and clipped once reading is done: what each
+        // guarded feature (by index) had of each kind, with whether its values are float16
+        // bits and the rows to clip.
+        let mut found_by: Vec<(usize, [usize; 4], bool, Vec<usize>)> = Vec::new();
+        for (index, view) in layout.views(self.features.iter().map(|g| g.feature), feeds).enumerate() {
+            let Some(view) = view else { continue };
+            let g = &self.features[index];
             let mut found = [0usize; 4];
             let mut moved = Vec::new();
             for row in 0..view.rows {
@@ -291,23 +290,26 @@ impl Guard {
                 }
                 // The message is made only where it will be the answer.
                 if refuse && first.is_none() {
-                    first = Some(g.refusal(&self.names[g.feature], &layout.features[g.feature].input, row, value));
+                    let feature = &layout.features[g.feature];
+                    first = Some(g.refusal(&feature.name, &feature.input, row, value));
                 }
             }
-            let half = view.half();
-            for (kind, n) in VIOLATIONS.iter().zip(found) {
-                if n > 0 {
-                    g.counts[*kind as usize] += n as u64;
-                    findings.push(Finding { feature: self.names[g.feature].clone(), kind: kind.name(), rows: n });
-                }
+            if found != [0; 4] {
+                found_by.push((index, found, view.half(), moved));
             }
-            if let (Rule::Range { lo, hi, .. }, false) = (&g.rule, moved.is_empty()) {
-                let feature = &layout.features[g.feature];
-                let Some((_, feed)) = feeds.iter_mut().find(|(n, _)| *n == feature.input) else { continue };
-                for row in moved {
-                    if clamp(&mut feed.tensor.values, row * feature.width + feature.column, *lo, *hi, half) {
-                        self.clipped_values += 1;
-                    }
+        }
+        for (index, found, half, moved) in found_by {
+            let g = &mut self.features[index];
+            let feature = &layout.features[g.feature];
+            for (kind, n) in VIOLATIONS.iter().zip(found).filter(|(_, n)| *n > 0) {
+                g.counts[*kind as usize] += n as u64;
+                findings.push(Finding { feature: feature.name.clone(), kind: kind.name(), rows: n });
+            }
+            let (Rule::Range { lo, hi, .. }, false) = (&g.rule, moved.is_empty()) else { continue };
+            let Some((_, feed)) = feeds.iter_mut().find(|(n, _)| *n == feature.input) else { continue };
+            for row in moved {
+                if clamp(&mut feed.tensor.values, row * feature.width + feature.column, *lo, *hi, half) {
+                    self.clipped_values += 1;
                 }
             }
         }
@@ -323,7 +325,9 @@ impl Guard {
         }
     }
 
-    pub fn stats(&self) -> GuardStats {
+    /// Its counters; `layout` is the one it guards, which names the features.
+    pub fn stats(&self, layout: &FeatureLayout) -> GuardStats {
+        let guarded: HashSet<usize> = self.features.iter().map(|g| g.feature).collect();
         GuardStats {
             mode: self.options.mode,
             margin: self.options.margin,
@@ -335,14 +339,17 @@ impl Guard {
                 .features
                 .iter()
                 .map(|g| FeatureViolations {
-                    feature: self.names[g.feature].clone(),
+                    feature: layout.features[g.feature].name.clone(),
                     below: g.counts[Violation::Below as usize],
                     above: g.counts[Violation::Above as usize],
                     missing: g.counts[Violation::Missing as usize],
                     unknown_category: g.counts[Violation::UnknownCategory as usize],
                 })
                 .collect(),
-            unguarded: self.unguarded.clone(),
+            unguarded: (0..layout.features.len())
+                .filter(|i| !guarded.contains(i))
+                .map(|i| layout.features[i].name.clone())
+                .collect(),
         }
     }
 }
@@ -473,12 +480,12 @@ mod tests {
         let kinds: Vec<(&str, &str, usize)> = found.iter().map(|x| (x.feature.as_str(), x.kind, x.rows)).collect();
         // income had a missing value in training, so its NaN passes.
         assert_eq!(kinds, [("age", "below", 1), ("age", "above", 1), ("country", "unknown_category", 1)]);
-        let stats = g.stats();
+        let stats = g.stats(&layout());
         assert_eq!((stats.calls, stats.flagged_calls, stats.refused_calls), (1, 1, 0));
         assert_eq!(stats.features[0].above, 1);
         assert!(stats.unguarded.is_empty());
         assert!(check(&mut g, &mut feeds(vec![50.0, 1.5], &["DE"])).unwrap().is_empty());
-        assert_eq!(g.stats().flagged_calls, 1);
+        assert_eq!(g.stats(&layout()).flagged_calls, 1);
     }
 
     #[test]
@@ -493,7 +500,7 @@ mod tests {
         assert!(err.contains("'JP'") && err.contains("DE, FR"), "{err}");
         let err = check(&mut g, &mut feeds(vec![f32::NAN, 1.0], &["FR"])).unwrap_err().to_string();
         assert!(err.contains("feature 'age' is NaN"), "{err}");
-        assert_eq!(g.stats().refused_calls, 3);
+        assert_eq!(g.stats(&layout()).refused_calls, 3);
         assert!(check(&mut g, &mut feeds(vec![50.0, 1.0], &["FR"])).is_ok());
     }
 
@@ -504,7 +511,7 @@ mod tests {
         let found = check(&mut g, &mut f).unwrap();
         assert_eq!(f[0].1.tensor.values, Values::Float32(vec![130.0, 1.0, 10.0, 1.0, 70.0, 1.0]));
         assert_eq!(found.len(), 3, "{found:?}");
-        assert_eq!(g.stats().clipped_values, 2);
+        assert_eq!(g.stats(&layout()).clipped_values, 2);
         // Integers are clipped to integers within the range; plain numbers as they are.
         let mut ints = Values::Int64(vec![-50]);
         assert!(clamp(&mut ints, 0, -0.5, 9.5, false));
@@ -549,7 +556,7 @@ mod tests {
         let mut partial = reference();
         partial.features.pop();
         let g = Guard::new(GuardOptions::default(), &layout(), Some(&partial)).unwrap().unwrap();
-        assert_eq!(g.stats().unguarded, ["country"]);
+        assert_eq!(g.stats(&layout()).unguarded, ["country"]);
         // Feeds of the wrong shape are left for the model to refuse.
         let mut g = guard(GuardMode::Refuse);
         let mut wrong = feeds(vec![500.0], &["FR"]);

@@ -498,7 +498,7 @@ impl Monitor {
                 sampled_out: self.log.sampled_out,
                 queued,
             },
-            guard: self.guard.as_ref().map(Guard::stats),
+            guard: self.guard.as_ref().map(|g| g.stats(&self.layout)),
         }
     }
 
@@ -538,7 +538,7 @@ impl Monitor {
             feedback_rows: self.feedback.rows,
             logs_written: self.log.written,
             logs_dropped: self.log.dropped,
-            guard: self.guard.as_ref().map(Guard::stats),
+            guard: self.guard.as_ref().map(|g| g.stats(&self.layout)),
         };
         Ok(prometheus::render(&sections, labels))
     }

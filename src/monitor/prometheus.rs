@@ -160,12 +160,7 @@ pub fn render(s: &Sections, labels: &[(String, String)]) -> String {
             "Feature values outside what the model was trained on, by feature and kind.",
         );
         for v in &g.features {
-            for (kind, n) in [
-                ("below", v.below),
-                ("above", v.above),
-                ("missing", v.missing),
-                ("unknown_category", v.unknown_category),
-            ] {
+            for (kind, n) in v.by_kind() {
                 f.sample("edgeinfer_guard_violations_total", &[("feature", &v.feature), ("kind", kind)], n as f64);
             }
         }
