@@ -14,6 +14,7 @@ import { nest, shapeOf } from './nested.js';
 import { parsePredictRequest } from './server/instances.js';
 import { defaultThreads, runBatch } from './batch.js';
 import { TableError, instanceLayout } from './table.js';
+import { CompareError, checkGates, compareModels, formatReport } from './compare.js';
 
 /** Each command: what it takes (node:util parseArgs options) and its usage. */
 const SPECS = {
@@ -135,6 +136,30 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
     scaffolded file's. --package sets the project's edgeinfer dependency (a version
     range, a tarball, a directory: what npm install takes).`,
   },
+  compare: {
+    multiple: true,
+    options: {
+      csv: { type: 'string' },
+      label: { type: 'string' },
+      task: { type: 'string' },
+      metric: { type: 'string' },
+      'max-regression': { type: 'string' },
+      min: { type: 'string', multiple: true },
+      max: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      'public-key': { type: 'string' },
+    },
+    usage: `edgeinfer compare BASE CANDIDATE --csv holdout.csv --label COLUMN [--task classification|regression]
+                [--metric NAME] [--max-regression 0.01] [--min METRIC=VALUE]... [--max METRIC=VALUE]...
+                [--json] [--public-key NAME.pub]
+    Score two models or bundles on the same labelled CSV (the features by name, as batch
+    reads them, and the true class or value in column COLUMN) and print their metrics side
+    by side (classification: accuracy, macro F1, ROC AUC, F1 per class; regression: MAE,
+    RMSE, R²), how often they agree and their latency. Exit 1 when the candidate's main
+    metric (accuracy or MAE, or --metric) is worse than the base's by more than
+    --max-regression of it (default 0.01, so 1%), or misses a --min or --max bound; rows
+    a model refuses are left out and counted. --json prints the report and gates as JSON.`,
+  },
   reference: {
     options: { out: { type: 'string', short: 'o' }, model: { type: 'string' }, categorical: { type: 'string' } },
     usage: `edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
@@ -157,8 +182,8 @@ Options:
   -h, --help     this help (or a command's: edgeinfer build --help)
   --version      the version of edgeinfer
 
-Exit codes: 0 success, 1 the model, bundle or input was refused, 2 bad usage, 3 a batch
-finished with rows rejected.`;
+Exit codes: 0 success, 1 the model, bundle or input was refused (or compare's candidate
+failed a gate), 2 bad usage, 3 a batch finished with rows rejected.`;
 
 class UsageError extends Error {}
 
@@ -504,6 +529,53 @@ const COMMANDS = {
       `reference of ${reference.rows} rows: ${kinds.filter((k) => k === 'numeric').length} numeric and ${kinds.filter((k) => k === 'categorical').length} categorical features${reference.prediction ? ', and the predictions' : ''}${flags.out ? ` in ${flags.out}` : ''}`,
     );
     return 0;
+  },
+
+  async compare(paths, flags) {
+    if (paths.length !== 2) throw new UsageError(`compare takes BASE and CANDIDATE, got ${paths.length} files`);
+    if (!flags.csv || !flags.label) throw new UsageError('compare needs --csv FILE and --label COLUMN');
+    if (flags.task !== undefined && !['classification', 'regression'].includes(flags.task))
+      throw new UsageError(`--task is classification or regression, got '${flags.task}'`);
+    const share = flags['max-regression'];
+    if (share !== undefined && !/^\d+(\.\d+)?$/.test(share))
+      throw new UsageError(`--max-regression is a number of at least 0, got '${share}'`);
+    const bounds = (name) =>
+      (flags[name] ?? []).map((g) => {
+        const m = /^([a-z0-9]+)=(-?\d+(\.\d+)?)$/.exec(g);
+        if (!m) throw new UsageError(`--${name} is METRIC=NUMBER, got '${g}'`);
+        return [m[1], Number(m[2])];
+      });
+    const [header, ...rows] = parseCsv(
+      await readFile(flags.csv, 'utf8').catch((e) => Promise.reject(new FileError(flags.csv, e))),
+    );
+    if (!header) throw new UsageError(`${flags.csv}: expected a header row`);
+    const [base, candidate] = [
+      await loadModel(paths[0], flags['public-key']),
+      await loadModel(paths[1], flags['public-key']),
+    ];
+    let report, gates;
+    try {
+      report = await compareModels({
+        base,
+        candidate,
+        names: paths.map((p) => basename(p)),
+        header: header.map((h) => h.trim()),
+        rows,
+        label: flags.label,
+        task: flags.task,
+      });
+      gates = checkGates(report, {
+        metric: flags.metric,
+        maxRegression: share === undefined ? undefined : Number(share),
+        min: bounds('min'),
+        max: bounds('max'),
+      });
+    } catch (e) {
+      if (e instanceof CompareError) throw new UsageError(`${flags.csv}: ${e.message}`);
+      throw e;
+    }
+    console.log(flags.json ? JSON.stringify({ ...report, gates }, null, 2) : formatReport(report, gates, flags.csv));
+    return gates.every((g) => g.passed) ? 0 : 1;
   },
 
   async batch([path], flags) {

@@ -585,6 +585,20 @@ def bad_models(f):
         f.bad_model(f"{kind}_input", m, ["input 'M'", kind, "tensors"], code="E_UNSUPPORTED_OP")
 
 
+def holdouts(out, d):
+    """Labelled tables for `edgeinfer compare` (tests/js/compare.test.mjs): the samples the
+    iris and diabetes models above were fitted on, features then the label, as CSV."""
+    for name, columns, label in [
+        ("iris", ["sepal_length", "sepal_width", "petal_length", "petal_width"], "species"),
+        ("diabetes", ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"], "progression"),
+    ]:
+        X, y = d[name]
+        lines = [",".join([*columns, label])]
+        lines += [",".join([*(f"{v:.9g}" for v in row), f"{t:g}"]) for row, t in zip(X, y)]
+        with open(os.path.join(out, f"{name}_holdout.csv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
 def main():
     f = Fixtures.fresh("ml")
     rng = np.random.default_rng(20261125)
@@ -596,6 +610,7 @@ def main():
     svms(f, d)
     bad_models(f)
     f.finish()
+    holdouts(f.out, d)
     print(f"{f.count} cases, {len(f.bad_models)} malformed models, {len(f.bad_inputs)} refused inputs in {f.out}")
 
 
