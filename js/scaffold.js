@@ -17,6 +17,14 @@ export function modelName(path) {
 
 const isBundle = (path) => /\.wasm$/i.test(path);
 
+/** The deployed traffic policies, empty: models.js's last lines. */
+const TRAFFIC_TEMPLATE = `// Which version answers requests that name none, per model (default: the latest):
+// { name: { production: '1', candidate: '2', canary: 10, shadow: 25, sticky: 'header:x-user-id' } }.
+// With a KV namespace bound as TRAFFIC (wrangler.toml), PUT /v2/models/{name}/traffic changes
+// them at run time.
+export const TRAFFIC = {};
+`;
+
 /**
  * Writes the project into `out` (which must be empty unless `force`). Models are ONNX files
  * or bundles (`edgeinfer build`'s NAME.wasm, served under their manifest's name and version,
@@ -51,15 +59,21 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     const manifest = model.manifest;
     model.dispose();
     const name = modelName(manifest?.name ?? path);
-    if (entries.some((e) => e.name === name)) throw new Error(`two models would be named '${name}'`);
+    const version = manifest?.version ?? '1';
+    if (entries.some((e) => e.name === name && e.version === version))
+      throw new Error(`two models would be named '${name}', version ${version}`);
+    // Its files' names and identifier: the name, and the version where several share it.
+    const id = entries.some((e) => e.name === name) ? `${name}_v${version.replace(/[^A-Za-z0-9_]/g, '_')}` : name;
+    if (entries.some((e) => e.id === id)) throw new Error(`two models would have the files of '${id}'`);
     entries.push({
       name,
+      id,
       path,
       bundle,
       sha256: createHash('sha256')
         .update(await readFile(path))
         .digest('hex'),
-      version: manifest?.version ?? '1',
+      version,
       referencePath: reference ? referencePath : null,
     });
   }
@@ -67,10 +81,10 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
   await mkdir(join(out, 'models'), { recursive: true });
   // A bundle is data here, not code: `.bundle`, so that wrangler's rule for compiled wasm
   // (the runtime's) leaves it alone.
-  const file = (e) => `${e.name}.${e.bundle ? 'bundle' : 'onnx'}`;
+  const file = (e) => `${e.id}.${e.bundle ? 'bundle' : 'onnx'}`;
   for (const e of entries) {
     await copyFile(e.path, join(out, 'models', file(e)));
-    if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.name}.reference.json`));
+    if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.id}.reference.json`));
   }
   const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(
     /^name = .*$/m,
@@ -84,18 +98,18 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
   const imports = entries
     .map((e) =>
       [
-        ...(r2 ? [] : [`import ${e.name} from '../models/${file(e)}';`]),
-        ...(e.referencePath ? [`import ${e.name}_reference from '../models/${e.name}.reference.json';`] : []),
+        ...(r2 ? [] : [`import ${e.id} from '../models/${file(e)}';`]),
+        ...(e.referencePath ? [`import ${e.id}_reference from '../models/${e.id}.reference.json';`] : []),
       ].join('\n'),
     )
     .join('\n');
   const list = entries
     .map((e) => {
       const extra = [
-        e.referencePath && `reference: ${e.name}_reference`,
+        e.referencePath && `reference: ${e.id}_reference`,
         e.bundle && publicKey && 'publicKey: PUBLIC_KEY',
       ].filter(Boolean);
-      const source = r2 ? `r2: { key: '${file(e)}', sha256: '${e.sha256}' }` : `bytes: ${e.name}`;
+      const source = r2 ? `r2: { key: '${file(e)}', sha256: '${e.sha256}' }` : `bytes: ${e.id}`;
       return `  { name: '${e.name}', version: ${JSON.stringify(e.version)}, ${source}${extra.map((x) => `, ${x}`).join('')} },`;
     })
     .join('\n');
@@ -106,7 +120,7 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
       : '';
   await writeFile(
     join(out, 'src/models.js'),
-    `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n`,
+    `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n\n${TRAFFIC_TEMPLATE}`,
   );
   const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   const pkg = {
@@ -137,5 +151,5 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics'] }])}'\n`,
   );
   await writeFile(join(out, '.gitignore'), 'node_modules/\n.wrangler/\n.dev.vars\n');
-  return { out, models: entries.map((e) => e.name), devKey };
+  return { out, models: [...new Set(entries.map((e) => e.name))], devKey };
 }

@@ -58,6 +58,10 @@ export interface ServerSettings {
    * names the namespace's binding instead.
    */
   RATE_LIMIT_REQUESTS?: string | number;
+  /** The KV namespace binding traffic policies live in (default TRAFFIC). */
+  TRAFFIC_KV?: string;
+  /** How old (1 to 30 s, default 10) an isolate's copy of a policy gets before it reads KV again. */
+  TRAFFIC_REFRESH_SECONDS?: string | number;
 }
 
 /**
@@ -70,6 +74,20 @@ export declare class RateLimiter {
     storage: { get(key: string): Promise<unknown>; put(key: string, value: unknown): Promise<void> };
   });
   fetch(request: Request): Promise<Response>;
+}
+
+/** Which version of a model answers requests that name none, and how a candidate is tried. */
+export interface TrafficPolicy {
+  /** The version that answers (default: the latest). */
+  production?: string;
+  /** The version a canary share of callers gets, and shadow traffic runs on. */
+  candidate?: string | null;
+  /** Percent (0 to 100) of callers, by their sticky key, the candidate answers (default 0). */
+  canary?: number;
+  /** Percent (0 to 100) of production's requests the candidate also runs on, after the response (default 0). */
+  shadow?: number;
+  /** Whose requests stay together: 'principal' (API key name or JWT sub; the default) or 'header:NAME'. */
+  sticky?: 'principal' | `header:${string}`;
 }
 
 export declare function createHandler(config: {
@@ -87,6 +105,11 @@ export declare function createHandler(config: {
    * again when next asked for; then only a model bigger than the budget is refused.
    */
   memory?: { budget: number; over?: 'refuse' | 'evict' };
+  /**
+   * Per model name, which version answers requests that name none (default: the latest). A
+   * KV namespace bound as TRAFFIC_KV says overrides it, changed by PUT /v2/models/{name}/traffic.
+   */
+  traffic?: Record<string, TrafficPolicy>;
   settings?: ServerSettings;
 }): {
   fetch(

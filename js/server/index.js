@@ -9,6 +9,7 @@ import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
 import { rateLimit } from './rate-limit.js';
+import { Shadows, Traffic } from './traffic.js';
 
 export { readFromR2 } from './r2.js';
 export { RateLimiter } from './rate-limiter.js';
@@ -31,6 +32,8 @@ const CORS_HEADERS = 'authorization, content-type, inference-header-content-leng
 export function createHandler(config) {
   const metrics = new HttpMetrics();
   const models = new ModelSet(config?.models, metrics, config?.loading, config?.memory);
+  const traffic = new Traffic(config?.traffic, models.entries);
+  const shadows = new Shadows();
   return {
     async fetch(request, env = {}, context = undefined) {
       const started = performance.now();
@@ -63,7 +66,19 @@ export function createHandler(config) {
             authorize(who, GROUPS[route.group]);
           }
           await rateLimit(request, env, settings, who, who === ANONYMOUS, metrics);
-          response = await route.handle({ request, params, models: lease, settings, metrics, env, waitUntil, who });
+          response = await route.handle({
+            request,
+            params,
+            models: lease,
+            lease: () => models.lease(),
+            traffic,
+            shadows,
+            settings,
+            metrics,
+            env,
+            waitUntil,
+            who,
+          });
         }
       } catch (e) {
         response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));
@@ -90,7 +105,7 @@ function withCors(request, response, origins) {
   const headers = new Headers(response.headers);
   headers.set('access-control-allow-origin', origins.includes('*') ? '*' : origin);
   headers.append('vary', 'Origin');
-  headers.set('access-control-expose-headers', 'inference-header-content-length');
+  headers.set('access-control-expose-headers', 'inference-header-content-length, edgeinfer-model-version');
   if (request.method === 'OPTIONS') {
     headers.set('access-control-allow-methods', 'GET, POST, OPTIONS');
     headers.set('access-control-allow-headers', CORS_HEADERS);

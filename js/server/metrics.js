@@ -17,7 +17,8 @@ export function isolateId() {
 }
 
 const label = (v) => String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-const labels = (o) =>
+/** Prometheus labels from an object, values escaped. */
+export const labels = (o) =>
   `{${Object.entries(o)
     .map(([k, v]) => `${k}="${label(v)}"`)
     .join(',')}}`;

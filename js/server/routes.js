@@ -3,6 +3,7 @@
 import { HttpError, json, readBody, parseJson, parseJsonBytes, fromModelError } from './http.js';
 import { modelMetadata, modelStatistics, parseInferRequest, inferResponse } from './v2.js';
 import { isolateId } from './metrics.js';
+import { compareOutputs, route } from './traffic.js';
 import { splitBody } from './binary.js';
 import { parsePredictRequest, predictResponse } from './instances.js';
 import {
@@ -18,18 +19,52 @@ import {
 /** The v2 server metadata; its version is the package's (checked by tests/js/contracts.test.mjs). */
 export const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] };
 
-async function predict(ctx, entry, feeds) {
+/**
+ * Predicts with `entry`; under a traffic `policy` that shadows, production's answer is also
+ * asked of the candidate on that share of requests, after the response.
+ */
+async function predict(ctx, entry, feeds, policy = null) {
   configureLogs(entry, ctx.settings);
   entry.lastInference = Date.now();
   try {
+    const started = performance.now();
     const outputs = await entry.model.predict(feeds);
+    const seconds = (performance.now() - started) / 1000;
     rememberOwner(entry, predictionId(outputs), ctx.who);
+    if (policy?.candidate && entry.version === policy.production && Math.random() * 100 < policy.shadow)
+      shadow(ctx, entry, policy.candidate, feeds, outputs, seconds);
     return outputs;
   } catch (e) {
     throw fromModelError(e);
   } finally {
     shipLogs(entry, ctx);
   }
+}
+
+/**
+ * Runs the `candidate` version on the feeds production answered, once the response is on its
+ * way (a timer, kept alive by `waitUntil`), and records how the two compare. Its failures are
+ * counted and logged, never the caller's.
+ */
+function shadow(ctx, entry, candidate, feeds, outputs, seconds) {
+  const run = new Promise((resolve) => setTimeout(resolve, 0)).then(async () => {
+    const lease = ctx.lease();
+    try {
+      const other = await lease.get(entry.name, candidate);
+      const started = performance.now();
+      const answer = await other.model.predict(feeds);
+      const took = (performance.now() - started) / 1000;
+      ctx.shadows.record(entry.name, entry.version, candidate, compareOutputs(outputs, answer), seconds, took);
+    } catch (e) {
+      ctx.shadows.failed(entry.name, entry.version, candidate);
+      console.warn(
+        `edgeinfer: shadow request to model '${entry.name}' version ${candidate} failed: ${e?.code ?? 'error'}: ${e?.message ?? e}`,
+      );
+    } finally {
+      lease.release();
+    }
+  });
+  ctx.waitUntil?.(run);
 }
 
 /** Calls the model's monitoring, with its errors as HTTP errors. */
@@ -48,7 +83,33 @@ async function jsonBody(ctx) {
 /** Whether the caller may learn which models exist (the metadata group's scope). */
 const canSee = (who) => who.scopes.has('predict') || who.scopes.has('admin');
 
-const model = (ctx) => ctx.models.get(ctx.params.name, ctx.params.version, canSee(ctx.who));
+/** The traffic policy of the model a request names (404 first for a model not served). */
+async function policyOf(ctx, name) {
+  ctx.models.find(name, undefined, canSee(ctx.who));
+  return (await ctx.traffic.current(name, ctx.env, ctx.settings)).policy;
+}
+
+/** The model a request names: its version, else the traffic policy's production one, else the latest. */
+const model = async (ctx) =>
+  ctx.models.get(
+    ctx.params.name,
+    ctx.params.version ?? (await policyOf(ctx, ctx.params.name))?.production,
+    canSee(ctx.who),
+  );
+
+/**
+ * The model a prediction goes to: the version it names, else the one the traffic policy
+ * routes this caller to (a canary's candidate, or production), else the latest; and the
+ * policy, for shadowing.
+ */
+async function routed(ctx, name, version) {
+  if (version !== undefined) return { entry: await ctx.models.get(name, version, canSee(ctx.who)), policy: null };
+  const policy = await policyOf(ctx, name);
+  return { entry: await ctx.models.get(name, route(name, policy, ctx.request, ctx.who), canSee(ctx.who)), policy };
+}
+
+/** Which version answered, for callers of either protocol. */
+const answeredBy = (entry) => ({ 'edgeinfer-model-version': entry.version });
 
 /** The path of one of edgeinfer's own monitoring reports: /v2/models/{name}[/versions/{v}]/monitoring/{what}. */
 const monitoringPath = (what) =>
@@ -64,6 +125,17 @@ function statisticsEntries(ctx) {
   const entry = ctx.models.find(name, version, canSee(ctx.who));
   return version === undefined ? ctx.models.entries.filter((e) => e.name === entry.name) : [entry];
 }
+
+const versionsOf = (ctx, name) => ctx.models.entries.filter((e) => e.name === name).map((e) => e.version);
+
+/** A model's traffic policy as GET and PUT /v2/models/{name}/traffic answer. */
+const trafficBody = (ctx, name, policy, source) => ({
+  model_name: name,
+  versions: versionsOf(ctx, name),
+  policy,
+  source,
+  refresh_seconds: ctx.settings.traffic.refreshSeconds,
+});
 
 export const ROUTES = [
   {
@@ -116,7 +188,7 @@ export const ROUTES = [
     path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?$/,
     handle: async (ctx) => {
       const entry = await model(ctx);
-      return json(modelMetadata(entry, entry.model));
+      return json(modelMetadata(entry, entry.model, versionsOf(ctx, entry.name)));
     },
   },
   {
@@ -125,7 +197,7 @@ export const ROUTES = [
     method: 'POST',
     path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/infer$/,
     handle: async (ctx) => {
-      const entry = await model(ctx);
+      const { entry, policy } = await routed(ctx, ctx.params.name, ctx.params.version);
       const bytes = await readBody(ctx.request, ctx.settings.limits.maxBodyBytes);
       const headerLength = ctx.request.headers.get('inference-header-content-length');
       let body, tail;
@@ -137,14 +209,15 @@ export const ROUTES = [
         tail = parts.tail;
       }
       const { id, feeds, selected, binary } = parseInferRequest(body, entry.model, ctx.settings.limits, tail);
-      const outputs = await predict(ctx, entry, feeds);
+      const outputs = await predict(ctx, entry, feeds, policy);
       const response = inferResponse(entry, id, outputs, selected, binary, predictionId(outputs));
-      if (!response.chunks.length) return json(response.json);
+      if (!response.chunks.length) return json(response.json, 200, answeredBy(entry));
       const header = new TextEncoder().encode(JSON.stringify(response.json));
       return new Response(new Blob([header, ...response.chunks]), {
         headers: {
           'content-type': 'application/octet-stream',
           'inference-header-content-length': String(header.length),
+          ...answeredBy(entry),
         },
       });
     },
@@ -162,11 +235,11 @@ export const ROUTES = [
       if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version)) {
         throw new HttpError(400, "'version' must be a string or a number");
       }
-      const entry = await ctx.models.get(name, version === undefined ? undefined : String(version), canSee(ctx.who));
+      const { entry, policy } = await routed(ctx, name, version === undefined ? undefined : String(version));
       const { kind, feeds } = parsePredictRequest(body, entry.layout, ctx.settings.limits);
-      const outputs = await predict(ctx, entry, feeds);
+      const outputs = await predict(ctx, entry, feeds, policy);
       const id = predictionId(outputs);
-      return json({ ...predictResponse(kind, outputs), ...(id !== undefined ? { id } : {}) });
+      return json({ ...predictResponse(kind, outputs), ...(id !== undefined ? { id } : {}) }, 200, answeredBy(entry));
     },
   },
   {
@@ -175,8 +248,13 @@ export const ROUTES = [
     method: 'POST',
     path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/feedback$/,
     handle: async (ctx) => {
-      const entry = await model(ctx);
       const { id, labels } = parseFeedback(await jsonBody(ctx));
+      // Without a version, the prediction's own: under a canary, a caller's predictions may
+      // come from either version.
+      const made =
+        ctx.params.version === undefined &&
+        ctx.models.entries.find((e) => e.name === ctx.params.name && e.model && e.owners?.has(id));
+      const entry = made ? await ctx.models.get(made.name, made.version, canSee(ctx.who)) : await model(ctx);
       checkOwner(entry, id, ctx.who);
       const joined = monitoring(() => entry.model.feedback(id, labels));
       return json({ model_name: entry.name, model_version: entry.version, id, joined });
@@ -203,13 +281,48 @@ export const ROUTES = [
     },
   },
   {
+    name: 'traffic',
+    group: 'admin',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)\/traffic$/,
+    handle: async (ctx) => {
+      const { name } = ctx.params;
+      ctx.models.find(name);
+      const { policy, source } = await ctx.traffic.current(name, ctx.env, ctx.settings);
+      return json(trafficBody(ctx, name, policy, source));
+    },
+  },
+  {
+    name: 'traffic_update',
+    group: 'admin',
+    method: 'PUT',
+    path: /^\/v2\/models\/(?<name>[^/]+)\/traffic$/,
+    handle: async (ctx) => {
+      const { name } = ctx.params;
+      ctx.models.find(name);
+      const policy = await ctx.traffic.update(name, await jsonBody(ctx), ctx.env, ctx.settings, ctx.who);
+      return json(trafficBody(ctx, name, policy, 'kv'));
+    },
+  },
+  {
+    name: 'compare',
+    group: 'metrics',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)\/compare$/,
+    handle: (ctx) => {
+      const entry = ctx.models.find(ctx.params.name, undefined, canSee(ctx.who));
+      return json({ model_name: entry.name, isolate: isolateId(), shadows: ctx.shadows.report(entry.name) });
+    },
+  },
+  {
     name: 'metrics',
     group: 'metrics',
     method: 'GET',
     path: /^\/metrics$/,
     // Models not loaded yet have no families: a scrape never waits on a load.
     handle: (ctx) => {
-      return new Response(ctx.metrics.render(modelExposition(ctx.models, isolateId()), ctx.models.memory()), {
+      const extra = modelExposition(ctx.models, isolateId()) + ctx.shadows.exposition(isolateId());
+      return new Response(ctx.metrics.render(extra, ctx.models.memory()), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
       });
     },

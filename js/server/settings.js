@@ -22,13 +22,24 @@ const DEFAULTS = {
   // The window of those bindings, in seconds (10 or 60, as in wrangler.toml): Retry-After.
   RATE_LIMIT_PERIOD: 60,
   RATE_LIMIT_REQUESTS: '',
+  // The KV namespace binding traffic policies are read from and written to ('' for none), and
+  // how old an isolate's copy of a policy may get before it reads KV again.
+  TRAFFIC_KV: 'TRAFFIC',
+  TRAFFIC_REFRESH_SECONDS: 10,
 };
 
 /**
  * Route groups, and the scope a caller needs for each unless the group is public; health
  * taken off PUBLIC_ROUTES needs valid credentials of any scope.
  */
-export const GROUPS = { health: null, metadata: 'predict', infer: 'predict', feedback: 'predict', metrics: 'metrics' };
+export const GROUPS = {
+  health: null,
+  metadata: 'predict',
+  infer: 'predict',
+  feedback: 'predict',
+  metrics: 'metrics',
+  admin: 'admin',
+};
 
 function list(text) {
   return String(text ?? '')
@@ -68,6 +79,16 @@ function rateLimit(get) {
   return { binding: String(get('RATE_LIMIT')).trim(), period, requests };
 }
 
+/** TRAFFIC_KV and TRAFFIC_REFRESH_SECONDS (1 to 30). */
+function traffic(get) {
+  const refresh = Number(get('TRAFFIC_REFRESH_SECONDS'));
+  if (!(Number.isInteger(refresh) && refresh >= 1 && refresh <= 30))
+    throw new Error(
+      `TRAFFIC_REFRESH_SECONDS must be a whole number of seconds from 1 to 30, got '${get('TRAFFIC_REFRESH_SECONDS')}'`,
+    );
+  return { binding: String(get('TRAFFIC_KV')).trim(), refreshSeconds: refresh };
+}
+
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
 function predictionLogs(get) {
   const mode = String(get('LOG_PREDICTIONS')).trim();
@@ -103,6 +124,8 @@ export async function resolveSettings(env, overrides) {
   if (!settings) {
     const publicRoutes = new Set(list(get('PUBLIC_ROUTES')));
     for (const g of publicRoutes) {
+      if (g === 'admin')
+        throw new Error('PUBLIC_ROUTES names admin, whose routes change the service: they always need credentials');
       if (!(g in GROUPS))
         throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
     }
@@ -117,6 +140,7 @@ export async function resolveSettings(env, overrides) {
       },
       log: predictionLogs(get),
       rateLimit: rateLimit(get),
+      traffic: traffic(get),
       auth: {
         apiKeys: await parseApiKeys(get('API_KEYS')),
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),

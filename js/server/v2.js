@@ -17,10 +17,11 @@ const tensorMetadata = (info) => ({
   shape: info.shape.map((d) => (typeof d === 'number' ? d : -1)),
 });
 
-export function modelMetadata(entry, model) {
+/** A model's v2 metadata; `versions` are all those a request may name. */
+export function modelMetadata(entry, model, versions) {
   return {
     name: entry.name,
-    versions: [entry.version],
+    versions,
     platform: 'edgeinfer_onnx',
     inputs: model.inputs.map(tensorMetadata),
     outputs: model.outputs.map(tensorMetadata),

@@ -90,6 +90,11 @@ test('a misconfiguration answers 500 with no values in it; the detail goes to th
       { RATE_LIMIT_REQUESTS: '2.5' },
       /RATE_LIMIT_REQUESTS must be a whole number of requests a window, at least 1, got '2.5'/,
     ],
+    [{ PUBLIC_ROUTES: 'health,admin' }, /PUBLIC_ROUTES names admin, whose routes change the service/],
+    [
+      { TRAFFIC_REFRESH_SECONDS: '60' },
+      /TRAFFIC_REFRESH_SECONDS must be a whole number of seconds from 1 to 30, got '60'/,
+    ],
   ]) {
     const call = await handler(vars.PUBLIC_ROUTES ?? 'health', vars);
     let r;

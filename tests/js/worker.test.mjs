@@ -183,28 +183,31 @@ before(async () => {
     join(modelsDir, 'iris_train.csv'),
     `sepal_length,sepal_width,petal_length,petal_width\n${grid.map((r) => r.join(',')).join('\n')}\n`,
   );
-  cli(
-    'build',
-    join(root, 'examples/iris.onnx'),
-    '--name',
-    'iris_signed',
-    '--version',
-    '7',
-    '--sign',
-    'team.key',
-    '--reference',
-    'iris_train.csv',
-    '--guard',
-    'refuse',
-    '-o',
-    'dist',
-  );
+  // Versions 7 and 8 of it, served side by side for the traffic policies' tests.
+  for (const version of ['7', '8'])
+    cli(
+      'build',
+      join(root, 'examples/iris.onnx'),
+      '--name',
+      'iris_signed',
+      '--version',
+      version,
+      '--sign',
+      'team.key',
+      '--reference',
+      'iris_train.csv',
+      '--guard',
+      'refuse',
+      '-o',
+      `dist${version}`,
+    );
   const models = [
     join(modelsDir, 'mlp_tabular.onnx'),
     ...MODELS.filter((m) => m !== 'mlp_tabular').map((m) => join(corpusDir(), `${m}.onnx`)),
     join(root, 'examples/iris.onnx'),
     join(modelsDir, 'dtypes.onnx'),
-    join(modelsDir, 'dist/iris_signed.wasm'),
+    join(modelsDir, 'dist7/iris_signed.wasm'),
+    join(modelsDir, 'dist8/iris_signed.wasm'),
   ];
   cli('worker', ...models, '--public-key', 'team.pub', '-o', dir);
   const toml = join(dir, 'wrangler.toml');
@@ -213,7 +216,9 @@ before(async () => {
     `${readFileSync(toml, 'utf8')}\n[[ratelimits]]\nname = "TIGHT"\nnamespace_id = "1001"\nsimple = { limit = 5, period = 60 }\n` +
       // The Durable Object fallback, as worker/wrangler.toml shows it (RATE_LIMIT_REQUESTS below).
       `[[durable_objects.bindings]]\nname = "COUNTED"\nclass_name = "RateLimiter"\n` +
-      `[[migrations]]\ntag = "rate-limiter"\nnew_sqlite_classes = ["RateLimiter"]\n`,
+      `[[migrations]]\ntag = "rate-limiter"\nnew_sqlite_classes = ["RateLimiter"]\n` +
+      // Traffic policies, as worker/wrangler.toml shows it: wrangler dev keeps KV locally.
+      `[[kv_namespaces]]\nbinding = "TRAFFIC"\nid = "traffic-test"\n`,
   );
   mkdirSync(join(dir, 'node_modules'), { recursive: true });
   symlinkSync(packageDir, join(dir, 'node_modules/edgeinfer'));
@@ -327,7 +332,7 @@ describe('Open Inference Protocol (v2)', () => {
   test('a signed bundle is served under its manifest name and version, its input guard on', async () => {
     const meta = await call('/v2/models/iris_signed', { key: KEYS.predict });
     assert.equal(meta.status, 200, meta.text);
-    assert.deepEqual(meta.json.versions, ['7']);
+    assert.deepEqual(meta.json.versions, ['7', '8']);
     const body = {
       inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
     };
@@ -351,6 +356,69 @@ describe('Open Inference Protocol (v2)', () => {
     assert.match(refused.json.error, /E_INPUT_VALUE.*feature 'petal_length' is 52 in row 1, outside the allowed range/);
     const metrics = await call('/metrics', { key: KEYS.metrics });
     assert.match(metrics.text, /edgeinfer_guard_refused_calls_total\{model="iris_signed",version="7"[^}]*\} 1/);
+  });
+
+  test('versions side by side: an admin moves traffic between them through KV', async () => {
+    const body = {
+      inputs: [{ name: 'features', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
+    };
+    const infer = (key = KEYS.predict) => call('/v2/models/iris_signed/infer', { method: 'POST', key, body });
+    // No policy yet: the latest version answers, and says so.
+    let r = await infer();
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('edgeinfer-model-version'), '8');
+    const traffic = (method = 'GET', key = KEYS.admin, change) =>
+      call('/v2/models/iris_signed/traffic', { method, key, body: change });
+    assert.deepEqual((await traffic()).json, {
+      model_name: 'iris_signed',
+      versions: ['7', '8'],
+      policy: null,
+      source: 'none',
+      refresh_seconds: 10,
+    });
+    assert.equal((await traffic('PUT', KEYS.predict, { production: '7' })).status, 403);
+    const bad = await traffic('PUT', KEYS.admin, { production: '7', candidate: '9' });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(
+      bad.json.error,
+      /candidate is version '9', which is not served; the versions of 'iris_signed' are 7, 8/,
+    );
+    assert.equal((await traffic()).json.source, 'none');
+
+    // Version 7 in production, 8 the candidate, on every request as a shadow.
+    const set = await traffic('PUT', KEYS.admin, { production: '7', candidate: '8', shadow: 100 });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.json.policy, { production: '7', candidate: '8', canary: 0, shadow: 100, sticky: 'principal' });
+    for (let i = 0; i < 5; i++) {
+      r = await infer();
+      assert.equal(r.headers.get('edgeinfer-model-version'), '7');
+      assert.equal(r.json.model_version, '7');
+    }
+    // The shadows run after each response; the two versions are the same model.
+    let pair;
+    for (let tries = 0; tries < 40 && !(pair?.requests >= 5); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      [pair] = (await call('/v2/models/iris_signed/compare', { key: KEYS.metrics })).json.shadows;
+    }
+    assert.equal(pair.production, '7');
+    assert.equal(pair.candidate, '8');
+    assert.ok(pair.requests >= 5, JSON.stringify(pair));
+    assert.equal(pair.candidate_failures, 0);
+    assert.equal(pair.label_agreement, 1);
+    assert.deepEqual(pair.score_difference, { mean: 0, max: 0 });
+    // Every caller to the candidate, then back: a rollback is one PUT.
+    assert.equal((await traffic('PUT', KEYS.admin, { canary: 100, shadow: 0 })).status, 200);
+    assert.equal((await infer()).headers.get('edgeinfer-model-version'), '8');
+    assert.equal((await infer(KEYS.mobile)).headers.get('edgeinfer-model-version'), '8');
+    assert.equal((await traffic('PUT', KEYS.admin, { canary: 0 })).status, 200);
+    assert.equal((await infer()).headers.get('edgeinfer-model-version'), '7');
+    const now = await traffic();
+    assert.equal(now.json.source, 'kv');
+    assert.equal(now.json.policy.canary, 0);
+    // A pinned version is never moved.
+    const pinned = await call('/v2/models/iris_signed/versions/8/infer', { method: 'POST', key: KEYS.predict, body });
+    assert.equal(pinned.headers.get('edgeinfer-model-version'), '8');
+    assert.match(server.output(), /"audit":"traffic","model":"iris_signed","by":"ops"/);
   });
 
   test('output selection, id echo and versions', async () => {

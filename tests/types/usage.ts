@@ -120,6 +120,13 @@ async function main(): Promise<void> {
     ],
     loading: 'first-request',
   });
+  createHandler({
+    models: [{ name: 'm', version: '2', load: (o) => Model.load('m.onnx', o) }],
+    traffic: { m: { production: '2', candidate: '3', canary: 10, shadow: 5, sticky: 'header:x-user-id' } },
+    settings: { TRAFFIC_KV: 'POLICIES', TRAFFIC_REFRESH_SECONDS: 5 },
+  });
+  // @ts-expect-error sticky is 'principal' or 'header:NAME'
+  createHandler({ models: [], traffic: { m: { sticky: 'cookie' } } });
   // @ts-expect-error models load on the first request or at start-up
   createHandler({ models: [], loading: 'lazy' });
   // @ts-expect-error a task is classification or regression

@@ -10,10 +10,12 @@
 // read from the R2 bucket on first use instead of being part of the script, and refused unless
 // its SHA-256 is the one given. An isolate has 128 MB of memory: add `memory: { budget: BYTES,
 // over: 'evict' }` to keep what the loaded models hold under a budget, unloading the least
-// recently used (or `over: 'refuse'`, refusing a model that would pass it).
+// recently used (or `over: 'refuse'`, refusing a model that would pass it). Several versions
+// of a model are served side by side; TRAFFIC (models.js) says which answers requests that
+// name none: a canary share of callers to a candidate, shadow traffic to compare it.
 import { Model } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
-import { MODELS } from './models.js';
+import { MODELS, TRAFFIC } from './models.js';
 
 // The Durable Object rate limits count in where the account has no Rate Limiting binding
 // (RATE_LIMIT_REQUESTS in wrangler.toml).
@@ -25,4 +27,5 @@ export default createHandler({
     load: async (options, env) =>
       Model.load(r2 ? await readFromR2(env, r2) : bytes, { ...options, reference, publicKey, guard }),
   })),
+  traffic: TRAFFIC,
 });
