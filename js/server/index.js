@@ -33,9 +33,11 @@ export function createHandler(config) {
   const metrics = new HttpMetrics();
   const models = new ModelSet(config?.models, metrics, config?.loading, config?.memory);
   const traffic = new Traffic(config?.traffic, models.entries);
-  const shadows = new Shadows();
+  let inFlight = 0;
+  const shadows = new Shadows(() => inFlight === 0);
   return {
     async fetch(request, env = {}, context = undefined) {
+      inFlight++;
       const started = performance.now();
       let routeName = 'unmatched';
       let settings = null;
@@ -84,6 +86,8 @@ export function createHandler(config) {
         response = errorResponse(e instanceof HttpError ? e : new HttpError(500, 'internal error'));
       } finally {
         lease.release();
+        inFlight--;
+        shadows.wake();
       }
       response = withCors(request, response, settings?.corsOrigins ?? []);
       metrics.observe(routeName, response.status, (performance.now() - started) / 1000);

@@ -42,29 +42,23 @@ async function predict(ctx, entry, feeds, policy = null) {
 }
 
 /**
- * Runs the `candidate` version on the feeds production answered, once the response is on its
- * way (a timer, kept alive by `waitUntil`), and records how the two compare. Its failures are
+ * Queues the `candidate` version's run on the feeds production answered, for when no request
+ * is in flight (kept alive by `waitUntil`), to compare the two answers. Its failures are
  * counted and logged, never the caller's.
  */
 function shadow(ctx, entry, candidate, feeds, outputs, seconds) {
-  const run = new Promise((resolve) => setTimeout(resolve, 0)).then(async () => {
+  const run = async () => {
     const lease = ctx.lease();
     try {
       const other = await lease.get(entry.name, candidate);
       const started = performance.now();
       const answer = await other.model.predict(feeds);
-      const took = (performance.now() - started) / 1000;
-      ctx.shadows.record(entry.name, entry.version, candidate, compareOutputs(outputs, answer), seconds, took);
-    } catch (e) {
-      ctx.shadows.failed(entry.name, entry.version, candidate);
-      console.warn(
-        `edgeinfer: shadow request to model '${entry.name}' version ${candidate} failed: ${e?.code ?? 'error'}: ${e?.message ?? e}`,
-      );
+      return { compared: compareOutputs(outputs, answer), seconds: (performance.now() - started) / 1000 };
     } finally {
       lease.release();
     }
-  });
-  ctx.waitUntil?.(run);
+  };
+  ctx.waitUntil?.(ctx.shadows.enqueue(entry.name, entry.version, candidate, seconds, run));
 }
 
 /** Calls the model's monitoring, with its errors as HTTP errors. */

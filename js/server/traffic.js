@@ -186,9 +186,79 @@ export function compareOutputs(a, b) {
   return result;
 }
 
-/** What shadowed requests showed, per model and pair of versions, in this isolate. */
+/** Shadow runs waiting for the isolate to be idle, at most; past it a new one is skipped. */
+const SHADOW_QUEUE = 64;
+/** How long a shadow run may wait for an idle moment before it is skipped, in ms. */
+const SHADOW_WAIT_MS = 5000;
+
+/**
+ * Shadow runs, and what they showed, per model and pair of versions, in this isolate. A run
+ * waits until no request is in flight (`idle`), so that shadowing takes no CPU from the
+ * requests it shadows: under sustained load, runs wait in a bounded queue, and those that
+ * cannot be had in time are skipped and counted.
+ */
 export class Shadows {
   #pairs = new Map();
+  #queue = [];
+  #idle;
+  #draining = false;
+
+  /** `idle`: whether the isolate has no request in flight. */
+  constructor(idle) {
+    this.#idle = idle;
+  }
+
+  /**
+   * Queues `run` (async, resolving to `{ compared, seconds }` of the candidate) for production
+   * `seconds`; resolves once it has run, failed or been skipped (for `waitUntil`).
+   */
+  enqueue(name, production, candidate, seconds, run) {
+    const p = this.#pair(name, production, candidate);
+    if (this.#queue.length >= SHADOW_QUEUE) {
+      p.skipped++;
+      return Promise.resolve();
+    }
+    return new Promise((done) => {
+      this.#queue.push({ p, seconds, run, done, at: performance.now() });
+      this.wake();
+    });
+  }
+
+  /** Runs queued shadows if the isolate is idle (the server calls it as each request ends). */
+  wake() {
+    if (this.#draining || !this.#queue.length) return;
+    this.#draining = true;
+    setTimeout(() => this.#drain(), 0);
+  }
+
+  async #drain() {
+    while (this.#queue.length && this.#idle()) {
+      const job = this.#queue.shift();
+      const { p } = job;
+      if (performance.now() - job.at > SHADOW_WAIT_MS) p.skipped++;
+      else
+        try {
+          const { compared, seconds } = await job.run();
+          p.requests++;
+          p.labels += compared.labels;
+          p.agreed += compared.agreed;
+          p.scores += compared.scores;
+          p.difference += compared.difference;
+          p.largest = Math.max(p.largest, compared.largest);
+          p.productionSeconds += job.seconds;
+          p.candidateSeconds += seconds;
+        } catch (e) {
+          p.requests++;
+          p.failures++;
+          console.warn(
+            `edgeinfer: shadow request to model '${p.name}' version ${p.candidate} failed: ${e?.code ?? 'error'}: ${e?.message ?? e}`,
+          );
+        }
+      job.done();
+    }
+    this.#draining = false;
+    // Jobs left wait for the next request to end; one too old by then is skipped.
+  }
 
   #pair(name, production, candidate) {
     const id = `${name}\u0000${production}\u0000${candidate}`;
@@ -202,6 +272,7 @@ export class Shadows {
           candidate,
           requests: 0,
           failures: 0,
+          skipped: 0,
           labels: 0,
           agreed: 0,
           scores: 0,
@@ -212,26 +283,6 @@ export class Shadows {
         }),
       );
     return p;
-  }
-
-  /** A shadowed request: how the answers compared, and each side's time. */
-  record(name, production, candidate, compared, productionSeconds, candidateSeconds) {
-    const p = this.#pair(name, production, candidate);
-    p.requests++;
-    p.labels += compared.labels;
-    p.agreed += compared.agreed;
-    p.scores += compared.scores;
-    p.difference += compared.difference;
-    p.largest = Math.max(p.largest, compared.largest);
-    p.productionSeconds += productionSeconds;
-    p.candidateSeconds += candidateSeconds;
-  }
-
-  /** A shadowed request the candidate failed (the caller never sees it). */
-  failed(name, production, candidate) {
-    const p = this.#pair(name, production, candidate);
-    p.requests++;
-    p.failures++;
   }
 
   /** GET /v2/models/{name}/compare: one entry per pair of versions shadowed. */
@@ -245,6 +296,7 @@ export class Shadows {
           candidate: p.candidate,
           requests: p.requests,
           candidate_failures: p.failures,
+          skipped: p.skipped,
           label_agreement: p.labels ? p.agreed / p.labels : null,
           labels_compared: p.labels,
           score_difference: p.scores ? { mean: p.difference / p.scores, max: p.largest } : null,
@@ -261,6 +313,7 @@ export class Shadows {
     const families = [
       ['requests', 'Requests the candidate also ran on (shadow traffic).', (p) => p.requests],
       ['failures', 'Shadowed requests the candidate failed.', (p) => p.failures],
+      ['skipped', 'Requests to shadow that found no idle moment in time (or a full queue).', (p) => p.skipped],
       ['labels', 'Labels compared between production and candidate.', (p) => p.labels],
       ['label_agreements', 'Labels production and candidate gave alike.', (p) => p.agreed],
       ['scores', 'Scores compared between production and candidate.', (p) => p.scores],

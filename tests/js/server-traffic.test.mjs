@@ -254,6 +254,23 @@ test('policies change through KV: checked, audited, seen by every isolate within
   await kv.delete('edgeinfer/traffic/mlp_tabular');
 });
 
+test('shadows wait for an idle moment: under load they queue, and past the queue they are skipped', async () => {
+  const call = await serve({ mlp_tabular: { production: '1', candidate: '2', shadow: 100 } });
+  await infer(call, 'warm-up');
+  await call.settled();
+  // 100 requests in flight at once: no shadow runs before the last is answered; 64 wait in
+  // the queue and run then, the other 36 are skipped.
+  const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => infer(call, `user-${i}`)));
+  assert.ok(answers.every((r) => r.status === 200 && r.version === '1'));
+  await call.settled();
+  const [pair] = (await call('/v2/models/mlp_tabular/compare', { key: KEYS.prometheus })).json.shadows;
+  assert.equal(pair.requests, 1 + 64);
+  assert.equal(pair.skipped, 36);
+  assert.equal(pair.candidate_failures, 0);
+  const metrics = await call('/metrics', { key: KEYS.prometheus });
+  assert.match(metrics.text, /^edgeinfer_shadow_skipped_total\{model="mlp_tabular",[^}]*\} 36$/m);
+});
+
 test('without a KV namespace a policy cannot change; bad deployed policies are refused at construction', async () => {
   const call = await serve({ mlp_tabular: { production: '2' } });
   const put = await call('/v2/models/mlp_tabular/traffic', { key: KEYS.ops, method: 'PUT', body: { canary: 0 } });
