@@ -123,8 +123,10 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
       out: { type: 'string', short: 'o' },
       force: { type: 'boolean' },
       package: { type: 'string' },
+      traffic: { type: 'string' },
     },
-    usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--r2 BUCKET] [--package SPEC] [-o DIR] [--force]
+    usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--r2 BUCKET] [--package SPEC]
+                [--traffic JSON] [-o DIR] [--force]
     Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
     into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
     Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
@@ -134,7 +136,9 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
     they are uploaded to the R2 bucket (npm run upload-models, or upload-models:local
     for wrangler dev) and read from it on first use, refused unless their SHA-256 is the
     scaffolded file's. --package sets the project's edgeinfer dependency (a version
-    range, a tarball, a directory: what npm install takes).`,
+    range, a tarball, a directory: what npm install takes). Bundles of one name and several
+    versions are served side by side; --traffic '{"NAME": {"production": "1", "candidate":
+    "2", "canary": 10}}' sets which answers requests that name no version.`,
   },
   compare: {
     multiple: true,
@@ -637,6 +641,7 @@ const COMMANDS = {
         packageSpec: flags.package,
         publicKey: await readKey(flags['public-key']),
         r2: flags.r2,
+        traffic: flags.traffic,
       });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);

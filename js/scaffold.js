@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { access, copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Model } from './node.js';
+import { Traffic } from './server/traffic.js';
 
 const TEMPLATE = new URL('../worker/', import.meta.url);
 
@@ -17,13 +18,28 @@ export function modelName(path) {
 
 const isBundle = (path) => /\.wasm$/i.test(path);
 
-/** The deployed traffic policies, empty: models.js's last lines. */
-const TRAFFIC_TEMPLATE = `// Which version answers requests that name none, per model (default: the latest):
+/** models.js's last lines: the deployed traffic policies. */
+const trafficModule = (traffic) => `// Which version answers requests that name none, per model (default: the latest):
 // { name: { production: '1', candidate: '2', canary: 10, shadow: 25, sticky: 'header:x-user-id' } }.
 // With a KV namespace bound as TRAFFIC (wrangler.toml), PUT /v2/models/{name}/traffic changes
 // them at run time.
-export const TRAFFIC = {};
+export const TRAFFIC = ${JSON.stringify(traffic, null, 2)};
 `;
+
+/** `traffic` (JSON text or an object) checked against the models scaffolded, as the Worker will. */
+function trafficOf(traffic, entries) {
+  if (traffic === undefined) return {};
+  let policies = traffic;
+  if (typeof traffic === 'string')
+    try {
+      policies = JSON.parse(traffic);
+    } catch (e) {
+      throw new Error(`--traffic is not JSON: ${e.message}`, { cause: e });
+    }
+  // The server's own check, so that a policy the Worker would refuse is refused here.
+  new Traffic(policies, entries);
+  return policies;
+}
 
 /**
  * Writes the project into `out` (which must be empty unless `force`). Models are ONNX files
@@ -36,7 +52,7 @@ export const TRAFFIC = {};
  * (`npm run upload-models`) and read from it on first use, pinned by their SHA-256.
  * @returns {Promise<{ out: string, models: string[], devKey: string }>}
  */
-export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey, r2 }) {
+export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey, r2, traffic }) {
   if (r2 !== undefined && !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(r2))
     throw new Error(`'${r2}' is not an R2 bucket name (3 to 63 lowercase letters, digits and hyphens)`);
   if (!models.length) throw new Error('name at least one model file');
@@ -77,6 +93,7 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
       referencePath: reference ? referencePath : null,
     });
   }
+  const policies = trafficOf(traffic, entries);
   await mkdir(join(out, 'src'), { recursive: true });
   await mkdir(join(out, 'models'), { recursive: true });
   // A bundle is data here, not code: `.bundle`, so that wrangler's rule for compiled wasm
@@ -120,7 +137,7 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
       : '';
   await writeFile(
     join(out, 'src/models.js'),
-    `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n\n${TRAFFIC_TEMPLATE}`,
+    `// The models this Worker serves. \`edgeinfer worker MODEL.onnx|BUNDLE.wasm ...\` writes this file.\n${imports}\n${key}\nexport const MODELS = [\n${list}\n];\n\n${trafficModule(policies)}`,
   );
   const own = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
   const pkg = {

@@ -75,15 +75,13 @@ export class Traffic {
   constructor(config, entries) {
     this.#versions = (name) => entries.filter((e) => e.name === name).map((e) => e.version);
     if (config === undefined || config === null) return;
-    if (typeof config !== 'object' || Array.isArray(config))
-      throw new Error("createHandler's traffic maps model names to policies");
+    if (typeof config !== 'object' || Array.isArray(config)) throw new Error('traffic maps model names to policies');
     for (const [name, policy] of Object.entries(config)) {
-      if (!this.#versions(name).length)
-        throw new Error(`createHandler's traffic names '${name}', which is not a model it serves`);
+      if (!this.#versions(name).length) throw new Error(`traffic names '${name}', which is not a model served`);
       try {
         this.#deployed.set(name, checkPolicy(name, policy, this.#versions(name)));
       } catch (e) {
-        throw new Error(`createHandler's traffic for '${name}': ${e.message}`, { cause: e });
+        throw new Error(`traffic for '${name}': ${e.message}`, { cause: e });
       }
     }
   }

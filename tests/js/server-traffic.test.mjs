@@ -281,7 +281,7 @@ test('without a KV namespace a policy cannot change; bad deployed policies are r
   const latest = await infer(await serve(undefined), 'x');
   assert.equal(latest.status, 422, latest.text);
   assert.match(latest.json.error, /'features'/);
-  await assert.rejects(serve({ other: {} }), /traffic names 'other', which is not a model it serves/);
+  await assert.rejects(serve({ other: {} }), /traffic names 'other', which is not a model served/);
   await assert.rejects(
     serve({ mlp_tabular: { production: '1', canary: 5 } }),
     /traffic for 'mlp_tabular': canary is 5%, of a candidate: name one/,
