@@ -166,8 +166,9 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
   },
   reference: {
     options: { out: { type: 'string', short: 'o' }, model: { type: 'string' }, categorical: { type: 'string' } },
-    usage: `edgeinfer reference SAMPLE.csv [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
-    Reference statistics of a training sample (CSV with a header row) for drift
+    usage: `edgeinfer reference SAMPLE.csv|EXPORT.jsonl [-o reference.json] [--model MODEL.onnx] [--categorical a,b]
+    Reference statistics of a training sample (CSV with a header row, or the labelled rows a
+    served model exported: GET /v2/models/{name}/feedback/export) for drift
     detection: per-feature quantiles, histograms and category frequencies; with
     --model, named as the model names its features, and with its predictions.
     Load it with Model.load(model, { reference }), or embed it in a bundle with
@@ -257,11 +258,33 @@ async function readKey(path) {
   }
 }
 
-/** Reference statistics of the CSV sample at `path`, as `model` (a path, optional) sees it. */
+/** Labelled rows exported by a served model (JSON Lines) as records of their features. */
+function exportedRecords(text, path) {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((line, i) => {
+      let row;
+      try {
+        row = JSON.parse(line);
+      } catch (e) {
+        throw new UsageError(`${path}: line ${i + 1} is not JSON: ${e.message}`);
+      }
+      if (!row?.features || typeof row.features !== 'object')
+        throw new UsageError(`${path}: line ${i + 1} has no features object (exported labelled rows have one)`);
+      return row.features;
+    });
+}
+
+/**
+ * Reference statistics of the sample at `path` (CSV, or labelled rows exported as JSON
+ * Lines), as `model` (a path, optional) sees it.
+ */
 async function referenceOf(path, model, flags) {
-  const csv = await readFile(path, 'utf8');
+  const text = await readFile(path, 'utf8');
+  const sample = /\.(jsonl|ndjson)$/i.test(path) ? exportedRecords(text, path) : text;
   const options = flags.categorical ? { categorical: flags.categorical.split(',').map((s) => s.trim()) } : {};
-  return model ? (await loadModel(model)).buildReference(csv, options) : buildReference(csv, options);
+  return model ? (await loadModel(model)).buildReference(sample, options) : buildReference(sample, options);
 }
 
 /** `build --guard MODE [--guard-margin M]` as the `guard` option. */
@@ -279,9 +302,9 @@ function guardOf(flags) {
   return { mode: flags.guard, ...(margin !== undefined && { margin: Number(margin) }) };
 }
 
-/** `build --reference`: a CSV sample's statistics with `model`'s predictions, else the JSON as given. */
+/** `build --reference`: a sample's statistics with `model`'s predictions, else the JSON as given. */
 async function referenceText(path, model, flags) {
-  if (/\.csv$/i.test(path)) return JSON.stringify(await referenceOf(path, model, flags));
+  if (/\.(csv|jsonl|ndjson)$/i.test(path)) return JSON.stringify(await referenceOf(path, model, flags));
   return readFile(path, 'utf8');
 }
 

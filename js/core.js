@@ -420,6 +420,11 @@ export function createApi(platform) {
       return call(() => this.#wasm.takeLogs());
     }
 
+    /** Rows feedback labelled, with their features, as JSON lines (`monitoring.exportFeedback`). */
+    exportFeedback() {
+      return call(() => this.#wasm.exportFeedback());
+    }
+
     /** Changes what is logged and where (`monitoring.log` options). */
     configureLogs(options) {
       call(() => this.#wasm.configureLogs(options));

@@ -257,6 +257,12 @@ export declare class Model {
   prometheus(labels?: Record<string, string>): string;
   /** Prediction log lines (JSON text) not yet handed to a sink, oldest first. */
   takeLogs(): string[];
+  /**
+   * The rows feedback labelled since the last call (with `monitoring.exportFeedback`), one
+   * JSON line each: `{ predicted, labelled, model, version, id, row, features, prediction,
+   * label }`, oldest first; at most `feedbackCapacity` wait, the oldest dropped past it.
+   */
+  exportFeedback(): string[];
   /** Changes what is logged and where; `false` stops logging. */
   configureLogs(options: LogOptions | false): void;
   /** Reference statistics of a training sample (CSV text, records, or feeds) as this model sees it, with its predictions. */
@@ -326,6 +332,12 @@ export interface MonitoringOptions {
   maxClasses?: number;
   /** Prediction logs: off unless given. */
   log?: LogOptions | false;
+  /**
+   * Hold each prediction's features (as sent, without the names `log.redact` lists) so that
+   * every row feedback labels can be exported for retraining with `exportFeedback()`
+   * (default false: the features are not kept).
+   */
+  exportFeedback?: boolean;
 }
 
 export interface LogOptions {
@@ -441,7 +453,16 @@ export interface ModelStats {
   throughput: { windowSeconds: number; predictionsPerSecond: number; rowsPerSecond: number };
   /** `null` for a model with no class or value per row to compare with. */
   quality: QualityReport | null;
-  feedback: { rows: number; unknown: number; pending: number; capacity: number };
+  feedback: {
+    rows: number;
+    unknown: number;
+    pending: number;
+    capacity: number;
+    /** Whether labelled rows are exported; how many were, and how many were dropped before `exportFeedback()` took them. */
+    export: boolean;
+    exported: number;
+    exportDropped: number;
+  };
   logs: { enabled: boolean; written: number; dropped: number; sampledOut: number; queued: number };
   /** `null` without an input guard. */
   guard: GuardStats | null;

@@ -402,8 +402,14 @@ impl WasmModel {
         self.metered(|m| {
             let id = interop::prediction_id(&id)?;
             let labels = interop::labels(&labels)?;
-            Ok(m.served()?.feedback(&id, &labels)? as u32)
+            Ok(m.served()?.feedback(&id, &labels, &mut JsHost)? as u32)
         })
+    }
+
+    /// The rows feedback labelled since the last call, as JSON lines (`exportFeedback`).
+    #[wasm_bindgen(js_name = exportFeedback)]
+    pub fn export_feedback(&mut self) -> Result<js_sys::Array, JsValue> {
+        self.metered(|m| Ok(m.served()?.take_export()?.iter().map(|line| JsValue::from_str(line)).collect()))
     }
 
     /// The prediction log lines queued since the last call.

@@ -622,9 +622,10 @@ pub fn monitor_options(options: &JsValue) -> Result<MonitorOptions, Error> {
             "feedbackCapacity" => out.feedback_capacity = count_option(&v, &name)?,
             "maxClasses" => out.max_classes = count_option(&v, &name)?,
             "log" => out.log = log_options(&v)?,
+            "exportFeedback" => out.export_feedback = bool_option(&v, &name)?,
             other => {
                 return Err(Error::InvalidOption(format!(
-                    "unknown option monitoring.{other}, expected enabled, name, version, task, labelOutput, scoreOutput, threshold, features, window, minRows, alpha, qualityWindow, feedbackCapacity, maxClasses or log"
+                    "unknown option monitoring.{other}, expected enabled, name, version, task, labelOutput, scoreOutput, threshold, features, window, minRows, alpha, qualityWindow, feedbackCapacity, maxClasses, log or exportFeedback"
                 )));
             }
         }

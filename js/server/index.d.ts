@@ -58,6 +58,8 @@ export interface ServerSettings {
    * names the namespace's binding instead.
    */
   RATE_LIMIT_REQUESTS?: string | number;
+  /** The Queue binding labelled rows go to as feedback labels them (models loaded with monitoring.exportFeedback); default none. */
+  FEEDBACK_QUEUE?: string;
   /** The KV namespace binding traffic policies live in (default TRAFFIC). */
   TRAFFIC_KV?: string;
   /** How old (1 to 30 s, default 10) an isolate's copy of a policy gets before it reads KV again. */

@@ -105,6 +105,37 @@ export function configureLogs(entry, settings) {
   }
 }
 
+/** Lines to `queue` in batches of 100 (a Queue's limit), kept alive by `waitUntil`. */
+function sendLines(queue, lines, ctx, what) {
+  const sends = [];
+  for (let i = 0; i < lines.length; i += 100) {
+    sends.push(
+      queue.sendBatch(lines.slice(i, i + 100).map((line) => ({ body: JSON.parse(line), contentType: 'json' }))),
+    );
+  }
+  const done = Promise.all(sends).catch((e) => console.error(`${what}: the queue refused a batch: ${e?.message ?? e}`));
+  if (ctx.waitUntil) ctx.waitUntil(done);
+}
+
+/**
+ * The rows feedback just labelled, to FEEDBACK_QUEUE's Queue when one is set; without one
+ * they wait in the model for GET .../feedback/export. A queue named but not bound is logged,
+ * and the rows keep waiting.
+ */
+export function shipFeedback(entry, ctx) {
+  const name = ctx.settings.feedbackQueue;
+  if (!name) return;
+  const queue = ctx.env?.[name];
+  if (!queue) {
+    console.error(
+      `edgeinfer: FEEDBACK_QUEUE names '${name}', which the Worker does not have; labelled rows wait for GET .../feedback/export`,
+    );
+    return;
+  }
+  const lines = entry.model.exportFeedback();
+  if (lines.length) sendLines(queue, lines, ctx, 'labelled rows');
+}
+
 /** Hands the lines a request made to the sink: console (Workers Logs) or a Queue binding. */
 export function shipLogs(entry, ctx) {
   const log = ctx.settings.log;
@@ -116,14 +147,5 @@ export function shipLogs(entry, ctx) {
     for (const line of lines) console.log(line);
     return;
   }
-  const sends = [];
-  for (let i = 0; i < lines.length; i += 100) {
-    sends.push(
-      queue.sendBatch(lines.slice(i, i + 100).map((line) => ({ body: JSON.parse(line), contentType: 'json' }))),
-    );
-  }
-  const done = Promise.all(sends).catch((e) =>
-    console.error(`prediction logs: the queue refused a batch: ${e?.message ?? e}`),
-  );
-  if (ctx.waitUntil) ctx.waitUntil(done);
+  sendLines(queue, lines, ctx, 'prediction logs');
 }

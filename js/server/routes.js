@@ -13,6 +13,7 @@ import {
   parseFeedback,
   predictionId,
   rememberOwner,
+  shipFeedback,
   shipLogs,
 } from './monitoring.js';
 
@@ -121,6 +122,15 @@ function statisticsEntries(ctx) {
 }
 
 const versionsOf = (ctx, name) => ctx.models.entries.filter((e) => e.name === name).map((e) => e.version);
+
+/** Whether an entry's model is loaded and exports labelled rows (monitoring.exportFeedback). */
+function exporting(entry) {
+  try {
+    return entry.model?.stats().feedback.export === true;
+  } catch {
+    return false; // monitoring off
+  }
+}
 
 /** A model's traffic policy as GET and PUT /v2/models/{name}/traffic answer. */
 const trafficBody = (ctx, name, policy, source) => ({
@@ -251,7 +261,32 @@ export const ROUTES = [
       const entry = made ? await ctx.models.get(made.name, made.version, canSee(ctx.who)) : await model(ctx);
       checkOwner(entry, id, ctx.who);
       const joined = monitoring(() => entry.model.feedback(id, labels));
+      shipFeedback(entry, ctx);
       return json({ model_name: entry.name, model_version: entry.version, id, joined });
+    },
+  },
+  {
+    name: 'feedback_export',
+    group: 'admin',
+    method: 'GET',
+    path: /^\/v2\/models\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?\/feedback\/export$/,
+    // The rows feedback labelled since the last export, as JSON Lines: of one version, or of
+    // every loaded version of the model. Taking them empties the queue.
+    handle: (ctx) => {
+      const { name, version } = ctx.params;
+      const found = ctx.models.find(name, version);
+      const entries = (
+        version === undefined ? ctx.models.entries.filter((e) => e.name === found.name) : [found]
+      ).filter(exporting);
+      if (!entries.length)
+        throw new HttpError(
+          409,
+          `model '${name}'${version === undefined ? '' : ` version ${version}`} exports no labelled rows here: load it with monitoring: { exportFeedback: true }`,
+        );
+      const lines = entries.flatMap((e) => e.model.exportFeedback());
+      return new Response(lines.map((l) => `${l}\n`).join(''), {
+        headers: { 'content-type': 'application/x-ndjson' },
+      });
     },
   },
   {

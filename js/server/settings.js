@@ -25,6 +25,9 @@ const DEFAULTS = {
   // The KV namespace binding traffic policies are read from and written to ('' for none), and
   // how old an isolate's copy of a policy may get before it reads KV again.
   TRAFFIC_KV: 'TRAFFIC',
+  // The Queue binding labelled rows are sent to as feedback labels them (models loaded with
+  // monitoring.exportFeedback); '' for none: they wait for GET .../feedback/export.
+  FEEDBACK_QUEUE: '',
   TRAFFIC_REFRESH_SECONDS: 10,
 };
 
@@ -141,6 +144,7 @@ export async function resolveSettings(env, overrides) {
       log: predictionLogs(get),
       rateLimit: rateLimit(get),
       traffic: traffic(get),
+      feedbackQueue: String(get('FEEDBACK_QUEUE')).trim(),
       auth: {
         apiKeys: await parseApiKeys(get('API_KEYS')),
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),

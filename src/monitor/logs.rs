@@ -13,6 +13,7 @@ use super::elements::{Element, element};
 use super::features::FeatureLayout;
 use super::guard::Finding;
 use super::random::Random;
+use crate::dtype::DType;
 use crate::feeds::Feed;
 use crate::tensor::{HostTensor, MapKeys, Values};
 
@@ -114,7 +115,7 @@ impl PredictionLog {
         keep
     }
 
-    fn redacted(&self, name: &str) -> bool {
+    pub(crate) fn redacted(&self, name: &str) -> bool {
         self.options.redact.iter().any(|r| r == name)
     }
 
@@ -142,7 +143,7 @@ impl PredictionLog {
                 }
                 let Some(view) = layout.values(i, feeds) else { continue };
                 let rows = view.rows.min(self.options.max_values);
-                let values: Vec<Value> = (0..rows).map(|r| json_element(view.get(r))).collect();
+                let values: Vec<Value> = (0..rows).map(|r| json_feature(view.get(r), feature.dtype())).collect();
                 out.insert(feature.name.clone(), Value::Array(values));
             }
         }
@@ -248,11 +249,20 @@ impl PredictionLog {
     }
 }
 
-fn json_element(e: Element) -> Value {
+pub(crate) fn json_element(e: Element) -> Value {
     match e {
         Element::Number(x) => serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number),
         Element::Text(s) => Value::String(s.to_owned()),
         Element::Missing => Value::Null,
+    }
+}
+
+/// A feature's value: a float32 or float16 one as the shortest decimal that reads back as
+/// it, as the caller sent it (6.7, not 6.699999809265137).
+pub(crate) fn json_feature(e: Element, dtype: DType) -> Value {
+    match e {
+        Element::Number(x) if matches!(dtype, DType::Float32 | DType::Float16) => json_f32(x as f32),
+        e => json_element(e),
     }
 }
 

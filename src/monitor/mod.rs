@@ -12,6 +12,7 @@ pub mod classification;
 pub mod csv;
 pub mod drift;
 pub mod elements;
+pub mod export;
 pub mod features;
 pub mod guard;
 pub mod host;
@@ -39,6 +40,7 @@ use crate::tensor::HostTensor;
 use classes::ClassTable;
 use drift::{DriftMonitor, DriftOptions, DriftReport, PredictionKind};
 use elements::Element;
+use export::{Export, Labelled};
 use features::FeatureLayout;
 use guard::{Finding, Guard, GuardOptions, GuardStats};
 #[cfg(not(target_arch = "wasm32"))]
@@ -75,6 +77,8 @@ pub struct MonitorOptions {
     pub log: LogOptions,
     /// Checks of each call's features against the reference (`None`: none).
     pub guard: Option<GuardOptions>,
+    /// Hold each prediction's features so that rows feedback labels can be exported.
+    pub export_feedback: bool,
 }
 
 impl Default for MonitorOptions {
@@ -92,6 +96,7 @@ impl Default for MonitorOptions {
             max_classes: 1000,
             log: LogOptions::default(),
             guard: None,
+            export_feedback: false,
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct Call {
     log: Option<Option<serde_json::Map<String, serde_json::Value>>>,
     /// What the guard found in its features.
     guard: Vec<Finding>,
+    /// Its rows' features, when labelled rows are exported.
+    export: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -136,6 +143,11 @@ pub struct FeedbackStats {
     /// Prediction rows held for feedback now, and at most.
     pub pending: usize,
     pub capacity: usize,
+    /// Whether labelled rows are exported (`exportFeedback`); those exported, and those
+    /// dropped before they were taken.
+    pub export: bool,
+    pub exported: u64,
+    pub export_dropped: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +183,7 @@ pub struct Footprint {
     pub drift: Vec<usize>,
     pub log: (usize, usize),
     pub errors: usize,
+    pub export: (usize, usize),
 }
 
 pub struct Monitor {
@@ -188,6 +201,7 @@ pub struct Monitor {
     drift: DriftMonitor,
     guard: Option<Guard>,
     log: PredictionLog,
+    export: Option<Export>,
     feedback: FeedbackStats,
     feedback_capacity: usize,
     predicted: Vec<Predicted>,
@@ -240,6 +254,12 @@ impl Monitor {
         };
         let pending = target.as_ref().map(|t| Pending::new(options.feedback_capacity, t.width));
         let quality = target.as_ref().map(|t| Quality::new(t.task, options.quality_window, t.width));
+        if options.export_feedback && target.is_none() {
+            return Err(Error::InvalidOption(
+                "monitoring.exportFeedback exports rows that feedback labels, and this model's outputs give no class or value per row to label; set monitoring.task (and labelOutput or scoreOutput)".into(),
+            ));
+        }
+        let export = options.export_feedback.then(|| Export::new(options.feedback_capacity));
         Ok(Monitor {
             name: options.name,
             version: options.version,
@@ -255,6 +275,7 @@ impl Monitor {
             drift,
             guard,
             log: PredictionLog::new(options.log),
+            export,
             feedback: FeedbackStats { capacity: options.feedback_capacity, ..FeedbackStats::default() },
             feedback_capacity: options.feedback_capacity,
             predicted: Vec::new(),
@@ -283,12 +304,13 @@ impl Monitor {
         let sampled = self.sample_log(host);
         self.drift.stage(&self.layout, feeds);
         let log = sampled.then(|| self.log.inputs(&self.layout, feeds));
+        let export = self.export.is_some().then(|| Export::rows(&self.layout, feeds, |n| self.log.redacted(n)));
         let rows = self.layout.rows(feeds);
         let (guard, verdict) = match &mut self.guard {
             Some(guard) => guard.check(&self.layout, feeds),
             None => (Vec::new(), Ok(())),
         };
-        let call = Call { started_ms, rows, log, guard };
+        let call = Call { started_ms, rows, log, guard, export };
         match verdict {
             Ok(()) => Ok(call),
             Err(e) => {
@@ -320,6 +342,9 @@ impl Monitor {
             }
             if let (Some(pending), Some(id)) = (&mut self.pending, id) {
                 pending.push(sequence, id.token, &self.predicted, &self.scores);
+                if let (Some(export), Some(rows)) = (&mut self.export, call.export) {
+                    export.hold(id.token, host.unix_ms(), rows);
+                }
             }
             if self.drift.watches_predictions() {
                 let width = target.width.max(1);
@@ -359,7 +384,13 @@ impl Monitor {
         self.performance.record_error(err.code());
         let call = match call {
             Some(call) => call,
-            None => Call { started_ms, rows: 0, log: self.sample_log(host).then_some(None), guard: Vec::new() },
+            None => Call {
+                started_ms,
+                rows: 0,
+                log: self.sample_log(host).then_some(None),
+                guard: Vec::new(),
+                export: None,
+            },
         };
         if let Some(inputs) = call.log {
             let now = host.monotonic_ms();
@@ -379,6 +410,12 @@ impl Monitor {
     /// row). All labels are checked before any is recorded; giving a row the same label
     /// again changes nothing. Returns the rows newly labelled.
     pub fn feedback(&mut self, id: &str, labels: &[Label]) -> Result<usize> {
+        self.feedback_at(id, labels, f64::NAN)
+    }
+
+    /// `feedback`, given at `unix_ms` (the time exported rows say they were labelled; NaN for
+    /// none).
+    pub fn feedback_at(&mut self, id: &str, labels: &[Label], unix_ms: f64) -> Result<usize> {
         let (Some(target), Some(pending), Some(quality)) = (&self.target, &mut self.pending, &mut self.quality) else {
             return Err(Error::FeedbackInvalid(
                 "this model's outputs give no class or value per row to compare with; set monitoring.task (and labelOutput or scoreOutput)".into(),
@@ -478,6 +515,26 @@ impl Monitor {
             quality.push(truth, predicted, scores);
             pending.set_truth(found, row, truth);
             joined += 1;
+            if let Some(export) = &mut self.export {
+                let class = |c: u32| self.classes.get(c).map_or(serde_json::Value::Null, class_value);
+                export.label(Labelled {
+                    model: &self.name,
+                    version: &self.version,
+                    id,
+                    token: parsed.token,
+                    row,
+                    prediction: match predicted {
+                        Predicted::Class(c) => class(c),
+                        Predicted::Value(v) => serde_json::Value::from(v),
+                        _ => serde_json::Value::Null,
+                    },
+                    label: match truth {
+                        Truth::Class(c) => class(c),
+                        Truth::Value(v) => serde_json::Value::from(v),
+                    },
+                    unix_ms,
+                });
+            }
         }
         self.feedback.rows += joined as u64;
         Ok(joined)
@@ -490,7 +547,13 @@ impl Monitor {
             version: self.version.clone(),
             performance: self.performance.stats(now_ms),
             quality: self.quality_report(),
-            feedback: FeedbackStats { pending: self.pending.as_ref().map_or(0, Pending::len), ..self.feedback.clone() },
+            feedback: FeedbackStats {
+                pending: self.pending.as_ref().map_or(0, Pending::len),
+                export: self.export.is_some(),
+                exported: self.export.as_ref().map_or(0, |e| e.written),
+                export_dropped: self.export.as_ref().map_or(0, |e| e.dropped),
+                ..self.feedback.clone()
+            },
             logs: LogStats {
                 enabled: self.log.options().enabled,
                 written: self.log.written,
@@ -545,6 +608,11 @@ impl Monitor {
 
     pub fn take_logs(&mut self) -> Vec<String> {
         self.log.take()
+    }
+
+    /// The labelled rows queued for export (JSON lines), emptying the queue.
+    pub fn take_export(&mut self) -> Vec<String> {
+        self.export.as_mut().map(Export::take).unwrap_or_default()
     }
 
     pub fn configure_logs(&mut self, options: LogOptions) -> Result<()> {
@@ -604,6 +672,7 @@ impl Monitor {
             drift: self.drift.footprint(),
             log: self.log.queued(),
             errors: self.performance.errors.len(),
+            export: self.export.as_ref().map_or((0, 0), Export::sizes),
         }
     }
 }
@@ -621,4 +690,13 @@ fn unknown_class(classes: &ClassTable, row: usize, label: &Label) -> Error {
         "the model already has {} classes, the most monitoring keeps (monitoring.maxClasses)",
         classes.len()
     ))
+}
+
+/// A class as exported: its name where the model names its classes, else its integer (as a
+/// scikit-learn label output gives it) or text.
+fn class_value(label: &classes::ClassLabel) -> serde_json::Value {
+    match label.int {
+        Some(i) if label.text == i.to_string() => serde_json::Value::from(i),
+        _ => serde_json::Value::String(label.text.clone()),
+    }
 }

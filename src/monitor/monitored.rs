@@ -90,8 +90,14 @@ impl MonitoredModel {
         }
     }
 
-    pub fn feedback(&mut self, id: &str, labels: &[Label]) -> Result<usize> {
-        self.monitor_mut()?.feedback(id, labels)
+    pub fn feedback(&mut self, id: &str, labels: &[Label], host: &mut dyn Host) -> Result<usize> {
+        let now = host.unix_ms();
+        self.monitor_mut()?.feedback_at(id, labels, now)
+    }
+
+    /// Labelled rows queued for export (`exportFeedback`), as JSON lines.
+    pub fn take_export(&mut self) -> Result<Vec<String>> {
+        Ok(self.monitor_mut()?.take_export())
     }
 
     pub fn stats(&self, host: &mut dyn Host) -> Result<Stats> {

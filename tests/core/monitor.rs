@@ -285,6 +285,54 @@ fn feedback_refusals_name_what_is_wrong() {
 }
 
 #[test]
+fn labelled_rows_are_exported_with_their_features_prediction_and_label() {
+    let outputs_info = [info("label", DType::Int64, vec![batch()])];
+    let meta = [("class_labels".to_string(), "setosa, versicolor, virginica".to_string())];
+    let options = |export_feedback| MonitorOptions {
+        name: "iris".into(),
+        version: "4".into(),
+        features: Some(vec!["petal_length".into(), "owner_id".into()]),
+        log: LogOptions { redact: vec!["owner_id".into()], ..LogOptions::default() },
+        export_feedback,
+        ..MonitorOptions::default()
+    };
+    let mut m = Monitor::new(&x_input(), &outputs_info, &meta, options(true)).unwrap();
+    let mut host = ManualHost::new(8);
+    let mut feeds =
+        vec![("x".into(), Feed::new(HostTensor::new(vec![2, 2], Values::Float32(vec![1.5, 7.0, 4.25, 8.0]))))];
+    let call = m.start(&mut feeds, host.now_ms, &mut host).unwrap();
+    let two = [("label".to_string(), HostTensor::new(vec![2], Values::Int64(vec![0, 2])))];
+    let id = m.succeed(call, &two, &mut host).unwrap().render();
+    assert!(m.take_export().is_empty(), "nothing is exported before it is labelled");
+    // The second row labelled, at a known time; the first left for later.
+    assert_eq!(m.feedback_at(&id, &[Label::Missing, Label::Text("versicolor".into())], 1_795_608_000_000.0), Ok(1));
+    let lines = m.take_export();
+    assert_eq!(lines.len(), 1);
+    let line: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(line["model"], "iris");
+    assert_eq!(line["version"], "4");
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(line["row"], 1);
+    assert_eq!(line["features"], serde_json::json!({ "petal_length": 4.25 }), "owner_id is redacted");
+    assert_eq!(line["prediction"], "virginica");
+    assert_eq!(line["label"], "versicolor");
+    assert_eq!(line["labelled"], "2026-11-25T12:00:00.000Z");
+    assert!(line["predicted"].as_str().unwrap().ends_with('Z'));
+    assert!(m.take_export().is_empty(), "taking empties the queue");
+    assert_eq!(m.stats(0.0).feedback.exported, 1);
+    // Off by default: the features are not held, and nothing is exported.
+    let mut plain = Monitor::new(&x_input(), &outputs_info, &meta, options(false)).unwrap();
+    let id = predict(&mut plain, &mut host, 2, &two);
+    assert_eq!(plain.feedback(&id, &[Label::Number(0.0), Label::Number(2.0)]), Ok(2));
+    assert!(plain.take_export().is_empty());
+    assert_eq!(plain.footprint().export, (0, 0));
+    // A model whose outputs name nothing to label cannot export labelled rows.
+    let scores = [info("embedding", DType::Float32, vec![batch(), Dim::Fixed(4), Dim::Fixed(3)])];
+    let e = Monitor::new(&x_input(), &scores, &[], options(true)).unwrap_err();
+    assert!(e.to_string().contains("monitoring.exportFeedback"), "{e}");
+}
+
+#[test]
 fn memory_stays_bounded_over_a_million_predictions() {
     let outputs_info = [
         info("label", DType::Int64, vec![batch()]),
@@ -308,6 +356,7 @@ fn memory_stays_bounded_over_a_million_predictions() {
             ..LogOptions::default()
         },
         guard: Some(GuardOptions { mode: GuardMode::Clip, ..GuardOptions::default() }),
+        export_feedback: true,
         ..MonitorOptions::default()
     };
     let mut m = Monitor::new(&x_input(), &outputs_info, &[], options).unwrap();
@@ -351,6 +400,11 @@ fn memory_stays_bounded_over_a_million_predictions() {
     assert!(end.drift.iter().all(|&n| n <= 500), "{:?}", end.drift);
     assert_eq!(end.classes, 50);
     assert_eq!(end.log.0, 100);
+    // Every prediction's features held only as long as its rows are; labelled lines capped.
+    assert_eq!(end.export, (2000, 2000));
+    let feedback = m.stats(host.now_ms).feedback;
+    assert_eq!(feedback.export_dropped, feedback.exported - 2000);
+    assert!(feedback.exported > 99_000, "{}", feedback.exported);
     assert!(end.log.1 < 100_000, "{} bytes of logs held", end.log.1);
     let stats = m.stats(host.now_ms);
     assert_eq!(stats.performance.predictions, 1_000_000);
@@ -602,7 +656,7 @@ fn scikit_learn_classifiers_are_detected_from_their_outputs() {
         other => panic!("{other:?}"),
     };
     assert_eq!(labels.len(), rows);
-    assert_eq!(m.feedback(&p.id.unwrap().render(), &labels).unwrap(), rows);
+    assert_eq!(m.feedback(&p.id.unwrap().render(), &labels, &mut host).unwrap(), rows);
     let q = m.stats(&mut host).unwrap().quality.unwrap();
     assert_eq!(q.task, "classification");
     assert_eq!(q.accuracy, Some(1.0), "its own predictions as truth");

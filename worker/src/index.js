@@ -10,7 +10,9 @@
 // read from the R2 bucket on first use instead of being part of the script, and refused unless
 // its SHA-256 is the one given. An isolate has 128 MB of memory: add `memory: { budget: BYTES,
 // over: 'evict' }` to keep what the loaded models hold under a budget, unloading the least
-// recently used (or `over: 'refuse'`, refusing a model that would pass it). Several versions
+// recently used (or `over: 'refuse'`, refusing a model that would pass it). A model's
+// `monitoring` options are its own (`{ exportFeedback: true }` keeps labelled rows for
+// GET /v2/models/{name}/feedback/export or FEEDBACK_QUEUE). Several versions
 // of a model are served side by side; TRAFFIC (models.js) says which answers requests that
 // name none: a canary share of callers to a candidate, shadow traffic to compare it.
 import { Model } from 'edgeinfer';
@@ -22,10 +24,16 @@ import { MODELS, TRAFFIC } from './models.js';
 export { RateLimiter } from 'edgeinfer/server';
 
 export default createHandler({
-  models: MODELS.map(({ bytes, r2, reference, publicKey, guard, ...m }) => ({
+  models: MODELS.map(({ bytes, r2, reference, publicKey, guard, monitoring, ...m }) => ({
     ...m,
     load: async (options, env) =>
-      Model.load(r2 ? await readFromR2(env, r2) : bytes, { ...options, reference, publicKey, guard }),
+      Model.load(r2 ? await readFromR2(env, r2) : bytes, {
+        ...options,
+        monitoring: { ...options.monitoring, ...monitoring },
+        reference,
+        publicKey,
+        guard,
+      }),
   })),
   traffic: TRAFFIC,
 });
