@@ -271,6 +271,36 @@ test('shadows wait for an idle moment: under load they queue, and past the queue
   assert.match(metrics.text, /^edgeinfer_shadow_skipped_total\{model="mlp_tabular",[^}]*\} 36$/m);
 });
 
+test('feedback that names no version reaches the version that made the prediction', async () => {
+  const { createHandler } = await import(pathToFileURL(join(packageDir, 'js/server/index.js')).href);
+  const { Model } = await importPackage();
+  const iris = readFileSync(join(root, 'examples/iris.onnx'));
+  const h = createHandler({
+    models: ['1', '2'].map((version) => ({ name: 'iris', version, load: (o) => Model.load(iris, o) })),
+    // Every caller to the candidate, version 1 the latest-but-one: feedback to the latest
+    // or to production would both miss.
+    traffic: { iris: { production: '1', candidate: '2', canary: 100 } },
+  });
+  const call = async (path, body) => {
+    const r = await h.fetch(
+      new Request(`http://worker.test${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEYS.web}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+      { API_KEYS },
+    );
+    return { status: r.status, json: await r.json() };
+  };
+  const inputs = [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }];
+  const predicted = await call('/v2/models/iris/infer', { inputs });
+  assert.equal(predicted.json.model_version, '2');
+  const feedback = await call('/v2/models/iris/feedback', { id: predicted.json.parameters.prediction_id, label: 0 });
+  assert.equal(feedback.status, 200, JSON.stringify(feedback.json));
+  assert.equal(feedback.json.model_version, '2');
+  assert.equal(feedback.json.joined, 1);
+});
+
 test('without a KV namespace a policy cannot change; bad deployed policies are refused at construction', async () => {
   const call = await serve({ mlp_tabular: { production: '2' } });
   const put = await call('/v2/models/mlp_tabular/traffic', { key: KEYS.ops, method: 'PUT', body: { canary: 0 } });
