@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use serde_json::{Map, Value};
 
 use super::features::FeatureLayout;
-use super::logs::{iso8601, json_feature};
+use super::logs::{PredictionLog, iso8601, json_feature};
 use crate::feeds::Feed;
 
 /// One prediction's rows: each a map of feature name to value.
@@ -46,14 +46,12 @@ impl Export {
         Export { capacity: capacity.max(1), ..Export::default() }
     }
 
-    /// The feature values of each row of `feeds`, skipping features named in `redact`.
-    pub fn rows(layout: &FeatureLayout, feeds: &[(String, Feed)], redacted: impl Fn(&str) -> bool) -> Rows {
+    /// The feature values of each row of `feeds`, without the features `log` hides.
+    pub fn rows(layout: &FeatureLayout, feeds: &[(String, Feed)], log: &PredictionLog) -> Rows {
         let mut rows = vec![Map::new(); layout.rows(feeds)];
-        for (i, feature) in layout.features.iter().enumerate() {
-            if redacted(&feature.input) || redacted(&feature.name) || redacted(&feature.positional_name()) {
-                continue;
-            }
-            let Some(view) = layout.values(i, feeds) else { continue };
+        let shown: Vec<usize> = (0..layout.features.len()).filter(|&i| !log.hides(&layout.features[i])).collect();
+        for (&i, view) in shown.iter().zip(layout.views(shown.iter().copied(), feeds)) {
+            let (Some(view), feature) = (view, &layout.features[i]) else { continue };
             for (r, row) in rows.iter_mut().enumerate().take(view.rows) {
                 row.insert(feature.name.clone(), json_feature(view.get(r), feature.dtype()));
             }

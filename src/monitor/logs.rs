@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::elements::{Element, element};
-use super::features::FeatureLayout;
+use super::features::{Feature, FeatureLayout};
 use super::guard::Finding;
 use super::random::Random;
 use crate::dtype::DType;
@@ -115,8 +115,13 @@ impl PredictionLog {
         keep
     }
 
-    pub(crate) fn redacted(&self, name: &str) -> bool {
+    fn redacted(&self, name: &str) -> bool {
         self.options.redact.iter().any(|r| r == name)
+    }
+
+    /// Whether `feature` is never written: its input, name or position is redacted.
+    pub(crate) fn hides(&self, feature: &Feature) -> bool {
+        self.redacted(&feature.input) || self.redacted(&feature.name) || self.redacted(&feature.positional_name())
     }
 
     /// The inputs as logged, if inputs are logged: features by name (a value per row), and
@@ -138,7 +143,7 @@ impl PredictionLog {
             }
             for i in features {
                 let feature = &layout.features[i];
-                if self.redacted(&feature.name) || self.redacted(&feature.positional_name()) {
+                if self.hides(feature) {
                     continue;
                 }
                 let Some(view) = layout.values(i, feeds) else { continue };

@@ -304,7 +304,7 @@ impl Monitor {
         let sampled = self.sample_log(host);
         self.drift.stage(&self.layout, feeds);
         let log = sampled.then(|| self.log.inputs(&self.layout, feeds));
-        let export = self.export.is_some().then(|| Export::rows(&self.layout, feeds, |n| self.log.redacted(n)));
+        let export = self.export.is_some().then(|| Export::rows(&self.layout, feeds, &self.log));
         let rows = self.layout.rows(feeds);
         let (guard, verdict) = match &mut self.guard {
             Some(guard) => guard.check(&self.layout, feeds),
