@@ -111,10 +111,11 @@ const monitoringPath = (what) =>
   new RegExp(`^/v2/models/(?<name>[^/]+)(?:/versions/(?<version>[^/]+))?/monitoring/${what}$`);
 
 /**
- * The entries Triton's statistics cover: every model, every version of a model, or one
- * version. None is loaded for it: a model not loaded yet has made no inference.
+ * The entries a request names: every model (no name), every version of a model (no
+ * version), or one version; none is loaded for it. Triton's statistics and the feedback
+ * export cover these.
  */
-function statisticsEntries(ctx) {
+function namedEntries(ctx) {
   const { name, version } = ctx.params;
   if (name === undefined) return ctx.models.entries;
   const entry = ctx.models.find(name, version, canSee(ctx.who));
@@ -171,7 +172,7 @@ export const ROUTES = [
     path: /^\/v2\/models(?:\/(?<name>[^/]+)(?:\/versions\/(?<version>[^/]+))?)?\/stats$/,
     handle: (ctx) => {
       const stats = (e) => (e.model ? monitoring(() => e.model.stats()) : null);
-      return json({ model_stats: statisticsEntries(ctx).map((e) => modelStatistics(e, stats(e))) });
+      return json({ model_stats: namedEntries(ctx).map((e) => modelStatistics(e, stats(e))) });
     },
   },
   {
@@ -274,10 +275,7 @@ export const ROUTES = [
     // every loaded version of the model. Taking them empties the queue.
     handle: (ctx) => {
       const { name, version } = ctx.params;
-      const found = ctx.models.find(name, version);
-      const entries = (
-        version === undefined ? ctx.models.entries.filter((e) => e.name === found.name) : [found]
-      ).filter(exporting);
+      const entries = namedEntries(ctx).filter(exporting);
       if (!entries.length)
         throw new HttpError(
           409,
