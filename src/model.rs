@@ -413,6 +413,7 @@ fn typed_model(
     let input_names = input_names(&model)?;
     name_unknown_dims(&mut model, &input_names, share_batch)?;
     pin_input_shapes(&mut model, &input_names, &options.input_shapes)?;
+    crate::ops::fold_limit::bound(&mut model, options.limits.max_tensor_bytes);
     let mut typed = model.into_typed().map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     crate::ops::index_checks::guard(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;
     crate::ops::bool_reduce::retarget(&mut typed).map_err(|e| from_tract(&e, Error::ModelInvalid))?;

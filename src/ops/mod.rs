@@ -33,6 +33,7 @@ pub(crate) use declutter::declutter;
 mod activations;
 mod affine_grid;
 mod attention;
+mod axis_checked;
 mod bitcast;
 mod bitshift;
 pub(crate) mod bool_reduce;
@@ -40,6 +41,7 @@ mod center_crop_pad;
 mod col2im;
 mod cumprod;
 mod declutter;
+pub(crate) mod fold_limit;
 pub(crate) mod index_checks;
 pub(crate) mod lean;
 mod loss;
@@ -63,10 +65,15 @@ pub fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     ml::register(&mut onnx.op_register);
     recurrent::register(&mut onnx.op_register);
-    // tract answered these wrongly (SwiGLU it lacks).
+    // tract answered these wrongly (SwiGLU it lacks), or hung or panicked on bad attributes
+    // (OneHot's and the normalisations' axes).
     let reg = &mut onnx.op_register;
+    reg.insert("LayerNormalization", axis_checked::normalization);
+    reg.insert("RMSNormalization", axis_checked::normalization);
+    reg.insert("SimplifiedLayerNormalization", axis_checked::normalization);
     reg.insert("BitShift", bitshift::build);
     reg.insert("Celu", activations::celu);
+    reg.insert("OneHot", axis_checked::one_hot);
     reg.insert("SpaceToDepth", space_to_depth::build);
     reg.insert("Swish", activations::swish);
     reg.insert("SwiGLU", activations::swiglu);

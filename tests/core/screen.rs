@@ -127,6 +127,80 @@ fn declared_tensors_over_the_tensor_limit_are_refused() {
     refused(&graph(&[2], vec![], relu()), &with(tight), "E_RESOURCE_LIMIT", "(option maxTensorBytes)");
 }
 
+/// Constants tract computes while it reads the file (every input a constant), each sized by
+/// values no declaration states (some by operands its shape rules do not read): refused before they are computed, where they were
+/// allocated first (terabytes here, which aborted the process).
+#[test]
+fn constants_computed_while_reading_are_held_to_the_tensor_limit() {
+    // A scalar, or a vector with `dims` [n].
+    let ints = |name: &str, dims: &[i64], values: &[i64]| pb::TensorProto {
+        int64_data: values.to_vec(),
+        ..tensor(name, I64, dims)
+    };
+    let floats = |name: &str, values: &[f32]| pb::TensorProto {
+        float_data: values.to_vec(),
+        ..tensor(name, F32, &[values.len() as i64])
+    };
+    // tract reads some of these operands as 32-bit integers: 2^30 four-byte elements is 4 GiB.
+    let big = 1i64 << 30;
+    let cases: Vec<(&str, Vec<pb::NodeProto>, Vec<pb::TensorProto>)> = vec![
+        (
+            "Range node 'r'",
+            vec![node("Range", &["a", "b", "d"], "r"), node("Cast", &["r"], "c")],
+            vec![ints("a", &[], &[0]), ints("b", &[], &[big << 10]), ints("d", &[], &[1])],
+        ),
+        ("Tile node 'c'", vec![node("Tile", &["t", "n"], "c")], vec![floats("t", &[1.0]), ints("n", &[1], &[big])]),
+        (
+            "MultiBroadcastTo node 'c'",
+            vec![node("Expand", &["t", "n"], "c")],
+            vec![floats("t", &[1.0]), ints("n", &[1], &[big])],
+        ),
+        ("Pad node 'c'", vec![node("Pad", &["t", "n"], "c")], vec![floats("t", &[1.0]), ints("n", &[2], &[0, big])]),
+        (
+            "Resize node 'c'",
+            vec![node("Resize", &["t", "", "n"], "c")],
+            vec![floats("t", &[1.0]), floats("n", &[big as f32])],
+        ),
+        (
+            "ConstantOfShape node 'c'",
+            vec![node("Concat", &["p", "q"], "s"), node("ConstantOfShape", &["s"], "c")],
+            vec![ints("p", &[1], &[1 << 20]), ints("q", &[1], &[1 << 20])],
+        ),
+    ];
+    for (what, mut nodes, initializer) in cases {
+        for n in &mut nodes {
+            n.name = n.output[0].clone();
+        }
+        if let Some(concat) = nodes.iter_mut().find(|n| n.op_type == "Concat") {
+            concat.attribute.push(pb::AttributeProto { name: "axis".into(), r#type: 2, i: 0, ..Default::default() });
+        }
+        if let Some(cast) = nodes.iter_mut().find(|n| n.op_type == "Cast") {
+            cast.attribute.push(pb::AttributeProto {
+                name: "to".into(),
+                r#type: 2,
+                i: F32 as i64,
+                ..Default::default()
+            });
+        }
+        nodes.push(node("Add", &["x", "c"], "y"));
+        let bytes = model(pb::GraphProto {
+            name: "g".into(),
+            node: nodes,
+            initializer,
+            input: vec![value_info("x", F32, &[1])],
+            output: vec![value_info("y", F32, &[])],
+            ..Default::default()
+        });
+        refused(&bytes, &LoadOptions::default(), "E_RESOURCE_LIMIT", &format!("{what} computes a constant of"));
+        refused(
+            &bytes,
+            &LoadOptions::default(),
+            "E_RESOURCE_LIMIT",
+            "while the model is read, more than the limit of 1.0 GiB (option maxTensorBytes)",
+        );
+    }
+}
+
 #[test]
 fn weights_in_external_files_are_refused_by_name() {
     let external = pb::TensorProto {
