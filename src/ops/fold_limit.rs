@@ -11,15 +11,25 @@
 //! known size over `maxTensorBytes`, before tract computes it. It is transparent otherwise:
 //! a search for an operator's type finds the wrapped one, and typing translates that.
 
+use tract_onnx::ops::logic::If;
 use tract_onnx::prelude::InferenceModel;
 use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::scan::InferenceScan;
 
 use crate::error::Error;
 use crate::footprint::human;
 
-/// Wraps every node of `model` that has inputs (sources and constants compute nothing).
+/// Wraps every node of `model` that has inputs (sources and constants compute nothing), and
+/// those of the graphs its branches and scans hold (analysed with their parent).
 pub(crate) fn bound(model: &mut InferenceModel, max_bytes: u64) {
     for node in model.nodes.iter_mut().filter(|n| !n.inputs.is_empty()) {
+        let op = node.op.as_op_mut();
+        if let Some(branches) = op.downcast_mut::<If>() {
+            bound(&mut branches.then_body, max_bytes);
+            bound(&mut branches.else_body, max_bytes);
+        } else if let Some(scan) = op.downcast_mut::<InferenceScan>() {
+            bound(&mut scan.body, max_bytes);
+        }
         let label = format!("{} node '{}'", node.op.name(), node.name);
         node.op = Box::new(FoldLimit { label, inner: node.op.clone(), max_bytes });
     }

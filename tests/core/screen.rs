@@ -201,6 +201,41 @@ fn constants_computed_while_reading_are_held_to_the_tensor_limit() {
     }
 }
 
+/// The same inside a branch: its graph is read with its parent.
+#[test]
+fn constants_computed_in_a_branch_are_held_to_the_tensor_limit() {
+    let ints = |name: &str, value: i64| pb::TensorProto { int64_data: vec![value], ..tensor(name, I64, &[]) };
+    let branch = |name: &str| pb::GraphProto {
+        name: name.into(),
+        node: vec![pb::NodeProto { name: format!("{name}_range"), ..node("Range", &["a", "b", "d"], "o") }],
+        initializer: vec![ints("a", 0), ints("b", 1 << 40), ints("d", 1)],
+        output: vec![value_info("o", I64, &[])],
+        ..Default::default()
+    };
+    let mut choose = node("If", &["c"], "y");
+    for (attr, name) in [("then_branch", "then"), ("else_branch", "else")] {
+        choose.attribute.push(pb::AttributeProto {
+            name: attr.into(),
+            r#type: pb::attribute_proto::AttributeType::Graph as i32,
+            g: Some(branch(name)),
+            ..Default::default()
+        });
+    }
+    let bytes = model(pb::GraphProto {
+        name: "main".into(),
+        node: vec![choose],
+        input: vec![value_info("c", BOOL, &[])],
+        output: vec![value_info("y", I64, &[])],
+        ..Default::default()
+    });
+    refused(
+        &bytes,
+        &LoadOptions::default(),
+        "E_RESOURCE_LIMIT",
+        "Range node 'then_range' computes a constant of 8.0 TiB",
+    );
+}
+
 #[test]
 fn weights_in_external_files_are_refused_by_name() {
     let external = pb::TensorProto {
