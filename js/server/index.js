@@ -8,7 +8,7 @@ import { GROUPS, resolveSettings } from './settings.js';
 import { HttpMetrics } from './metrics.js';
 import { ModelSet } from './models.js';
 import { match } from './routes.js';
-import { rateLimit } from './rate-limit.js';
+import { rateLimit, rateLimitFailedAuthentication } from './rate-limit.js';
 import { Shadows, Traffic } from './traffic.js';
 
 export { readFromR2 } from './r2.js';
@@ -64,7 +64,11 @@ export function createHandler(config) {
           routeName = route.name;
           let who = ANONYMOUS;
           if (!settings.publicRoutes.has(route.group)) {
-            who = await authenticate(request, settings.auth);
+            who = await authenticate(request, settings.auth).catch(async (e) => {
+              if (e instanceof HttpError && e.status === 401)
+                await rateLimitFailedAuthentication(request, env, settings, metrics);
+              throw e;
+            });
             authorize(who, GROUPS[route.group]);
           }
           await rateLimit(request, env, settings, who, who === ANONYMOUS, metrics);

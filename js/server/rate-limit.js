@@ -2,7 +2,8 @@
 // wrangler.toml; wrangler dev runs it locally), or, where the account has none, on a
 // Durable Object namespace of RateLimiter (./rate-limiter.js) allowing RATE_LIMIT_REQUESTS
 // a window: an API key counts against the binding it names (`rateLimit` in API_KEYS),
-// everyone else against RATE_LIMIT, callers of public routes by their IP address. The Rate
+// everyone else against RATE_LIMIT, callers of public routes by their IP address, and failed
+// authentications by IP address too, in a budget of their own. The Rate
 // Limiting binding's counters are per Cloudflare location and eventually consistent (a
 // budget, not an exact quota); a Durable Object's are exact and global.
 import { HttpError } from './http.js';
@@ -27,31 +28,57 @@ function counter(binding, { requests, period }) {
 
 /** Counts the request; past the caller's limit, a 429 with Retry-After (the window's end). */
 export async function rateLimit(request, env, settings, who, anonymous, metrics) {
-  const name = who.rateLimit ?? settings.rateLimit.binding;
-  if (!name) return;
+  const binding = who.rateLimit ?? settings.rateLimit.binding;
+  if (!binding) return;
+  const whose = who.rateLimit ? `API key '${who.name}' names` : 'RATE_LIMIT names';
+  const caller = anonymous
+    ? { key: `ip:${address(request)}`, principal: 'anonymous', says: 'this address' }
+    : { key: `principal:${who.name}`, principal: who.name, says: `'${who.name}'` };
+  await limit(env, settings, binding, whose, caller, metrics);
+}
+
+/**
+ * Counts a failed authentication against RATE_LIMIT by the caller's address, in a budget of
+ * its own (public routes' callers are not charged for it): past the limit, guesses at keys or
+ * tokens get 429 instead of an answer saying whether they were right.
+ */
+export async function rateLimitFailedAuthentication(request, env, settings, metrics) {
+  const binding = settings.rateLimit.binding;
+  if (!binding) return;
+  const caller = {
+    key: `failed-authentication:ip:${address(request)}`,
+    principal: 'unauthenticated',
+    says: 'this address',
+    what: 'failed authentications',
+  };
+  await limit(env, settings, binding, 'RATE_LIMIT names', caller, metrics);
+}
+
+function address(request) {
+  return request.headers.get('cf-connecting-ip') ?? 'unknown';
+}
+
+async function limit(env, settings, name, whose, caller, metrics) {
   const count = counter(env?.[name], settings.rateLimit);
   if (typeof count === 'string') {
-    const whose = who.rateLimit ? `API key '${who.name}' names` : 'RATE_LIMIT names';
     console.error(`edgeinfer: server misconfigured: ${whose} the rate limit binding '${name}', ${count}`);
     throw new HttpError(500, "server misconfigured (the Worker's logs say how)");
   }
-  const key = anonymous ? `ip:${request.headers.get('cf-connecting-ip') ?? 'unknown'}` : `principal:${who.name}`;
   let success;
   try {
-    ({ success } = await count(key));
+    ({ success } = await count(caller.key));
   } catch (e) {
     // Neither let through uncounted nor a 500: the caller may retry.
     console.error(`edgeinfer: rate limit '${name}' could not count a request: ${e?.message ?? e}`);
     throw new HttpError(503, 'the rate limiter is unavailable; retry shortly', { 'retry-after': '1' });
   }
   if (success) return;
-  metrics.rateLimited(name, anonymous ? 'anonymous' : who.name);
+  metrics.rateLimited(name, caller.principal);
   const period = settings.rateLimit.period;
   const retry = period - (Math.floor(Date.now() / 1000) % period);
-  const caller = anonymous ? 'this address' : `'${who.name}'`;
   throw new HttpError(
     429,
-    `rate limit reached: ${caller} made more requests than the limit '${name}' allows in ${period} s; retry after ${retry} s`,
+    `rate limit reached: ${caller.says} made more ${caller.what ?? 'requests'} than the limit '${name}' allows in ${period} s; retry after ${retry} s`,
     { 'retry-after': String(retry) },
   );
 }
