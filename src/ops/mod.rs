@@ -65,8 +65,8 @@ pub fn framework() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     ml::register(&mut onnx.op_register);
     recurrent::register(&mut onnx.op_register);
-    // tract answered these wrongly (SwiGLU it lacks), or hung or panicked on bad attributes
-    // (OneHot's and the normalisations' axes).
+    // tract answered these wrongly (SwiGLU it lacks), or hung on an axis below the rank
+    // (OneHot and the normalisations).
     let reg = &mut onnx.op_register;
     reg.insert("LayerNormalization", axis_checked::normalization);
     reg.insert("RMSNormalization", axis_checked::normalization);
