@@ -84,16 +84,22 @@ impl Tracked {
             let Ok(n) = d.eval(symbols).to_i64() else { return Ok(()) };
             bytes = bytes.saturating_mul(n.max(0) as u128);
         }
-        if bytes > max_tensor_bytes as u128 {
-            return Err(Error::ResourceLimit(format!(
-                "tensor '{}' would need {}, more than the limit of {} (option maxTensorBytes)",
-                self.label,
-                human(bytes),
-                human(max_tensor_bytes as u128)
-            )));
-        }
-        Ok(())
+        within_tensor_limit(&format!("tensor '{}'", self.label), bytes, max_tensor_bytes)
     }
+}
+
+/// Refuses `bytes` of one tensor over `maxTensorBytes`, `what` naming it: the one wording of
+/// that limit, whether a file declares the tensor, computes it while it is read, or a call
+/// would make it.
+pub(crate) fn within_tensor_limit(what: &str, bytes: u128, max_tensor_bytes: u64) -> Result<()> {
+    if bytes > max_tensor_bytes as u128 {
+        return Err(Error::ResourceLimit(format!(
+            "{what} would need {}, more than the limit of {} (option maxTensorBytes)",
+            human(bytes),
+            human(max_tensor_bytes as u128)
+        )));
+    }
+    Ok(())
 }
 
 fn element_bytes(dt: DatumType) -> Option<usize> {

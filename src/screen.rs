@@ -11,7 +11,7 @@ use tract_onnx::pb;
 use tract_onnx::pb::tensor_proto::DataLocation;
 
 use crate::error::{Error, Result};
-use crate::footprint::human;
+use crate::footprint::{human, within_tensor_limit};
 use crate::model::Limits;
 
 /// Refuses a model file larger than `maxModelBytes`, before it is decoded.
@@ -220,14 +220,7 @@ fn filled(
 }
 
 fn too_large(bytes: Option<u128>, what: &str, limits: &Limits) -> Result<()> {
-    match bytes {
-        Some(bytes) if bytes > limits.max_tensor_bytes as u128 => Err(Error::ResourceLimit(format!(
-            "{what} would need {}, more than the limit of {} (option maxTensorBytes)",
-            human(bytes),
-            human(limits.max_tensor_bytes as u128)
-        ))),
-        _ => Ok(()),
-    }
+    bytes.map_or(Ok(()), |bytes| within_tensor_limit(what, bytes, limits.max_tensor_bytes))
 }
 
 /// Refuses a graph input that is not a tensor. tract's protobuf knows only tensor types, so a

@@ -16,8 +16,7 @@ use tract_onnx::prelude::InferenceModel;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::scan::InferenceScan;
 
-use crate::error::Error;
-use crate::footprint::human;
+use crate::footprint::within_tensor_limit;
 
 /// Wraps every node of `model` that has inputs (sources and constants compute nothing), and
 /// those of the graphs its branches and scans hold (analysed with their parent).
@@ -63,23 +62,17 @@ impl FoldLimit {
             return Ok(());
         }
         let (_, facts, _) = self.inner.infer_facts(inputs.clone(), outputs.clone(), observed.clone())?;
+        let name = self.inner.name();
+        let operand_sized = OPERAND_SIZED.contains(&&*name).then(|| operand_sized(&name, inputs));
         for fact in &facts {
+            let elements = operand_sized.unwrap_or_else(|| {
+                let shape = fact.shape.concretize()?;
+                shape.iter().try_fold(1u128, |n, d| d.to_i64().ok().map(|d| n.saturating_mul(d.max(0) as u128)))
+            });
             let size = fact.datum_type.concretize().map_or(1, |dt| dt.size_of().max(1)) as u128;
-            let elements = match fact.shape.concretize() {
-                _ if OPERAND_SIZED.contains(&&*self.inner.name()) => operand_sized(&self.inner.name(), inputs),
-                Some(shape) => {
-                    shape.iter().try_fold(1u128, |n, d| d.to_i64().ok().map(|d| n.saturating_mul(d.max(0) as u128)))
-                }
-                None => None,
-            };
-            if let Some(bytes) = elements.map(|n| n.saturating_mul(size)).filter(|&b| b > self.max_bytes as u128) {
-                return Err(Error::ResourceLimit(format!(
-                    "{} computes a constant of {} while the model is read, more than the limit of {} (option maxTensorBytes)",
-                    self.label,
-                    human(bytes),
-                    human(self.max_bytes as u128)
-                ))
-                .into());
+            if let Some(elements) = elements {
+                let what = format!("{} computes a constant while the model is read that", self.label);
+                within_tensor_limit(&what, elements.saturating_mul(size), self.max_bytes)?;
             }
         }
         Ok(())

@@ -191,12 +191,17 @@ fn constants_computed_while_reading_are_held_to_the_tensor_limit() {
             output: vec![value_info("y", F32, &[])],
             ..Default::default()
         });
-        refused(&bytes, &LoadOptions::default(), "E_RESOURCE_LIMIT", &format!("{what} computes a constant of"));
         refused(
             &bytes,
             &LoadOptions::default(),
             "E_RESOURCE_LIMIT",
-            "while the model is read, more than the limit of 1.0 GiB (option maxTensorBytes)",
+            &format!("{what} computes a constant while the model is read that would need"),
+        );
+        refused(
+            &bytes,
+            &LoadOptions::default(),
+            "E_RESOURCE_LIMIT",
+            "more than the limit of 1.0 GiB (option maxTensorBytes)",
         );
     }
 }
@@ -232,7 +237,7 @@ fn constants_computed_in_a_branch_are_held_to_the_tensor_limit() {
         &bytes,
         &LoadOptions::default(),
         "E_RESOURCE_LIMIT",
-        "Range node 'then_range' computes a constant of 8.0 TiB",
+        "Range node 'then_range' computes a constant while the model is read that would need 8.0 TiB",
     );
 }
 
