@@ -60,16 +60,7 @@ fn nested(depth: usize) -> pb::GraphProto {
         }
     }
     fn choose(depth: usize, out: &str) -> pb::NodeProto {
-        let mut n = node("If", &["c"], out);
-        for (attr, name) in [("then_branch", "then"), ("else_branch", "else")] {
-            n.attribute.push(pb::AttributeProto {
-                name: attr.into(),
-                r#type: pb::attribute_proto::AttributeType::Graph as i32,
-                g: Some(branch(depth, &format!("{name}{depth}"))),
-                ..Default::default()
-            });
-        }
-        n
+        branches(out, |name| branch(depth, &format!("{name}{depth}")))
     }
     pb::GraphProto {
         name: "main".into(),
@@ -78,6 +69,20 @@ fn nested(depth: usize) -> pb::GraphProto {
         output: vec![value_info("y", F32, &[1])],
         ..Default::default()
     }
+}
+
+/// `out` = If(c), its branches `branch("then")` and `branch("else")`.
+fn branches(out: &str, branch: impl Fn(&str) -> pb::GraphProto) -> pb::NodeProto {
+    let mut n = node("If", &["c"], out);
+    for (attr, name) in [("then_branch", "then"), ("else_branch", "else")] {
+        n.attribute.push(pb::AttributeProto {
+            name: attr.into(),
+            r#type: pb::attribute_proto::AttributeType::Graph as i32,
+            g: Some(branch(name)),
+            ..Default::default()
+        });
+    }
+    n
 }
 
 #[test]
@@ -128,8 +133,9 @@ fn declared_tensors_over_the_tensor_limit_are_refused() {
 }
 
 /// Constants tract computes while it reads the file (every input a constant), each sized by
-/// values no declaration states (some by operands its shape rules do not read): refused before they are computed, where they were
-/// allocated first (terabytes here, which aborted the process).
+/// values no declaration states (some by operands its shape rules do not read): refused
+/// before they are computed, where they were allocated first (terabytes here, which aborted
+/// the process).
 #[test]
 fn constants_computed_while_reading_are_held_to_the_tensor_limit() {
     // A scalar, or a vector with `dims` [n].
@@ -217,18 +223,9 @@ fn constants_computed_in_a_branch_are_held_to_the_tensor_limit() {
         output: vec![value_info("o", I64, &[])],
         ..Default::default()
     };
-    let mut choose = node("If", &["c"], "y");
-    for (attr, name) in [("then_branch", "then"), ("else_branch", "else")] {
-        choose.attribute.push(pb::AttributeProto {
-            name: attr.into(),
-            r#type: pb::attribute_proto::AttributeType::Graph as i32,
-            g: Some(branch(name)),
-            ..Default::default()
-        });
-    }
     let bytes = model(pb::GraphProto {
         name: "main".into(),
-        node: vec![choose],
+        node: vec![branches("y", branch)],
         input: vec![value_info("c", BOOL, &[])],
         output: vec![value_info("y", I64, &[])],
         ..Default::default()
