@@ -3,7 +3,7 @@
 // under the job it is given (see batch.js).
 import { parentPort, workerData } from 'node:worker_threads';
 import { Model } from './node.js';
-import { scoreChunk } from './batch.js';
+import { scoreChunk } from './chunks.js';
 
 let model;
 try {

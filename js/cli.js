@@ -124,9 +124,10 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
       force: { type: 'boolean' },
       package: { type: 'string' },
       traffic: { type: 'string' },
+      batch: { type: 'boolean' },
     },
     usage: `edgeinfer worker MODEL.onnx|BUNDLE.wasm [...] [--public-key NAME.pub] [--r2 BUCKET] [--package SPEC]
-                [--traffic JSON] [-o DIR] [--force]
+                [--traffic JSON] [--batch] [-o DIR] [--force]
     Write a Cloudflare Workers project serving the models (KServe v2 and /predict)
     into DIR (default: ./edgeinfer-worker), with a local API key in .dev.vars.
     Then: cd DIR && npm install && npx wrangler dev   (or: npx wrangler deploy)
@@ -138,7 +139,10 @@ edgeinfer verify MODEL.onnx --signature FILE --public-key NAME.pub
     scaffolded file's. --package sets the project's edgeinfer dependency (a version
     range, a tarball, a directory: what npm install takes). Bundles of one name and several
     versions are served side by side; --traffic '{"NAME": {"production": "1", "candidate":
-    "2", "canary": 10}}' sets which answers requests that name no version.`,
+    "2", "canary": 10}}' sets which answers requests that name no version. --batch adds
+    batch jobs (POST /v2/batch/jobs, scope batch): an R2 bucket for their tables and
+    outputs, a Queue their chunks go through, and its dead-letter queue (npm run
+    create-batch makes the three in the account; wrangler dev simulates them).`,
   },
   compare: {
     multiple: true,
@@ -665,6 +669,7 @@ const COMMANDS = {
         publicKey: await readKey(flags['public-key']),
         r2: flags.r2,
         traffic: flags.traffic,
+        batch: flags.batch,
       });
     } catch (e) {
       console.error(`edgeinfer: ${e.message}`);

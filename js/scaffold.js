@@ -42,6 +42,38 @@ function trafficOf(traffic, entries) {
 }
 
 /**
+ * wrangler.toml's batch bindings: the bucket, the queue and its consumer (one chunk per
+ * invocation, so that each has its own CPU and memory), and the dead-letter queue, which the
+ * same Worker consumes to record chunks that failed every retry.
+ */
+const batchBindings = (name) => `
+# Batch jobs (POST /v2/batch/jobs, scope batch): tables and outputs in this bucket, one
+# message per chunk through the queue, chunks that fail every retry to the dead-letter
+# queue. Make the three in the account once with \`npm run create-batch\`; wrangler dev
+# simulates them. Put a table in the bucket with
+# \`npx wrangler r2 object put ${name}/KEY.csv --file KEY.csv [--local]\`.
+[[r2_buckets]]
+binding = "BATCH"
+bucket_name = "${name}"
+
+[[queues.producers]]
+binding = "BATCH_CHUNKS"
+queue = "${name}"
+
+[[queues.consumers]]
+queue = "${name}"
+max_batch_size = 1
+max_batch_timeout = 1
+max_retries = 3
+dead_letter_queue = "${name}-failed"
+
+[[queues.consumers]]
+queue = "${name}-failed"
+max_batch_size = 1
+max_batch_timeout = 1
+`;
+
+/**
  * Writes the project into `out` (which must be empty unless `force`). Models are ONNX files
  * or bundles (`edgeinfer build`'s NAME.wasm, served under their manifest's name and version,
  * and checked against `publicKey` in the Worker as here, when one is given). Each model is
@@ -49,10 +81,20 @@ function trafficOf(traffic, entries) {
  * `MODEL.reference.json` beside an ONNX model (from `edgeinfer reference`) is bundled with it
  * and loaded as its drift reference, after the same check; a bundle carries its own. With `r2`
  * (a bucket's name) the model files are not imported by the script but uploaded to the bucket
- * (`npm run upload-models`) and read from it on first use, pinned by their SHA-256.
+ * (`npm run upload-models`) and read from it on first use, pinned by their SHA-256. With
+ * `batch`, wrangler.toml also binds what batch jobs need (js/server/batch-jobs.js).
  * @returns {Promise<{ out: string, models: string[], devKey: string }>}
  */
-export async function scaffoldWorker({ models, out, force = false, packageSpec, publicKey, r2, traffic }) {
+export async function scaffoldWorker({
+  models,
+  out,
+  force = false,
+  packageSpec,
+  publicKey,
+  r2,
+  traffic,
+  batch = false,
+}) {
   if (r2 !== undefined && !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(r2))
     throw new Error(`'${r2}' is not an R2 bucket name (3 to 63 lowercase letters, digits and hyphens)`);
   if (!models.length) throw new Error('name at least one model file');
@@ -103,14 +145,14 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     await copyFile(e.path, join(out, 'models', file(e)));
     if (e.referencePath) await copyFile(e.referencePath, join(out, 'models', `${e.id}.reference.json`));
   }
-  const toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(
-    /^name = .*$/m,
-    `name = "edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}"`,
-  );
+  const worker = `edgeinfer-${entries[0].name.toLowerCase().replace(/_/g, '-')}`;
+  const jobs = `${worker}-batch`.slice(0, 56);
+  let toml = (await readFile(new URL('wrangler.toml', TEMPLATE), 'utf8')).replace(/^name = .*$/m, `name = "${worker}"`);
+  if (batch) toml = toml.replace(/^\[vars\]\n/m, `$&BATCH_DEAD_LETTER_QUEUE = "${jobs}-failed"\n`);
   const binding = r2
     ? `\n# The models, read on first use (upload them with \`npm run upload-models\`).\n[[r2_buckets]]\nbinding = "MODELS"\nbucket_name = "${r2}"\n`
     : '';
-  await writeFile(join(out, 'wrangler.toml'), toml + binding);
+  await writeFile(join(out, 'wrangler.toml'), toml + binding + (batch ? batchBindings(jobs) : ''));
   await copyFile(new URL('src/index.js', TEMPLATE), join(out, 'src/index.js'));
   const imports = entries
     .map((e) =>
@@ -147,6 +189,9 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
     scripts: {
       dev: 'wrangler dev',
       deploy: 'wrangler deploy',
+      ...(batch && {
+        'create-batch': `wrangler r2 bucket create ${jobs} && wrangler queues create ${jobs} && wrangler queues create ${jobs}-failed`,
+      }),
       ...(r2 && {
         // One put per model, to the account's bucket, or (:local) to wrangler dev's.
         'upload-models': entries
@@ -165,7 +210,7 @@ export async function scaffoldWorker({ models, out, force = false, packageSpec, 
   // Single quotes: dotenv takes the JSON inside literally.
   await writeFile(
     join(out, '.dev.vars'),
-    `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics'] }])}'\n`,
+    `API_KEYS='${JSON.stringify([{ name: 'dev', key: devKey, scopes: ['predict', 'metrics', ...(batch ? ['batch'] : [])] }])}'\n`,
   );
   await writeFile(join(out, '.gitignore'), 'node_modules/\n.wrangler/\n.dev.vars\n');
   return { out, models: [...new Set(entries.map((e) => e.name))], devKey };

@@ -64,6 +64,22 @@ export interface ServerSettings {
   TRAFFIC_KV?: string;
   /** How old (1 to 30 s, default 10) an isolate's copy of a policy gets before it reads KV again. */
   TRAFFIC_REFRESH_SECONDS?: string | number;
+  /** The R2 bucket binding batch jobs read their tables from and write their outputs to (default BATCH). */
+  BATCH_BUCKET?: string;
+  /** The Queue producer binding batch jobs' chunks are sent through (default BATCH_CHUNKS). */
+  BATCH_QUEUE?: string;
+  /** The name of that queue's dead-letter queue, also consumed by this Worker: its deliveries are chunks that failed every retry. */
+  BATCH_DEAD_LETTER_QUEUE?: string;
+  /** Rows per chunk when a job does not say (1 to 100,000; default 10,000). */
+  BATCH_ROWS_PER_CHUNK?: string | number;
+}
+
+/** One message of a Queue consumer's batch, as Cloudflare Queues deliver it. */
+export interface QueueMessage {
+  readonly body: unknown;
+  readonly attempts: number;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
 }
 
 /**
@@ -119,6 +135,12 @@ export declare function createHandler(config: {
     env?: ServerSettings & Record<string, unknown>,
     ctx?: { waitUntil(promise: Promise<unknown>): void },
   ): Promise<Response>;
+  /** The Queue consumer of batch jobs' chunks (POST /v2/batch/jobs) and of their dead-letter queue. */
+  queue(
+    batch: { queue: string; messages: readonly QueueMessage[] },
+    env?: ServerSettings & Record<string, unknown>,
+    ctx?: { waitUntil(promise: Promise<unknown>): void },
+  ): Promise<void>;
 };
 
 /**

@@ -10,6 +10,7 @@ import { ModelSet } from './models.js';
 import { match } from './routes.js';
 import { rateLimit, rateLimitFailedAuthentication } from './rate-limit.js';
 import { Shadows, Traffic } from './traffic.js';
+import { consumeBatch } from './batch-jobs.js';
 
 export { readFromR2 } from './r2.js';
 export { RateLimiter } from './rate-limiter.js';
@@ -96,6 +97,17 @@ export function createHandler(config) {
       response = withCors(request, response, settings?.corsOrigins ?? []);
       metrics.observe(routeName, response.status, (performance.now() - started) / 1000);
       return response;
+    },
+    /** The Queue consumer of batch jobs' chunks (and of their dead-letter queue). */
+    async queue(batch, env = {}, context = undefined) {
+      models.startInBackground(context?.waitUntil ? (p) => context.waitUntil(p) : undefined, env);
+      const settings = await resolveSettings(env, config.settings);
+      const lease = models.lease();
+      try {
+        await consumeBatch(batch, { env, settings, models: lease });
+      } finally {
+        lease.release();
+      }
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   shipFeedback,
   shipLogs,
 } from './monitoring.js';
+import { jobFile, jobStatus, submitJob } from './batch-jobs.js';
 
 /** The v2 server metadata; its version is the package's (checked by tests/js/contracts.test.mjs). */
 export const SERVER = { name: 'edgeinfer', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] };
@@ -76,7 +77,7 @@ async function jsonBody(ctx) {
 }
 
 /** Whether the caller may learn which models exist (the metadata group's scope). */
-const canSee = (who) => who.scopes.has('predict') || who.scopes.has('admin');
+const canSee = (who) => who.scopes.has('predict') || who.scopes.has('batch') || who.scopes.has('admin');
 
 /** The traffic policy of the model a request names (404 first for a model not served). */
 async function policyOf(ctx, name) {
@@ -340,6 +341,31 @@ export const ROUTES = [
       const entry = ctx.models.find(ctx.params.name, undefined, canSee(ctx.who));
       return json({ model_name: entry.name, isolate: isolateId(), shadows: ctx.shadows.report(entry.name) });
     },
+  },
+  {
+    name: 'batch_submit',
+    group: 'batch',
+    method: 'POST',
+    path: /^\/v2\/batch\/jobs$/,
+    // The version is pinned now: the traffic policy's production one unless the job names one.
+    handle: async (ctx) =>
+      submitJob(ctx, await jsonBody(ctx), async (name, version) =>
+        ctx.models.get(name, version ?? (await policyOf(ctx, name))?.production, canSee(ctx.who)),
+      ),
+  },
+  {
+    name: 'batch_status',
+    group: 'batch',
+    method: 'GET',
+    path: /^\/v2\/batch\/jobs\/(?<id>[^/]+)$/,
+    handle: jobStatus,
+  },
+  {
+    name: 'batch_file',
+    group: 'batch',
+    method: 'GET',
+    path: /^\/v2\/batch\/jobs\/(?<id>[^/]+)\/(?<file>.+)$/,
+    handle: jobFile,
   },
   {
     name: 'metrics',

@@ -1,5 +1,6 @@
 // Deployment settings, read from the Worker's environment (vars and secrets) with defaults.
 import { parseApiKeys, jwtKeys } from './auth.js';
+import { MAX_ROWS_PER_CHUNK } from './batch-jobs.js';
 
 const DEFAULTS = {
   // Where the routes sit under the Worker's route pattern ("/models" for example.com/models/*).
@@ -29,6 +30,13 @@ const DEFAULTS = {
   // monitoring.exportFeedback); '' for none: they wait for GET .../feedback/export.
   FEEDBACK_QUEUE: '',
   TRAFFIC_REFRESH_SECONDS: 10,
+  // Batch jobs: the R2 bucket binding their tables and outputs are in, the Queue producer
+  // binding their chunks go through, the name of that queue's dead-letter queue (whose
+  // deliveries are chunks that failed every retry), and the rows of a chunk by default.
+  BATCH_BUCKET: 'BATCH',
+  BATCH_QUEUE: 'BATCH_CHUNKS',
+  BATCH_DEAD_LETTER_QUEUE: '',
+  BATCH_ROWS_PER_CHUNK: 10000,
 };
 
 /**
@@ -42,6 +50,7 @@ export const GROUPS = {
   feedback: 'predict',
   metrics: 'metrics',
   admin: 'admin',
+  batch: 'batch',
 };
 
 function list(text) {
@@ -92,6 +101,19 @@ function traffic(get) {
   return { binding: String(get('TRAFFIC_KV')).trim(), refreshSeconds: refresh };
 }
 
+/** BATCH_BUCKET, BATCH_QUEUE, BATCH_DEAD_LETTER_QUEUE and BATCH_ROWS_PER_CHUNK (at most MAX_ROWS_PER_CHUNK). */
+function batch(get) {
+  const rowsPerChunk = positive('BATCH_ROWS_PER_CHUNK', get('BATCH_ROWS_PER_CHUNK'));
+  if (rowsPerChunk > MAX_ROWS_PER_CHUNK)
+    throw new Error(`BATCH_ROWS_PER_CHUNK must be at most ${MAX_ROWS_PER_CHUNK}, got '${get('BATCH_ROWS_PER_CHUNK')}'`);
+  return {
+    bucket: String(get('BATCH_BUCKET')).trim(),
+    queue: String(get('BATCH_QUEUE')).trim(),
+    deadLetterQueue: String(get('BATCH_DEAD_LETTER_QUEUE')).trim(),
+    rowsPerChunk,
+  };
+}
+
 /** LOG_PREDICTIONS (off, console, queue) and the options the models' logs take. */
 function predictionLogs(get) {
   const mode = String(get('LOG_PREDICTIONS')).trim();
@@ -127,8 +149,10 @@ export async function resolveSettings(env, overrides) {
   if (!settings) {
     const publicRoutes = new Set(list(get('PUBLIC_ROUTES')));
     for (const g of publicRoutes) {
-      if (g === 'admin')
-        throw new Error('PUBLIC_ROUTES names admin, whose routes change the service: they always need credentials');
+      if (g === 'admin' || g === 'batch')
+        throw new Error(
+          `PUBLIC_ROUTES names ${g}, whose routes ${g === 'admin' ? 'change the service' : "read the bucket and spend the account's compute"}: they always need credentials`,
+        );
       if (!(g in GROUPS))
         throw new Error(`PUBLIC_ROUTES names '${g}'; the route groups are ${Object.keys(GROUPS).join(', ')}`);
     }
@@ -145,6 +169,7 @@ export async function resolveSettings(env, overrides) {
       rateLimit: rateLimit(get),
       traffic: traffic(get),
       feedbackQueue: String(get('FEEDBACK_QUEUE')).trim(),
+      batch: batch(get),
       auth: {
         apiKeys: await parseApiKeys(get('API_KEYS')),
         jwt: await jwtKeys({ jwtHs256Secret: get('JWT_HS256_SECRET'), jwtEddsaPublicKey: get('JWT_EDDSA_PUBLIC_KEY') }),

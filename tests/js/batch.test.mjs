@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { packageDir, root } from './harness.mjs';
 import { Model } from '../../js/node.js';
 import { readCsvFloats } from '../../js/core.js';
-import { csvRecords } from '../../js/batch.js';
+import { csvRecords } from '../../js/chunks.js';
 import { readRows } from '../../js/table.js';
 
 const cli = join(packageDir, 'js/cli.js');

@@ -14,7 +14,9 @@
 // `monitoring` options are its own (`{ exportFeedback: true }` keeps labelled rows for
 // GET /v2/models/{name}/feedback/export or FEEDBACK_QUEUE). Several versions
 // of a model are served side by side; TRAFFIC (models.js) says which answers requests that
-// name none: a canary share of callers to a candidate, shadow traffic to compare it.
+// name none: a canary share of callers to a candidate, shadow traffic to compare it. The
+// handler's `queue` consumes batch jobs' chunks (POST /v2/batch/jobs) where wrangler.toml
+// binds their bucket and queues (`edgeinfer worker --batch`).
 import { Model } from 'edgeinfer';
 import { createHandler, readFromR2 } from 'edgeinfer/server';
 import { MODELS, TRAFFIC } from './models.js';
