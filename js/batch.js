@@ -8,16 +8,7 @@
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import {
-  REJECTS_HEADER,
-  formatOf,
-  headerOf,
-  lineCount,
-  outputHeader,
-  planJob,
-  recordChunks,
-  scoreChunk,
-} from './chunks.js';
+import { REJECTS_HEADER, formatOf, headerOf, outputHeader, planJob, recordChunks, scoreChunk } from './chunks.js';
 import { TableError } from './table.js';
 
 const READ_BYTES = 1 << 20;
@@ -43,7 +34,7 @@ const chunksOf = (path, start, lines, csv) => recordChunks(fileReads(path, start
 
 /** The input's column names, the byte its data starts at, and the line of its first row. */
 async function readHeader(path, format) {
-  for await (const bytes of chunksOf(path, 0, 1, format === 'csv')) {
+  for await (const { bytes } of chunksOf(path, 0, 1, format === 'csv')) {
     const head = headerOf(bytes, format, path);
     if (head) return head;
   }
@@ -203,8 +194,7 @@ export async function runBatch(options) {
   try {
     let seq = 0;
     let line = state.line;
-    for await (const chunk of chunksOf(input, state.bytes, batchSize, job.input === 'csv')) {
-      const lines = lineCount(chunk);
+    for await (const { bytes: chunk, lines } of chunksOf(input, state.bytes, batchSize, job.input === 'csv')) {
       const bytes = chunk.length;
       inFlight.push(score(seq++, chunk, line).then((result) => ({ result, bytes, lines })));
       line += lines;

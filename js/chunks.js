@@ -4,7 +4,7 @@
 // bytes cut at record boundaries; each is parsed, predicted and formatted on its own. It runs
 // in every runtime.
 import Papa from 'papaparse';
-import { readCsvFloats } from './core.js';
+import { csvFloat32Cells, readCsvFloats } from './core.js';
 import { TableError, planColumns, predictRead, predictRows } from './table.js';
 
 const UTF8 = new TextDecoder();
@@ -12,7 +12,7 @@ const UTF8 = new TextDecoder();
 export const FORMATS = ['csv', 'jsonl'];
 /** A rejects file's first line: each rejected row's line and why. */
 export const REJECTS_HEADER = 'line,reason\n';
-/** The most text read ahead without a record ending: past it, a quote is taken as never closed. */
+/** The most text read past a record's end inside quotes: past it, a quote is taken as never closed. */
 const MAX_CARRY = 1 << 24;
 
 /** A file's format: `given` (--format), else its extension's. */
@@ -63,15 +63,8 @@ function jsonRecords(text, firstLine, header) {
 
 const quote = (s) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
-/** A float32 in at most 9 significant digits: enough to read back the same float32. */
-const float32 = (v) => Number(v.toPrecision(9));
-
-/** A float32 in CSV: at most 9 significant digits, enough to read back the same float32. */
-const csvFloat32 = (v) => (Number.isFinite(v) ? String(float32(v)) : Number.isNaN(v) ? '' : String(v));
-
 /** A number in a CSV: NaN as an empty field (as pandas writes it), bools as true and false. */
 function csvCell(dtype) {
-  if (dtype === 'float32') return csvFloat32;
   if (dtype === 'bool') return (v) => (v ? 'true' : 'false');
   if (dtype === 'string') return quote;
   return (v) => (typeof v === 'number' && Number.isNaN(v) ? '' : String(v));
@@ -82,28 +75,49 @@ function jsonValue(v, dtype) {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
   if (dtype === 'bool') return Boolean(v);
   if (typeof v === 'number' && !Number.isFinite(v)) return null;
-  return dtype === 'float32' ? float32(v) : v;
+  return v;
+}
+
+/**
+ * A float32 matrix of `k` columns, row by row, as CSV cells (each after a comma) written by
+ * the core in the fewest digits that read back as the same float32, and as JSON numbers of
+ * the same digits (NaN and infinities null); each made on first use.
+ */
+function float32Rows(values, k) {
+  let cells, numbers;
+  const csv = (r) => (cells ??= csvFloat32Cells(values, k).split('\n'))[r];
+  const json = (r) => {
+    numbers ??= [];
+    return (numbers[r] ??= csv(r)
+      .slice(1)
+      .split(',')
+      .map((s) => (s === '' || !Number.isFinite(+s) ? null : Number(s))));
+  };
+  return { csv, json };
 }
 
 /** One output's columns, and its values for row `r` as CSV text (each cell after a comma) and as JSON. */
 function outputFormat(name, t) {
   if (t.dtype === 'map') {
     const labels = Object.keys(t.data[0] ?? {});
+    const values = new Float32Array(t.data.length * labels.length);
+    t.data.forEach((row, r) => labels.forEach((l, j) => (values[r * labels.length + j] = row[l])));
+    const rows = float32Rows(values, labels.length);
     return {
       columns: labels.map((l) => `${name}_${l}`),
-      csv: (r) => {
-        let text = '';
-        const row = t.data[r];
-        for (const l of labels) text += `,${csvFloat32(row[l])}`;
-        return text;
-      },
-      json: (r) => Object.fromEntries(labels.map((l) => [l, jsonValue(t.data[r][l], 'float32')])),
+      csv: rows.csv,
+      json: (r) => Object.fromEntries(rows.json(r).map((v, j) => [labels[j], v])),
     };
   }
   const k = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const columns = k === 1 ? [name] : Array.from({ length: k }, (_, i) => `${name}_${i}`);
+  if (t.dtype === 'float32') {
+    const rows = float32Rows(t.data, k);
+    return { columns, csv: rows.csv, json: (r) => (k === 1 ? rows.json(r)[0] : rows.json(r)) };
+  }
   const cell = csvCell(t.dtype);
   return {
-    columns: k === 1 ? [name] : Array.from({ length: k }, (_, i) => `${name}_${i}`),
+    columns,
     csv: (r) => {
       let text = '';
       for (let i = r * k; i < (r + 1) * k; i++) text += `,${cell(t.data[i])}`;
@@ -182,60 +196,55 @@ const NEWLINE = 0x0a;
 const QUOTE = 0x22;
 
 /**
- * Where the first `lines` lines of `bytes` end at a record's end, or 0 if they do not yet: a
- * line break ends a record when the quotes before it are even. One pass; both are ASCII, so
- * no UTF-8 sequence holds either byte.
- */
-function boundary(bytes, lines, csv) {
-  let at = -1;
-  for (let n = 0; n < lines; n++) {
-    at = bytes.indexOf(NEWLINE, at + 1);
-    if (at < 0) return 0;
-  }
-  let quote = csv ? bytes.indexOf(QUOTE) : -1;
-  let open = false;
-  for (;;) {
-    for (; quote >= 0 && quote < at; quote = bytes.indexOf(QUOTE, quote + 1)) open = !open;
-    if (!open) return at + 1;
-    at = bytes.indexOf(NEWLINE, at + 1);
-    if (at < 0) return 0;
-  }
-}
-
-/**
  * The bytes of `reads` (an async iterable of byte arrays: a file's reads, an R2 object's
- * stream) in chunks of about `lines` lines, each ending at a record's end, and each a copy
- * of its own (to move to a worker thread without the rest). `name` and `start` (the byte the
- * reads begin at) name the place of a quote never closed.
+ * stream) in chunks of at least `lines` line breaks, each ending at a record's end (a line
+ * break with the quotes before it even; both bytes are ASCII, so no UTF-8 sequence holds
+ * either), as `{ bytes, lines }`: a copy of its own (to move to a worker thread without the
+ * rest) and its line breaks. Each byte is scanned once. `name` and `start` (the byte the reads
+ * begin at) name the place of a quote never closed.
  */
 export async function* recordChunks(reads, lines, csv, name, start = 0) {
   let carry = new Uint8Array(0);
   let position = start;
+  // carry[0, scanned) is scanned: its line breaks, whether a quote is open at its end, where
+  // its last record ended, and the next quote at or after it (Infinity: none in carry).
+  let scanned = 0;
+  let breaks = 0;
+  let open = false;
+  let recordEnd = 0;
+  let quote = Infinity;
+  const next = (from) => {
+    const q = carry.indexOf(QUOTE, from);
+    return q < 0 ? Infinity : q;
+  };
   for await (const read of reads) {
     position += read.length;
-    if (carry.length) {
-      const joined = new Uint8Array(carry.length + read.length);
+    const old = carry.length;
+    if (old) {
+      const joined = new Uint8Array(old + read.length);
       joined.set(carry);
-      joined.set(read, carry.length);
+      joined.set(read, old);
       carry = joined;
     } else carry = read;
-    for (let cut = boundary(carry, lines, csv); cut > 0; cut = boundary(carry, lines, csv)) {
-      yield carry.slice(0, cut);
-      carry = carry.subarray(cut);
+    if (csv && quote === Infinity) quote = next(old);
+    for (let nl = carry.indexOf(NEWLINE, scanned); nl >= 0; nl = carry.indexOf(NEWLINE, scanned)) {
+      for (; quote < nl; quote = next(quote + 1)) open = !open;
+      scanned = nl + 1;
+      breaks++;
+      if (open) continue;
+      recordEnd = scanned;
+      if (breaks < lines) continue;
+      yield { bytes: carry.slice(0, scanned), lines: breaks };
+      carry = carry.subarray(scanned);
+      quote -= scanned;
+      scanned = breaks = recordEnd = 0;
     }
-    if (carry.length > MAX_CARRY)
+    if (open && carry.length - recordEnd > MAX_CARRY)
       throw new TableError(
-        `${name}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - carry.length}: a quoted field is never closed`,
+        `${name}: no record ends within ${MAX_CARRY >> 20} MB after byte ${position - carry.length + recordEnd}: a quoted field is never closed`,
       );
   }
-  if (carry.length) yield carry.slice();
-}
-
-/** The number of line breaks in `bytes`. */
-export function lineCount(bytes) {
-  let lines = 0;
-  for (let i = bytes.indexOf(NEWLINE); i >= 0; i = bytes.indexOf(NEWLINE, i + 1)) lines++;
-  return lines;
+  if (carry.length) yield { bytes: carry.slice(), lines: breaks };
 }
 
 /**
@@ -265,6 +274,10 @@ export function headerOf(bytes, format, name) {
 /**
  * The job `scoreChunk` runs: the input's and output's formats, the input's columns, and how
  * they fill the model's inputs (`planColumns`; `keep` and `features` as there).
+ */
+/**
+ * @param {{ inputs: any[], metadata: Record<string, string> }} model
+ * @param {{ input: string, output: string, header: string[], keep?: string[], features?: string[] }} job
  */
 export function planJob(model, { input, output, header, keep, features }) {
   return { input, output, header, plan: planColumns(model, header, { keep, features }) };

@@ -9,7 +9,9 @@ import { TableError, predictRows, recordTable } from './table.js';
 
 /**
  * The wasm-bindgen glue of the build that runs: the unthreaded builds share one; the threads
- * build's (which imports a shared memory) replaces it when `init` chooses that build.
+ * build's (which imports a shared memory, and starts and stops its team) replaces it when
+ * `init` chooses that build.
+ * @type {typeof unthreaded & Partial<Pick<typeof import('../dist/edgeinfer_threads.js'), 'startThreads' | 'stopThreads'>>}
  */
 let glue = unthreaded;
 
@@ -53,6 +55,14 @@ export function readCsvFloats(bytes, header, columns, kept, firstLine) {
   return { values, lines, kept: keptFields, rejects };
 }
 
+/**
+ * For `edgeinfer batch`: a float32 matrix of `width` columns as CSV text, each value after a
+ * comma in the fewest digits that read back as the same float32 (NaN empty), one line a row.
+ */
+export function csvFloat32Cells(values, width) {
+  return call(() => glue.csvFloat32Cells(values, width));
+}
+
 /** For the package's own tests (not exported by the entry points): a Rust panic caught at the boundary. */
 export function testPanic() {
   return call(() => glue.__testPanic());
@@ -62,7 +72,9 @@ export function testPanic() {
  * The dist/ file of the build `simd` asks for ('auto': the best the engine runs of the
  * runtime's `variants`), or undefined when the caller gives the wasm.
  */
-function chooseVariant(simd, wasm, { variants, otherBuilds }) {
+/** @param {{ variants: string[], otherBuilds?: string }} platform */
+function chooseVariant(simd, wasm, platform) {
+  const { variants, otherBuilds } = platform;
   if (!['auto', ...Object.keys(WASM_FILES)].includes(simd))
     throw new EdgeInferError(
       'E_INVALID_OPTION',
@@ -83,6 +95,27 @@ function chooseVariant(simd, wasm, { variants, otherBuilds }) {
     : `this entry point starts only ${variants.join(' or ') || 'its own build'}: ${otherBuilds}`;
   throw new EdgeInferError('E_INVALID_OPTION', `simd: '${simd}' cannot run here: ${why}`);
 }
+
+/**
+ * What an entry point supplies to `createApi`.
+ * @typedef {object} Platform
+ * @property {(wasm: any, glue: { initWasm: Function, initSync: Function, file: string }) => Promise<any> | any} startWasm
+ * @property {(source: any, options: object) => Promise<Uint8Array>} readSource
+ * @property {(wasm: any) => boolean} acceptsWasm
+ * @property {string} wasmForms
+ * @property {string[]} variants
+ * @property {string} [otherBuilds]
+ * @property {ThreadPlatform} [threads]
+ */
+
+/**
+ * A runtime's threads: its cores, the threads build's glue, and how to start a team thread
+ * on a Worker (`lost` is called if it dies once it runs).
+ * @typedef {object} ThreadPlatform
+ * @property {() => number} cores
+ * @property {() => Promise<any>} glue
+ * @property {(data: { module: WebAssembly.Module, memory: WebAssembly.Memory }, lost: () => void) => void} spawn
+ */
 
 /** The most threads the threads option may ask for. */
 const MAX_THREADS = 64;
@@ -109,8 +142,8 @@ export const isBytes = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
  * `acceptsWasm` says which forms of the `wasm` option the runtime takes, `wasmForms` names them;
  * `variants` are the builds of the core it can start on its own (js/variant.js), best first,
  * `otherBuilds` says where the others are, and `startWasm` gets the chosen one's file name in
- * dist/ when no `wasm` is given.
- * @param {{ startWasm: (wasm: any, glue: { initWasm: Function, initSync: Function, file: string }) => Promise<object> | object | void, readSource: (source: any, options: object) => Promise<Uint8Array>, acceptsWasm: (wasm: any) => boolean, wasmForms: string, variants: string[], otherBuilds?: string }} platform
+ * dist/ when no `wasm` is given. `threads`, where the runtime can start Workers, starts them.
+ * @param {Platform} platform
  */
 export function createApi(platform) {
   let started = null;
@@ -259,6 +292,8 @@ export function createApi(platform) {
 
     /**
      * Loads an ONNX model from bytes, a Response, or a URL / path.
+     * @param {any} source
+     * @param {any} [options]
      * @returns {Promise<Model>}
      */
     static async load(source, options = {}) {
@@ -687,7 +722,8 @@ function call(f) {
     return f();
   } catch (e) {
     if (e instanceof EdgeInferError) throw e;
-    if (e instanceof Error && typeof e.code === 'string') throw new EdgeInferError(e.code, e.message);
+    const code = /** @type {{ code?: unknown }} */ (e)?.code;
+    if (e instanceof Error && typeof code === 'string') throw new EdgeInferError(code, e.message);
     throw new EdgeInferError('E_INTERNAL', `the WebAssembly core failed: ${e?.message ?? e}`, { cause: e });
   }
 }

@@ -522,6 +522,12 @@ pub fn read_csv_floats(
     })
 }
 
+/// Float32 outputs as CSV cells for batch scoring, row by row (see `table::float32_cells`).
+#[wasm_bindgen(js_name = csvFloat32Cells)]
+pub fn csv_float32_cells(values: &[f32], width: u32) -> Result<String, JsValue> {
+    guarded(|| Ok(crate::table::float32_cells(values, width as usize)))
+}
+
 /// Which build of the module this is: `relaxed-simd` (whose kernels fuse multiply and add
 /// with `f32x4.relaxed_madd`) or `simd128`. Asked of the module itself, so that `init`
 /// reports the truth for a module the caller supplied.

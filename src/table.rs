@@ -3,6 +3,8 @@
 //! behind for its collector, which made reading the table most of a batch job's time. Values
 //! are parsed as pandas parses them, as f64 then rounded to f32, so that the features equal
 //! what the JS path and onnxruntime's users feed; an empty field (or NaN) is a missing value.
+//! Float32 outputs are written here too: V8 has no float32 formatting, and going through a
+//! double took two conversions a value.
 
 /// What `read_float_rows` read: the rows it could, and why it could not read the others.
 #[derive(Debug, Default, PartialEq)]
@@ -78,6 +80,74 @@ pub fn read_float_rows(
     rows
 }
 
+/// The rows of `values` (`width` values a row) as CSV cells, each after a comma, the rows
+/// separated by line breaks: each value in the fewest digits that read back as the same
+/// float32 (as numpy writes float32), laid out as JavaScript writes numbers, so that the JS
+/// and the core's writers agree; NaN is an empty cell, as pandas writes it.
+pub fn float32_cells(values: &[f32], width: usize) -> String {
+    let mut out = String::with_capacity(values.len() * 12);
+    let mut scratch = String::new();
+    for (i, &v) in values.iter().enumerate() {
+        if i > 0 && i % width.max(1) == 0 {
+            out.push('\n');
+        }
+        out.push(',');
+        push_float32(&mut out, v, &mut scratch);
+    }
+    out
+}
+
+/// Appends `v` as `Number.prototype.toString` writes the shortest decimal of a float32:
+/// positional from 1e-6 up to 1e21, else in exponent form (`1e-7`, `1.5e+21`).
+fn push_float32(out: &mut String, v: f32, scratch: &mut String) {
+    use std::fmt::Write;
+    if v.is_nan() {
+        return;
+    }
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    if v == 0.0 {
+        out.push('0');
+        return;
+    }
+    scratch.clear();
+    // `{:e}` gives the shortest round-trip digits, as d.ddde-N.
+    let _ = write!(scratch, "{:e}", v.abs());
+    let (mantissa, exponent) = scratch.split_once('e').unwrap_or((scratch, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let (first, rest) = mantissa.split_at(1);
+    let rest = rest.strip_prefix('.').unwrap_or("");
+    if v < 0.0 {
+        out.push('-');
+    }
+    let digits = 1 + rest.len() as i32;
+    if !(-6..21).contains(&exponent) {
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let _ = write!(out, "e{}{}", if exponent > 0 { "+" } else { "-" }, exponent.abs());
+    } else if exponent < 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-exponent - 1) as usize));
+        out.push_str(first);
+        out.push_str(rest);
+    } else if exponent >= digits - 1 {
+        out.push_str(first);
+        out.push_str(rest);
+        out.extend(std::iter::repeat_n('0', (exponent - (digits - 1)) as usize));
+    } else {
+        let split = exponent as usize;
+        out.push_str(first);
+        out.push_str(&rest[..split]);
+        out.push('.');
+        out.push_str(&rest[split..]);
+    }
+}
+
 fn bytecount(bytes: &[u8]) -> u32 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u32
 }
@@ -97,6 +167,56 @@ mod tests {
 
     fn header(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()
+    }
+
+    fn cell(v: f32) -> String {
+        float32_cells(&[v], 1)[1..].to_string()
+    }
+
+    #[test]
+    fn writes_float32_as_javascript_writes_its_shortest_decimal() {
+        for (v, text) in [
+            (0.1, "0.1"),
+            (1.0, "1"),
+            (-2.5, "-2.5"),
+            (0.998_890_7, "0.9988907"),
+            (123_456_789.0, "123456790"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (-3.5e25, "-3.5e+25"),
+            (1e-6, "0.000001"),
+            (1.25e-6, "0.00000125"),
+            (1e-7, "1e-7"),
+            (-2.5e-8, "-2.5e-8"),
+            (f32::MIN_POSITIVE, "1.1754944e-38"),
+            (1e-45, "1e-45"),
+            (f32::MAX, "3.4028235e+38"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (f32::INFINITY, "Infinity"),
+            (f32::NEG_INFINITY, "-Infinity"),
+            (f32::NAN, ""),
+        ] {
+            assert_eq!(cell(v), text, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn written_float32_read_back_as_the_same_bits() {
+        // Every 4,099th bit pattern, all exponents and signs.
+        for bits in (0..u32::MAX).step_by(4099) {
+            let v = f32::from_bits(bits);
+            if v.is_finite() {
+                let text = cell(v);
+                assert_eq!(text.parse::<f32>().map(|r| r == v), Ok(true), "{bits:#x}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_lines_of_cells() {
+        assert_eq!(float32_cells(&[1.0, f32::NAN, 0.5, 2.0], 2), ",1,\n,0.5,2");
+        assert_eq!(float32_cells(&[], 3), "");
     }
 
     #[test]

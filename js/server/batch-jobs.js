@@ -13,7 +13,6 @@ import {
   REJECTS_HEADER,
   formatOf,
   headerOf,
-  lineCount,
   outputHeader,
   planJob,
   recordChunks,
@@ -129,7 +128,7 @@ function tableError(e, key) {
 async function readHeader(bucket, spec) {
   const object = await bucket.get(spec.key);
   if (!object) throw new HttpError(404, `the bucket has no object '${spec.key}'`);
-  for await (const bytes of recordChunks(streamReads(object.body), 1, spec.input === 'csv', spec.key)) {
+  for await (const { bytes } of recordChunks(streamReads(object.body), 1, spec.input === 'csv', spec.key)) {
     const head = headerOf(bytes, spec.input, spec.key);
     if (head) return { ...head, etag: object.etag, size: object.size };
   }
@@ -144,10 +143,10 @@ async function cut(bucket, spec, head) {
   const chunks = [];
   let at = head.start;
   let line = head.line;
-  for await (const bytes of recordChunks(streamReads(object.body), spec.rows, spec.input === 'csv', spec.key, at)) {
-    chunks.push([at, bytes.length, line]);
-    at += bytes.length;
-    line += lineCount(bytes);
+  for await (const chunk of recordChunks(streamReads(object.body), spec.rows, spec.input === 'csv', spec.key, at)) {
+    chunks.push([at, chunk.bytes.length, line]);
+    at += chunk.bytes.length;
+    line += chunk.lines;
   }
   return chunks;
 }

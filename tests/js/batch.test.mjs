@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageDir, root } from './harness.mjs';
 import { Model } from '../../js/node.js';
-import { readCsvFloats } from '../../js/core.js';
+import { csvFloat32Cells, readCsvFloats } from '../../js/core.js';
 import { csvRecords } from '../../js/chunks.js';
 import { readRows } from '../../js/table.js';
 
@@ -130,6 +130,31 @@ test("the core's CSV reader (float32 matrices) and the JS one read the same rows
   assert.deepEqual(core.kept, ['r0', 'r1', 'r\n2', 'r6'], 'the rows read');
 });
 
+test('float32 outputs are written in the fewest digits that read back as the same float32', async () => {
+  (await Model.load(iris)).dispose(); // starts the wasm the writer runs in
+  // The reference: the shortest of toPrecision(1..9) that rounds back to the value, as JS
+  // writes that number.
+  const shortest = (v) => {
+    if (Number.isNaN(v)) return '';
+    if (!Number.isFinite(v)) return String(v);
+    for (let p = 1; ; p++) if (Math.fround(Number(v.toPrecision(p))) === v) return String(Number(v.toPrecision(p)));
+  };
+  const bits = new Uint32Array(200000);
+  for (let i = 0, x = 12345; i < bits.length; i++) bits[i] = x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+  const values = new Float32Array(bits.buffer);
+  values.set([0, -0, 1, 0.1, 1e21, 1e-7, 1e-6, 123456789, NaN, Infinity, -Infinity, 3.4028235e38, 1e-45]);
+  const lines = csvFloat32Cells(values, 4).split('\n');
+  assert.equal(lines.length, values.length / 4);
+  lines.forEach((line, r) =>
+    line
+      .slice(1)
+      .split(',')
+      .forEach((cell, j) =>
+        assert.equal(cell, shortest(values[r * 4 + j]), `value ${r * 4 + j}: ${values[r * 4 + j]}`),
+      ),
+  );
+});
+
 test('threads give the same file as one thread, chunk by chunk in order', async () => {
   const records = rows(3000);
   writeFileSync(join(dir, 'many.csv'), csv(records));
@@ -222,7 +247,29 @@ test('a quote never closed: the rest is one rejected record, or past 16 MB, a re
   writeFileSync(join(dir, 'huge.csv'), `${HEADER}\nr1,"6.7,3.0,5.2,2.3\n${line.repeat(Math.ceil(17e6 / line.length))}`);
   const huge = await run('batch', iris, '-i', join(dir, 'huge.csv'), '-o', join(dir, 'huge.out.csv'));
   assert.equal(huge.code, 1, huge.stderr);
-  assert.match(huge.stderr, /no record ends within 16 MB after byte \d+: a quoted field is never closed/);
+  // The byte the open record starts at.
+  assert.match(
+    huge.stderr,
+    new RegExp(`no record ends within 16 MB after byte ${HEADER.length + 1}: a quoted field is never closed`),
+  );
+  // A chunk past 16 MB whose quotes close is no refusal.
+  const wide = `${'x'.repeat(200)},1.0,2.0,3.0,4.0\n`;
+  writeFileSync(join(dir, 'wide.csv'), `${HEADER}\n${wide.repeat(Math.ceil(17e6 / wide.length))}`);
+  const out = join(dir, 'wide.out.csv');
+  const big = await run(
+    'batch',
+    iris,
+    '-i',
+    join(dir, 'wide.csv'),
+    '-o',
+    out,
+    '--keep',
+    'id',
+    '--batch-size',
+    '100000',
+  );
+  assert.equal(big.code, 0, big.stderr);
+  assert.equal(readFileSync(out, 'utf8').split('\n').length, Math.ceil(17e6 / wide.length) + 2);
 });
 
 test('bad usage exits 2 naming what is wrong; a table the model cannot read, 1', async () => {
