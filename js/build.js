@@ -14,7 +14,9 @@ import { THREADS_FILE, WASM_FILES, hasRelaxedSimd } from './variant.js';
 const PACKAGE = new URL('../', import.meta.url);
 
 /** The TypeScript type of each dtype's typed array. */
-const TYPED = Object.fromEntries(DTYPES.filter((d) => d.array).map((d) => [d.name, d.array.name]));
+const TYPED = Object.fromEntries(
+  DTYPES.filter((d) => d.array).map((d) => [d.name, /** @type {Function} */ (d.array).name]),
+);
 const PLAIN = {
   string: 'readonly string[]',
   bool: 'readonly boolean[]',

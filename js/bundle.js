@@ -142,6 +142,7 @@ async function openBundle(defaultUrl, options, host) {
 export function bundleLoader(defaultUrl, host = {}) {
   let first = null;
 
+  /** @param {any} [options] */
   function load(options = {}) {
     if (options === null || typeof options !== 'object') {
       return Promise.reject(

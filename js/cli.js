@@ -210,6 +210,7 @@ function parse(argv) {
   if (command === '--version') return { version: true };
   const spec = Object.hasOwn(SPECS, command) ? SPECS[command] : undefined;
   if (!spec) throw new UsageError(`unknown command '${command}'; see edgeinfer --help`);
+  /** @type {{ values: Record<string, any>, positionals: string[] }} */
   let parsed;
   try {
     parsed = parseArgs({

@@ -292,6 +292,10 @@ export async function compareModels({ base, candidate, names, header, rows, labe
  * than the base's by at most `maxRegression` of the base's value; each `min` and `max` is a
  * `[metric, bound]` the candidate must reach. Returns `[{ gate, passed }]`.
  */
+/**
+ * @param {any} report
+ * @param {{ metric?: string, maxRegression?: number, min?: Array<[string, number]>, max?: Array<[string, number]> }} [gates]
+ */
 export function checkGates(report, { metric, maxRegression = 0.01, min = [], max = [] } = {}) {
   const known = (m, bound) => {
     if (!Object.hasOwn(METRICS, m) || METRICS[m].task !== report.task)

@@ -26,7 +26,7 @@ export const api = createApi({
     const bytes = isBytes(wasm) ? wasm : await readFile(located(wasm ?? new URL(`../dist/${file}`, import.meta.url)));
     // Compiled off the main thread, then instantiated synchronously: V8's asynchronous
     // instantiation of this module took about 40 ms more (Node 20).
-    return initSync({ module: await WebAssembly.compile(bytes) });
+    return initSync({ module: await WebAssembly.compile(/** @type {BufferSource} */ (bytes)) });
   },
   threads: nodeThreads,
   async readSource(source, options) {

@@ -17,10 +17,12 @@ const MIN_GAP = 64;
  */
 export function makeSnapshot(runtime, onnx) {
   const module = new WebAssembly.Module(runtime);
+  /** @type {Record<string, Record<string, any>>} */
   const imports = {};
   for (const { module: ns, name, kind } of WebAssembly.Module.imports(module)) {
     const scope = (imports[ns] ??= {});
-    if (kind === 'tag') scope[name] = new WebAssembly.Tag({ parameters: ['externref'] });
+    // The exception-handling proposal's imports are tags, a kind TypeScript does not list.
+    if (/** @type {string} */ (kind) === 'tag') scope[name] = new WebAssembly.Tag({ parameters: ['externref'] });
     // The threads build's shared memory, as its glue makes it.
     else if (kind === 'memory') scope[name] = new WebAssembly.Memory({ ...importedMemory(runtime), shared: true });
     else if (kind !== 'function')
@@ -31,7 +33,7 @@ export function makeSnapshot(runtime, onnx) {
         throw new Error(`loading the model called into JS (${name}), so its memory cannot be a snapshot`);
       };
   }
-  const { exports } = new WebAssembly.Instance(module, imports);
+  const exports = /** @type {Record<string, any>} */ (new WebAssembly.Instance(module, imports).exports);
   exports.__wbindgen_start();
   const table = exports.__wbindgen_externrefs.length;
   const ptr = exports.__wbindgen_malloc(onnx.length, 1);

@@ -44,6 +44,11 @@ export class TableError extends Error {
  * plain data, sent to each worker. The features are the model's feature names where it has
  * them (any other columns are left alone), else every column not kept.
  */
+/**
+ * @param {{ inputs: any[], metadata: Record<string, string> }} model
+ * @param {string[]} header
+ * @param {{ keep?: string[], features?: string[] }} [options]
+ */
 export function planColumns(model, header, { keep = [], features } = {}) {
   const index = (name, what) => {
     const i = header.indexOf(name);

@@ -32,14 +32,14 @@ variant() {
     --target "$target" -Zbuild-std=std,panic_unwind -Zbuild-std-features=optimize_for_size "$@"
 
   local raw=$dir/$target/release/edgeinfer.wasm
-  if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat "$dir/wasm-opt.flag" 2>/dev/null)" ]; then
+  if [ -f "$out" ] && [ "$out" -nt "$raw" ] && [ -f "dist/${glue_name%.js}.d.ts" ] && [ "${EDGEINFER_WASM_OPT:-1}" = "$(cat "$dir/wasm-opt.flag" 2>/dev/null)" ]; then
     log "$out is up to date"
     return
   fi
   log "wasm-bindgen ($out)"
   local glue
   glue=$(mktemp -d)
-  .cache/tools/bin/wasm-bindgen --target web --out-dir "$glue" --out-name edgeinfer --no-typescript \
+  .cache/tools/bin/wasm-bindgen --target web --out-dir "$glue" --out-name edgeinfer \
     --remove-name-section --remove-producers-section "$raw"
   # The unthreaded variants' glue is the same: one edgeinfer.js serves both. The threads
   # build's differs (it imports a shared memory): edgeinfer_threads.js. Their snippets are
@@ -47,6 +47,9 @@ variant() {
   mkdir -p dist
   rm -rf dist/snippets
   mv "$glue/edgeinfer.js" "dist/$glue_name"
+  # The glue's types, from the Rust signatures: js/ is type-checked against them.
+  mv "$glue/edgeinfer.d.ts" "dist/${glue_name%.js}.d.ts"
+  rm -f "$glue/edgeinfer_bg.wasm.d.ts"
   mv "$glue/snippets" dist/
   node scripts/inline-wrap-error.mjs "dist/$glue_name"
   # wasm-opt takes minutes: it runs in the background, beside the next variant's cargo build.

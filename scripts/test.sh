@@ -32,8 +32,9 @@ tarball=$(npm pack --silent --pack-destination .cache/pack | tail -n 1)
 (cd .cache/consumer && npm init -y >/dev/null && npm install --silent --no-audit --no-fund "../pack/$tarball")
 export EDGEINFER_PACKAGE=$ROOT/.cache/consumer/node_modules/edgeinfer
 
-log "TypeScript types (tsc --noEmit)"
+log "TypeScript: the types against a user's program, and js/ against its types (tsc --noEmit)"
 node_modules/.bin/tsc -p tests/types
+node_modules/.bin/tsc -p js
 
 log "node:test: Node, workerd and Chromium"
 node --test --test-reporter=dot tests/js/

@@ -16,6 +16,7 @@ export { readFromR2 } from './r2.js';
 export { RateLimiter } from './rate-limiter.js';
 
 /** The caller of a public route: every such caller is the same principal. */
+/** @type {{ name: string, scopes: Set<string>, rateLimit?: string }} */
 const ANONYMOUS = Object.freeze({ name: 'anonymous', scopes: new Set() });
 
 // inference-header-content-length: the v2 binary extension, both ways.
@@ -27,8 +28,8 @@ const CORS_HEADERS = 'authorization, content-type, inference-header-content-leng
  * Worker's module scope, which counts against its start-up time limit). `memory`: a budget, in
  * bytes, for what the loaded models hold together, and what to do when a load would pass it:
  * 'refuse' it (E_RESOURCE_LIMIT), or 'evict' the least recently used idle models.
- * @param {{ models: Array<{ name: string, version?: string, load: () => Promise<any>, features?: string[] }>, loading?: 'first-request' | 'startup', memory?: { budget: number, over?: 'refuse' | 'evict' }, settings?: object }} config
- * @returns {{ fetch(request: Request, env?: object, ctx?: object): Promise<Response> }}
+ * @param {Parameters<typeof import('./index.d.ts').createHandler>[0]} config
+ * @returns {ReturnType<typeof import('./index.d.ts').createHandler>}
  */
 export function createHandler(config) {
   const metrics = new HttpMetrics();

@@ -308,6 +308,7 @@ export class Shadows {
 
   /** The Prometheus families: counters that only grow, labelled by model, versions and isolate. */
   exposition(isolate) {
+    /** @type {Array<[string, string, (p: any) => number]>} */
     const families = [
       ['requests', 'Requests the candidate also ran on (shadow traffic).', (p) => p.requests],
       ['failures', 'Shadowed requests the candidate failed.', (p) => p.failures],
