@@ -37,7 +37,7 @@ const KEYS = {
   manifest: (id) => `jobs/${id}/manifest.json`,
 };
 /** The files of a job a caller may download. */
-export const JOB_FILE = /^(?:(?:output\/part-\d{6}\.(?:csv|jsonl))|(?:rejects\/part-\d{6}\.csv)|manifest\.json)$/;
+const JOB_FILE = /^(?:(?:output\/part-\d{6}\.(?:csv|jsonl))|(?:rejects\/part-\d{6}\.csv)|manifest\.json)$/;
 
 /** The bucket and the queue, or 409 naming the bindings a deployment lacks. */
 function bindings(env, settings) {
@@ -323,13 +323,12 @@ async function writeManifest(bucket, job, done) {
 class Permanent extends Error {}
 
 /**
- * Scores one chunk into the bucket: output (and rejects) first, then the marker saying it is
- * done, then the manifest if it was the last.
+ * Scores the message's chunk of `job` into the bucket: output (and rejects) first, then the
+ * marker saying it is done, then the manifest if it was the last.
  */
-async function scorePart(bucket, models, message) {
-  const { job: id, chunk: i } = message.body ?? {};
-  const job = typeof id === 'string' ? await readJob(bucket, id) : null;
-  if (!job || !job.chunks[i]) return false;
+async function scorePart(bucket, models, job, message) {
+  const { id } = job;
+  const i = message.body.chunk;
   let entry;
   try {
     entry = await models.get(job.model, job.version);
@@ -357,7 +356,6 @@ async function scorePart(bucket, models, message) {
   });
   const done = await listAll(bucket, KEYS.done(id));
   if (done.length === job.chunks.length) await writeManifest(bucket, job, done);
-  return true;
 }
 
 /** Marks a chunk failed for good, with why and after how many attempts. */
@@ -379,6 +377,11 @@ export async function consumeBatch(batch, { env, settings, models }) {
   for (const message of batch.messages) {
     const { job: id, chunk: i } = message.body ?? {};
     const where = `batch job ${id} chunk ${i}`;
+    if (!(typeof id === 'string' && Number.isInteger(i) && (await readJob(bucket, id))?.chunks[i])) {
+      console.error(`edgeinfer: ${where}: no such job or chunk; dropped`);
+      message.ack();
+      continue;
+    }
     if (batch.queue === settings.batch.deadLetterQueue) {
       // The dead-letter queue counts its own deliveries: the attempts are the last error's.
       const last = await bucket.get(KEYS.error(id, i));
@@ -388,7 +391,7 @@ export async function consumeBatch(batch, { env, settings, models }) {
       continue;
     }
     try {
-      if (!(await scorePart(bucket, models, message))) console.error(`edgeinfer: ${where}: no such job; dropped`);
+      await scorePart(bucket, models, await readJob(bucket, id), message);
       message.ack();
     } catch (e) {
       const error = `${e?.code ? `${e.code}: ` : ''}${e?.message ?? e}`;
