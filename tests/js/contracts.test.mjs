@@ -84,3 +84,12 @@ test('one version: the package, the crate and the v2 server metadata', () => {
   assert.equal(crate, version, 'Cargo.toml');
   assert.equal(SERVER.version, version, 'the v2 server metadata');
 });
+
+test("the prediction id's symbol: the core's tag, core.js's reader and index.d.ts name one symbol", () => {
+  // The core puts the id's parts under it (src/interop.rs); core.js reads them back.
+  const symbols = (path) => all(read(path), /Symbol\.for\('([^']+)'\)/g).map(([s]) => s);
+  const [rust] = symbols('src/interop.rs');
+  assert.ok(rust, 'src/interop.rs registers a symbol');
+  assert.deepEqual(symbols('js/core.js'), [rust], 'js/core.js');
+  assert.deepEqual([...new Set(symbols('js/index.d.ts'))], [rust], 'js/index.d.ts');
+});
