@@ -57,6 +57,21 @@ test('public metadata and inference answer without credentials; metrics still ne
   assert.equal((await call('/metrics', { key: KEY })).status, 403, 'a predict key lacks the metrics scope');
 });
 
+test('batch jobs without their bindings are 409 naming them; a predict key cannot submit one', async () => {
+  const BATCH_KEY = 'bk-batch-0123456789abcdef';
+  const keys = JSON.stringify([
+    { name: 'web', key: KEY, scopes: ['predict'] },
+    { name: 'analyst', key: BATCH_KEY, scopes: ['batch'] },
+  ]);
+  const call = await handler('health', { API_KEYS: keys });
+  const job = { method: 'POST', body: { model: 'mlp_tabular', input: 'table.csv' } };
+  assert.equal((await call('/v2/batch/jobs', { ...job, key: KEY })).status, 403);
+  const r = await call('/v2/batch/jobs', { ...job, key: BATCH_KEY });
+  assert.equal(r.status, 409);
+  assert.match(r.json.error, /an R2 bucket bound as 'BATCH' and a Queue producer bound as 'BATCH_CHUNKS'/);
+  assert.equal((await call('/v2/batch/jobs/00000000-0000-4000-8000-000000000000', { key: BATCH_KEY })).status, 409);
+});
+
 /** Runs `f` with console.error captured: its lines. */
 async function errorsOf(f) {
   const lines = [];
@@ -91,6 +106,9 @@ test('a misconfiguration answers 500 with no values in it; the detail goes to th
       /RATE_LIMIT_REQUESTS must be a whole number of requests a window, at least 1, got '2.5'/,
     ],
     [{ PUBLIC_ROUTES: 'health,admin' }, /PUBLIC_ROUTES names admin, whose routes change the service/],
+    [{ PUBLIC_ROUTES: 'batch' }, /PUBLIC_ROUTES names batch, whose routes read the bucket/],
+    [{ BATCH_ROWS_PER_CHUNK: '100001' }, /BATCH_ROWS_PER_CHUNK must be at most 100000, got '100001'/],
+    [{ BATCH_ROWS_PER_CHUNK: '0' }, /BATCH_ROWS_PER_CHUNK must be a positive integer, got '0'/],
     [
       { TRAFFIC_REFRESH_SECONDS: '60' },
       /TRAFFIC_REFRESH_SECONDS must be a whole number of seconds from 1 to 30, got '60'/,
