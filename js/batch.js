@@ -8,7 +8,7 @@
 import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { REJECTS_HEADER, formatOf, headerOf, outputHeader, planJob, recordChunks, scoreChunk } from './chunks.js';
+import { REJECTS_HEADER, formatOf, outputHeader, planJob, recordChunks, scoreChunk, tableHeader } from './chunks.js';
 import { TableError } from './table.js';
 
 const READ_BYTES = 1 << 20;
@@ -34,11 +34,9 @@ const chunksOf = (path, start, lines, csv) => recordChunks(fileReads(path, start
 
 /** The input's column names, the byte its data starts at, and the line of its first row. */
 async function readHeader(path, format) {
-  for await (const { bytes } of chunksOf(path, 0, 1, format === 'csv')) {
-    const head = headerOf(bytes, format, path);
-    if (head) return head;
-  }
-  throw new TableError(`${path}: the file is empty`);
+  const head = await tableHeader(fileReads(path, 0), format, path);
+  if (!head) throw new TableError(`${path}: the file is empty`);
+  return head;
 }
 
 /**

@@ -251,7 +251,7 @@ export async function* recordChunks(reads, lines, csv, name, start = 0) {
  * The columns a table's first record names (`bytes`, its first chunk of one line), the byte
  * its data starts at and the line of its first row; null for a JSON Lines file's blank line.
  */
-export function headerOf(bytes, format, name) {
+function headerOf(bytes, format, name) {
   const text = UTF8.decode(bytes);
   if (format === 'csv') {
     // The decoder has dropped a byte-order mark.
@@ -269,6 +269,18 @@ export function headerOf(bytes, format, name) {
   if (!first || typeof first !== 'object' || Array.isArray(first))
     throw new TableError(`${name}: each line should be a JSON object naming the columns`);
   return { header: Object.keys(first), start: 0, line: 1 };
+}
+
+/**
+ * The header of the table `reads` carry (see `headerOf`), read no further than its first
+ * record; null for a table with none.
+ */
+export async function tableHeader(reads, format, name) {
+  for await (const { bytes } of recordChunks(reads, 1, format === 'csv', name)) {
+    const head = headerOf(bytes, format, name);
+    if (head) return head;
+  }
+  return null;
 }
 
 /**

@@ -12,11 +12,11 @@ import { HttpError, fromModelError, json } from './http.js';
 import {
   REJECTS_HEADER,
   formatOf,
-  headerOf,
   outputHeader,
   planJob,
   recordChunks,
   scoreChunk,
+  tableHeader,
   FORMATS,
 } from '../chunks.js';
 
@@ -128,11 +128,9 @@ function tableError(e, key) {
 async function readHeader(bucket, spec) {
   const object = await bucket.get(spec.key);
   if (!object) throw new HttpError(404, `the bucket has no object '${spec.key}'`);
-  for await (const { bytes } of recordChunks(streamReads(object.body), 1, spec.input === 'csv', spec.key)) {
-    const head = headerOf(bytes, spec.input, spec.key);
-    if (head) return { ...head, etag: object.etag, size: object.size };
-  }
-  throw new HttpError(422, `${spec.key}: the table is empty`);
+  const head = await tableHeader(streamReads(object.body), spec.input, spec.key);
+  if (!head) throw new HttpError(422, `${spec.key}: the table is empty`);
+  return { ...head, etag: object.etag, size: object.size };
 }
 
 /** The chunks of the input's data: [first byte, length, first line] each. */
@@ -231,7 +229,7 @@ async function describe(bucket, job) {
         error: o.customMetadata?.error ?? 'unknown',
       })),
     }),
-    ...(status === 'completed' && { manifest: `jobs/${job.id}/manifest.json` }),
+    ...(status === 'completed' && { manifest: KEYS.manifest(job.id) }),
     created: job.created,
   };
 }
